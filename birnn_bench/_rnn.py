@@ -1,0 +1,44 @@
+"""Small facts about a bidirectional ``nn.RNNBase`` that every step needs."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+Tensor = torch.Tensor
+
+
+def out_size(rnn: nn.RNNBase) -> int:
+    """H_out: the width of one direction's hidden state (proj_size when projecting)."""
+    proj = getattr(rnn, "proj_size", 0)
+    return proj if proj > 0 else rnn.hidden_size
+
+
+def time_dim(rnn: nn.RNNBase) -> int:
+    """The time axis of x and of the rnn's output (h_n ignores batch_first)."""
+    return 1 if rnn.batch_first else 0
+
+
+def batch_dim(rnn: nn.RNNBase) -> int:
+    return 0 if rnn.batch_first else 1
+
+
+def h_n_of(hidden: Tensor | tuple[Tensor, Tensor]) -> Tensor:
+    """h_n from the rnn's second return value (LSTM returns (h_n, c_n))."""
+    return hidden[0] if isinstance(hidden, tuple) else hidden
+
+
+def cell_name(rnn: nn.RNNBase) -> str:
+    if isinstance(rnn, nn.LSTM):
+        return "lstm"
+    if isinstance(rnn, nn.GRU):
+        return "gru"
+    return "rnn_tanh" if getattr(rnn, "nonlinearity", "tanh") == "tanh" else "rnn_relu"
+
+
+def param_dtype(rnn: nn.RNNBase) -> torch.dtype:
+    return next(rnn.parameters()).dtype
+
+
+def param_device(rnn: nn.RNNBase) -> torch.device:
+    return next(rnn.parameters()).device

@@ -1,0 +1,53 @@
+"""The production helper: validated last states of a bidirectional rnn."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from birnn_bench.strategies import STRATEGIES
+from birnn_bench.validate import validate_inputs
+
+Tensor = torch.Tensor
+REDUCTIONS = ("sum", "mean")
+
+
+def last_states(
+    rnn: nn.RNNBase,
+    x: Tensor,
+    lengths: Tensor,
+    *,
+    strategy: str = "hn_index",
+    concat: bool = False,
+    reduce: str | None = None,
+) -> tuple[Tensor, Tensor] | Tensor:
+    """Final forward and backward hidden states of the LAST layer of a bidirectional rnn.
+
+    Args:
+        rnn: a bidirectional ``nn.LSTM``, ``nn.GRU`` or ``nn.RNN`` (any layers, layout, proj_size).
+        x: the padded batch in the rnn's layout, (B, T, F) if ``batch_first`` else (T, B, F).
+        lengths: B valid lengths, 1 <= length <= T, any order (integer tensor or list).
+        strategy: a name from ``birnn_bench.STRATEGIES``; the default ``hn_index`` is correct
+            for every configuration of the correctness matrix.
+        concat: return one (B, 2 * H_out) tensor, forward half first.
+        reduce: ``"sum"`` or ``"mean"`` of the two directions, one (B, H_out) tensor.
+
+    Returns:
+        ``(fwd, bwd)``, each (B, H_out) in the original batch order, or one tensor when
+        ``concat`` or ``reduce`` is given.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy: expected one of {sorted(STRATEGIES)}, got {strategy!r}")
+    if reduce is not None and reduce not in REDUCTIONS:
+        raise ValueError(f"reduce: expected one of {REDUCTIONS} or None, got {reduce!r}")
+    if concat and reduce is not None:
+        raise ValueError(f"concat=True and reduce={reduce!r} exclude each other")
+    rnn, x, lengths = validate_inputs(rnn, x, lengths)
+    fwd, bwd = STRATEGIES[strategy](rnn, x, lengths)
+    if concat:
+        return torch.cat([fwd, bwd], dim=-1)
+    if reduce == "sum":
+        return fwd + bwd
+    if reduce == "mean":
+        return (fwd + bwd) / 2
+    return fwd, bwd

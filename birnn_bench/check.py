@@ -1,0 +1,194 @@
+"""The correctness matrix: every strategy against the oracle on every condition."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+
+import torch
+
+from birnn_bench.oracle import TOLERANCES, max_abs_error, oracle_last_states, tolerance
+from birnn_bench.strategies import STRATEGIES, Strategy
+from birnn_bench.validate import validate_inputs
+from birnn_bench.workload import Workload, WorkloadSpec, build
+
+#: The columns of a condition, in the order the matrix prints them.
+CONDITION_FIELDS = ("cell", "num_layers", "proj_size", "layout", "lengths", "dtype")
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One cell of the matrix: a strategy on a condition."""
+
+    strategy: str
+    cell: str
+    num_layers: int
+    proj_size: int
+    layout: str
+    lengths: str
+    dtype: str
+    device: str
+    batch: int
+    max_len: int
+    padded: bool
+    fwd_error: float
+    bwd_error: float
+    max_abs_error: float
+    tolerance: float
+    fwd_ok: bool
+    bwd_ok: bool
+    passed: bool
+    error: str = ""
+
+    def condition(self) -> tuple:
+        return tuple(getattr(self, name) for name in CONDITION_FIELDS)
+
+
+def strategy_errors(workload: Workload, strategy: Strategy,
+                    truth: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float, str]:
+    """(fwd_error, bwd_error, exception text) of one strategy; an exception is a failure."""
+    with torch.no_grad():
+        try:
+            fwd, bwd = strategy(*workload)
+        except Exception as err:  # a strategy that crashes on a condition fails it, loudly
+            return float("inf"), float("inf"), f"{type(err).__name__}: {err}".splitlines()[0]
+    return max_abs_error(fwd, truth[0]), max_abs_error(bwd, truth[1]), ""
+
+
+def check_spec(spec: WorkloadSpec,
+               strategies: Mapping[str, Strategy] = STRATEGIES) -> list[CheckRow]:
+    """Builds the workload of ``spec`` and checks each strategy on it."""
+    workload = build(spec)
+    rnn, x, lengths = validate_inputs(*workload)
+    truth = oracle_last_states(rnn, x, lengths)
+    tol = tolerance(x.dtype)
+    rows = []
+    for name, strategy in strategies.items():
+        fwd_err, bwd_err, failure = strategy_errors(workload, strategy, truth)
+        rows.append(CheckRow(
+            strategy=name, cell=spec.cell, num_layers=spec.num_layers, proj_size=spec.proj_size,
+            layout=spec.layout, lengths=spec.lengths, dtype=spec.dtype, device=spec.device,
+            batch=spec.batch, max_len=spec.max_len,
+            padded=bool((lengths < spec.max_len).any()),
+            fwd_error=fwd_err, bwd_error=bwd_err, max_abs_error=max(fwd_err, bwd_err),
+            tolerance=tol, fwd_ok=fwd_err <= tol, bwd_ok=bwd_err <= tol,
+            passed=fwd_err <= tol and bwd_err <= tol, error=failure,
+        ))
+    return rows
+
+
+def run_check(specs: Iterable[WorkloadSpec], strategies: Mapping[str, Strategy] = STRATEGIES,
+              progress: Callable[[int, WorkloadSpec], None] | None = None) -> list[CheckRow]:
+    rows: list[CheckRow] = []
+    for done, spec in enumerate(specs, start=1):
+        rows.extend(check_spec(spec, strategies))
+        if progress is not None:
+            progress(done, spec)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# summaries and output formats
+
+
+def summarize(rows: list[CheckRow]) -> dict[str, dict]:
+    """Per strategy: pass count, worst error when passing, and the factor values that decide.
+
+    ``always_fails`` / ``never_fails`` list the factor values under which the strategy fails
+    every time / never, which is how the pattern reads ("fails whenever num_layers=2").
+    """
+    summary: dict[str, dict] = {}
+    for name in dict.fromkeys(row.strategy for row in rows):
+        mine = [row for row in rows if row.strategy == name]
+        passed = [row for row in mine if row.passed]
+        always, never = [], []
+        if len(passed) not in (0, len(mine)):
+            for field in (*CONDITION_FIELDS, "padded"):
+                for value in dict.fromkeys(getattr(row, field) for row in mine):
+                    group = [row for row in mine if getattr(row, field) == value]
+                    fails = sum(not row.passed for row in group)
+                    if fails == len(group):
+                        always.append(f"{field}={value}")
+                    elif fails == 0:
+                        never.append(f"{field}={value}")
+        summary[name] = {
+            "passed": len(passed),
+            "total": len(mine),
+            "fwd_failed": sum(not row.fwd_ok for row in mine),
+            "bwd_failed": sum(not row.bwd_ok for row in mine),
+            "worst_passing_error": max((row.max_abs_error for row in passed), default=None),
+            "smallest_failing_error": min(
+                (row.max_abs_error for row in mine if not row.passed), default=None),
+            "always_fails": always,
+            "never_fails": never,
+        }
+    return summary
+
+
+def format_cell(row: CheckRow) -> str:
+    if row.error:
+        return "FAIL raised"
+    if row.passed:
+        return f"ok {row.max_abs_error:.0e}"
+    halves = ("f" if not row.fwd_ok else "") + ("b" if not row.bwd_ok else "")
+    return f"FAIL.{halves} {row.max_abs_error:.0e}"
+
+
+def format_matrix(rows: list[CheckRow]) -> str:
+    """Conditions down, strategies across, each cell pass/fail with its max abs error."""
+    names = list(dict.fromkeys(row.strategy for row in rows))
+    by_condition: dict[tuple, dict[str, CheckRow]] = {}
+    for row in rows:
+        by_condition.setdefault(row.condition(), {})[row.strategy] = row
+    labels = {cond: " ".join(str(v) for v in cond) for cond in by_condition}
+    label_width = max([len(" ".join(CONDITION_FIELDS))] + [len(v) for v in labels.values()])
+    width = max(14, *(len(n) for n in names))
+    lines = [" ".join(CONDITION_FIELDS).ljust(label_width) + " | "
+             + " ".join(n.ljust(width) for n in names)]
+    lines.append("-" * len(lines[0]))
+    for cond, cells in by_condition.items():
+        lines.append(labels[cond].ljust(label_width) + " | "
+                     + " ".join(format_cell(cells[n]).ljust(width) if n in cells else
+                                "n/a".ljust(width) for n in names))
+    return "\n".join(lines)
+
+
+def format_summary(rows: list[CheckRow]) -> str:
+    lines = ["Per strategy (a cell passes when both halves are within the dtype's tolerance):"]
+    for name, info in summarize(rows).items():
+        line = f"  {name:<16} {info['passed']:>4}/{info['total']:<4} pass"
+        if info["passed"] < info["total"]:
+            line += f"  (fwd wrong in {info['fwd_failed']}, bwd wrong in {info['bwd_failed']})"
+            if info["always_fails"]:
+                line += "; fails whenever " + ", ".join(info["always_fails"])
+            if info["never_fails"]:
+                line += "; never fails with " + ", ".join(info["never_fails"])
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def format_tolerances(dtypes: Iterable[str]) -> str:
+    parts = [f"{name} {TOLERANCES[getattr(torch, name)]:.0e}" for name in dict.fromkeys(dtypes)]
+    return "Tolerance (max abs error against the float64 oracle): " + ", ".join(parts)
+
+
+def to_json(rows: list[CheckRow]) -> str:
+    payload = {
+        "torch": torch.__version__,
+        "tolerances": {str(k).replace("torch.", ""): v for k, v in TOLERANCES.items()},
+        "rows": [asdict(row) for row in rows],
+        "summary": summarize(rows),
+    }
+    return json.dumps(payload, indent=2, default=str)
+
+
+def to_csv(rows: list[CheckRow]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(CheckRow.__dataclass_fields__))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(asdict(row))
+    return buffer.getvalue()

@@ -1,0 +1,123 @@
+"""The ``birnn-bench`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from birnn_bench import check, grid
+from birnn_bench.strategies import STRATEGIES
+from birnn_bench.workload import CELLS, DTYPES, LAYOUTS, LENGTH_PATTERNS
+
+
+def _csv_list(kind: type, choices: Sequence | None = None):
+    def parse(text: str) -> list:
+        values = [kind(v) for v in text.split(",") if v]
+        if not values:
+            raise argparse.ArgumentTypeError("expected a comma-separated list")
+        for value in values:
+            if choices is not None and value not in choices and not str(value).startswith("file:"):
+                raise argparse.ArgumentTypeError(
+                    f"{value!r} is not one of {', '.join(map(str, choices))}")
+        return values
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _add_check(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="the correctness matrix: every strategy against the oracle",
+                       description="Runs every strategy on every condition of the grid and "
+                       "compares it with the per-sequence float64 oracle.")
+    p.add_argument("--cells", type=_csv_list(str, CELLS), default=list(grid.CHECK_CELLS))
+    p.add_argument("--layers", type=_csv_list(_positive_int), default=list(grid.CHECK_LAYERS))
+    p.add_argument("--layouts", type=_csv_list(str, LAYOUTS), default=list(grid.CHECK_LAYOUTS))
+    p.add_argument("--lengths", type=_csv_list(str, LENGTH_PATTERNS),
+                   default=list(grid.CHECK_LENGTHS),
+                   help="length patterns, or file:PATH for a file of integer lengths")
+    p.add_argument("--dtypes", type=_csv_list(str, DTYPES), default=list(grid.CHECK_DTYPES))
+    p.add_argument("--strategies", type=_csv_list(str, STRATEGIES), default=list(STRATEGIES))
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--batch", type=_positive_int, default=grid.CHECK_SHAPE["batch"])
+    p.add_argument("--max-len", type=_positive_int, default=grid.CHECK_SHAPE["max_len"])
+    p.add_argument("--hidden", type=_positive_int, default=grid.CHECK_SHAPE["hidden_size"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, metavar="FILE", help="write rows and summary as JSON")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="write rows as CSV")
+    p.add_argument("--quiet", action="store_true", help="print only the summary")
+    p.set_defaults(func=cmd_check)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device: {args.device!r} requested but CUDA is not available here")
+    specs = list(grid.check_specs(
+        cells=args.cells, layers=args.layers, layouts=args.layouts, lengths=args.lengths,
+        dtypes=args.dtypes, device=args.device, seed=args.seed, batch=args.batch,
+        max_len=args.max_len, hidden_size=args.hidden,
+    ))
+    strategies = {name: STRATEGIES[name] for name in args.strategies}
+    start = time.perf_counter()
+
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, spec: object) -> None:
+        if tty:
+            print(f"\rchecked {done}/{len(specs)} conditions", end="", file=sys.stderr,
+                  flush=True)
+        elif done == len(specs) or done % 60 == 0:
+            print(f"checked {done}/{len(specs)} conditions", file=sys.stderr, flush=True)
+
+    rows = check.run_check(specs, strategies, progress=progress)
+    if tty:
+        print(file=sys.stderr)
+    if not args.quiet:
+        print(check.format_matrix(rows))
+        print()
+    print(check.format_tolerances(args.dtypes))
+    print(check.format_summary(rows))
+    print(f"{len(specs)} conditions x {len(strategies)} strategies in "
+          f"{time.perf_counter() - start:.1f} s (torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads)")
+    for path, text in ((args.json, check.to_json), (args.csv, check.to_csv)):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text(rows))
+            print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="birnn-bench",
+        description="How to take the last hidden state of a bidirectional LSTM/GRU: "
+        "correctness and cost of every strategy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_check(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # torch warns on every projected LSTM call on CPU that oneDNN is bypassed: noise here.
+    warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError) as err:
+        print(f"birnn-bench {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

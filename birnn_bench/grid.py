@@ -1,0 +1,105 @@
+"""The one place that defines parameter grids: the correctness matrix and the asv suite."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator, Sequence
+
+from birnn_bench.workload import WorkloadSpec
+
+# ---------------------------------------------------------------------------------------------
+# Correctness matrix: small shapes, every factor the thread's answers disagree on.
+
+CHECK_CELLS = ("lstm", "gru", "rnn")
+CHECK_PROJ_SIZE = 3  # LSTM only; H_out = 3 while c_n keeps hidden_size
+CHECK_LAYERS = (1, 2, 3)
+CHECK_LAYOUTS = ("batch_first", "time_first")
+CHECK_LENGTHS = ("equal", "sorted", "unsorted", "short", "with_ones")
+CHECK_DTYPES = ("float64", "float32")
+CHECK_SHAPE = {"input_size": 5, "hidden_size": 8, "batch": 6, "max_len": 9}
+
+
+def check_specs(
+    cells: Sequence[str] = CHECK_CELLS,
+    layers: Sequence[int] = CHECK_LAYERS,
+    layouts: Sequence[str] = CHECK_LAYOUTS,
+    lengths: Sequence[str] = CHECK_LENGTHS,
+    dtypes: Sequence[str] = CHECK_DTYPES,
+    device: str = "cpu",
+    seed: int = 0,
+    **shape: int,
+) -> Iterator[WorkloadSpec]:
+    """Every condition of the matrix; LSTM appears with and without a projection."""
+    sizes = {**CHECK_SHAPE, **shape}
+    for cell, num_layers, layout, pattern, dtype in itertools.product(
+        cells, layers, layouts, lengths, dtypes
+    ):
+        projections = (0, CHECK_PROJ_SIZE) if cell == "lstm" else (0,)
+        for proj_size in projections:
+            if proj_size >= sizes["hidden_size"]:
+                continue
+            yield WorkloadSpec(cell=cell, num_layers=num_layers, proj_size=proj_size,
+                               layout=layout, lengths=pattern, dtype=dtype, device=device,
+                               seed=seed, **sizes)
+
+
+# ---------------------------------------------------------------------------------------------
+# asv suite. Parameter names are part of the results format: the analysis reads them.
+
+BENCH_PARAM_NAMES = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers",
+                     "dtype", "strategy")
+FULL_GRID: dict[str, tuple] = {
+    "device": ("cpu", "cuda"),
+    "cell": ("lstm", "gru"),
+    "batch": (1, 16, 64, 256),
+    "max_len": (32, 128, 512),
+    "lengths": ("equal", "uniform", "skewed"),
+    "hidden": (128, 512),
+    "layers": (1, 2),
+    "dtype": ("float32", "float16", "bfloat16"),
+}
+#: A CPU run of the whole suite on a 2-core machine stays well under 15 minutes with this one.
+QUICK_GRID: dict[str, tuple] = {
+    "device": ("cpu", "cuda"),
+    "cell": ("lstm", "gru"),
+    "batch": (1, 64),
+    "max_len": (32,),
+    "lengths": ("equal", "skewed"),
+    "hidden": (128,),
+    "layers": (1, 2),
+    "dtype": ("float32", "bfloat16"),
+}
+GRIDS = {"quick": QUICK_GRID, "full": FULL_GRID}
+GRID_ENV = "BIRNN_BENCH_GRID"
+INPUT_SIZE = 64  # features per step in benchmark workloads
+#: Low-precision dtypes are measured on CUDA only (CPU kernels for them are not what users run).
+CUDA_ONLY_DTYPES = ("float16", "bfloat16")
+
+
+def grid_name() -> str:
+    name = os.environ.get(GRID_ENV, "quick")
+    if name not in GRIDS:
+        raise ValueError(f"{GRID_ENV}: expected one of {sorted(GRIDS)}, got {name!r}")
+    return name
+
+
+def bench_grid(name: str | None = None) -> dict[str, tuple]:
+    return GRIDS[name or grid_name()]
+
+
+def skip_reason(device: str, dtype: str, cuda_available: bool) -> str | None:
+    """Why a combination is n/a on this machine, or None when it runs."""
+    if device == "cuda" and not cuda_available:
+        return "no CUDA device"
+    if device == "cpu" and dtype in CUDA_ONLY_DTYPES:
+        return f"{dtype} is measured on CUDA only"
+    return None
+
+
+def bench_spec(device: str, cell: str, batch: int, max_len: int, lengths: str, hidden: int,
+               layers: int, dtype: str, seed: int = 0) -> WorkloadSpec:
+    """The workload behind one point of the asv grid."""
+    return WorkloadSpec(cell=cell, num_layers=layers, input_size=INPUT_SIZE, hidden_size=hidden,
+                        batch=batch, max_len=max_len, lengths=lengths, layout="batch_first",
+                        dtype=dtype, device=device, seed=seed)

@@ -1,0 +1,65 @@
+"""The truth: every sequence run on its own, unpadded, in float64 on the CPU.
+
+Sequences of equal length are run together (a batch without any padding is the same computation
+as batch size 1, only faster); nothing here packs, pads, gathers or reads padding.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from birnn_bench._rnn import batch_dim, h_n_of, time_dim
+
+Tensor = torch.Tensor
+
+#: Max abs error a correct strategy may show against the float64 oracle, per dtype. Wrong
+#: strategies read loud padding or the wrong layer and miss by 1e-2 to 1e0 (see README).
+TOLERANCES: dict[torch.dtype, float] = {
+    torch.float64: 1e-9,
+    torch.float32: 1e-4,
+    torch.float16: 2e-2,
+    torch.bfloat16: 6e-2,
+}
+
+
+def tolerance(dtype: torch.dtype) -> float:
+    try:
+        return TOLERANCES[dtype]
+    except KeyError:
+        raise TypeError(f"dtype: no tolerance for {dtype}; expected a floating dtype in "
+                        f"{sorted(str(d) for d in TOLERANCES)}") from None
+
+
+def float64_copy(rnn: nn.RNNBase) -> nn.RNNBase:
+    """An eval-mode float64 CPU copy; the caller's rnn is untouched."""
+    return copy.deepcopy(rnn).to(device="cpu", dtype=torch.float64).eval()
+
+
+@torch.no_grad()
+def oracle_last_states(rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+    """Last layer's final (fwd, bwd) states, (B, H_out) each, float64 on the CPU."""
+    reference = float64_copy(rnn)
+    xs = x.detach().to(device="cpu", dtype=torch.float64)
+    tdim, bdim = time_dim(rnn), batch_dim(rnn)
+    fwd: list[Tensor | None] = [None] * len(lengths)
+    bwd: list[Tensor | None] = [None] * len(lengths)
+    for length in torch.unique(lengths).tolist():
+        members = torch.nonzero(lengths == length).flatten()
+        seqs = xs.index_select(bdim, members).narrow(tdim, 0, length)
+        _, hidden = reference(seqs)
+        h_n = h_n_of(hidden)
+        last = h_n.view(rnn.num_layers, 2, len(members), h_n.shape[-1])[-1]
+        for row, b in enumerate(members.tolist()):
+            fwd[b], bwd[b] = last[0, row], last[1, row]
+    return torch.stack(fwd), torch.stack(bwd)  # type: ignore[arg-type]
+
+
+def max_abs_error(states: Tensor, truth: Tensor) -> float:
+    """Max abs difference in float64; NaN or inf in ``states`` counts as infinitely wrong."""
+    diff = (states.detach().to(device="cpu", dtype=torch.float64) - truth).abs()
+    if not torch.isfinite(diff).all():
+        return float("inf")
+    return float(diff.max()) if diff.numel() else 0.0

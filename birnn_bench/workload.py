@@ -1,0 +1,176 @@
+"""Deterministic workloads: (rnn, x, lengths) from a small spec.
+
+Padding is filled with loud random values (|v| around ``PADDING_SCALE``), so a strategy that
+reads padding shows it in its error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+Tensor = torch.Tensor
+
+CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+LAYOUTS = ("batch_first", "time_first")
+DTYPES: dict[str, torch.dtype] = {
+    "float64": torch.float64,
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+#: Length distributions for benchmarks (``equal``, ``uniform``, ``skewed``) and the patterns the
+#: correctness matrix needs; ``file:PATH`` reads a user's lengths.
+LENGTH_PATTERNS = ("equal", "uniform", "skewed", "sorted", "unsorted", "short", "with_ones")
+PADDING_SCALE = 100.0
+
+
+class Workload(NamedTuple):
+    rnn: nn.RNNBase
+    x: Tensor
+    lengths: Tensor
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """Everything that decides a workload; equal specs build identical tensors."""
+
+    cell: str = "lstm"
+    num_layers: int = 1
+    input_size: int = 16
+    hidden_size: int = 32
+    proj_size: int = 0
+    batch: int = 8
+    max_len: int = 16
+    lengths: str = "uniform"
+    layout: str = "batch_first"
+    dtype: str = "float32"
+    device: str = "cpu"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_choice("cell", self.cell, CELLS)
+        _check_choice("layout", self.layout, LAYOUTS)
+        _check_choice("dtype", self.dtype, DTYPES)
+        for name in ("num_layers", "input_size", "hidden_size", "batch", "max_len"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+        if self.proj_size < 0 or (self.proj_size > 0 and self.cell != "lstm"):
+            raise ValueError(f"proj_size: must be 0, or > 0 for an lstm only; got "
+                             f"{self.proj_size!r} for cell={self.cell!r}")
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(f"proj_size: must be smaller than hidden_size={self.hidden_size}, "
+                             f"got {self.proj_size}")
+        if not self.lengths.startswith("file:"):
+            _check_choice("lengths", self.lengths, LENGTH_PATTERNS)
+
+    @property
+    def batch_first(self) -> bool:
+        return self.layout == "batch_first"
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype]
+
+    def with_(self, **changes: object) -> WorkloadSpec:
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _check_choice(name: str, value: str, choices: object) -> None:
+    if value not in choices:  # type: ignore[operator]
+        raise ValueError(f"{name}: expected one of {sorted(choices)}, got {value!r}")  # type: ignore[call-overload]
+
+
+def read_lengths_file(path: str | Path) -> list[int]:
+    """Integers separated by whitespace or commas; each must be >= 1."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ValueError(f"lengths file {str(path)!r}: cannot be read ({err.strerror})") from err
+    values = []
+    for token in re.split(r"[\s,]+", text.strip()):
+        if not token:
+            continue
+        try:
+            value = int(token)
+        except ValueError:
+            raise ValueError(f"lengths file {str(path)!r}: {token!r} is not an integer") from None
+        if value < 1:
+            raise ValueError(f"lengths file {str(path)!r}: length {value} is < 1; every "
+                             "sequence needs at least one step")
+        values.append(value)
+    if not values:
+        raise ValueError(f"lengths file {str(path)!r}: holds no lengths")
+    return values
+
+
+def make_lengths(pattern: str, batch: int, max_len: int, generator: torch.Generator) -> Tensor:
+    """B lengths in [1, max_len] following ``pattern`` (see ``LENGTH_PATTERNS``)."""
+    if pattern.startswith("file:"):
+        pool = torch.tensor(read_lengths_file(pattern[len("file:"):]), dtype=torch.int64)
+        if int(pool.max()) > max_len:
+            raise ValueError(f"lengths file {pattern[5:]!r}: holds length {int(pool.max())}, "
+                             f"longer than max_len={max_len}")
+        return pool[torch.randint(len(pool), (batch,), generator=generator)]
+    if pattern == "equal":
+        return torch.full((batch,), max_len, dtype=torch.int64)
+    if pattern == "uniform":
+        lengths = torch.randint(1, max_len + 1, (batch,), generator=generator)
+    elif pattern == "skewed":
+        # Long-tailed like real text: most sequences short, a few near max_len.
+        u = torch.rand(batch, generator=generator, dtype=torch.float64)
+        lengths = torch.ceil(max_len * u**3).clamp(1, max_len).to(torch.int64)
+    elif pattern in ("sorted", "unsorted"):
+        lengths = torch.linspace(max_len, 1, batch).round().to(torch.int64).clamp(1, max_len)
+        if pattern == "unsorted":
+            lengths = lengths[torch.randperm(batch, generator=generator)]
+        return lengths
+    elif pattern == "short":
+        # max(lengths) < T: pad_packed_sequence then returns fewer steps than x has.
+        upper = max(max_len - 1, 1)
+        return torch.randint(1, upper + 1, (batch,), generator=generator)
+    elif pattern == "with_ones":
+        lengths = torch.randint(1, max_len + 1, (batch,), generator=generator)
+        lengths[::2] = 1
+    else:
+        raise ValueError(f"lengths: expected one of {LENGTH_PATTERNS} or 'file:PATH', "
+                         f"got {pattern!r}")
+    # Keep T meaningful: the longest sequence fills the batch unless the pattern says otherwise.
+    lengths[torch.randint(batch, (1,), generator=generator)] = max_len
+    return lengths
+
+
+def build(spec: WorkloadSpec) -> Workload:
+    """The rnn (eval mode), the padded x in the rnn's layout, and CPU int64 lengths."""
+    generator = torch.Generator().manual_seed(spec.seed)
+    kwargs: dict[str, object] = {"num_layers": spec.num_layers, "bidirectional": True,
+                                 "batch_first": spec.batch_first}
+    if spec.proj_size:
+        kwargs["proj_size"] = spec.proj_size
+    # nn.Module init draws from the global generator: seed it without leaking the change.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed)
+        rnn = CELLS[spec.cell](spec.input_size, spec.hidden_size, **kwargs)
+    rnn = rnn.to(device=spec.device, dtype=spec.torch_dtype).eval()
+
+    lengths = make_lengths(spec.lengths, spec.batch, spec.max_len, generator)
+    shape = (spec.max_len, spec.batch, spec.input_size)
+    values = torch.randn(shape, generator=generator, dtype=torch.float64)
+    loud = PADDING_SCALE * (1 + torch.rand(shape, generator=generator, dtype=torch.float64))
+    loud = loud * torch.sign(torch.randn(shape, generator=generator, dtype=torch.float64))
+    valid = torch.arange(spec.max_len).view(-1, 1, 1) < lengths.view(1, -1, 1)
+    x = torch.where(valid, values, loud)
+    if spec.batch_first:
+        x = x.transpose(0, 1)
+    x = x.contiguous().to(device=spec.device, dtype=spec.torch_dtype)
+    return Workload(rnn, x, lengths)
