@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from birnn_bench._rnn import batch_dim, h_n_of, time_dim
+from birnn_bench.validate import validate_inputs
 
 Tensor = torch.Tensor
 
@@ -41,6 +42,7 @@ def float64_copy(rnn: nn.RNNBase) -> nn.RNNBase:
 @torch.no_grad()
 def oracle_last_states(rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
     """Last layer's final (fwd, bwd) states, (B, H_out) each, float64 on the CPU."""
+    rnn, x, lengths = validate_inputs(rnn, x, lengths)
     reference = float64_copy(rnn)
     xs = x.detach().to(device="cpu", dtype=torch.float64)
     tdim, bdim = time_dim(rnn), batch_dim(rnn)

@@ -1,0 +1,424 @@
+#!/usr/bin/env python3
+"""Publish the asv dashboard so that it renders with no internet access.
+
+asv 0.6.6's published ``index.html`` loads jQuery, flot, flot-orderbars, stupidtable,
+blueimp-md5 and bootstrap from public CDNs; offline, the page redirects to asv's
+"external dependencies failed to load" page. This script
+
+1. runs ``asv publish`` (html dir from the asv config unless ``--html-dir`` is given),
+2. fetches the same libraries from the npm registry with ``npm pack`` into a cache
+   directory (default ``.asv/vendor`` next to the config; later runs reuse it offline),
+3. copies them into ``<html dir>/vendor/<package>-<version>/`` and
+4. rewrites the CDN ``<script src>`` / ``<link href>`` references in every published HTML
+   file to those local copies, dropping ``integrity`` and ``crossorigin`` (the npm builds do
+   not match the CDN hashes).
+
+Usage: ``python scripts/publish_dashboard.py [--config asv.conf.json] [--html-dir DIR]
+[--vendor-cache DIR]``. Standard library only; ``asv`` and ``npm`` run as subprocesses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+VENDOR_SUBDIR = "vendor"
+CACHE_COMPLETE_MARKER = ".complete"
+
+
+class DashboardError(RuntimeError):
+    """A failure with a message meant for the user (no traceback needed)."""
+
+
+@dataclass(frozen=True)
+class NpmPackage:
+    """An npm package version whose files replace CDN copies."""
+
+    name: str
+    version: str
+    # Directories (relative to the package root) copied whole, e.g. fonts a stylesheet needs.
+    extra_dirs: tuple[str, ...] = field(default=())
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def dirname(self) -> str:
+        """Directory name used in the cache and under ``<html dir>/vendor``."""
+        return f"{self.name.replace('/', '__').lstrip('@')}-{self.version}"
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One CDN URL in asv's templates and the file in an npm package that replaces it."""
+
+    cdn_url: str
+    package: NpmPackage
+    path: str  # relative to the package root (npm tarballs keep it under "package/")
+
+    @property
+    def local_path(self) -> str:
+        """Path of the local copy, relative to the html dir (POSIX separators)."""
+        return f"{VENDOR_SUBDIR}/{self.package.dirname}/{self.path}"
+
+
+JQUERY = NpmPackage("jquery", "3.3.1")
+FLOT = NpmPackage("flot", "0.8.3")
+FLOT_ORDERBARS = NpmPackage("flot-orderbars", "1.0.0")
+# cdnjs serves "stupidtable" 1.0.1; on npm the same plugin (joequery/Stupid-Table-Plugin) is
+# "stupid-table-plugin" and only 1.1.3 is published. Same API ($.fn.stupidtable/stupidsort).
+STUPIDTABLE = NpmPackage("stupid-table-plugin", "1.1.3")
+BLUEIMP_MD5 = NpmPackage("blueimp-md5", "2.19.0")
+# bootstrap.min.css loads ../fonts/glyphicons-*; ship the fonts next to it.
+BOOTSTRAP = NpmPackage("bootstrap", "3.1.1", extra_dirs=("dist/fonts",))
+
+_CDNJS = "https://cdnjs.cloudflare.com/ajax/libs"
+_JSDELIVR = "https://cdn.jsdelivr.net/npm"
+
+# Every external reference in asv 0.6.6's www/index.html. flot 0.8.3 on npm ships no
+# minified files, so the unminified sources stand in for cdnjs's *.min.js.
+ASSETS: tuple[Asset, ...] = (
+    Asset("https://code.jquery.com/jquery-3.3.1.min.js", JQUERY, "dist/jquery.min.js"),
+    Asset(f"{_CDNJS}/flot/0.8.3/jquery.flot.min.js", FLOT, "jquery.flot.js"),
+    Asset(f"{_CDNJS}/flot/0.8.3/jquery.flot.time.min.js", FLOT, "jquery.flot.time.js"),
+    Asset(f"{_CDNJS}/flot/0.8.3/jquery.flot.selection.min.js", FLOT, "jquery.flot.selection.js"),
+    Asset(
+        f"{_CDNJS}/flot/0.8.3/jquery.flot.categories.min.js", FLOT, "jquery.flot.categories.js"
+    ),
+    Asset(
+        f"{_JSDELIVR}/flot-orderbars@1.0.0/js/jquery.flot.orderBars.js",
+        FLOT_ORDERBARS,
+        "js/jquery.flot.orderBars.js",
+    ),
+    Asset(f"{_CDNJS}/stupidtable/1.0.1/stupidtable.min.js", STUPIDTABLE, "stupidtable.min.js"),
+    Asset(f"{_CDNJS}/blueimp-md5/2.19.0/js/md5.min.js", BLUEIMP_MD5, "js/md5.min.js"),
+    Asset(f"{_JSDELIVR}/bootstrap@3.1.1/dist/js/bootstrap.min.js", BOOTSTRAP, "dist/js/bootstrap.min.js"),
+    Asset(
+        f"{_JSDELIVR}/bootstrap@3.1.1/dist/css/bootstrap.min.css",
+        BOOTSTRAP,
+        "dist/css/bootstrap.min.css",
+    ),
+)
+
+
+def log(message: str) -> None:
+    print(f"[publish_dashboard] {message}", flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# HTML rewriting
+# --------------------------------------------------------------------------------------------
+
+_TAG_RE = re.compile(r"<(?P<tag>script|link)\b(?P<attrs>[^>]*)>", re.IGNORECASE)
+_ATTR_RE = re.compile(
+    r"""(?P<lead>\s+)(?P<name>[^\s=/>"']+)"""
+    r"""(?:\s*=\s*(?P<value>"[^"]*"|'[^']*'|[^\s"'>]+))?""",
+)
+_DROPPED_ATTRS = frozenset({"integrity", "crossorigin"})
+# <link rel=...> values that make the browser fetch the href while rendering.
+_LOADING_RELS = frozenset({"stylesheet", "icon", "shortcut", "preload", "modulepreload"})
+
+
+def _unquote(value: str | None) -> str:
+    if value is None:
+        return ""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def _is_remote(url: str) -> bool:
+    return bool(re.match(r"(?i)^(https?:)?//", url.strip()))
+
+
+def rewrite_html(html: str, url_map: dict[str, str]) -> tuple[str, list[str], list[str]]:
+    """Point ``<script src>`` / ``<link href>`` URLs found in ``url_map`` at their local copies.
+
+    In rewritten tags the ``integrity`` and ``crossorigin`` attributes are removed; all other
+    attributes (e.g. ``onerror``) and the rest of the document are left byte-for-byte intact.
+
+    Returns ``(new_html, replaced_urls, unknown_remote_urls)``, where the last list holds
+    remote URLs that a ``<script>`` or a stylesheet-like ``<link>`` would still load.
+    """
+    replaced: list[str] = []
+    unknown: list[str] = []
+
+    def fix_tag(match: re.Match[str]) -> str:
+        tag = match.group("tag").lower()
+        attrs = match.group("attrs")
+        parsed = [
+            (m.group("name").lower(), _unquote(m.group("value"))) for m in _ATTR_RE.finditer(attrs)
+        ]
+        url_attr = "src" if tag == "script" else "href"
+        url = next((value for name, value in parsed if name == url_attr), None)
+        if url is None:
+            return match.group(0)
+        if tag == "link":
+            rels = next((value for name, value in parsed if name == "rel"), "").lower().split()
+            if not _LOADING_RELS.intersection(rels):
+                return match.group(0)
+        if url not in url_map:
+            if _is_remote(url):
+                unknown.append(url)
+            return match.group(0)
+
+        def fix_attr(m: re.Match[str]) -> str:
+            name = m.group("name").lower()
+            if name in _DROPPED_ATTRS:
+                return ""
+            if name == url_attr:
+                quote = '"' if "'" in url_map[url] else "'"
+                quote = '"' if (m.group("value") or '"')[0] != "'" else quote
+                return f"{m.group('lead')}{m.group('name')}={quote}{url_map[url]}{quote}"
+            return m.group(0)
+
+        replaced.append(url)
+        return f"<{match.group('tag')}{_ATTR_RE.sub(fix_attr, attrs)}>"
+
+    return _TAG_RE.sub(fix_tag, html), replaced, unknown
+
+
+def local_url_map(html_file: Path, html_dir: Path, assets: Iterable[Asset]) -> dict[str, str]:
+    """CDN URL -> URL of the local copy, relative to ``html_file``'s directory."""
+    prefix = PurePosixPath(*Path(os.path.relpath(html_dir, html_file.parent)).parts)
+    return {a.cdn_url: str(prefix / a.local_path) for a in assets}
+
+
+def rewrite_html_dir(html_dir: Path, assets: Sequence[Asset] = ASSETS) -> dict[Path, list[str]]:
+    """Rewrite every ``*.html`` under ``html_dir``; return the replaced URLs per changed file.
+
+    Raises :class:`DashboardError` if any HTML file would still load a remote URL that has no
+    local replacement (e.g. a newer asv added a dependency) -- nothing is written then.
+    """
+    changes: dict[Path, list[str]] = {}
+    new_texts: dict[Path, str] = {}
+    unknown: list[str] = []
+    for html_file in sorted(html_dir.rglob("*.html")):
+        text = html_file.read_text(encoding="utf-8")
+        url_map = local_url_map(html_file, html_dir, assets)
+        new_text, replaced, remote = rewrite_html(text, url_map)
+        unknown += [f"{html_file.relative_to(html_dir)}: {url}" for url in remote]
+        if replaced:
+            changes[html_file] = replaced
+            new_texts[html_file] = new_text
+    if unknown:
+        raise DashboardError(
+            "published HTML loads remote URLs with no local replacement; add them to ASSETS in "
+            "scripts/publish_dashboard.py:\n  " + "\n  ".join(unknown)
+        )
+    for html_file, new_text in new_texts.items():
+        html_file.write_text(new_text, encoding="utf-8")
+    return changes
+
+
+# --------------------------------------------------------------------------------------------
+# npm packages
+# --------------------------------------------------------------------------------------------
+
+
+def _safe_extract(tarball: Path, dest: Path) -> None:
+    """Extract an npm tarball into ``dest``, dropping its top-level directory ("package/")."""
+    with tarfile.open(tarball, "r:gz") as tar:
+        for member in tar.getmembers():
+            parts = PurePosixPath(member.name).parts[1:]
+            if not parts or not (member.isfile() or member.isdir()):
+                continue  # skip links, devices, and the top-level directory itself
+            if any(p in ("..", "") or p.startswith("/") for p in parts):
+                raise DashboardError(f"unsafe path {member.name!r} in {tarball}")
+            target = dest.joinpath(*parts)
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source = tar.extractfile(member)
+            if source is None:
+                continue
+            with source, open(target, "wb") as out:
+                shutil.copyfileobj(source, out)
+
+
+def npm_pack(package: NpmPackage, dest: Path, npm: str | None = None) -> Path:
+    """Download ``package``'s tarball from the npm registry into ``dest``; return its path."""
+    npm = npm or shutil.which("npm")
+    if npm is None:
+        raise DashboardError(
+            f"cannot fetch {package.spec}: 'npm' is not on PATH and the package is not in the "
+            "vendor cache"
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    cmd = [npm, "pack", package.spec, "--json", "--pack-destination", str(dest)]
+    log(f"fetching {package.spec} from the npm registry: {' '.join(cmd)}")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise DashboardError(f"cannot fetch {package.spec}: 'npm pack' timed out") from exc
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-5:]
+        raise DashboardError(
+            f"cannot fetch {package.spec} from the npm registry (npm pack exit code "
+            f"{proc.returncode}):\n  " + "\n  ".join(detail)
+        )
+    try:
+        filename = json.loads(proc.stdout)[0]["filename"]
+    except (ValueError, LookupError, TypeError) as exc:
+        raise DashboardError(
+            f"cannot fetch {package.spec}: unexpected 'npm pack --json' output: {proc.stdout!r}"
+        ) from exc
+    # npm names scoped tarballs "scope-name-x.y.z.tgz" (no "@").
+    tarball = dest / Path(filename).name
+    if not tarball.is_file():
+        raise DashboardError(f"cannot fetch {package.spec}: npm did not write {tarball}")
+    return tarball
+
+
+def ensure_package(package: NpmPackage, cache_dir: Path, npm: str | None = None) -> Path:
+    """Return the extracted package root in ``cache_dir``, fetching it only if not cached."""
+    root = cache_dir / package.dirname
+    if (root / CACHE_COMPLETE_MARKER).is_file():
+        log(f"using cached {package.spec} ({root})")
+        return root
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tarball = cache_dir / f"{package.dirname}.tgz"
+    if not tarball.is_file():
+        with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".npm-pack-") as tmp:
+            shutil.move(npm_pack(package, Path(tmp), npm), tarball)
+    else:
+        log(f"extracting cached tarball {tarball}")
+    if root.exists():
+        shutil.rmtree(root)
+    staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{package.dirname}-"))
+    try:
+        _safe_extract(tarball, staging)
+        (staging / CACHE_COMPLETE_MARKER).write_text(package.spec + "\n", encoding="utf-8")
+        staging.rename(root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return root
+
+
+def vendor_assets(
+    html_dir: Path,
+    cache_dir: Path,
+    assets: Sequence[Asset] = ASSETS,
+    npm: str | None = None,
+) -> list[Path]:
+    """Copy every asset (and its package's ``extra_dirs``) into ``html_dir/vendor``."""
+    copied: list[Path] = []
+    roots: dict[NpmPackage, Path] = {}
+    for asset in assets:
+        if asset.package not in roots:
+            roots[asset.package] = ensure_package(asset.package, cache_dir, npm)
+        source = roots[asset.package].joinpath(*PurePosixPath(asset.path).parts)
+        if not source.is_file():
+            raise DashboardError(
+                f"asset {asset.cdn_url}: {asset.path} not found in npm package {asset.package.spec}"
+            )
+        target = html_dir.joinpath(*PurePosixPath(asset.local_path).parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        copied.append(target)
+        log(f"vendored {asset.package.spec}/{asset.path} -> {asset.local_path}")
+    for package, root in roots.items():
+        for extra in package.extra_dirs:
+            source = root.joinpath(*PurePosixPath(extra).parts)
+            if not source.is_dir():
+                raise DashboardError(f"{extra}/ not found in npm package {package.spec}")
+            target = html_dir / VENDOR_SUBDIR / package.dirname / extra
+            shutil.copytree(source, target, dirs_exist_ok=True)
+            copied.extend(p for p in target.rglob("*") if p.is_file())
+            log(f"vendored {package.spec}/{extra}/ -> {VENDOR_SUBDIR}/{package.dirname}/{extra}/")
+    return copied
+
+
+# --------------------------------------------------------------------------------------------
+# asv
+# --------------------------------------------------------------------------------------------
+
+
+def asv_html_dir(config: Path, python: str = sys.executable) -> Path:
+    """``html_dir`` of an asv config, read with asv's own loader, resolved like asv does.
+
+    asv resolves relative paths against its working directory; :func:`run_asv_publish` runs
+    it in the config's directory, so the result is relative to that.
+    """
+    code = "import sys; from asv.config import Config; print(Config.load(sys.argv[1]).html_dir)"
+    proc = subprocess.run(
+        [python, "-c", code, str(config)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise DashboardError(f"cannot read html_dir from {config}:\n{proc.stderr.strip()}")
+    return (config.parent / proc.stdout.strip()).resolve()
+
+
+def run_asv_publish(config: Path, html_dir: Path, python: str = sys.executable) -> None:
+    """Run ``asv publish`` for ``config`` (in its directory), writing to ``html_dir``."""
+    cmd = [python, "-m", "asv", "publish", "--config", str(config), "--html-dir", str(html_dir)]
+    log(f"running {' '.join(cmd)} (in {config.parent})")
+    proc = subprocess.run(cmd, cwd=config.parent, check=False)
+    if proc.returncode != 0:
+        raise DashboardError(f"asv publish failed with exit code {proc.returncode}")
+    if not (html_dir / "index.html").is_file():
+        raise DashboardError(f"asv publish wrote no {html_dir / 'index.html'}")
+
+
+def publish_dashboard(
+    config: Path,
+    html_dir: Path | None = None,
+    vendor_cache: Path | None = None,
+    python: str = sys.executable,
+    npm: str | None = None,
+) -> Path:
+    """Publish, vendor the JS/CSS and rewrite the HTML; return the html dir."""
+    config = config.resolve()
+    if not config.is_file():
+        raise DashboardError(f"asv config {config} not found")
+    html_dir = html_dir.resolve() if html_dir is not None else asv_html_dir(config, python)
+    cache_dir = (vendor_cache or config.parent / ".asv" / "vendor").resolve()
+
+    run_asv_publish(config, html_dir, python)
+    log(f"vendoring {len(ASSETS)} assets into {html_dir / VENDOR_SUBDIR} (cache: {cache_dir})")
+    vendor_assets(html_dir, cache_dir, ASSETS, npm)
+    changes = rewrite_html_dir(html_dir)
+    for html_file, urls in changes.items():
+        log(f"rewrote {len(urls)} CDN references in {html_file.relative_to(html_dir)}")
+    log(f"done: open {html_dir / 'index.html'} (works offline)")
+    return html_dir
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--config", type=Path, default=Path("asv.conf.json"), help="asv config (asv.conf.json)"
+    )
+    parser.add_argument(
+        "--html-dir", type=Path, default=None, help="output directory (default: html_dir of config)"
+    )
+    parser.add_argument(
+        "--vendor-cache",
+        type=Path,
+        default=None,
+        help="npm tarball cache (default: .asv/vendor next to the config)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        publish_dashboard(args.config, args.html_dir, args.vendor_cache)
+    except DashboardError as exc:
+        print(f"publish_dashboard: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
