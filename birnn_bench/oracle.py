@@ -34,29 +34,34 @@ def tolerance(dtype: torch.dtype) -> float:
                         f"{sorted(str(d) for d in TOLERANCES)}") from None
 
 
-def float64_copy(rnn: nn.RNNBase) -> nn.RNNBase:
-    """An eval-mode float64 CPU copy; the caller's rnn is untouched."""
-    return copy.deepcopy(rnn).to(device="cpu", dtype=torch.float64).eval()
+def float64_copy(rnn: nn.RNNBase, device: str | torch.device = "cpu") -> nn.RNNBase:
+    """An eval-mode float64 copy; the caller's rnn is untouched."""
+    return copy.deepcopy(rnn).to(device=device, dtype=torch.float64).eval()
 
 
 @torch.no_grad()
-def oracle_last_states(rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-    """Last layer's final (fwd, bwd) states, (B, H_out) each, float64 on the CPU."""
+def oracle_last_states(rnn: nn.RNNBase, x: Tensor, lengths: Tensor,
+                       device: str | torch.device = "cpu") -> tuple[Tensor, Tensor]:
+    """Last layer's final (fwd, bwd) states, (B, H_out) each, float64 on the CPU.
+
+    ``device`` only chooses where the float64 arithmetic runs (a GPU is faster for large
+    benchmark shapes); the result always comes back to the CPU.
+    """
     rnn, x, lengths = validate_inputs(rnn, x, lengths)
-    reference = float64_copy(rnn)
-    xs = x.detach().to(device="cpu", dtype=torch.float64)
+    reference = float64_copy(rnn, device)
+    xs = x.detach().to(device=device, dtype=torch.float64)
     tdim, bdim = time_dim(rnn), batch_dim(rnn)
     fwd: list[Tensor | None] = [None] * len(lengths)
     bwd: list[Tensor | None] = [None] * len(lengths)
     for length in torch.unique(lengths).tolist():
         members = torch.nonzero(lengths == length).flatten()
-        seqs = xs.index_select(bdim, members).narrow(tdim, 0, length)
+        seqs = xs.index_select(bdim, members.to(xs.device)).narrow(tdim, 0, length)
         _, hidden = reference(seqs)
         h_n = h_n_of(hidden)
         last = h_n.view(rnn.num_layers, 2, len(members), h_n.shape[-1])[-1]
         for row, b in enumerate(members.tolist()):
             fwd[b], bwd[b] = last[0, row], last[1, row]
-    return torch.stack(fwd), torch.stack(bwd)  # type: ignore[arg-type]
+    return torch.stack(fwd).cpu(), torch.stack(bwd).cpu()  # type: ignore[arg-type]
 
 
 def max_abs_error(states: Tensor, truth: Tensor) -> float:

@@ -93,9 +93,7 @@ ASSETS: tuple[Asset, ...] = (
     Asset(f"{_CDNJS}/flot/0.8.3/jquery.flot.min.js", FLOT, "jquery.flot.js"),
     Asset(f"{_CDNJS}/flot/0.8.3/jquery.flot.time.min.js", FLOT, "jquery.flot.time.js"),
     Asset(f"{_CDNJS}/flot/0.8.3/jquery.flot.selection.min.js", FLOT, "jquery.flot.selection.js"),
-    Asset(
-        f"{_CDNJS}/flot/0.8.3/jquery.flot.categories.min.js", FLOT, "jquery.flot.categories.js"
-    ),
+    Asset(f"{_CDNJS}/flot/0.8.3/jquery.flot.categories.min.js", FLOT, "jquery.flot.categories.js"),
     Asset(
         f"{_JSDELIVR}/flot-orderbars@1.0.0/js/jquery.flot.orderBars.js",
         FLOT_ORDERBARS,
@@ -103,7 +101,11 @@ ASSETS: tuple[Asset, ...] = (
     ),
     Asset(f"{_CDNJS}/stupidtable/1.0.1/stupidtable.min.js", STUPIDTABLE, "stupidtable.min.js"),
     Asset(f"{_CDNJS}/blueimp-md5/2.19.0/js/md5.min.js", BLUEIMP_MD5, "js/md5.min.js"),
-    Asset(f"{_JSDELIVR}/bootstrap@3.1.1/dist/js/bootstrap.min.js", BOOTSTRAP, "dist/js/bootstrap.min.js"),
+    Asset(
+        f"{_JSDELIVR}/bootstrap@3.1.1/dist/js/bootstrap.min.js",
+        BOOTSTRAP,
+        "dist/js/bootstrap.min.js",
+    ),
     Asset(
         f"{_JSDELIVR}/bootstrap@3.1.1/dist/css/bootstrap.min.css",
         BOOTSTRAP,
@@ -127,7 +129,7 @@ _ATTR_RE = re.compile(
 )
 _DROPPED_ATTRS = frozenset({"integrity", "crossorigin"})
 # <link rel=...> values that make the browser fetch the href while rendering.
-_LOADING_RELS = frozenset({"stylesheet", "icon", "shortcut", "preload", "modulepreload"})
+_LOADING_RELS = frozenset({"stylesheet", "icon", "preload", "modulepreload"})
 
 
 def _unquote(value: str | None) -> str:
@@ -178,8 +180,8 @@ def rewrite_html(html: str, url_map: dict[str, str]) -> tuple[str, list[str], li
             if name in _DROPPED_ATTRS:
                 return ""
             if name == url_attr:
-                quote = '"' if "'" in url_map[url] else "'"
-                quote = '"' if (m.group("value") or '"')[0] != "'" else quote
+                raw = m.group("value") or ""
+                quote = raw[0] if raw[:1] in ("'", '"') else '"'
                 return f"{m.group('lead')}{m.group('name')}={quote}{url_map[url]}{quote}"
             return m.group(0)
 
@@ -301,7 +303,14 @@ def ensure_package(package: NpmPackage, cache_dir: Path, npm: str | None = None)
     try:
         _safe_extract(tarball, staging)
         (staging / CACHE_COMPLETE_MARKER).write_text(package.spec + "\n", encoding="utf-8")
+        staging.chmod(0o755)  # mkdtemp makes it 0700
         staging.rename(root)
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        tarball.unlink(missing_ok=True)  # corrupt or truncated: fetch it again next time
+        raise DashboardError(
+            f"cannot unpack {package.spec} from {tarball} ({exc}); removed it, run again"
+        ) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -319,7 +328,10 @@ def vendor_assets(
     roots: dict[NpmPackage, Path] = {}
     for asset in assets:
         if asset.package not in roots:
-            roots[asset.package] = ensure_package(asset.package, cache_dir, npm)
+            try:
+                roots[asset.package] = ensure_package(asset.package, cache_dir, npm)
+            except DashboardError as exc:
+                raise DashboardError(f"asset {asset.cdn_url}: {exc}") from exc
         source = roots[asset.package].joinpath(*PurePosixPath(asset.path).parts)
         if not source.is_file():
             raise DashboardError(
@@ -393,7 +405,10 @@ def publish_dashboard(
     changes = rewrite_html_dir(html_dir)
     for html_file, urls in changes.items():
         log(f"rewrote {len(urls)} CDN references in {html_file.relative_to(html_dir)}")
-    log(f"done: open {html_dir / 'index.html'} (works offline)")
+    log(
+        f"done: {html_dir} needs no internet; serve it over HTTP (asv's JS fetches JSON, which "
+        f"browsers block from file://), e.g. python -m http.server -d {html_dir}"
+    )
     return html_dir
 
 

@@ -1,0 +1,124 @@
+"""asv benchmarks: time, memory and correctness of every last-state strategy.
+
+Thin classes only: the grid comes from ``birnn_bench.grid`` (``BIRNN_BENCH_GRID=quick|full``),
+every operation from ``birnn_bench.bench.BenchCase``. Points that make no sense here (no GPU,
+a dtype measured on CUDA only, a CUDA out-of-memory) raise ``NotImplementedError`` in setup and
+show as n/a. The suite still imports against commits that predate pieces of the package.
+"""
+
+try:
+    from birnn_bench import grid, measure
+    from birnn_bench.bench import BenchCase
+    from birnn_bench.strategies import STRATEGIES
+except ImportError:  # an older commit of the package: every benchmark is n/a
+    grid = measure = BenchCase = None
+    STRATEGIES = {}
+
+
+def _grid_params():
+    if grid is None:
+        return [[None]], ["unavailable"]
+    values = grid.bench_grid()
+    return ([list(values[name]) for name in grid.BENCH_PARAM_NAMES[:-1]] + [list(STRATEGIES)],
+            list(grid.BENCH_PARAM_NAMES))
+
+
+PARAMS, PARAM_NAMES = _grid_params()
+
+
+def _timer():
+    return measure.synchronized_timer() if measure is not None else 0.0
+
+
+class _Case:
+    params = PARAMS
+    param_names = PARAM_NAMES
+    timeout = 600
+
+    def setup(self, *params):
+        if BenchCase is None:
+            raise NotImplementedError("this commit predates birnn_bench.bench")
+        self.case = BenchCase.from_params(*params)
+
+
+class Extract(_Case):
+    """Only the state-taking step (index / gather / unpack / chunk), rnn outputs precomputed."""
+
+    number = 50  # microsecond operations: many calls per sample so the clock is not measured
+    repeat = (3, 10, 2.0)
+    warmup_time = 0.05
+    timer = staticmethod(_timer)
+
+    def setup(self, *params):
+        super().setup(*params)
+        self.case.prepare_extract()
+
+    def time_extract(self, *params):
+        self.case.extract()
+
+
+class Forward(_Case):
+    """End to end, inference (eval, no_grad): pack, rnn, unpack, index."""
+
+    repeat = (3, 10, 2.0)
+    warmup_time = 0.05
+    timer = staticmethod(_timer)
+
+    def time_forward(self, *params):
+        self.case.forward()
+
+
+class TrainStep(_Case):
+    """Forward + backward of a scalar loss on (fwd, bwd)."""
+
+    repeat = (3, 10, 2.0)
+    warmup_time = 0.05
+    timer = staticmethod(_timer)
+
+    def setup(self, *params):
+        super().setup(*params)
+        self.case.train_step()  # autograd's first call allocates; keep it out of the samples
+
+    def time_train_step(self, *params):
+        self.case.train_step()
+
+
+class PeakMemory(_Case):
+    """Peak bytes allocated by one forward call (CPU allocator events / CUDA allocator peak)."""
+
+    unit = "bytes"
+
+    def track_peak_bytes(self, *params):
+        return self.case.peak_bytes()
+
+
+class Error(_Case):
+    """Max abs error against the float64 oracle on this very configuration."""
+
+    unit = "abs error"
+
+    def track_max_abs_error(self, *params):
+        return self.case.max_abs_error()
+
+
+def _environment_params():
+    if measure is None:
+        return [["unknown"]], ["environment"]
+    measure.pin_threads()
+    measure.set_precision_flags()
+    info = measure.environment_info()
+    names = ["torch", "threads", "cuda", "cudnn", "gpu", "cudnn_allow_tf32"]
+    return [[str(info[name])] for name in names], names
+
+
+class Environment:
+    """Records torch / CUDA / cuDNN versions, GPU and pinned thread count with the results
+    (as parameter values, so they travel inside each results file)."""
+
+    params, param_names = _environment_params()
+    unit = "threads"
+
+    def track_threads(self, *params):
+        if measure is None:
+            raise NotImplementedError("this commit predates birnn_bench.measure")
+        return measure.pin_threads()

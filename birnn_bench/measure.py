@@ -1,0 +1,115 @@
+"""How things are measured: pinned threads, CUDA-synchronised clocks, deterministic peak bytes.
+
+Timing statistics come from ``torch.utils.benchmark`` (``time_callable``) or from asv (which
+calls ``synchronized_timer``); nothing here writes its own statistics.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.utils.benchmark as torch_benchmark
+from torch.profiler import ProfilerActivity, profile
+
+THREADS_ENV = "BIRNN_BENCH_THREADS"
+DEFAULT_THREADS = 1  # one thread: stable on shared 2-core machines; override with the env var
+
+
+def pin_threads(threads: int | None = None) -> int:
+    """Pins torch's intra-op thread count (argument, else $BIRNN_BENCH_THREADS, else 1)."""
+    if threads is None:
+        text = os.environ.get(THREADS_ENV, str(DEFAULT_THREADS))
+        try:
+            threads = int(text)
+        except ValueError:
+            raise ValueError(f"{THREADS_ENV}: expected an integer, got {text!r}") from None
+    if threads < 1:
+        raise ValueError(f"threads: expected an integer >= 1, got {threads}")
+    torch.set_num_threads(threads)
+    return threads
+
+
+def set_precision_flags() -> None:
+    """float32 means IEEE float32 everywhere in the suite: TF32 off for cuDNN and matmuls."""
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+
+
+def synchronize(device: str | torch.device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def synchronized_timer() -> float:
+    """A clock for asv: waits for queued CUDA work before reading perf_counter."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+def time_callable(fn: Callable[[], Any], *, label: str = "", sub_label: str = "",
+                  description: str = "", min_run_time: float = 0.2,
+                  threads: int | None = None) -> torch_benchmark.Measurement:
+    """torch.utils.benchmark's blocked_autorange (it synchronises CUDA itself)."""
+    timer = torch_benchmark.Timer(
+        stmt="fn()", globals={"fn": fn}, label=label, sub_label=sub_label,
+        description=description, num_threads=threads or torch.get_num_threads(),
+    )
+    return timer.blocked_autorange(min_run_time=min_run_time)
+
+
+def _cpu_peak_bytes(fn: Callable[[], Any]) -> int:
+    # The profiler records every CPU allocator event (oneDNN scratch buffers included) in
+    # order; their running sum is exact and identical from run to run, unlike the process's
+    # RSS high-water mark, which moves by a few hundred KB with heap state.
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = prof.profiler.kineto_results.events()  # type: ignore[union-attr]
+    deltas = sorted((e.start_ns(), e.nbytes()) for e in events if e.name() == "[memory]")
+    live = peak = 0
+    for _, nbytes in deltas:
+        live += nbytes
+        peak = max(peak, live)
+    return peak
+
+
+def _cuda_peak_bytes(fn: Callable[[], Any], device: torch.device) -> int:
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    fn()
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) - before
+
+
+def peak_bytes(fn: Callable[[], Any], device: str | torch.device = "cpu") -> int:
+    """Peak bytes allocated by one call of ``fn`` above what was live before it (the result is
+    dropped inside the measurement, so it counts only while alive)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return _cuda_peak_bytes(fn, device)
+    return _cpu_peak_bytes(fn)
+
+
+def environment_info() -> dict[str, str | int | bool]:
+    """What a result depends on besides the code: recorded next to every measurement."""
+    info: dict[str, str | int | bool] = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "cuda": torch.version.cuda or "none",
+        "cudnn": str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available()
+        else "none",
+        "gpu": "none",
+        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+        "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info

@@ -1,0 +1,409 @@
+"""scripts/publish_dashboard.py: an asv dashboard that renders with no internet.
+
+The end-to-end tests build a throwaway asv project (own git repo, two commits), run real
+``asv run --python=same`` benchmarks, publish with the script, serve the result on 127.0.0.1
+and load it in headless Chromium whose resolver fails every host but 127.0.0.1, so any CDN
+load would fail (and asv would redirect to its "external dependencies failed" page).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = REPO_ROOT / "scripts" / "publish_dashboard.py"
+# Shared, git-ignored npm tarball cache: only the first run on a machine needs the registry.
+VENDOR_CACHE = Path(os.environ.get("BIRNN_VENDOR_CACHE", REPO_ROOT / ".asv" / "vendor"))
+CDN_HOSTS = ("code.jquery.com", "cdnjs.cloudflare.com", "cdn.jsdelivr.net")
+ASV_ERROR_TEXT = "external (JavaScript) dependencies of airspeed velocity failed to load"
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("publish_dashboard", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look the module up while creating classes
+    spec.loader.exec_module(module)
+    return module
+
+
+pd = _load_script()
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML rewriting (no browser, no network)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_rewrite_html_points_cdn_tags_at_local_copies() -> None:
+    html = (
+        "<head>\n"
+        '<script src="https://code.jquery.com/jquery-3.3.1.min.js" integrity="sha256-AAA=" '
+        'crossorigin="anonymous" onerror="js_load_failure()"></script>\n'
+        "<link rel='stylesheet' href='https://cdn.example/b.css' integrity='sha256-BBB=' "
+        "crossorigin>\n"
+        '<script src="asv.js"></script>\n'
+        '<link rel="alternate" href="https://example.org/feed.xml">\n'
+        '<a href="https://github.com/airspeed-velocity/asv/">asv</a>\n'
+        "</head>"
+    )
+    url_map = {
+        "https://code.jquery.com/jquery-3.3.1.min.js": "vendor/jquery-3.3.1/dist/jquery.min.js",
+        "https://cdn.example/b.css": "vendor/b-1.0/b.css",
+    }
+    new, replaced, unknown = pd.rewrite_html(html, url_map)
+    assert replaced == list(url_map)
+    assert unknown == []
+    assert new == (
+        "<head>\n"
+        '<script src="vendor/jquery-3.3.1/dist/jquery.min.js" onerror="js_load_failure()">'
+        "</script>\n"
+        "<link rel='stylesheet' href='vendor/b-1.0/b.css'>\n"
+        '<script src="asv.js"></script>\n'
+        '<link rel="alternate" href="https://example.org/feed.xml">\n'
+        '<a href="https://github.com/airspeed-velocity/asv/">asv</a>\n'
+        "</head>"
+    )
+    # A remote script with no replacement is reported (publish_dashboard then fails).
+    _, replaced, unknown = pd.rewrite_html('<script src="//cdn.example/x.js"></script>', {})
+    assert (replaced, unknown) == ([], ["//cdn.example/x.js"])
+
+
+def test_local_url_map_is_relative_to_each_html_file(tmp_path: Path) -> None:
+    asset = pd.ASSETS[0]
+    top = pd.local_url_map(tmp_path / "index.html", tmp_path, [asset])
+    nested = pd.local_url_map(tmp_path / "sub" / "page.html", tmp_path, [asset])
+    assert top == {asset.cdn_url: "vendor/jquery-3.3.1/dist/jquery.min.js"}
+    assert nested == {asset.cdn_url: "../vendor/jquery-3.3.1/dist/jquery.min.js"}
+
+
+def test_assets_cover_every_cdn_reference_in_asv_template() -> None:
+    """If asv gains a CDN dependency, this fails before a dashboard silently needs internet."""
+    import asv
+
+    template = Path(asv.__file__).parent / "www" / "index.html"
+    html = template.read_text(encoding="utf-8")
+    url_map = pd.local_url_map(template, template.parent, pd.ASSETS)
+    _, replaced, unknown = pd.rewrite_html(html, url_map)
+    assert unknown == []
+    assert sorted(replaced) == sorted(a.cdn_url for a in pd.ASSETS)
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: real asv run + publish + headless Chromium with remote hosts unresolvable
+# ---------------------------------------------------------------------------------------------
+
+CHROMIUM = next(
+    (shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None
+)
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium not installed (scripts/install_test_deps.sh installs it)"
+)
+
+BENCHMARKS = """\
+def time_sum():
+    sum(range(100))
+
+
+def track_scaled(n):
+    return n * 2
+
+
+track_scaled.params = [1, 2, 3]
+track_scaled.param_names = ["n"]
+track_scaled.unit = "widgets"
+"""
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert proc.returncode == 0, f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def asv_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny asv project with real results for two commits; returns its config path."""
+    root = tmp_path_factory.mktemp("asvproj")
+    proj = root / "proj"
+    (proj / "benchmarks").mkdir(parents=True)
+    (proj / "benchmarks" / "__init__.py").write_text("")
+    (proj / "benchmarks" / "bench.py").write_text(BENCHMARKS)
+    config = {
+        "version": 1,
+        "project": "tinyproj",
+        "project_url": "#",
+        "repo": ".",
+        "branches": ["main"],
+        "environment_type": "virtualenv",
+        "benchmark_dir": "benchmarks",
+        "env_dir": ".asv/env",
+        "results_dir": ".asv/results",
+        "html_dir": ".asv/html",
+    }
+    (proj / "asv.conf.json").write_text(json.dumps(config, indent=2))
+    (proj / ".gitignore").write_text(".asv/\n")
+    # asv keeps machine info in ~/.asv-machine.json: keep it out of the real home.
+    env = {**os.environ, "HOME": str(root / "home")}
+    env.update(
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@t",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@t",
+    )
+    (root / "home").mkdir()
+    git = ["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"]
+    _run([*git, "init", "-q"], proj, env)
+    _run([*git, "add", "-A"], proj, env)
+    _run([*git, "commit", "-q", "-m", "first"], proj, env)
+    (proj / "README").write_text("second commit\n")
+    _run([*git, "add", "-A"], proj, env)
+    _run([*git, "commit", "-q", "-m", "second"], proj, env)
+    shas = _run(["git", "rev-list", "--reverse", "HEAD"], proj, env).split()
+    assert len(shas) == 2
+
+    asv = [sys.executable, "-m", "asv"]
+    _run([*asv, "machine", "--yes", "--machine", "testbox"], proj, env)
+    for sha in shas:
+        _run(
+            [
+                *asv,
+                "run",
+                "--python=same",
+                f"--set-commit-hash={sha}",
+                "--quick",
+                "--machine",
+                "testbox",
+                "--show-stderr",
+            ],
+            proj,
+            env,
+        )
+    results = list((proj / ".asv" / "results" / "testbox").glob("*-existing-*.json"))
+    assert len(results) == 2, results
+    return proj / "asv.conf.json"
+
+
+@pytest.fixture(scope="module")
+def published(asv_project: Path) -> Path:
+    """The html dir written by scripts/publish_dashboard.py (the real CLI)."""
+    html_dir = asv_project.parent / "site"
+    out = _run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--config",
+            str(asv_project),
+            "--html-dir",
+            str(html_dir),
+            "--vendor-cache",
+            str(VENDOR_CACHE),
+        ],
+        REPO_ROOT,
+    )
+    assert "[publish_dashboard] running" in out and "rewrote 10 CDN references" in out
+    return html_dir
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _serve(directory: Path) -> Iterator[str]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(directory),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/index.html", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _chromium(url: str, profile: Path, *extra: str) -> str:
+    """Load ``url`` headless with every host but 127.0.0.1 unresolvable; return stdout."""
+    assert CHROMIUM is not None
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=10000",
+        "--window-size=1280,900",
+        *extra,
+        url,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, f"chromium failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def _requests(net_log: Path) -> list[tuple[str, str]]:
+    """``(initiator, url)`` of every URL request a Chromium NetLog recorded.
+
+    Requests made by the page carry its origin as initiator; the browser's own background
+    traffic (update checks and the like, failing here anyway) has "not an origin".
+    """
+    log = json.loads(net_log.read_text(encoding="utf-8"))
+    start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    return [
+        (e["params"].get("initiator", ""), e["params"]["url"])
+        for e in log["events"]
+        if e["type"] == start_job and "url" in e.get("params", {})
+    ]
+
+
+def _remote_refs(html: str) -> list[str]:
+    """src/href values of <script>/<link> tags that point off-site."""
+    refs = re.findall(
+        r"<(?:script|link)\b[^>]*?\b(?:src|href)\s*=\s*[\"']?([^\"'\s>]+)",
+        html,
+        flags=re.IGNORECASE,
+    )
+    return [r for r in refs if re.match(r"(?i)(https?:)?//", r)]
+
+
+def test_published_html_references_no_remote_assets(published: Path) -> None:
+    html_files = sorted(published.rglob("*.html"))
+    assert {p.name for p in html_files} >= {"index.html", "error.html"}
+    for html_file in html_files:
+        text = html_file.read_text(encoding="utf-8")
+        assert _remote_refs(text) == [], html_file
+        assert not any(host in text for host in CDN_HOSTS), html_file
+        assert "integrity=" not in text and "crossorigin" not in text, html_file
+    index = (published / "index.html").read_text(encoding="utf-8")
+    for asset in pd.ASSETS:
+        assert asset.local_path in index
+        assert (published / asset.local_path).stat().st_size > 1000, asset.local_path
+    fonts = published / "vendor" / "bootstrap-3.1.1" / "dist" / "fonts"
+    assert (fonts / "glyphicons-halflings-regular.woff").is_file()
+
+
+@needs_chromium
+def test_graph_page_renders_offline(published: Path, tmp_path: Path) -> None:
+    net_log = tmp_path / "netlog.json"
+    with _serve(published) as base:
+        grid = _chromium(f"{base}/index.html", tmp_path / "p1", "--dump-dom")
+        graph = _chromium(
+            f"{base}/index.html#bench.track_scaled",
+            tmp_path / "p2",
+            "--dump-dom",
+            f"--log-net-log={net_log}",
+        )
+        if shot := os.environ.get("BIRNN_DASHBOARD_SCREENSHOT"):  # e.g. a CI artifact
+            _chromium(
+                f"{base}/index.html#bench.track_scaled",
+                tmp_path / "p3",
+                f"--screenshot={Path(shot).resolve()}",
+            )
+            assert Path(shot).stat().st_size > 10_000
+    for dom in (grid, graph):
+        assert ASV_ERROR_TEXT not in dom and "continental origin of swallow" not in dom
+        assert "tinyproj" in dom  # project name, filled in by asv.js from index.json
+    # Summary grid: one plot thumbnail per benchmark, inserted by summarygrid.js.
+    assert len(re.findall(r'class="[^"]*\bbenchmark-container\b', grid)) == 2
+    assert 'class="benchmark-text"' in grid
+    assert ">time_sum<" in grid and ">track_scaled<" in grid
+    assert grid.count('class="flot-base"') == 2
+    # Graph page: flot drew the plot (canvas, y tick labels from the results 2/4/6) and a
+    # legend line per parameter value.
+    assert 'id="title">bench.track_scaled<' in graph
+    assert 'class="flot-base"' in graph and 'class="flot-text"' in graph
+    ticks = re.findall(r'class="flot-tick-label tickLabel"[^>]*>([^<]*)<', graph)
+    assert "2.00" in ticks and "6.00" in ticks, ticks
+    assert re.findall(r'class="legendLabel">([^<]*)<', graph) == ["n-1", "n-2", "n-3"]
+    # Everything the page requested came from the local server; no CDN was even tried.
+    requests = _requests(net_log)
+    page_urls = [url for initiator, url in requests if initiator == base]
+    assert f"{base}/vendor/jquery-3.3.1/dist/jquery.min.js" in page_urls
+    assert f"{base}/vendor/bootstrap-3.1.1/dist/css/bootstrap.min.css" in page_urls
+    assert any("/graphs/" in url and "bench.track_scaled.json" in url for url in page_urls)
+    assert [url for url in page_urls if not url.startswith(f"{base}/")] == []
+    assert [url for _, url in requests if any(host in url for host in CDN_HOSTS)] == []
+
+
+@needs_chromium
+def test_stock_publish_fails_offline(asv_project: Path, tmp_path: Path) -> None:
+    """Control: plain ``asv publish`` output hits asv's error page under the same isolation,
+    so the offline test above is not passing trivially."""
+    html_dir = tmp_path / "stock"
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "asv",
+            "publish",
+            "--config",
+            str(asv_project),
+            "--html-dir",
+            str(html_dir),
+        ],
+        asv_project.parent,
+    )
+    with _serve(html_dir) as base:
+        dom = _chromium(f"{base}/index.html", tmp_path / "p", "--dump-dom")
+    assert ASV_ERROR_TEXT in dom
+
+
+def test_missing_package_fails_with_clear_message(tmp_path: Path) -> None:
+    bogus = pd.NpmPackage("birnn-bench-no-such-package-xyz", "0.0.0")
+    asset = pd.Asset("https://cdn.example/none.js", bogus, "none.js")
+    # A stand-in npm that fails like a registry 404 (no network needed).
+    fake_npm = tmp_path / "npm"
+    fake_npm.write_text("#!/bin/sh\necho 'npm error 404 Not Found' >&2\nexit 1\n")
+    fake_npm.chmod(0o755)
+    with pytest.raises(pd.DashboardError) as info:
+        pd.vendor_assets(tmp_path / "html", tmp_path / "cache", [asset], npm=str(fake_npm))
+    message = str(info.value)
+    assert "https://cdn.example/none.js" in message
+    assert "birnn-bench-no-such-package-xyz@0.0.0" in message and "404 Not Found" in message
