@@ -1,12 +1,19 @@
-"""The one place that defines parameter grids: the correctness matrix and the asv suite."""
+"""The one place that defines parameter grids: the correctness matrix and the asv suite.
+
+This module imports nothing from the package at import time: the asv suite loads THIS file from
+the working tree by path, so every commit asv benchmarks gets the same grid, including commits
+that predate it.
+"""
 
 from __future__ import annotations
 
 import itertools
 import os
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from birnn_bench.workload import WorkloadSpec
+if TYPE_CHECKING:
+    from birnn_bench.workload import WorkloadSpec
 
 # ---------------------------------------------------------------------------------------------
 # Correctness matrix: small shapes, every factor the thread's answers disagree on.
@@ -31,6 +38,8 @@ def check_specs(
     **shape: int,
 ) -> Iterator[WorkloadSpec]:
     """Every condition of the matrix; LSTM appears with and without a projection."""
+    from birnn_bench.workload import WorkloadSpec
+
     sizes = {**CHECK_SHAPE, **shape}
     for cell, num_layers, layout, pattern, dtype in itertools.product(
         cells, layers, layouts, lengths, dtypes
@@ -47,6 +56,9 @@ def check_specs(
 # ---------------------------------------------------------------------------------------------
 # asv suite. Parameter names are part of the results format: the analysis reads them.
 
+#: The strategies the suite measures, pitfalls included (a test keeps it equal to STRATEGIES).
+BENCH_STRATEGIES = ("hn_index", "hn_first_layer", "last_step_naive", "chunk_view",
+                    "packed_unpack", "padded_gather", "hn_padded", "manual_two_rnn")
 BENCH_PARAM_NAMES = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers",
                      "dtype", "strategy")
 FULL_GRID: dict[str, tuple] = {
@@ -70,7 +82,18 @@ QUICK_GRID: dict[str, tuple] = {
     "layers": (1, 2),
     "dtype": ("float32", "bfloat16"),
 }
-GRIDS = {"quick": QUICK_GRID, "full": FULL_GRID}
+#: One point per device: what CI runs for real, end to end through asv and the analysis.
+SMOKE_GRID: dict[str, tuple] = {
+    "device": ("cpu", "cuda"),
+    "cell": ("lstm",),
+    "batch": (4,),
+    "max_len": (8,),
+    "lengths": ("skewed",),
+    "hidden": (16,),
+    "layers": (2,),
+    "dtype": ("float32",),
+}
+GRIDS = {"quick": QUICK_GRID, "full": FULL_GRID, "smoke": SMOKE_GRID}
 GRID_ENV = "BIRNN_BENCH_GRID"
 INPUT_SIZE = 64  # features per step in benchmark workloads
 #: Low-precision dtypes are measured on CUDA only (CPU kernels for them are not what users run).
@@ -85,7 +108,8 @@ def grid_name() -> str:
 
 
 def bench_grid(name: str | None = None) -> dict[str, tuple]:
-    return GRIDS[name or grid_name()]
+    """Parameter values by name, ``strategy`` included, in ``BENCH_PARAM_NAMES`` order."""
+    return {**GRIDS[name or grid_name()], "strategy": BENCH_STRATEGIES}
 
 
 def skip_reason(device: str, dtype: str, cuda_available: bool) -> str | None:
@@ -100,6 +124,8 @@ def skip_reason(device: str, dtype: str, cuda_available: bool) -> str | None:
 def bench_spec(device: str, cell: str, batch: int, max_len: int, lengths: str, hidden: int,
                layers: int, dtype: str, seed: int = 0) -> WorkloadSpec:
     """The workload behind one point of the asv grid."""
+    from birnn_bench.workload import WorkloadSpec
+
     return WorkloadSpec(cell=cell, num_layers=layers, input_size=INPUT_SIZE, hidden_size=hidden,
                         batch=batch, max_len=max_len, lengths=lengths, layout="batch_first",
                         dtype=dtype, device=device, seed=seed)
