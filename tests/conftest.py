@@ -1,0 +1,52 @@
+"""Shared fixtures: a REAL asv run of the smoke grid (no hand-written results anywhere)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_asv_conf(path: Path) -> dict:
+    from asv import util
+
+    return util.load_json(str(path), js_comments=True)
+
+
+def head_commit() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def run_asv_smoke(workdir: Path, machine: str, bench: str | None = None) -> Path:
+    """``asv run --python=same`` of the smoke grid into ``workdir/results``; returns that dir."""
+    conf = load_asv_conf(REPO / "asv.conf.json")
+    conf.update(repo=str(REPO), benchmark_dir=str(REPO / "benchmarks"),
+                results_dir=str(workdir / "results"), html_dir=str(workdir / "html"),
+                env_dir=str(workdir / "env"))
+    conf_path = workdir / "asv.conf.json"
+    conf_path.write_text(json.dumps(conf, indent=2))
+    env = {**os.environ, "HOME": str(workdir), "BIRNN_BENCH_GRID": "smoke",
+           "ASV_PYTHONPATH": str(REPO)}
+    asv = [sys.executable, "-m", "asv"]
+    subprocess.run([*asv, "machine", "--yes", "--machine", machine], cwd=workdir, env=env,
+                   check=True, capture_output=True, text=True)
+    command = [*asv, "run", "--python=same", f"--set-commit-hash={head_commit()}",
+               "--config", str(conf_path), "--machine", machine]
+    if bench:
+        command += ["--bench", bench]
+    done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return workdir / "results"
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results tree from a real asv run of every benchmark on the smoke grid (CPU)."""
+    return run_asv_smoke(tmp_path_factory.mktemp("asv-smoke"), "smoke-box")
