@@ -98,6 +98,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", add_help=False,
+                       help="analysis report from asv results (same as python -m analysis report)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    try:
+        from analysis.cli import main as analysis_main
+    except ImportError as err:
+        raise ValueError(f"the analysis extras are missing ({err}); install them with "
+                         "pip install -e '.[analysis]' from the repository root") from None
+    return analysis_main(["report", *args.rest])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="birnn-bench",
@@ -105,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "correctness and cost of every strategy.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_check(sub)
+    _add_report(sub)
     return parser
 
 

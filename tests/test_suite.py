@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import subprocess
 import sys
 
@@ -114,3 +115,11 @@ def test_peak_bytes_repeat_exactly_across_processes() -> None:
     assert all(v > 0 for v in peaks.values())
     # Packing keeps only valid steps: on skewed lengths it allocates less than a padded run.
     assert peaks["hn_index"] < peaks["padded_gather"]
+
+
+def test_asv_check_passes() -> None:
+    done = subprocess.run([sys.executable, "-m", "asv", "check", "--python=same"], cwd=REPO,
+                          capture_output=True, text=True,
+                          env={**os.environ, "ASV_PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No problems found" in done.stdout
