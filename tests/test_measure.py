@@ -1,0 +1,92 @@
+"""measure and BenchCase: the CUDA paths as far as a CPU allows, threads, precision flags."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from birnn_bench import bench, measure
+from birnn_bench.bench import BenchCase, NotApplicable
+
+
+def test_pin_threads_reads_the_env_and_rejects_nonsense(monkeypatch) -> None:
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv(measure.THREADS_ENV, "2")
+        assert measure.pin_threads() == 2 and torch.get_num_threads() == 2
+        monkeypatch.setenv(measure.THREADS_ENV, "many")
+        with pytest.raises(ValueError, match="BIRNN_BENCH_THREADS: expected an integer"):
+            measure.pin_threads()
+        with pytest.raises(ValueError, match="threads: expected an integer >= 1"):
+            measure.pin_threads(0)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_bench_case_pins_threads_and_turns_tf32_off(monkeypatch) -> None:
+    monkeypatch.delenv(measure.THREADS_ENV, raising=False)
+    case = BenchCase.from_params("cpu", "gru", 4, 8, "skewed", 16, 1, "float32", "hn_index")
+    assert case.threads == 1 and torch.get_num_threads() == 1
+    assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    info = measure.environment_info()
+    assert info["threads"] == 1 and info["torch"] == torch.__version__
+    assert info["cudnn_allow_tf32"] is False
+
+
+def test_every_operation_runs_and_extract_equals_forward() -> None:
+    case = BenchCase.from_params("cpu", "lstm", 5, 9, "skewed", 12, 2, "float32",
+                                 "packed_unpack")
+    fwd, bwd = case.forward()
+    case.prepare_extract()
+    efwd, ebwd = case.extract()
+    assert torch.equal(fwd, efwd) and torch.equal(bwd, ebwd)
+    case.train_step()
+    assert not case.rnn.training  # train_step leaves the module as it found it
+    assert all(p.grad is not None for p in case.rnn.parameters())
+    assert case.max_abs_error() < 1e-4
+    assert case.peak_bytes() > 0
+
+
+def test_unknown_strategy_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="strategy: expected one of"):
+        BenchCase.from_params("cpu", "lstm", 4, 8, "equal", 16, 1, "float32", "nope")
+
+
+def test_cuda_out_of_memory_is_a_logged_skip(monkeypatch, capsys) -> None:
+    def exhausted(spec):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9.00 GiB")
+
+    monkeypatch.setattr(bench, "build", exhausted)
+    with pytest.raises(NotApplicable, match="CUDA out of memory"):
+        BenchCase.from_params("cpu", "lstm", 4, 8, "equal", 16, 1, "float32", "hn_index")
+    assert "Tried to allocate 9.00 GiB" in capsys.readouterr().err
+
+
+def test_cuda_peak_bytes_arithmetic(monkeypatch) -> None:
+    """The allocator path, with torch.cuda's counters stood in for (no GPU here)."""
+    state = {"allocated": 1000, "peak": 1000, "synced": 0}
+
+    def fake_call() -> None:
+        state["peak"] = max(state["peak"], state["allocated"] + 4096)
+
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: state.update(
+        synced=state["synced"] + 1))
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats",
+                        lambda device=None: state.update(peak=state["allocated"]))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: state["allocated"])
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: state["peak"])
+    assert measure.peak_bytes(fake_call, "cuda") == 4096
+    assert state["synced"] == 2  # before and after the call
+
+
+def test_synchronized_timer_without_cuda_is_perf_counter() -> None:
+    first = measure.synchronized_timer()
+    second = measure.synchronized_timer()
+    assert second >= first
+
+
+def test_time_callable_uses_torch_utils_benchmark() -> None:
+    measurement = measure.time_callable(lambda: torch.ones(8).sum(), label="x",
+                                        min_run_time=0.01, threads=1)
+    assert isinstance(measurement, torch.utils.benchmark.Measurement)
+    assert measurement.median > 0 and measurement.task_spec.num_threads == 1
