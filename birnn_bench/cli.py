@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 import warnings
@@ -11,9 +13,16 @@ from pathlib import Path
 
 import torch
 
-from birnn_bench import check, grid
+from birnn_bench import check, grid, measure
 from birnn_bench.strategies import STRATEGIES
-from birnn_bench.workload import CELLS, DTYPES, LAYOUTS, LENGTH_PATTERNS
+from birnn_bench.workload import (
+    CELLS,
+    DTYPES,
+    LAYOUTS,
+    LENGTH_PATTERNS,
+    WorkloadSpec,
+    read_lengths_file,
+)
 
 
 def _csv_list(kind: type, choices: Sequence | None = None):
@@ -98,6 +107,86 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_recommend(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("recommend", help="check and time every strategy on YOUR workload",
+                       description="Checks each strategy against the oracle on your workload, "
+                       "times the correct ones with torch.utils.benchmark (interleaved rounds, "
+                       "threads pinned, CUDA synchronised) and recommends one.")
+    p.add_argument("--cell", choices=sorted(CELLS), default="lstm")
+    p.add_argument("--hidden", type=_positive_int, default=256)
+    p.add_argument("--input-size", type=_positive_int, default=128)
+    p.add_argument("--proj-size", type=int, default=0)
+    p.add_argument("--layers", type=_positive_int, default=1)
+    p.add_argument("--batch", type=_positive_int, default=32)
+    p.add_argument("--lengths", default="uniform",
+                   help=f"a distribution ({', '.join(LENGTH_PATTERNS)}) or a FILE of integer "
+                   "lengths (your real sequence lengths; a batch is drawn from them)")
+    p.add_argument("--max-len", type=_positive_int, default=None,
+                   help="T, the padded length (default: the file's longest length, else 64)")
+    p.add_argument("--layout", choices=LAYOUTS, default="batch_first")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
+    p.add_argument("--mode", choices=("forward", "train_step"), default="forward",
+                   help="inference (forward) or training (forward + backward)")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="torch threads (default: $BIRNN_BENCH_THREADS, else 1)")
+    p.add_argument("--rounds", type=_positive_int, default=3)
+    p.add_argument("--min-run-time", type=float, default=0.1,
+                   help="seconds per strategy per round")
+    p.add_argument("--strategies", type=_csv_list(str, STRATEGIES), default=list(STRATEGIES))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the ranking as JSON")
+    p.set_defaults(func=cmd_recommend)
+
+
+def _lengths_argument(text: str, max_len: int | None) -> tuple[str, int]:
+    if text in LENGTH_PATTERNS:
+        return text, max_len or 64
+    path = Path(text.removeprefix("file:"))
+    if not path.is_file():
+        raise ValueError(f"--lengths: {text!r} is neither a distribution "
+                         f"({', '.join(LENGTH_PATTERNS)}) nor a readable file")
+    longest = max(read_lengths_file(path))
+    return f"file:{path}", max_len or longest
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from birnn_bench import recommend as rec
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device: {args.device!r} requested but CUDA is not available here")
+    if args.threads is not None:
+        os.environ[measure.THREADS_ENV] = str(args.threads)
+    lengths, max_len = _lengths_argument(args.lengths, args.max_len)
+    spec = WorkloadSpec(cell=args.cell, num_layers=args.layers, input_size=args.input_size,
+                        hidden_size=args.hidden, proj_size=args.proj_size, batch=args.batch,
+                        max_len=max_len, lengths=lengths, layout=args.layout, dtype=args.dtype,
+                        device=args.device, seed=args.seed)
+    strategies = {name: STRATEGIES[name] for name in args.strategies}
+    result = rec.recommend(spec, mode=args.mode, strategies=strategies, rounds=args.rounds,
+                           min_run_time=args.min_run_time, progress=_progress_bar())
+    print(rec.format_recommendation(result))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result.as_dict(), indent=2, default=str))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _progress_bar(width: int = 24):
+    tty = sys.stderr.isatty()
+
+    def show(done: int, total: int, label: str) -> None:
+        filled = width * done // max(total, 1)
+        bar = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label}"
+        if tty:
+            print(f"\r{bar:<80}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+        else:
+            print(bar, file=sys.stderr, flush=True)
+
+    return show
+
+
 def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", add_help=False,
                        help="analysis report from asv results (same as python -m analysis report)")
@@ -121,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         "correctness and cost of every strategy.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_check(sub)
+    _add_recommend(sub)
     _add_report(sub)
     return parser
 

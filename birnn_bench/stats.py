@@ -1,0 +1,69 @@
+"""Statistics used wherever timings are compared (recommend, crosscheck, analysis).
+
+Bootstrap intervals with a fixed seed, so the same samples always give the same verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+CONFIDENCE = 0.95
+N_BOOT = 2000
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``ratio`` = median(slower) / median(faster), with its bootstrap interval."""
+
+    ratio: Interval
+    significant: bool  # the whole interval lies above 1
+
+
+def _samples(values: ArrayLike, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=float).ravel()
+    array = array[np.isfinite(array)]
+    if array.size == 0:
+        raise ValueError(f"{name}: no finite samples")
+    return array
+
+
+def _bootstrap_medians(samples: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    picks = rng.integers(0, samples.size, size=(n_boot, samples.size))
+    return np.median(samples[picks], axis=1)
+
+
+def median_interval(samples: ArrayLike, confidence: float = CONFIDENCE, n_boot: int = N_BOOT,
+                    seed: int = SEED) -> Interval:
+    values = _samples(samples, "samples")
+    boot = _bootstrap_medians(values, np.random.default_rng(seed), n_boot)
+    tail = (1 - confidence) / 2
+    return Interval(float(np.median(values)), float(np.quantile(boot, tail)),
+                    float(np.quantile(boot, 1 - tail)))
+
+
+def ratio_interval(numerator: ArrayLike, denominator: ArrayLike, confidence: float = CONFIDENCE,
+                   n_boot: int = N_BOOT, seed: int = SEED) -> Interval:
+    """median(numerator) / median(denominator) with a bootstrap interval."""
+    num, den = _samples(numerator, "numerator"), _samples(denominator, "denominator")
+    rng = np.random.default_rng(seed)
+    ratios = _bootstrap_medians(num, rng, n_boot) / _bootstrap_medians(den, rng, n_boot)
+    tail = (1 - confidence) / 2
+    return Interval(float(np.median(num) / np.median(den)), float(np.quantile(ratios, tail)),
+                    float(np.quantile(ratios, 1 - tail)))
+
+
+def compare(slower: ArrayLike, faster: ArrayLike, confidence: float = CONFIDENCE) -> Comparison:
+    """Is ``faster`` really faster? Significant when the ratio's interval excludes 1."""
+    ratio = ratio_interval(slower, faster, confidence)
+    return Comparison(ratio=ratio, significant=ratio.low > 1.0)
