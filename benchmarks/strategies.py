@@ -38,6 +38,18 @@ def _timer():
     return measure.synchronized_timer() if measure is not None else 0.0
 
 
+_CACHE = {}
+
+
+def _case_for(params):
+    # asv_runner re-runs setup() between the timed calls of a sample when number > 1: keep the
+    # built case (one grid point per process at a time) so that re-running it costs a lookup.
+    if params not in _CACHE:
+        _CACHE.clear()
+        _CACHE[params] = BenchCase.from_params(*params)
+    return _CACHE[params]
+
+
 class _Case:
     params = PARAMS
     param_names = PARAM_NAMES
@@ -48,20 +60,21 @@ class _Case:
             raise NotImplementedError("this commit predates birnn_bench.bench")
         if params[-1] not in STRATEGIES:
             raise NotImplementedError(f"this commit has no strategy {params[-1]!r}")
-        self.case = BenchCase.from_params(*params)
+        self.case = _case_for(params)
 
 
 class Extract(_Case):
-    """Only the state-taking step (index / gather / unpack / chunk), rnn outputs precomputed."""
+    """Only the state-taking step (index / gather / unpack / chunk), rnn outputs precomputed
+    (BenchCase.extract runs prepare + run once, on first use, outside the timed calls)."""
 
-    number = 50  # microsecond operations: many calls per sample so the clock is not measured
+    number = 50  # microsecond operations: 50 calls per sample, each timed apart from setup
     repeat = (3, 10, 2.0)
     warmup_time = 0.05
     timer = staticmethod(_timer)
 
     def setup(self, *params):
         super().setup(*params)
-        self.case.prepare_extract()
+        self.case.extract()
 
     def time_extract(self, *params):
         self.case.extract()
@@ -87,7 +100,7 @@ class TrainStep(_Case):
 
     def setup(self, *params):
         super().setup(*params)
-        self.case.train_step()  # autograd's first call allocates; keep it out of the samples
+        self.case.warm_train_step()  # autograd's first call allocates: keep it out of samples
 
     def time_train_step(self, *params):
         self.case.train_step()

@@ -43,6 +43,7 @@ class BenchCase:
             raise NotApplicable(message) from None
         measure.synchronize(self.device)
         self._ran: object = None
+        self._train_warm = False
 
     @classmethod
     def from_params(cls, device: str, cell: str, batch: int, max_len: int, lengths: str,
@@ -70,6 +71,12 @@ class BenchCase:
             self.prepare_extract()
         with torch.no_grad():
             return self.strategy.extract(self.rnn, self._ran, self.lengths)
+
+    def warm_train_step(self) -> None:
+        """One untimed training step, once per case."""
+        if not self._train_warm:
+            self.train_step()
+            self._train_warm = True
 
     def train_step(self) -> None:
         """Forward + backward of a scalar loss on (fwd, bwd), in training mode."""
