@@ -1,0 +1,636 @@
+#!/usr/bin/env python3
+"""Run the asv suite on a machine with torch but no network, and merge its results back here.
+
+A GPU box often has Python, torch and a copy of files, but no network, no ``git`` checkout and no
+asv. This script packs what asv needs there and brings the results home:
+
+``make --out DIR``
+    Writes a self-contained bundle (needs a clean working tree: the results must carry the real
+    hash of exactly the code that ran):
+
+    - ``tree/``: the tracked files of the working tree (no ``.git``); ``ASV_PYTHONPATH`` points
+      here, so ``birnn_bench`` imports without being installed;
+    - ``bundle.git``: a shallow bare clone of HEAD (~150 KB), so ``asv run --set-commit-hash``
+      finds the commit and its date;
+    - ``wheels/``: asv and asv_runner for the target Python (``pip download``; skip with
+      ``--skip-wheels`` when the target already has asv);
+    - ``asv.offline.conf.json``: this repo's asv.conf.json with ``repo``, ``branches``,
+      ``benchmark_dir``, ``results_dir`` and ``html_dir`` pointing inside DIR (asv changes into
+      the directory of the config given with ``--config``, so relative paths resolve there);
+    - ``COMMIT``: the full hash, and ``run.sh``: what the offline machine runs.
+
+``bash DIR/run.sh`` (on the offline machine, from any directory)
+    Installs the wheels into ``DIR/pydeps`` if the interpreter lacks asv (``pip --no-index
+    --target``: the interpreter's own site-packages are not touched), records the machine as
+    ``$MACHINE`` (default: hostname) in ``DIR/asv-home/.asv-machine.json`` (not the user's
+    ``~/.asv-machine.json``), and runs ``asv run --python=same --set-commit-hash=$(cat COMMIT)``.
+    Results land in ``DIR/results/<machine>/``. Environment: ``PYTHON`` (default ``python3``),
+    ``MACHINE``, ``BIRNN_BENCH_GRID`` (default ``quick``), ``BIRNN_BENCH_THREADS`` (default 1),
+    ``ASV_ARGS`` (extra ``asv run`` arguments, e.g. ``--bench PeakMemory``).
+
+``merge --from DIR/results [--into results]``
+    Copies the machine folders (``<machine>/*.json`` incl. ``machine.json``) into this repo's
+    results tree. Never deletes; refuses to overwrite a different file of the same name unless
+    ``--force``; keeps the target's ``benchmarks.json`` and says so when the source's differs.
+
+Standard library only; git, pip and asv run as subprocesses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ASV_VERSION = "0.6.6"
+DEFAULT_PYTHON_VERSION = "3.12"
+DEFAULT_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
+OFFLINE_CONFIG = "asv.offline.conf.json"
+BUNDLE_GIT = "bundle.git"
+TREE = "tree"
+WHEELS = "wheels"
+RESULTS = "results"
+
+
+class BundleError(RuntimeError):
+    """A failure with a message meant for the user (no traceback needed)."""
+
+
+def log(message: str) -> None:
+    print(f"[offline_bundle] {message}", flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# JSON with comments (asv reads its config with json5)
+# --------------------------------------------------------------------------------------------
+
+
+def strip_json_comments(text: str) -> str:
+    """Remove ``//`` and ``/* */`` comments and trailing commas outside strings."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char in "\"'":
+            end = i + 1
+            while end < n and text[end] != char:
+                end += 2 if text[end] == "\\" else 1
+            out.append(text[i : end + 1])
+            i = end + 1
+        elif text.startswith("//", i):
+            newline = text.find("\n", i)
+            i = n if newline < 0 else newline
+        elif text.startswith("/*", i):
+            close = text.find("*/", i + 2)
+            if close < 0:
+                raise BundleError("unterminated /* comment in JSON")
+            out.append(" ")
+            i = close + 2
+        elif char in "}]":
+            # Drop a trailing comma: the last non-blank piece written is a lone ",".
+            k = len(out) - 1
+            while k >= 0 and not out[k].strip():
+                k -= 1
+            if k >= 0 and out[k] == ",":
+                del out[k]
+            out.append(char)
+            i += 1
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def load_commented_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(strip_json_comments(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BundleError(f"{path}: expected a JSON object")
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# make
+# --------------------------------------------------------------------------------------------
+
+
+def git(repo: Path, *args: str) -> str:
+    proc = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        detail = proc.stderr.strip() or proc.stdout.strip()
+        raise BundleError(f"git {' '.join(args)} failed in {repo}: {detail}")
+    return proc.stdout
+
+
+def repo_state(repo: Path) -> tuple[Path, str, str]:
+    """(top level, full HEAD hash, branch) of a clean repository; raises otherwise."""
+    top = Path(git(repo, "rev-parse", "--show-toplevel").strip())
+    commit = git(top, "rev-parse", "--verify", "HEAD^{commit}").strip()
+    dirty = git(top, "status", "--porcelain=v1", "--untracked-files=no").splitlines()
+    if dirty:
+        shown = "\n  ".join(dirty[:15]) + ("\n  ..." if len(dirty) > 15 else "")
+        raise BundleError(
+            f"the working tree of {top} has uncommitted changes to tracked files:\n  {shown}\n"
+            "Results must carry the real hash of exactly the code that ran: commit (or stash) "
+            "them first."
+        )
+    proc = subprocess.run(
+        ["git", "-C", str(top), "symbolic-ref", "--quiet", "--short", "HEAD"],
+        capture_output=True, text=True, check=False,
+    )
+    branch = proc.stdout.strip()
+    if proc.returncode != 0 or not branch:
+        raise BundleError(
+            f"HEAD of {top} is detached ({commit[:8]}): check out a branch that contains it "
+            "(asv files results under branches)"
+        )
+    return top, commit, branch
+
+
+def copy_tracked_files(repo: Path, dest: Path) -> int:
+    """Copy the files ``git ls-files`` lists (links stay links); return how many."""
+    names = [name for name in git(repo, "ls-files", "-z").split("\0") if name]
+    for name in names:
+        source, target = repo / name, dest / name
+        if not source.is_symlink() and not source.is_file():
+            continue  # a submodule (a directory) or a file git still lists but that is gone
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target, follow_symlinks=False)
+    return len(names)
+
+
+def offline_config(source: dict[str, Any], branch: str) -> dict[str, Any]:
+    """The repo's asv config with every path pointing inside the bundle directory."""
+    conf = dict(source)
+    benchmark_dir = Path(str(source.get("benchmark_dir", "benchmarks")))
+    if benchmark_dir.is_absolute():
+        raise BundleError(f"benchmark_dir {benchmark_dir} in asv.conf.json must be relative")
+    conf.update(
+        repo=BUNDLE_GIT,
+        branches=[branch],
+        benchmark_dir=f"{TREE}/{benchmark_dir.as_posix()}",
+        env_dir="env",
+        results_dir=RESULTS,
+        html_dir="html",
+    )
+    conf.pop("dvcs", None)  # a bare git repo: asv detects it
+    # asv copies the matrix into every result's requirements and graph parameters even with
+    # --python=same, where nothing is installed: the box's torch is not the pinned one. The
+    # Environment benchmark records the real versions. The rest is for virtualenvs only.
+    for key in ("matrix", "pythons", "build_command", "install_command"):
+        conf.pop(key, None)
+    return conf
+
+
+def download_wheels(dest: Path, python_version: str, platforms: Sequence[str]) -> list[str]:
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
+        "--python-version", python_version, "--only-binary=:all:",
+        *(arg for platform in platforms for arg in ("--platform", platform)),
+        f"asv=={ASV_VERSION}", "asv_runner", "-d", str(dest),
+    ]
+    log(f"downloading asv {ASV_VERSION} + asv_runner for Python {python_version}: "
+        f"{shlex.join(cmd)}")
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        detail = "\n  ".join((proc.stderr.strip() or proc.stdout.strip()).splitlines()[-8:])
+        raise BundleError(
+            f"pip download failed (exit code {proc.returncode}); this step needs the network "
+            f"(or use --skip-wheels if the target already has asv):\n  {detail}"
+        )
+    wheels = sorted(p.name for p in dest.glob("*.whl"))
+    if not any(name.startswith("asv-") for name in wheels):
+        raise BundleError(f"pip download wrote no asv wheel into {dest}")
+    return wheels
+
+
+RUN_SH = r"""#!/usr/bin/env bash
+# Generated by scripts/offline_bundle.py make on @CREATED@
+# for birnn-bench commit @COMMIT@ (branch @BRANCH@).
+#
+# Runs the asv suite with THIS machine's Python (it needs torch, not the network) and leaves
+# the results in results/<machine>/ next to this script. Works from any directory:
+#   MACHINE=h100 BIRNN_BENCH_GRID=quick bash run.sh
+# Environment:
+#   PYTHON               interpreter with torch (default: python3)
+#   MACHINE              name of this machine in the results (default: hostname)
+#   BIRNN_BENCH_GRID     quick | full | smoke (default: quick)
+#   BIRNN_BENCH_THREADS  torch intra-op threads (default: 1)
+#   ASV_ARGS             extra `asv run` arguments, e.g. "--bench PeakMemory" or
+#                        "--launch-method spawn"
+#   ASV_MACHINE_HOME     where .asv-machine.json goes (default: asv-home/ in this directory;
+#                        asv keeps it in $HOME, so asv runs with HOME set to it)
+set -euo pipefail
+
+BUNDLE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$BUNDLE"
+say() { printf '[run.sh] %s\n' "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+WHEELS_PYTHON="@WHEELS_PYTHON@"
+ASV_VERSION="@ASV_VERSION@"
+PYTHON="${PYTHON:-python3}"
+COMMIT="$(cat COMMIT)"
+MACHINE="${MACHINE:-$(hostname)}"
+export BIRNN_BENCH_GRID="${BIRNN_BENCH_GRID:-quick}"
+export BIRNN_BENCH_THREADS="${BIRNN_BENCH_THREADS:-1}"
+ASV_MACHINE_HOME="${ASV_MACHINE_HOME:-$BUNDLE/asv-home}"
+
+say "1/5 bundle $BUNDLE, commit $COMMIT, machine '$MACHINE'," \
+    "grid $BIRNN_BENCH_GRID, $BIRNN_BENCH_THREADS thread(s)"
+[[ "$MACHINE" =~ ^[A-Za-z0-9._-]+$ ]] || die "MACHINE='$MACHINE': use letters, digits, . _ -"
+command -v "$PYTHON" >/dev/null 2>&1 || die "no '$PYTHON' on PATH; set PYTHON=/path/to/python"
+PY_VERSION="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+PY_EXE="$("$PYTHON" -c 'import sys; print(sys.executable)')"
+# asv runs with HOME=$ASV_MACHINE_HOME; keep the user's site-packages where they were.
+export PYTHONUSERBASE="${PYTHONUSERBASE:-$("$PYTHON" -m site --user-base)}"
+
+say "2/5 checking torch in $PY_EXE (Python $PY_VERSION)"
+"$PYTHON" -c 'import torch; print("[run.sh]     torch", torch.__version__, "| CUDA:",
+    torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")' >&2 \
+    || die "torch does not import in $PY_EXE; set PYTHON to an interpreter that has torch"
+
+say "3/5 checking asv"
+RUNNER_PATH=""
+if PYTHONPATH="$BUNDLE/pydeps/asv" "$PYTHON" -c 'import asv, asv_runner' 2>/dev/null; then
+    if [ -d "$BUNDLE/pydeps/asv" ]; then
+        export PYTHONPATH="$BUNDLE/pydeps/asv"
+        RUNNER_PATH=":$BUNDLE/pydeps/runner"
+        say "    using asv installed earlier in $BUNDLE/pydeps"
+    else
+        say "    $PY_EXE already has asv $("$PYTHON" -c 'import asv; print(asv.__version__)')"
+    fi
+else
+    ls wheels/asv-*.whl >/dev/null 2>&1 \
+        || die "$PY_EXE has no asv and the bundle has no wheels/ (made with --skip-wheels?)"
+    [ "$PY_VERSION" = "$WHEELS_PYTHON" ] || say "    WARNING: wheels/ was made for Python" \
+        "$WHEELS_PYTHON, this is $PY_VERSION: pip may find no matching wheel"
+    say "    installing asv $ASV_VERSION + asv_runner from wheels/ into $BUNDLE/pydeps" \
+        "(--no-index; $PY_EXE's site-packages stay untouched)"
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-index \
+        --find-links wheels --target pydeps/asv "asv==$ASV_VERSION" asv_runner \
+        || die "pip could not install asv from wheels/ (Python $PY_VERSION)"
+    # The benchmark processes need asv_runner only: give them just that, so the rest of
+    # asv's dependencies never shadow what torch imports.
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
+        --find-links wheels --target pydeps/runner asv_runner \
+        || die "pip could not install asv_runner from wheels/"
+    export PYTHONPATH="$BUNDLE/pydeps/asv"
+    RUNNER_PATH=":$BUNDLE/pydeps/runner"
+fi
+# asv drops PYTHONPATH for the benchmark processes and uses ASV_PYTHONPATH instead.
+export ASV_PYTHONPATH="$BUNDLE/tree$RUNNER_PATH"
+
+say "4/5 recording machine '$MACHINE' in $ASV_MACHINE_HOME/.asv-machine.json"
+mkdir -p "$ASV_MACHINE_HOME"
+# Not `asv machine --yes --machine NAME`: given a name that is not the hostname, asv 0.6.6
+# stores the name only (no os/arch/cpu/ram). asv's own defaults, under our name:
+HOME="$ASV_MACHINE_HOME" "$PYTHON" - "$MACHINE" <<'PY'
+import sys
+
+from asv.machine import Machine, MachineCollection
+
+info = Machine.get_defaults()
+info["machine"] = sys.argv[1]
+MachineCollection.save(sys.argv[1], info)
+print("[run.sh]     " + ", ".join(f"{k}={v}" for k, v in info.items()), file=sys.stderr)
+PY
+
+say "5/5 running asv (results go to $BUNDLE/results/$MACHINE/)"
+CMD=("$PYTHON" -m asv run --python=same "--set-commit-hash=$COMMIT"
+     --config "$BUNDLE/asv.offline.conf.json" --machine "$MACHINE" --show-stderr)
+# ASV_ARGS is split on blanks on purpose (several arguments in one variable), not globbed.
+# shellcheck disable=SC2206
+set -f
+CMD+=(${ASV_ARGS:-})
+set +f
+say "    HOME=$ASV_MACHINE_HOME ASV_PYTHONPATH=$ASV_PYTHONPATH ${CMD[*]}"
+set +e
+HOME="$ASV_MACHINE_HOME" "${CMD[@]}"
+RC=$?
+set -e
+
+shopt -s nullglob
+FILES=("results/$MACHINE"/*-*.json)
+if [ "${#FILES[@]}" -eq 0 ]; then
+    die "asv exited with $RC and saved no results in $BUNDLE/results/$MACHINE/"
+fi
+[ "$RC" -eq 0 ] || say "WARNING: asv exited with $RC (some benchmarks failed; see above)"
+say "done: results for commit ${COMMIT:0:8} in $BUNDLE/results/$MACHINE/: ${FILES[*]##*/}"
+say "copy $BUNDLE/results back and run there:"
+say "    python scripts/offline_bundle.py merge --from <copy of results> --into results"
+exit "$RC"
+"""
+
+
+def render_run_sh(commit: str, branch: str, python_version: str) -> str:
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    replacements = {
+        "@CREATED@": created, "@COMMIT@": commit, "@BRANCH@": branch,
+        "@WHEELS_PYTHON@": python_version, "@ASV_VERSION@": ASV_VERSION,
+    }
+    text = RUN_SH
+    for key, value in replacements.items():
+        text = text.replace(key, value)
+    return text
+
+
+def make_bundle(
+    out: Path,
+    repo: Path = REPO_ROOT,
+    python_version: str = DEFAULT_PYTHON_VERSION,
+    platforms: Sequence[str] = DEFAULT_PLATFORMS,
+    skip_wheels: bool = False,
+) -> Path:
+    """Write the bundle into ``out`` (which must not exist or be empty); return ``out``."""
+    if not re.fullmatch(r"\d+\.\d+", python_version):
+        raise BundleError(f"--python-version: expected e.g. 3.12, got {python_version!r}")
+    top, commit, branch = repo_state(repo)
+    out = out.resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise BundleError(f"{out} exists and is not an empty directory")
+    if out == top or (top in out.parents and not _is_ignored(top, out)):
+        raise BundleError(f"{out} is inside the repository {top} and not git-ignored: "
+                          "choose a directory outside it (or an ignored one such as out/)")
+    config = load_commented_json(top / "asv.conf.json")
+    branches = config.get("branches") or []
+    log(f"repository {top}, commit {commit}, branch {branch}")
+    if branches and branch not in branches:
+        log(f"WARNING: branch {branch!r} is not among asv.conf.json's branches {branches}: "
+            "asv publish here will not show these results until the commit is on one of them")
+
+    out.mkdir(parents=True, exist_ok=True)
+    count = copy_tracked_files(top, out / TREE)
+    log(f"copied {count} tracked files into {out / TREE} (no .git)")
+
+    bundle_git = out / BUNDLE_GIT
+    git(top, "clone", "--quiet", "--bare", "--depth", "1", "--branch", branch,
+        top.as_uri(), str(bundle_git))
+    cloned = git(bundle_git, "rev-parse", "HEAD").strip()
+    if cloned != commit:
+        raise BundleError(f"{bundle_git} holds {cloned}, not {commit}: HEAD moved during make?")
+    log(f"shallow bare clone of {branch} at {commit[:8]} in {bundle_git} "
+        f"({_size(bundle_git) // 1024} KB)")
+
+    conf = offline_config(config, branch)
+    header = ("// Generated by scripts/offline_bundle.py make. asv changes into this file's\n"
+              "// directory, so the relative paths below point inside the bundle.\n")
+    (out / OFFLINE_CONFIG).write_text(header + json.dumps(conf, indent=4) + "\n",
+                                      encoding="utf-8")
+    (out / "COMMIT").write_text(commit + "\n", encoding="utf-8")
+    run_sh = out / "run.sh"
+    run_sh.write_text(render_run_sh(commit, branch, python_version), encoding="utf-8")
+    run_sh.chmod(0o755)
+    log(f"wrote {OFFLINE_CONFIG}, COMMIT and run.sh")
+
+    wheels_dir = out / WHEELS
+    wheels_dir.mkdir()
+    if skip_wheels:
+        log("--skip-wheels: no wheels/ content; the offline machine must already have "
+            f"asv {ASV_VERSION} and asv_runner")
+    else:
+        wheels = download_wheels(wheels_dir, python_version, platforms)
+        log(f"{len(wheels)} wheels in {wheels_dir} ({_size(wheels_dir) // 2**20} MB)")
+
+    log(f"bundle ready: {out} ({_size(out) // 1024} KB). Copy it to the offline machine, run\n"
+        f"    MACHINE=<name> BIRNN_BENCH_GRID=quick bash {out.name}/run.sh\n"
+        f"  there, copy {out.name}/results back and run\n"
+        f"    python scripts/offline_bundle.py merge --from <copy>/results --into results")
+    return out
+
+
+def _is_ignored(repo: Path, path: Path) -> bool:
+    proc = subprocess.run(["git", "-C", str(repo), "check-ignore", "-q", str(path)],
+                          capture_output=True, check=False)
+    return proc.returncode == 0
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+# --------------------------------------------------------------------------------------------
+# merge
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MergePlan:
+    copy: list[tuple[Path, Path]] = field(default_factory=list)  # new or (with --force) changed
+    same: list[Path] = field(default_factory=list)
+    conflicts: list[tuple[Path, Path]] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    machines: list[str] = field(default_factory=list)
+
+
+def plan_merge(source: Path, target: Path, force: bool = False) -> MergePlan:
+    plan = MergePlan()
+    for entry in sorted(source.iterdir()):
+        if not entry.is_dir():
+            if entry.name != "benchmarks.json":
+                plan.skipped.append(entry)
+            continue
+        if not (entry / "machine.json").is_file():
+            plan.skipped.append(entry)
+            continue
+        plan.machines.append(entry.name)
+        for item in sorted(entry.iterdir()):
+            if not item.is_file() or item.suffix != ".json":
+                plan.skipped.append(item)
+                continue
+            dest = target / entry.name / item.name
+            if not dest.exists():
+                plan.copy.append((item, dest))
+            elif filecmp.cmp(item, dest, shallow=False):
+                plan.same.append(dest)
+            elif force:
+                plan.copy.append((item, dest))
+            else:
+                plan.conflicts.append((item, dest))
+    return plan
+
+
+def _load_results_json(path: Path) -> Any:
+    # asv writes bare NaN (not strict JSON); Python's json module reads it.
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def describe_benchmarks_difference(source: Path, target: Path) -> list[str]:
+    """Lines explaining how two benchmarks.json files differ (empty when they agree)."""
+    src, dst = _load_results_json(source), _load_results_json(target)
+    src.pop("version", None)
+    dst.pop("version", None)
+    lines = []
+    only_src = sorted(set(src) - set(dst))
+    only_dst = sorted(set(dst) - set(src))
+    if only_src:
+        lines.append(f"only in the source (not shown by asv publish here): {', '.join(only_src)}")
+    if only_dst:
+        lines.append(f"only here: {', '.join(only_dst)}")
+    for name in sorted(set(src) & set(dst)):
+        a, b = src[name], dst[name]
+        if a.get("version") != b.get("version"):
+            lines.append(f"{name}: different code (version); asv publish here hides the "
+                         "source's results for it")
+        elif a.get("params") != b.get("params"):
+            lines.append(f"{name}: different parameter values (another BIRNN_BENCH_GRID, or "
+                         "machine-dependent values); asv publish here shows only the points "
+                         "listed here")
+        elif a != b:
+            keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            lines.append(f"{name}: differs in {', '.join(keys)}")
+    return lines
+
+
+def merge_results(source: Path, target: Path, force: bool = False) -> MergePlan:
+    source, target = source.resolve(), target.resolve()
+    if not source.is_dir():
+        raise BundleError(f"--from {source}: not a directory")
+    if (source / RESULTS).is_dir() and (source / "COMMIT").is_file():
+        log(f"{source} is a bundle directory; merging its {RESULTS}/")
+        source = source / RESULTS
+    if source == target:
+        raise BundleError("--from and --into are the same directory")
+    plan = plan_merge(source, target, force)
+    if not plan.machines:
+        raise BundleError(f"no machine folders (<machine>/machine.json) in {source}")
+    log(f"merging machine(s) {', '.join(plan.machines)} from {source} into {target}")
+    if plan.conflicts:
+        lines = "\n  ".join(f"{dest} differs from {src}" for src, dest in plan.conflicts)
+        raise BundleError(
+            f"{len(plan.conflicts)} file(s) exist with different content; nothing was copied:\n"
+            f"  {lines}\nTwo machines sharing a name, or a rerun of the same commit? Rename the "
+            "source's machine folder (and the \"machine\" inside its machine.json), or pass "
+            "--force to overwrite these files."
+        )
+    for src, dest in plan.copy:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        replaced = dest.exists()
+        with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.",
+                                         delete=False) as tmp:
+            tmp_path = Path(tmp.name)
+        shutil.copy2(src, tmp_path)
+        os.replace(tmp_path, dest)
+        log(f"{'overwrote' if replaced else 'copied'} {dest.relative_to(target)}")
+    for dest in plan.same:
+        log(f"already there, identical: {dest.relative_to(target)}")
+    for path in plan.skipped:
+        log(f"skipped (not a machine results file): {path}")
+    _check_commits(source, target, plan)
+    _merge_benchmarks_json(source, target)
+    log(f"merged: {len(plan.copy)} file(s) copied, {len(plan.same)} already present, "
+        f"nothing deleted. Publish with: python scripts/publish_dashboard.py")
+    return plan
+
+
+def _check_commits(source: Path, target: Path, plan: MergePlan) -> None:
+    """Warn about results whose commit this repository does not hold (asv publish fails)."""
+    repo = target.parent
+    if subprocess.run(["git", "-C", str(repo), "rev-parse", "--git-dir"],
+                      capture_output=True, check=False).returncode != 0:
+        return
+    hashes: set[str] = set()
+    for machine in plan.machines:
+        for path in (source / machine).glob("*.json"):
+            if path.name == "machine.json":
+                continue
+            try:
+                value = _load_results_json(path).get("commit_hash")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if isinstance(value, str):
+                hashes.add(value)
+    for commit in sorted(hashes):
+        proc = subprocess.run(["git", "-C", str(repo), "cat-file", "-e", f"{commit}^{{commit}}"],
+                              capture_output=True, check=False)
+        if proc.returncode != 0:
+            log(f"WARNING: commit {commit} is not in {repo}: fetch it before asv publish")
+
+
+def _merge_benchmarks_json(source: Path, target: Path) -> None:
+    src, dest = source / "benchmarks.json", target / "benchmarks.json"
+    if not src.is_file():
+        return
+    if not dest.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest)
+        log(f"copied benchmarks.json (there was none in {target})")
+        return
+    differences = describe_benchmarks_difference(src, dest)
+    if not differences:
+        log("benchmarks.json: the source's matches this one")
+        return
+    log("benchmarks.json: kept this one; the source's differs. asv publish lists benchmarks, "
+        "their code versions and parameter values from THIS file:\n  " + "\n  ".join(differences))
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------
+
+
+def default_results_dir() -> Path:
+    try:
+        name = load_commented_json(REPO_ROOT / "asv.conf.json").get("results_dir", RESULTS)
+    except BundleError:
+        name = RESULTS
+    return REPO_ROOT / str(name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    make = sub.add_parser("make", help="write a bundle for a machine without network")
+    make.add_argument("--out", type=Path, required=True, help="bundle directory (new or empty)")
+    make.add_argument("--repo", type=Path, default=REPO_ROOT,
+                      help="repository to bundle (default: the one holding this script)")
+    make.add_argument("--python-version", default=DEFAULT_PYTHON_VERSION,
+                      help="Python of the offline machine, for the wheels (default: %(default)s)")
+    make.add_argument("--platform", action="append", dest="platforms", default=None,
+                      help="pip --platform tag for the wheels, repeatable (default: manylinux "
+                           "x86_64 tags; asv 0.6.6 publishes no aarch64 wheel)")
+    make.add_argument("--skip-wheels", action="store_true",
+                      help="do not download wheels (the offline machine already has asv)")
+
+    merge = sub.add_parser("merge", help="copy an offline machine's results into this tree")
+    merge.add_argument("--from", dest="source", type=Path, required=True,
+                       help="results directory brought back (DIR/results)")
+    merge.add_argument("--into", type=Path, default=None,
+                       help="results tree to merge into (default: results_dir of asv.conf.json "
+                            "next to this script)")
+    merge.add_argument("--force", action="store_true",
+                       help="overwrite files of the same name whose content differs")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "make":
+            make_bundle(args.out, args.repo, args.python_version,
+                        tuple(args.platforms or DEFAULT_PLATFORMS), args.skip_wheels)
+        else:
+            merge_results(args.source, args.into or default_results_dir(), args.force)
+    except BundleError as exc:
+        print(f"offline_bundle: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

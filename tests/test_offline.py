@@ -1,0 +1,231 @@
+"""scripts/offline_bundle.py: the suite run on a machine without network, merged back here.
+
+The end-to-end test simulates the GPU box on this CPU: a clone of this repository stands for
+"here"; the bundle is copied elsewhere (its ``tree/`` has no ``.git``) and its ``run.sh`` runs
+with the existing interpreter (which has asv, hence ``--skip-wheels``) as machine
+``offline-box``; a normal ``asv run`` in the clone records ``local-box``; ``merge`` brings the
+offline results into the clone's results tree and ``asv publish`` builds one dashboard that
+lists both machines. asv runs with HOME in a temporary directory throughout, so the real
+``~/.asv-machine.json`` is never touched.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = REPO_ROOT / "scripts" / "offline_bundle.py"
+BENCH = "Environment|PeakMemory"  # the two cheapest benchmark classes: 9 points on CPU
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("offline_bundle", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look the module up while creating classes
+    spec.loader.exec_module(module)
+    return module
+
+
+ob = _load_script()
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ASV_PYTHONPATH")}
+    env.update(HOME=str(home), BIRNN_BENCH_GRID="smoke", BIRNN_BENCH_THREADS="1",
+               PYTHON=sys.executable, GIT_CONFIG_NOSYSTEM="1")
+    return env
+
+
+def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None,
+         ok: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+    if ok:
+        assert proc.returncode == 0, (
+            f"{cmd} exited {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n"
+            f"--- stderr\n{proc.stderr[-4000:]}"
+        )
+    return proc
+
+
+def _clone(tmp_path: Path, name: str = "clone") -> tuple[Path, str]:
+    """A clone of this repository's HEAD on branch main (asv.conf.json's branch)."""
+    clone = tmp_path / name
+    subprocess.run(["git", "clone", "--quiet", str(REPO_ROOT), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", "-B", "main"], check=True)
+    head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    return clone, head
+
+
+def _results_files(machine_dir: Path) -> list[Path]:
+    return sorted(p for p in machine_dir.glob("*.json") if p.name != "machine.json")
+
+
+def test_offline_run_merges_into_one_dashboard(tmp_path: Path) -> None:
+    start = time.monotonic()
+    home = tmp_path / "home"
+    home.mkdir()
+    env = _env(home)
+    clone, head = _clone(tmp_path)
+
+    # Here: the bundle.
+    bundle = tmp_path / "bundle"
+    proc = _run([sys.executable, str(SCRIPT), "make", "--out", str(bundle), "--repo", str(clone),
+                 "--skip-wheels"], env)
+    assert f"commit {head}" in proc.stdout
+    assert (bundle / "COMMIT").read_text().strip() == head
+    conf = ob.load_commented_json(bundle / "asv.offline.conf.json")
+    assert conf["repo"] == "bundle.git" and conf["branches"] == ["main"]
+    assert conf["benchmark_dir"] == "tree/benchmarks" and conf["results_dir"] == "results"
+    assert "matrix" not in conf
+
+    # Transport: only the bundle directory travels; the tree in it is no git checkout.
+    box = tmp_path / "gpu-box"
+    shutil.copytree(bundle, box / "bundle", symlinks=True)
+    shutil.rmtree(bundle)
+    tree = box / "bundle" / "tree"
+    assert (tree / "birnn_bench" / "grid.py").is_file()
+    assert not [p for p in tree.rglob(".git*") if p.name == ".git"]
+    assert subprocess.run(["git", "-C", str(tree), "rev-parse", "--show-toplevel"],
+                          capture_output=True, env=env, check=False).returncode != 0
+
+    # There: run.sh from some other directory, with the existing interpreter.
+    elsewhere = box / "cwd"
+    elsewhere.mkdir()
+    proc = _run(["bash", str(box / "bundle" / "run.sh")],
+                {**env, "MACHINE": "offline-box", "ASV_ARGS": f"--bench {BENCH}"}, cwd=elsewhere)
+    assert "already has asv" in proc.stderr and "5/5 running asv" in proc.stderr
+    offline_results = box / "bundle" / "results"
+    files = _results_files(offline_results / "offline-box")
+    assert files, proc.stderr[-3000:]
+    for path in files:
+        data = json.loads(path.read_text())
+        assert data["commit_hash"] == head  # the real, full hash
+        assert data["params"]["machine"] == "offline-box"
+        assert data["requirements"] == {}  # not the torch pin of asv.conf.json's matrix
+        assert "strategies.PeakMemory.track_peak_bytes" in data["results"]
+    machine = json.loads((offline_results / "offline-box" / "machine.json").read_text())
+    assert machine["machine"] == "offline-box" and machine["arch"] and machine["cpu"]
+    # The machine entry went to the bundle's own asv home, not to $HOME.
+    assert "offline-box" in json.loads(
+        (box / "bundle" / "asv-home" / ".asv-machine.json").read_text())
+    assert not (home / ".asv-machine.json").exists()
+
+    # Here: a normal run of the same commit on this machine.
+    config = str(clone / "asv.conf.json")
+    _run([sys.executable, "-m", "asv", "machine", "--yes", "--machine", "local-box",
+          "--config", config], env)
+    _run([sys.executable, "-m", "asv", "run", "--python=same", f"--set-commit-hash={head}",
+          "--machine", "local-box", "--bench", BENCH, "--config", config],
+         {**env, "ASV_PYTHONPATH": str(clone)})
+    results = clone / "results"
+    assert _results_files(results / "local-box")
+
+    # Merge, then merge again: nothing changes the second time.
+    proc = _run([sys.executable, str(SCRIPT), "merge", "--from", str(offline_results),
+                 "--into", str(results)], env)
+    assert "merging machine(s) offline-box" in proc.stdout
+    assert "benchmarks.json: the source's matches this one" in proc.stdout
+    merged = _results_files(results / "offline-box")
+    assert [p.name for p in merged] == [p.name for p in files]
+    assert (results / "offline-box" / "machine.json").is_file()
+    proc = _run([sys.executable, str(SCRIPT), "merge", "--from", str(box / "bundle"),
+                 "--into", str(results)], env)
+    assert "0 file(s) copied" in proc.stdout and "already there, identical" in proc.stdout
+
+    # One dashboard for both machines.
+    html = tmp_path / "html"
+    _run([sys.executable, "-m", "asv", "publish", "--config", config, "--html-dir", str(html)],
+         env)
+    index = json.loads((html / "index.json").read_text())
+    assert {"local-box", "offline-box"} <= set(index["machines"])
+    assert {"local-box", "offline-box"} <= set(index["params"]["machine"])
+    graphs = {p.relative_to(html / "graphs").as_posix()
+              for p in (html / "graphs").rglob("strategies.PeakMemory.track_peak_bytes.json")}
+    for name in ("local-box", "offline-box"):
+        graph = next(g for g in graphs if f"machine-{name}/" in g)
+        points = json.loads((html / "graphs" / graph).read_text())
+        assert points and all(isinstance(v, (int, float)) for v in points[0][1][:8]), points
+
+    assert time.monotonic() - start < 120  # ~30-40 s on a 2-core machine
+
+
+def test_make_refuses_a_dirty_tree(tmp_path: Path) -> None:
+    clone, _ = _clone(tmp_path)
+    (clone / "birnn_bench" / "grid.py").write_text("# edited\n", encoding="utf-8")
+    out = tmp_path / "bundle"
+    proc = _run([sys.executable, str(SCRIPT), "make", "--out", str(out), "--repo", str(clone),
+                 "--skip-wheels"], _env(tmp_path), ok=False)
+    assert proc.returncode == 1
+    assert "uncommitted changes to tracked files" in proc.stderr
+    assert "birnn_bench/grid.py" in proc.stderr
+    assert not out.exists()
+
+
+def _machine(root: Path, name: str, files: dict[str, str]) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "machine.json").write_text(json.dumps({"machine": name, "version": 1}))
+    for filename, text in files.items():
+        (folder / filename).write_text(text)
+    return folder
+
+
+def test_merge_refuses_to_overwrite_a_different_file(tmp_path: Path, capsys) -> None:
+    source, target = tmp_path / "from", tmp_path / "into"
+    _machine(source, "h100", {"aaaa1111-env.json": '{"commit_hash": "x", "v": 2}',
+                              "bbbb2222-env.json": '{"commit_hash": "y"}'})
+    _machine(target, "h100", {"aaaa1111-env.json": '{"commit_hash": "x", "v": 1}',
+                              "cccc3333-env.json": '{"commit_hash": "z"}'})
+
+    assert ob.main(["merge", "--from", str(source), "--into", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert "aaaa1111-env.json differs" in err and "--force" in err
+    # Nothing copied, nothing deleted.
+    assert not (target / "h100" / "bbbb2222-env.json").exists()
+    assert (target / "h100" / "aaaa1111-env.json").read_text().endswith('"v": 1}')
+    assert (target / "h100" / "cccc3333-env.json").exists()
+
+    assert ob.main(["merge", "--from", str(source), "--into", str(target), "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "overwrote h100/aaaa1111-env.json" in out and "copied h100/bbbb2222-env.json" in out
+    assert (target / "h100" / "aaaa1111-env.json").read_text().endswith('"v": 2}')
+    assert (target / "h100" / "cccc3333-env.json").exists()  # never deleted
+
+
+def test_merge_keeps_the_targets_benchmarks_json_and_explains(tmp_path: Path, capsys) -> None:
+    source, target = tmp_path / "from", tmp_path / "into"
+    _machine(source, "h100", {"aaaa1111-env.json": "{}"})
+    target.mkdir()
+    bench = {"b.X.track": {"version": "1", "params": [["'cpu'", "'cuda'"]]}, "version": 2}
+    (target / "benchmarks.json").write_text(json.dumps(bench))
+    bench["b.X.track"]["params"] = [["'cuda'"]]
+    bench["b.Y.track"] = {"version": "1", "params": []}
+    (source / "benchmarks.json").write_text(json.dumps(bench))
+    before = (target / "benchmarks.json").read_text()
+
+    assert ob.main(["merge", "--from", str(source), "--into", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "kept this one; the source's differs" in out
+    assert "b.X.track: different parameter values" in out
+    assert "only in the source (not shown by asv publish here): b.Y.track" in out
+    assert (target / "benchmarks.json").read_text() == before
+
+
+def test_strip_json_comments_matches_asvs_reader() -> None:
+    json5 = pytest.importorskip("json5")
+    text = (REPO_ROOT / "asv.conf.json").read_text()
+    assert json.loads(ob.strip_json_comments(text)) == json5.loads(text)
+    tricky = '{"url": "https://x//y", /* c */ "s": "a\\"//b", "l": [1, 2,], // end\n}'
+    assert json.loads(ob.strip_json_comments(tricky)) == json5.loads(tricky)
