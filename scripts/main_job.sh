@@ -15,7 +15,7 @@ echo "== 1/3 correctness matrix (birnn-bench check)" >&2
 birnn-bench check --quiet --json "${REPORT_DIR:-report}/check.json"
 
 echo "== 2/3 asv: ${BIRNN_BENCH_GRID} grid on this machine ($machine), commit ${commit:0:8}" >&2
-python3 -m asv machine --yes --machine "$machine" >/dev/null
+python3 scripts/asv_machine.py "$machine"
 python3 -m asv run --python=same --set-commit-hash="$commit" --machine "$machine" \
     --show-stderr ${ASV_ARGS:-}
 

@@ -300,18 +300,7 @@ export ASV_PYTHONPATH="$BUNDLE/tree$RUNNER_PATH"
 
 say "4/5 recording machine '$MACHINE' in $ASV_MACHINE_HOME/.asv-machine.json"
 mkdir -p "$ASV_MACHINE_HOME"
-# Not `asv machine --yes --machine NAME`: given a name that is not the hostname, asv 0.6.6
-# stores the name only (no os/arch/cpu/ram). asv's own defaults, under our name:
-HOME="$ASV_MACHINE_HOME" "$PYTHON" - "$MACHINE" <<'PY'
-import sys
-
-from asv.machine import Machine, MachineCollection
-
-info = Machine.get_defaults()
-info["machine"] = sys.argv[1]
-MachineCollection.save(sys.argv[1], info)
-print("[run.sh]     " + ", ".join(f"{k}={v}" for k, v in info.items()), file=sys.stderr)
-PY
+HOME="$ASV_MACHINE_HOME" "$PYTHON" "$BUNDLE/tree/scripts/asv_machine.py" "$MACHINE"
 
 say "5/5 running asv (results go to $BUNDLE/results/$MACHINE/)"
 CMD=("$PYTHON" -m asv run --python=same "--set-commit-hash=$COMMIT"
