@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Measurement integrity: asv's own timing vs torch.utils.benchmark, side by side, one process.
+
+For three strategies on three shapes of the grid, each round measures every point twice,
+back to back: once through asv_runner's TimeBenchmark (the very object ``asv run`` builds for
+``strategies.Forward.time_forward``) and once with ``torch.utils.benchmark`` on the same
+``BenchCase``. Rounds interleave all points, so drift hits both methods alike. The ratio of the
+two medians (with a bootstrap interval) must lie within ``--tolerance`` (15%) of 1.
+
+    python scripts/crosscheck.py [--device cpu|cuda] [--rounds 3] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from asv_runner.discovery import get_benchmark_from_name  # noqa: E402
+
+from birnn_bench import measure, stats  # noqa: E402
+from birnn_bench.bench import BenchCase  # noqa: E402
+
+BENCHMARK = "strategies.Forward.time_forward"
+STRATEGIES = ("hn_index", "packed_unpack", "manual_two_rnn")
+# (cell, batch, max_len, lengths, hidden, layers): points of the quick grid
+SHAPES = (
+    ("lstm", 1, 32, "equal", 128, 1),
+    ("lstm", 64, 32, "skewed", 128, 2),
+    ("gru", 64, 32, "equal", 128, 1),
+)
+
+
+def _param_index(params: list[list], point: tuple) -> int:
+    wanted = tuple(repr(v) for v in point)
+    for index, combo in enumerate(itertools.product(*params)):
+        if tuple(repr(v) for v in combo) == wanted:
+            return index
+    raise ValueError(f"{point} is not a point of the benchmark grid (BIRNN_BENCH_GRID?)")
+
+
+def asv_samples(point: tuple) -> list[float]:
+    """Seconds per call, as asv run measures them (setup, warmup, repeat, samples)."""
+    root = str(REPO / "benchmarks")
+    probe = get_benchmark_from_name(root, BENCHMARK)
+    bench = get_benchmark_from_name(root, f"{BENCHMARK}-{_param_index(probe.params, point)}")
+    if bench.do_setup():
+        raise RuntimeError(f"asv skipped {point}")
+    try:
+        return list(bench.do_run()["samples"])
+    finally:
+        bench.do_teardown()
+
+
+def torch_samples(point: tuple, min_run_time: float) -> list[float]:
+    case = BenchCase.from_params(*point)
+    return list(measure.time_callable(case.forward, min_run_time=min_run_time).times)
+
+
+def run(device: str, rounds: int, min_run_time: float) -> list[dict]:
+    points = [(device, *shape[:6], "float32", strategy)
+              for shape in SHAPES for strategy in STRATEGIES]
+    samples = {p: {"asv": [], "torch": []} for p in points}
+    for round_index in range(rounds):
+        for n, point in enumerate(points, start=1):
+            print(f"\rround {round_index + 1}/{rounds}: point {n}/{len(points)}", end="",
+                  file=sys.stderr, flush=True)
+            samples[point]["asv"] += asv_samples(point)
+            samples[point]["torch"] += torch_samples(point, min_run_time)
+    print(file=sys.stderr)
+    rows = []
+    for point in points:
+        ratio = stats.ratio_interval(samples[point]["torch"], samples[point]["asv"])
+        asv_median = stats.median_interval(samples[point]["asv"]).estimate
+        torch_median = stats.median_interval(samples[point]["torch"]).estimate
+        rows.append({
+            "device": point[0], "cell": point[1], "batch": point[2], "max_len": point[3],
+            "lengths": point[4], "hidden": point[5], "layers": point[6],
+            "dtype": point[7], "strategy": point[8],
+            "asv_median_s": asv_median, "torch_median_s": torch_median,
+            "ratio": ratio.estimate, "ratio_low": ratio.low, "ratio_high": ratio.high,
+            "asv_samples": len(samples[point]["asv"]),
+            "torch_samples": len(samples[point]["torch"]),
+        })
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--min-run-time", type=float, default=0.2)
+    parser.add_argument("--tolerance", type=float, default=0.15)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    threads = measure.pin_threads()
+    rows = run(args.device, args.rounds, args.min_run_time)
+    print(f"torch.utils.benchmark median / asv median, {args.device}, {threads} thread(s)")
+    print(f"{'shape':<38} {'strategy':<15} {'asv':>10} {'torch':>10} {'ratio':>6}  95% CI")
+    worst = 0.0
+    for row in rows:
+        shape = f"{row['cell']} b{row['batch']} T{row['max_len']} {row['lengths']} " \
+                f"h{row['hidden']} L{row['layers']}"
+        print(f"{shape:<38} {row['strategy']:<15} {row['asv_median_s'] * 1e3:>8.3f}ms "
+              f"{row['torch_median_s'] * 1e3:>8.3f}ms {row['ratio']:>6.3f}  "
+              f"{row['ratio_low']:.3f}-{row['ratio_high']:.3f}")
+        worst = max(worst, abs(row["ratio"] - 1))
+    agree = worst <= args.tolerance
+    print(f"largest disagreement {worst * 100:.1f}% (tolerance {args.tolerance * 100:.0f}%): "
+          f"{'AGREE' if agree else 'DISAGREE'}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"environment": measure.environment_info(), "tolerance": args.tolerance,
+                   "largest_disagreement": worst, "agree": agree, "rows": rows}
+        args.json.write_text(json.dumps(payload, indent=2))
+        print(f"wrote {args.json}")
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
