@@ -36,10 +36,11 @@ SHAPES = (
 )
 
 
-def _param_index(params: list[list], point: tuple) -> int:
+def _param_index(params: list[list[str]], point: tuple) -> int:
+    """Index of ``point`` in asv's flattened parameter product (asv holds values as repr())."""
     wanted = tuple(repr(v) for v in point)
     for index, combo in enumerate(itertools.product(*params)):
-        if tuple(repr(v) for v in combo) == wanted:
+        if combo == wanted:
             return index
     raise ValueError(f"{point} is not a point of the benchmark grid (BIRNN_BENCH_GRID?)")
 
