@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from birnn_bench import policy
+from birnn_bench._rnn import batch_dim, time_dim
 from birnn_bench.strategies import STRATEGIES
 from birnn_bench.validate import validate_inputs
 
@@ -28,7 +30,9 @@ def last_states(
         x: the padded batch in the rnn's layout, (B, T, F) if ``batch_first`` else (T, B, F).
         lengths: B valid lengths, 1 <= length <= T, any order (integer tensor or list).
         strategy: a name from ``birnn_bench.STRATEGIES``; the default ``hn_index`` is correct
-            for every configuration of the correctness matrix.
+            for every configuration of the correctness matrix. ``"auto"`` picks what the
+            findings recommend for this device and shape (``birnn_bench.policy``), among the
+            strategies correct on every condition.
         concat: return one (B, 2 * H_out) tensor, forward half first.
         reduce: ``"sum"`` or ``"mean"`` of the two directions, one (B, H_out) tensor.
 
@@ -36,13 +40,17 @@ def last_states(
         ``(fwd, bwd)``, each (B, H_out) in the original batch order, or one tensor when
         ``concat`` or ``reduce`` is given.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy: expected one of {sorted(STRATEGIES)}, got {strategy!r}")
+    if strategy not in STRATEGIES and strategy != "auto":
+        raise ValueError(f"strategy: expected 'auto' or one of {sorted(STRATEGIES)}, got "
+                         f"{strategy!r}")
     if reduce is not None and reduce not in REDUCTIONS:
         raise ValueError(f"reduce: expected one of {REDUCTIONS} or None, got {reduce!r}")
     if concat and reduce is not None:
         raise ValueError(f"concat=True and reduce={reduce!r} exclude each other")
     rnn, x, lengths = validate_inputs(rnn, x, lengths)
+    if strategy == "auto":
+        strategy = policy.choose(x.device, rnn.num_layers, x.shape[batch_dim(rnn)], lengths,
+                                 x.shape[time_dim(rnn)])
     fwd, bwd = STRATEGIES[strategy](rnn, x, lengths)
     if concat:
         return torch.cat([fwd, bwd], dim=-1)
