@@ -218,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     # torch warns on every projected LSTM call on CPU that oneDNN is bypassed: noise here.
     warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["report"]:  # the analysis CLI owns all of report's options
+        try:
+            return cmd_report(argparse.Namespace(rest=argv[1:]))
+        except ValueError as err:
+            print(f"birnn-bench report: error: {err}", file=sys.stderr)
+            return 2
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -67,3 +67,15 @@ def compare(slower: ArrayLike, faster: ArrayLike, confidence: float = CONFIDENCE
     """Is ``faster`` really faster? Significant when the ratio's interval excludes 1."""
     ratio = ratio_interval(slower, faster, confidence)
     return Comparison(ratio=ratio, significant=ratio.low > 1.0)
+
+
+def permutation_p(a: ArrayLike, b: ArrayLike, permutations: int = 4000, seed: int = SEED) -> float:
+    """Two-sided permutation test of equal medians (deterministic: fixed seed)."""
+    x, y = _samples(a, "a"), _samples(b, "b")
+    observed = abs(np.median(x) - np.median(y))
+    pooled = np.concatenate([x, y])
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permuted(np.tile(pooled, (permutations, 1)), axis=1)
+    diff = np.abs(np.median(shuffled[:, :x.size], axis=1) - np.median(shuffled[:, x.size:],
+                                                                         axis=1))
+    return float((np.sum(diff >= observed - 1e-15) + 1) / (permutations + 1))

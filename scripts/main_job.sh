@@ -17,7 +17,7 @@ birnn-bench check --quiet --json "${REPORT_DIR:-report}/check.json"
 echo "== 2/3 asv: ${BIRNN_BENCH_GRID} grid on this machine ($machine), commit ${commit:0:8}" >&2
 python3 scripts/asv_machine.py "$machine"
 python3 -m asv run --python=same --set-commit-hash="$commit" --machine "$machine" \
-    --show-stderr ${ASV_ARGS:-}
+    --record-samples --show-stderr ${ASV_ARGS:-}
 
 echo "== 3/3 analysis report -> ${REPORT_DIR:-report}/" >&2
 birnn-bench report --out "${REPORT_DIR:-report}"

@@ -68,7 +68,8 @@ def _bad_cases(rnn, x, lengths):
         ((rnn, x.long(), lengths), {}, TypeError, r"x: expected a floating dtype"),
         ((rnn, x[..., :2], lengths), {}, ValueError, r"x: last dimension is 2"),
         ((rnn, "x", lengths), {}, TypeError, r"x: expected a tensor"),
-        ((rnn, x, lengths), {"strategy": "nope"}, ValueError, r"strategy: expected .auto. or one of"),
+        ((rnn, x, lengths), {"strategy": "nope"}, ValueError,
+         r"strategy: expected .auto. or one of"),
         ((rnn, x, lengths), {"reduce": "max"}, ValueError, r"reduce: expected one of"),
         ((rnn, x, lengths), {"concat": True, "reduce": "sum"}, ValueError, r"exclude each other"),
     ]

@@ -1,0 +1,612 @@
+"""asv results tree -> one tidy, long-form DataFrame (one row per measured or skipped point).
+
+The only module besides the report writer that touches files. It parses asv's files itself
+(orjson when installed, else stdlib ``json``; see ``_parse_json``) because
+``asv.results.Results.load`` builds a Python dict per point, far too slow for a hundred
+full-grid runs, and its errors do not say which file or what was wrong. Columns are built as
+integer codes shared by all files and turned into categoricals once, at the end: 100 commits of
+the full grid (6.9 M rows) load in about 4 s here (7 s with stdlib json); see
+``scripts/bench_load.py``.
+
+Layout read (asv 0.6): ``<results>/benchmarks.json`` names every benchmark's parameters, type
+and unit; ``<results>/<machine>/machine.json`` describes a machine; ``<results>/<machine>/
+<sha8>-<env>.json`` holds one run: ``result_columns`` and, per benchmark, one list per column,
+flattened over the product of the parameter values (``repr()`` strings).
+
+Nothing is fatal to the whole load except a missing or unreadable ``benchmarks.json`` (without
+it no parameter has a name): every other defect becomes a :class:`Problem` naming the file and
+what was wrong, and the rest is loaded.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+try:  # 4x faster than json on large results files; optional (stdlib json otherwise)
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None
+
+RESULTS_API_VERSION = 2  # asv's results file format
+BENCHMARKS_API_VERSION = 2  # asv's benchmarks.json format
+#: ``strategies.Environment.track_threads`` carries the environment in its parameters.
+ENVIRONMENT_PARAMS = ("torch", "threads", "cuda", "cudnn", "gpu", "cudnn_allow_tf32")
+#: Parameters that are integers whatever the literal looks like (the suite's grid).
+INT_PARAMS = ("batch", "max_len", "hidden", "layers")
+#: The suite's parameters, always present as columns (empty frames included).
+KNOWN_PARAMS = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "dtype",
+                "strategy")
+FILE_COLUMNS = ("machine", "device_name", "commit", "date", "env", "python", "cpu", "torch",
+                "cuda", "cudnn", "gpu", "cudnn_allow_tf32", "threads")
+BENCH_COLUMNS = ("benchmark", "metric", "kind", "unit")
+STAT_COLUMNS = ("value", "ci_low", "ci_high", "q25", "q75", "number", "repeat", "samples")
+#: asv's result column -> ours.
+_STATS = {"result": "value", "stats_ci_99_a": "ci_low", "stats_ci_99_b": "ci_high",
+          "stats_q_25": "q25", "stats_q_75": "q75", "stats_number": "number",
+          "stats_repeat": "repeat"}
+_FLOATS = ("value", "ci_low", "ci_high", "q25", "q75", "number", "repeat")
+_CATEGORIES = ("machine", "device_name", "commit", "env", "python", "cpu", "torch", "cuda",
+               "cudnn", "gpu", "cudnn_allow_tf32", "benchmark", "metric", "kind", "unit", "file")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with one file (or the tree): ``error`` means skipped, ``warning`` means
+    loaded with a caveat."""
+
+    path: str
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.path}: {self.message}"
+
+
+@dataclass
+class Loaded:
+    """The tidy frame, what went wrong, and the results files that went into the frame."""
+
+    data: pd.DataFrame
+    problems: list[Problem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    root: str = ""
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+Progress = Callable[[int, int, str], None]
+
+
+class _Codes:
+    """Values -> dense integer codes, shared by every file (categoricals built once at the end)."""
+
+    def __init__(self) -> None:
+        self.index: dict[Any, int] = {}
+        self.values: list[Any] = []
+
+    def code(self, value: Any) -> int:
+        code = self.index.get(value)
+        if code is None:
+            code = self.index[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+
+@dataclass
+class _Benchmark:
+    name: str
+    param_names: tuple[str, ...]
+    kind: str
+    unit: str
+    version: str | None
+
+
+def kind_of(bench_type: str, unit: str) -> str:
+    """``time`` / ``memory`` / ``error`` / ``track``: what a benchmark measures."""
+    if bench_type == "time":
+        return "time"
+    if bench_type in ("peakmem", "mem") or unit == "bytes":
+        return "memory"
+    if "error" in unit:
+        return "error"
+    return "track"
+
+
+def default_results_dir(config: str | Path) -> Path:
+    """The ``results_dir`` that an ``asv.conf.json`` names (relative to the config's folder)."""
+    from asv import util
+
+    config = Path(config)
+    conf = util.load_json(str(config), js_comments=True)
+    return (config.parent / conf.get("results_dir", "results")).resolve()
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+
+
+def _parse_json(raw: bytes) -> Any:
+    """``json.loads``, through orjson when it is installed and the file is plain asv output.
+
+    asv writes a bare ``NaN`` (not JSON) for every skipped point, after ``[`` or ``, ``;
+    orjson rejects it, so those tokens are rewritten to ``null`` (both mean "no value" here).
+    When any other ``NaN`` would remain, or the file holds ``Infinity``, or orjson rejects the
+    file (corrupt, truncated), stdlib ``json`` parses it and its error messages are the ones
+    reported.
+    """
+    if _orjson is not None and b"Infinity" not in raw:
+        if b"NaN" in raw:
+            raw_nulls = raw.replace(b", NaN", b", null").replace(b"[NaN", b"[null")
+            if b"NaN" not in raw_nulls:
+                with contextlib.suppress(_orjson.JSONDecodeError):
+                    return _orjson.loads(raw_nulls)
+        else:
+            with contextlib.suppress(_orjson.JSONDecodeError):
+                return _orjson.loads(raw)
+    return json.loads(raw)
+
+
+def _read_json(path: Path) -> tuple[Any, str | None]:
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        return None, f"cannot be read ({err.strerror or err})"
+    if not raw.strip():
+        return None, "is empty (0 bytes of JSON)"
+    try:
+        return _parse_json(raw), None
+    except UnicodeDecodeError as err:
+        return None, f"is not UTF-8 text ({err.reason} at byte {err.start})"
+    except json.JSONDecodeError as err:
+        where = f"line {err.lineno} column {err.colno} (char {err.pos} of {len(raw)})"
+        # An error in the last bytes of the file: it ends early (an interrupted write or copy).
+        hint = "truncated" if err.pos >= len(raw.rstrip()) - 64 else "corrupt"
+        return None, f"is not valid JSON ({hint}): {err.msg} at {where}"
+
+
+def _read_benchmarks(path: Path, problems: list[Problem]) -> dict[str, _Benchmark] | None:
+    if not path.is_file():
+        problems.append(Problem(str(path), "missing: asv writes it next to the machine folders "
+                                "on every run; without it no parameter has a name, so nothing "
+                                "can be loaded"))
+        return None
+    data, error = _read_json(path)
+    if error is None and not isinstance(data, dict):
+        error = f"holds a JSON {type(data).__name__}, expected an object of benchmarks"
+    if error is not None:
+        problems.append(Problem(str(path), f"{error}; nothing can be loaded without it"))
+        return None
+    version = data.get("version")
+    if version != BENCHMARKS_API_VERSION:
+        problems.append(Problem(str(path), f"format version {version!r}, expected "
+                                f"{BENCHMARKS_API_VERSION} (another asv version?); read anyway",
+                                "warning"))
+    out = {}
+    for name, info in data.items():
+        if name == "version":
+            continue
+        if not isinstance(info, dict) or "type" not in info:
+            problems.append(Problem(str(path), f"entry {name!r} is not a benchmark description; "
+                                    "ignored", "warning"))
+            continue
+        unit = str(info.get("unit", ""))
+        out[name] = _Benchmark(name, tuple(info.get("param_names") or ()),
+                               kind_of(str(info["type"]), unit), unit, info.get("version"))
+    return out
+
+
+def _read_machine(path: Path, problems: list[Problem]) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    data, error = _read_json(path)
+    if error is None and not isinstance(data, dict):
+        error = f"holds a JSON {type(data).__name__}, expected an object"
+    if error is not None:
+        problems.append(Problem(str(path), f"{error}; machine details left blank", "warning"))
+        return {}
+    return data
+
+
+def _as_floats(values: Any, n: int) -> np.ndarray:
+    if values is None:
+        return np.full(n, np.nan)
+    try:
+        return np.array(values, dtype=np.float64)  # None -> NaN
+    except (TypeError, ValueError):
+        return np.array([v if isinstance(v, int | float) else np.nan for v in values],
+                        dtype=np.float64)
+
+
+class _Loader:
+    def __init__(self, root: Path, benchmarks: dict[str, _Benchmark]) -> None:
+        self.root = root
+        self.benchmarks = benchmarks
+        self.codes = {name: _Codes() for name in _CATEGORIES}
+        self.param_codes: dict[str, _Codes] = {name: _Codes() for name in KNOWN_PARAMS}
+        self.files: list[dict[str, Any]] = []  # per loaded file: codes of file-level columns
+        self.chunks: list[dict[str, Any]] = []
+        self.block_cache: dict[Any, tuple[int, dict[str, np.ndarray]]] = {}
+        self.problems: list[Problem] = []
+
+    # -- one results file -----------------------------------------------------------------
+
+    def load_file(self, path: Path, machine_dir: str, machine_info: dict[str, Any]) -> bool:
+        rel = str(path.relative_to(self.root))
+        data, error = _read_json(path)
+        if error is None:
+            error = self._check_shape(data)
+        if error is not None:
+            self.problems.append(Problem(rel, f"{error}; file skipped"))
+            return False
+        columns = list(data["result_columns"])
+        results: dict[str, Any] = data["results"]
+        params: dict[str, Any] = data.get("params") or {}
+        machine = str(params.get("machine") or machine_dir)
+        if machine != machine_dir:
+            self.problems.append(Problem(rel, f"says machine {machine!r} but lies in folder "
+                                         f"{machine_dir!r}; filed under {machine!r}", "warning"))
+        env = self._environment(results, columns)
+        cpu = str(params.get("cpu") or machine_info.get("cpu") or "") or f"CPU of {machine}"
+        gpu = env.get("gpu")
+        file_row = {
+            "machine": machine, "commit": str(data["commit_hash"]),
+            "env": str(data.get("env_name") or ""),
+            "python": str(params.get("python") or data.get("python") or ""),
+            "cpu": cpu,
+            "torch": env.get("torch") or str((data.get("requirements") or {}).get("torch")
+                                             or params.get("torch") or "unknown"),
+            "cuda": env.get("cuda") or "unknown", "cudnn": env.get("cudnn") or "unknown",
+            "gpu": gpu or "unknown",
+            "cudnn_allow_tf32": env.get("cudnn_allow_tf32") or "unknown",
+            "file": rel,
+        }
+        file_codes = {k: self.codes[k].code(v) for k, v in file_row.items()}
+        threads = env.get("threads")
+        try:
+            file_codes["threads"] = int(threads) if threads is not None else None
+        except ValueError:
+            file_codes["threads"] = None
+        date = data.get("date")
+        file_codes["date"] = int(date) if isinstance(date, int | float) else None
+        device_names = {"cpu": self.codes["device_name"].code(cpu),
+                        "cuda": self.codes["device_name"].code(
+                            gpu if gpu and gpu not in ("none", "unknown")
+                            else "n/a (no CUDA device)")}
+        file_index = len(self.files)
+        chunks_before = len(self.chunks)
+        skipped: list[str] = []
+        renamed: list[str] = []
+        seen: set[str] = set()
+        for name, row in results.items():
+            bench = self.benchmarks.get(name)
+            if name.endswith("Environment.track_threads"):
+                continue
+            if bench is None:
+                bench = self._same_method(name)
+                if bench is None:
+                    skipped.append(f"{name!r} is not in benchmarks.json (another suite "
+                                   "version?)")
+                    continue
+                renamed.append(f"{name} as {bench.name}")
+            seen.add(bench.name)
+            why = self._load_benchmark(bench, dict(zip(columns, row, strict=False)),
+                                       file_index, device_names)
+            if why:
+                skipped.append(why)
+        if skipped:
+            self.problems.append(Problem(rel, "benchmarks skipped: " + "; ".join(skipped)))
+        if renamed:
+            self.problems.append(Problem(rel, "benchmarks not in benchmarks.json, read as the "
+                                         "one benchmark with the same method name (moved in "
+                                         "the suite?): " + ", ".join(renamed), "warning"))
+        measured = {n for n in results if n in self.benchmarks}
+        missing = sorted(n for n in self.benchmarks if n not in measured | seen
+                         and not n.endswith("Environment.track_threads"))
+        if missing and len(self.chunks) > chunks_before:
+            self.problems.append(Problem(rel, "partial run: no results for "
+                                         + ", ".join(missing), "warning"))
+        versions = sorted(n for n in measured if self._version_differs(n, results[n], columns))
+        if versions:
+            self.problems.append(Problem(
+                rel, "recorded by a different version of the suite than benchmarks.json "
+                "describes (code changed since): " + ", ".join(versions) + "; loaded, with "
+                "parameters matched by name and position", "warning"))
+        if len(self.chunks) == chunks_before:
+            if not skipped:
+                self.problems.append(Problem(rel, "holds no benchmark results; file skipped"))
+            return False
+        self.files.append(file_codes)
+        return True
+
+    def _same_method(self, name: str) -> _Benchmark | None:
+        method = name.rsplit(".", 1)[-1]
+        matches = [b for b in self.benchmarks.values() if b.name.rsplit(".", 1)[-1] == method]
+        return matches[0] if len(matches) == 1 else None
+
+    @staticmethod
+    def _check_shape(data: Any) -> str | None:
+        if not isinstance(data, dict):
+            return f"holds a JSON {type(data).__name__}, expected an asv results object"
+        version = data.get("version")
+        if version != RESULTS_API_VERSION:
+            return (f"asv results format version {version!r}, expected {RESULTS_API_VERSION} "
+                    "(written by another asv version, or not an asv results file)")
+        for key in ("commit_hash", "result_columns", "results"):
+            if key not in data:
+                return f"not an asv results file: no {key!r} key"
+        if not isinstance(data["results"], dict) or not isinstance(data["result_columns"], list):
+            return "not an asv results file: 'results' / 'result_columns' have the wrong type"
+        return None
+
+    def _version_differs(self, name: str, row: Any, columns: list[str]) -> bool:
+        expected = self.benchmarks[name].version
+        if expected is None or "version" not in columns or not isinstance(row, list):
+            return False
+        at = columns.index("version")
+        return at < len(row) and row[at] is not None and row[at] != expected
+
+    def _environment(self, results: dict[str, Any], columns: list[str]) -> dict[str, str]:
+        name = next((n for n in results if n.endswith("Environment.track_threads")), None)
+        bench = self.benchmarks.get(name) if name else None
+        if name is None or bench is None:
+            return {}
+        row = dict(zip(columns, results[name], strict=False))
+        values = row.get("params") or []
+        if len(values) != len(bench.param_names):
+            return {}
+        env = {}
+        for pname, pvalues in zip(bench.param_names, values, strict=True):
+            if pvalues:
+                env[pname] = str(_literal(pvalues[0]))
+        return env
+
+    def _load_benchmark(self, bench: _Benchmark, row: dict[str, Any], file_index: int,
+                        device_names: dict[str, int]) -> str | None:
+        params = row.get("params")
+        if params is None:
+            params = []
+        if not isinstance(params, list) or not all(isinstance(p, list) for p in params):
+            return f"{bench.name}: parameter values are not lists of lists"
+        if len(params) != len(bench.param_names):
+            return (f"{bench.name}: {len(params)} parameter lists, but benchmarks.json names "
+                    f"{len(bench.param_names)} ({', '.join(bench.param_names)}): another suite "
+                    "version")
+        n = math.prod(len(p) for p in params)
+        result = row.get("result")
+        if result is not None and (not isinstance(result, list) or len(result) != n):
+            got = len(result) if isinstance(result, list) else type(result).__name__
+            return (f"{bench.name}: {got} values for {n} parameter combinations (truncated or "
+                    "inconsistent)")
+        if n == 0:
+            return None
+        _, codes = self._param_block(bench.param_names, params)
+        device_local = codes.get("__device_names__")
+        chunk: dict[str, Any] = {"file": file_index, "n": n, "params": codes,
+                                 "bench": {k: self.codes[k].code(v) for k, v in
+                                           (("benchmark", bench.name),
+                                            ("metric", bench.name.rsplit(".", 1)[-1]),
+                                            ("kind", bench.kind), ("unit", bench.unit))}}
+        if device_local is not None:
+            values, local = device_local
+            lookup = np.array([device_names.get(v, device_names["cpu"]) for v in values],
+                              dtype=np.int32)
+            chunk["device_name"] = lookup[local]
+        for key, column in _STATS.items():
+            values = row.get(key)
+            if values is not None and (not isinstance(values, list) or len(values) != n):
+                return f"{bench.name}: column {key!r} has the wrong length"
+            chunk[column] = _as_floats(values, n)
+        samples = row.get("samples")
+        if isinstance(samples, list) and len(samples) == n and any(s for s in samples):
+            chunk["samples"] = np.array(
+                [tuple(s) if isinstance(s, list) and s else None for s in samples] + [None],
+                dtype=object)[:-1]
+        self.chunks.append(chunk)
+        return None
+
+    def _param_block(self, names: tuple[str, ...], params: list[list[str]]
+                     ) -> tuple[int, dict[str, Any]]:
+        key = (names, json.dumps(params))
+        cached = self.block_cache.get(key)
+        if cached is not None:
+            return cached
+        shape = tuple(len(p) for p in params)
+        local = np.indices(shape, dtype=np.int32).reshape(len(shape), -1) if shape else \
+            np.zeros((0, 1), dtype=np.int32)
+        codes: dict[str, Any] = {}
+        for i, (name, values) in enumerate(zip(names, params, strict=True)):
+            table = self.param_codes.setdefault(name, _Codes())
+            lookup = np.array([table.code(v) for v in values], dtype=np.int32)
+            codes[name] = lookup[local[i]]
+            if name == "device":
+                codes["__device_names__"] = ([str(_literal(v)) for v in values], local[i])
+        block = (int(np.prod(shape)) if shape else 1, codes)
+        self.block_cache[key] = block
+        return block
+
+    # -- the frame --------------------------------------------------------------------------
+
+    def frame(self) -> pd.DataFrame:
+        if not self.chunks:
+            return empty_frame()
+        ns = np.array([c["n"] for c in self.chunks], dtype=np.int64)
+        total = int(ns.sum())
+        # Chunks are appended file by file: a file's rows are contiguous, so per-file and
+        # per-chunk columns are np.repeat (fast), not a gather.
+        per_file_rows = np.bincount([c["file"] for c in self.chunks], weights=ns,
+                                    minlength=len(self.files)).astype(np.int64)
+        out: dict[str, Any] = {}
+        for name in (*FILE_COLUMNS, "file"):
+            if name == "device_name":
+                out[name] = None  # filled below, keeps the column order
+            elif name == "date":
+                dates = pd.DatetimeIndex(
+                    [pd.Timestamp(f["date"], unit="ms", tz="UTC") if f["date"] is not None
+                     else pd.NaT for f in self.files]).as_unit("us")
+                out[name] = dates.repeat(per_file_rows)
+            elif name == "threads":
+                threads = pd.array([f["threads"] for f in self.files], dtype="Int64")
+                out[name] = threads.repeat(per_file_rows)
+            else:
+                per_file = np.array([f[name] for f in self.files],
+                                    dtype=_code_dtype(len(self.codes[name].values)))
+                out[name] = self._categorical(name, per_file.repeat(per_file_rows))
+        names = np.full(total, -1, dtype=np.int32)
+        bench_cols = {k: np.array([c["bench"][k] for c in self.chunks],
+                                  dtype=_code_dtype(len(self.codes[k].values))).repeat(ns)
+                      for k in BENCH_COLUMNS}
+        params = {name: np.full(total, -1, dtype=_code_dtype(len(table.values)))
+                  for name, table in self.param_codes.items()}
+        stats = {name: np.empty(total, dtype=np.float64) for name in _FLOATS}
+        samples = np.full(total, None, dtype=object)
+        start = 0
+        for chunk, n in zip(self.chunks, ns, strict=True):
+            stop = start + int(n)
+            for name, codes in chunk["params"].items():
+                if not name.startswith("__"):
+                    params[name][start:stop] = codes
+            if "device_name" in chunk:
+                names[start:stop] = chunk["device_name"]
+            for name in _FLOATS:
+                stats[name][start:stop] = chunk[name]
+            if "samples" in chunk:
+                samples[start:stop] = chunk["samples"]
+            start = stop
+        out["device_name"] = self._categorical(
+            "device_name", names.astype(_code_dtype(len(self.codes["device_name"].values))))
+        for k in BENCH_COLUMNS:
+            out[k] = self._categorical(k, bench_cols[k])
+        ordered = list(KNOWN_PARAMS) + [p for p in self.param_codes if p not in KNOWN_PARAMS]
+        for name in ordered:
+            out[name] = _typed_param(name, self.param_codes[name].values, params[name])
+        for name in ("value", "ci_low", "ci_high", "q25", "q75"):
+            out[name] = stats[name]
+        for name in ("number", "repeat"):
+            nan = np.isnan(stats[name])
+            with np.errstate(invalid="ignore"):
+                ints = stats[name].astype(np.int64)  # NaN -> garbage, masked
+            out[name] = pd.arrays.IntegerArray(ints, nan)
+        out["samples"] = samples
+        out["file"] = out.pop("file")
+        return pd.DataFrame(out, copy=False)
+
+    def _categorical(self, name: str, codes: np.ndarray) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes, categories=pd.Index(self.codes[name].values,
+                                                                    dtype=object))
+
+
+def _code_dtype(n_categories: int) -> type:
+    """The integer type pandas keeps categorical codes in (no conversion of 7M codes later)."""
+    if n_categories < 127:
+        return np.int8
+    if n_categories < 32767:
+        return np.int16
+    return np.int32
+
+
+def _typed_param(name: str, reprs: Sequence[str], codes: np.ndarray) -> Any:
+    """A parameter column: Int64 for integer literals, float for numbers, else categorical."""
+    values = [_literal(r) for r in reprs]
+    present = [v for v in values if v is not None]
+    none = [i for i, v in enumerate(values) if v is None]
+    missing = codes < 0
+    if none:
+        missing |= np.isin(codes, none)
+    any_missing = bool(missing.any())
+    if name in INT_PARAMS or (present and all(isinstance(v, int) and not isinstance(v, bool)
+                                              for v in present)):
+        try:
+            ints = np.array([int(v) if v is not None else 0 for v in values] + [0],
+                            dtype=np.int64)
+        except (TypeError, ValueError):
+            pass
+        else:
+            return pd.arrays.IntegerArray(ints[codes], missing)  # code -1 -> the trailing 0
+    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        floats = np.array([float(v) if v is not None else np.nan for v in values] + [np.nan])
+        return floats[codes]
+    labels = [str(v) if v is not None else None for v in values]
+    categories = list(dict.fromkeys(label for label in labels if label is not None))
+    if categories == labels and not any_missing:
+        return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object))
+    remap = np.array([categories.index(label) if label is not None else -1 for label in labels]
+                     + [-1], dtype=codes.dtype)
+    return pd.Categorical.from_codes(remap[codes], categories=pd.Index(categories, dtype=object))
+
+
+def empty_frame() -> pd.DataFrame:
+    """The tidy schema with no rows."""
+    out: dict[str, Any] = {}
+    for name in FILE_COLUMNS + BENCH_COLUMNS + KNOWN_PARAMS + STAT_COLUMNS + ("file",):
+        if name == "date":
+            out[name] = pd.Series([], dtype="datetime64[us, UTC]")
+        elif name in INT_PARAMS or name in ("threads", "number", "repeat"):
+            out[name] = pd.Series([], dtype="Int64")
+        elif name in ("value", "ci_low", "ci_high", "q25", "q75"):
+            out[name] = pd.Series([], dtype="float64")
+        elif name == "samples":
+            out[name] = pd.Series([], dtype=object)
+        else:
+            out[name] = pd.Series(pd.Categorical([]))
+    return pd.DataFrame(out)
+
+
+def _results_files(machine_dir: Path) -> Iterable[Path]:
+    return sorted(p for p in machine_dir.glob("*.json") if p.name != "machine.json")
+
+
+def load_results(results_dir: str | Path, progress: Progress | None = None) -> Loaded:
+    """Every results file under ``results_dir`` (all machines, all commits) as one tidy frame.
+
+    Columns: machine, device_name (the CPU model for ``device='cpu'`` rows, the GPU for
+    ``'cuda'``), commit, date (UTC), env, python, cpu, torch, cuda, cudnn, gpu,
+    cudnn_allow_tf32, threads (from the suite's Environment benchmark), benchmark (asv name),
+    metric (method name), kind (time / memory / error / track), unit, every parameter (device,
+    cell, batch, max_len, lengths, hidden, layers, dtype, strategy: ints as Int64, the rest
+    categorical), value, ci_low / ci_high (asv's 99% interval), q25, q75, number, repeat,
+    samples (a tuple per point when asv recorded them, else None) and file. Skipped points are
+    rows with ``value`` NaN, never 0.
+    """
+    root = Path(results_dir)
+    problems: list[Problem] = []
+    if not root.exists():
+        problems.append(Problem(str(root), "results folder does not exist"))
+        return Loaded(empty_frame(), problems, [], str(root))
+    if not root.is_dir():
+        problems.append(Problem(str(root), "is not a folder (expected an asv results folder)"))
+        return Loaded(empty_frame(), problems, [], str(root))
+    machine_dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    targets = [(d, f) for d in machine_dirs for f in _results_files(d)]
+    if not targets:
+        what = "is empty" if not any(root.iterdir()) else "holds no results files"
+        problems.append(Problem(str(root), f"{what} (expected <machine>/<commit>-<env>.json "
+                                "files written by asv run)"))
+        return Loaded(empty_frame(), problems, [], str(root))
+    benchmarks = _read_benchmarks(root / "benchmarks.json", problems)
+    if benchmarks is None:
+        return Loaded(empty_frame(), problems, [], str(root))
+    loader = _Loader(root, benchmarks)
+    machines = {d: _read_machine(d / "machine.json", loader.problems) for d in machine_dirs}
+    loaded: list[str] = []
+    for i, (machine_dir, path) in enumerate(targets):
+        if loader.load_file(path, machine_dir.name, machines[machine_dir]):
+            loaded.append(str(path.relative_to(root)))
+        if progress is not None:
+            progress(i + 1, len(targets), path.name)
+    frame = loader.frame()
+    return Loaded(frame, problems + loader.problems, loaded, str(root))

@@ -1,0 +1,351 @@
+"""Profiles: exact op counts per phase, CUDA counts from stand-in traces, the Chrome trace, the
+tidy rows, and a real asv run of the profile benchmarks on the smoke grid."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import subprocess
+import sys
+import warnings
+from collections import Counter
+
+import pytest
+import torch
+from asv import results as asv_results
+
+from birnn_bench import grid, profiles
+from birnn_bench.bench import BenchCase
+from birnn_bench.profiles import TraceEvent
+from birnn_bench.strategies import STRATEGIES
+from tests.conftest import REPO, run_asv_smoke
+
+#: One point of the quick grid (the one the report's table shows).
+QUICK = ("cpu", "lstm", 64, 32, "skewed", 128, 2, "float32")
+
+
+@pytest.fixture(scope="module")
+def quick_profiles() -> dict[str, profiles.Profile]:
+    return {s: profiles.profile_case(BenchCase.from_params(*QUICK, s))
+            for s in ("hn_index", "packed_unpack", "padded_gather")}
+
+
+# ---------------------------------------------------------------------------------------------
+# exact repeats
+
+COUNT_SCRIPT = """
+import json
+from birnn_bench.bench import BenchCase
+from birnn_bench.profiles import profile_case
+out = {}
+for s in ("hn_index", "packed_unpack", "padded_gather", "manual_two_rnn"):
+    out[s] = profile_case(BenchCase.from_params("cpu", "gru", 16, 24, "skewed", 32, 2,
+                                                "float32", s)).counts()
+print("COUNTS", json.dumps(out, sort_keys=True))
+"""
+
+
+def _counts_line(stdout: str) -> dict:
+    line = next(line for line in stdout.splitlines() if line.startswith("COUNTS "))
+    return json.loads(line.split(" ", 1)[1])
+
+
+def test_counts_repeat_exactly_across_processes() -> None:
+    runs = [_counts_line(subprocess.run([sys.executable, "-c", COUNT_SCRIPT], cwd=REPO,
+                                        check=True, capture_output=True, text=True).stdout)
+            for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert set(runs[0]) == {"hn_index", "packed_unpack", "padded_gather", "manual_two_rnn"}
+    for counts in runs[0].values():
+        assert sum(counts["ops"]["run"].values()) > 0
+        assert sum(counts["calls"]["run"].values()) > 0
+
+
+def test_counts_repeat_within_a_process() -> None:
+    case = BenchCase.from_params("cpu", "lstm", 8, 12, "uniform", 16, 2, "float32", "chunk_view")
+    first, second = profiles.profile_case(case), profiles.profile_case(case)
+    assert first.counts() == second.counts()
+    assert profiles.count_ops(case) == first.ops
+    assert profiles.count_ops("chunk_view", case.rnn, case.x, case.lengths) == first.ops
+
+
+# ---------------------------------------------------------------------------------------------
+# what the counts say
+
+
+def test_packing_is_visible_in_the_counts(quick_profiles) -> None:
+    packed, unpacked, padded = (quick_profiles[s] for s in
+                                ("hn_index", "packed_unpack", "padded_gather"))
+    # Packing: one _pack_padded_sequence in prepare (after a sort of the lengths), none without.
+    assert packed.ops["prepare"]["aten::_pack_padded_sequence"] == 1
+    assert packed.ops["prepare"]["aten::sort"] == 1
+    assert padded.total("ops") == sum(padded.ops["run"].values()) + sum(
+        padded.ops["extract"].values())
+    assert padded.per_phase("ops")["prepare"] == 0
+    assert not any(op.startswith("aten::_pack") for phase in profiles.PHASES
+                   for op in padded.ops[phase])
+    # Unpacking: pad_packed_sequence is ONE call in extract, but the dispatcher sees what it is
+    # made of (a composite op: slices and copies), never the op itself.
+    assert unpacked.calls["extract"]["aten::_pad_packed_sequence"] == 1
+    assert padded.calls["extract"]["aten::_pad_packed_sequence"] == 0
+    assert unpacked.ops["extract"]["aten::_pad_packed_sequence"] == 0
+    assert unpacked.per_phase("ops")["extract"] > 10 * padded.per_phase("ops")["extract"]
+    # The rnn is one call per direction-stack at the Python level either way.
+    assert packed.calls["run"]["aten::lstm"] == padded.calls["run"]["aten::lstm"] == 1
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="no oneDNN in this torch")
+def test_packing_falls_off_onednn_on_cpu(quick_profiles) -> None:
+    layers = QUICK[6]
+    packed, padded = quick_profiles["hn_index"], quick_profiles["padded_gather"]
+    # An LSTM on a padded batch reaches the fused oneDNN layer once per layer and direction ...
+    assert padded.ops["run"]["aten::mkldnn_rnn_layer"] == 2 * layers
+    assert padded.ops["run"]["aten::addmm"] == 0
+    # ... on a PackedSequence of unequal (skewed) lengths it does not: ATen's step-by-step
+    # cell, a matmul per step and direction.
+    assert packed.ops["run"]["aten::mkldnn_rnn_layer"] == 0
+    assert packed.ops["run"]["aten::addmm"] >= 2 * layers * QUICK[3] // 2
+    assert packed.total("ops") > 50 * padded.total("ops")
+    # Equal lengths: the packed batch is a padded one in disguise, and oneDNN takes it.
+    equal = profiles.count_ops(BenchCase.from_params("cpu", "lstm", 4, 8, "equal", 16, 2,
+                                                     "float32", "hn_index"))
+    assert equal["run"]["aten::mkldnn_rnn_layer"] == 4 and equal["run"]["aten::addmm"] == 0
+    # A GRU never reaches oneDNN on CPU, padded or packed.
+    gru = profiles.count_ops(BenchCase.from_params("cpu", "gru", 4, 8, "equal", 16, 1,
+                                                   "float32", "padded_gather"))
+    assert gru["run"]["aten::mkldnn_rnn_layer"] == 0 and gru["run"]["aten::addmm"] > 0
+
+
+def test_cuda_only_metrics_are_none_on_cpu_and_the_share_is_a_fraction(quick_profiles) -> None:
+    for prof in quick_profiles.values():
+        for metric in ("kernels", "host_syncs", "memcpy_count", "memcpy_bytes", "sync_warnings"):
+            assert getattr(prof, metric) is None and prof.total(metric) is None, metric
+        assert prof.transfers is None
+        assert prof.rnn_time_share is not None and 0 < prof.rnn_time_share <= 1
+        assert prof.config == dict(zip(profiles.CONFIG_NAMES, QUICK, strict=True))
+
+
+def test_top_ops_are_sorted_by_count_then_name(quick_profiles) -> None:
+    top = quick_profiles["hn_index"].top_ops(n=4)
+    assert len(top) == 4 and [n for _, n in top] == sorted((n for _, n in top), reverse=True)
+    assert quick_profiles["padded_gather"].top_ops("prepare") == []
+
+
+def test_count_ops_needs_the_workload_with_a_strategy() -> None:
+    with pytest.raises(ValueError, match="pass a BenchCase"):
+        profiles.count_ops("hn_index")
+    with pytest.raises(KeyError):
+        profiles.count_ops("no_such_strategy", object(), torch.zeros(1), torch.ones(1))
+
+
+# ---------------------------------------------------------------------------------------------
+# CUDA paths, on stand-ins
+
+
+def test_transfers_are_classified_by_device() -> None:
+    host, dev = torch.ones(4, 3), torch.empty(4, 3, device="meta")
+    with profiles.OpCounter() as counter:  # "meta" stands in for a device: a real cross-device copy
+        host.to("meta")
+        torch.empty(2, device="meta").copy_(torch.ones(2, dtype=torch.float64))
+        host.clone()  # same device: not a transfer
+    assert counter.transfers == Counter({"h2d": 2, "h2d_bytes": 48 + 16})
+    assert counter.ops["aten::_to_copy"] == 1 and counter.ops["aten::clone"] == 1
+    assert profiles.transfer_of("aten::copy_", (host, dev), {}, host) == ("d2h", 48)
+    assert profiles.transfer_of("aten::_local_scalar_dense", (dev[0, 0],), {}, None) == ("d2h", 4)
+    assert profiles.transfer_of("aten::_local_scalar_dense", (host[0, 0],), {}, None) is None
+    assert profiles.transfer_of("aten::copy_", (host, host), {}, host) is None
+    assert profiles.transfer_of("aten::add.Tensor", (host, host), {}, host) is None
+
+
+def test_sync_warnings_are_counted_and_the_mode_restored(monkeypatch) -> None:
+    modes = ["default"]
+    monkeypatch.setattr(torch.cuda, "get_sync_debug_mode", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", modes.append)
+    with profiles.count_sync_warnings() as found:
+        for _ in range(2):  # "always": the second one is not deduplicated
+            warnings.warn(profiles.SYNC_WARNING, UserWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+    assert found == [2]
+    assert modes == ["default", "warn", 0]
+
+
+def _ev(name, kind, start, end, corr=0, linked=0, nbytes=None) -> TraceEvent:
+    return TraceEvent(name, kind, start, end, corr, linked, nbytes)
+
+
+# Ids as kineto gives them: torch ops have their own ids (counted from 1 here, as torch does);
+# a runtime call and the device work it issued share a CUPTI correlation id (another counter:
+# the two collide, on purpose); both point at the torch op around them through ``linked``.
+STAND_IN_TRACE = [
+    _ev("birnn::forward[x]", "user_annotation", 0, 100, corr=1),
+    _ev("birnn::prepare", "user_annotation", 0, 30, corr=2),
+    _ev("birnn::run", "user_annotation", 30, 70, corr=3),
+    _ev("birnn::extract", "user_annotation", 70, 100, corr=4),
+    _ev("birnn::run", "gpu_user_annotation", 200, 300),  # the device-side copy: no window
+    _ev("aten::to", "cpu_op", 4, 14, corr=5),
+    _ev("aten::lstm", "cpu_op", 35, 60, corr=6),
+    _ev("aten::_cudnn_rnn", "cpu_op", 36, 59, corr=7),  # nested: not a call of its own
+    _ev("aten::cat", "cpu_op", 62, 65, corr=8),
+    _ev("aten::index_select", "cpu_op", 80, 90, corr=9),
+    _ev("cudaLaunchKernel", "cuda_runtime", 5, 6, corr=1, linked=5),
+    _ev("cudaMemcpyAsync", "cuda_runtime", 10, 11, corr=2, linked=5),
+    _ev("cudaStreamSynchronize", "cuda_runtime", 12, 13, corr=3, linked=5),
+    _ev("cudaLaunchKernel", "cuda_runtime", 40, 41, corr=4, linked=7),
+    _ev("cuLaunchKernel", "cuda_driver", 50, 51, corr=5, linked=7),
+    _ev("cudaLaunchKernel", "cuda_runtime", 63, 64, corr=9, linked=8),
+    _ev("cudaMemcpyAsync", "cuda_runtime", 75, 76, corr=6),
+    _ev("cudaStreamSynchronize", "cuda_runtime", 77, 78, corr=7),
+    _ev("cudaDeviceSynchronize", "cuda_runtime", 150, 160, corr=8),  # after the forward
+    _ev("fill_kernel", "kernel", 110, 120, corr=1, linked=5),
+    _ev("Memcpy HtoD (Pageable -> Device)", "gpu_memcpy", 120, 121, corr=2, linked=5,
+        nbytes=512),
+    _ev("RNN_blockPersist_fp", "kernel", 130, 160, corr=4, linked=7),
+    _ev("elemWise", "kernel", 160, 170, corr=5, linked=7),  # runtime 5 (run), not op 5
+    _ev("cat_kernel", "kernel", 170, 177, corr=9, linked=8),
+    _ev("Memcpy DtoH (Device -> Pageable)", "gpu_memcpy", 180, 181, corr=6, nbytes=8),
+    # No runtime call recorded for it: attributed through its torch op (index_select, extract).
+    _ev("indexSelectKernel", "kernel", 182, 184, corr=40, linked=9),
+    _ev("orphan", "kernel", 190, 195, corr=99),  # neither: not counted
+]
+
+
+def test_cuda_counts_attribute_device_work_to_the_issuing_phase() -> None:
+    counts = profiles.cuda_counts(STAND_IN_TRACE)
+    assert counts.kernels == {"prepare": 1, "run": 3, "extract": 1}
+    assert counts.host_syncs == {"prepare": 1, "run": 0, "extract": 1}
+    assert counts.memcpy_count == {"prepare": 1, "run": 0, "extract": 1}
+    assert counts.memcpy_bytes == {"prepare": 512, "run": 0, "extract": 8}
+    # Device time of the work issued inside aten::lstm (30 + 10) over all device work (61).
+    assert counts.rnn_time_share == pytest.approx(40 / 61)
+    calls = profiles.calls_per_phase(STAND_IN_TRACE)
+    assert calls == {"prepare": Counter({"aten::to": 1}),
+                     "run": Counter({"aten::lstm": 1, "aten::cat": 1}),
+                     "extract": Counter({"aten::index_select": 1})}
+    assert profiles.cpu_rnn_time_share(STAND_IN_TRACE) == pytest.approx(25 / 100)
+
+
+def test_memcpy_bytes_come_from_kineto_metadata() -> None:
+    text = '"device": 0, "context": 1, "stream": 7, "correlation": 42, "bytes": 4096, ' \
+           '"memory bandwidth (GB/s)": 1.5'
+    assert profiles.memcpy_bytes_of(text) == 4096
+    assert profiles.memcpy_bytes_of("") is None
+
+
+def test_a_cuda_profile_is_assembled_from_its_passes(monkeypatch) -> None:
+    case = BenchCase.from_params("cpu", "lstm", 4, 8, "skewed", 16, 1, "float32", "packed_unpack")
+    case.spec = dataclasses.replace(case.spec, device="cuda")
+    case.device = "cuda"
+    transfers = {p: Counter() for p in profiles.PHASES}
+    transfers["extract"].update({"d2h": 1, "d2h_bytes": 32})
+    dispatched = profiles._DispatchPass(ops={p: Counter({"aten::x": 2}) for p in profiles.PHASES},
+                                 transfers=transfers,
+                                 sync_warnings={"prepare": 0, "run": 0, "extract": 1})
+    monkeypatch.setattr(profiles, "_dispatch_pass", lambda *args: dispatched)
+    monkeypatch.setattr(profiles, "_profiled_forward", lambda case: None)
+    monkeypatch.setattr(profiles, "trace_events", lambda prof: STAND_IN_TRACE)
+    prof = profiles.profile_case(case)
+    assert prof.config["device"] == "cuda"
+    assert prof.total("ops") == 6 and prof.total("kernels") == 5
+    assert prof.total("host_syncs") == 2 and prof.total("memcpy_bytes") == 520
+    assert prof.total("sync_warnings") == 1
+    assert prof.transfers["d2h"] == {"prepare": 0, "run": 0, "extract": 1}
+    assert prof.transfers["h2d_bytes"] == {"prepare": 0, "run": 0, "extract": 0}
+    assert prof.rnn_time_share == pytest.approx(40 / 61)
+    table = {(r["phase"], r["metric"]): r["value"] for r in profiles.rows([prof])}
+    assert table[("extract", "host_syncs")] == 1 and table[("total", "kernels")] == 5
+    assert table[("extract", "d2h_bytes")] == 32
+
+
+# ---------------------------------------------------------------------------------------------
+# outputs
+
+
+def test_chrome_trace_is_written_with_the_phase_ranges(tmp_path) -> None:
+    case = BenchCase.from_params("cpu", "gru", 4, 8, "skewed", 16, 2, "float32", "packed_unpack")
+    path = profiles.write_chrome_trace(case, tmp_path)
+    assert path.parent == tmp_path and path.name == profiles.trace_name(case)
+    assert path.name.startswith("packed_unpack-cpu-gru-b4-t8-skewed-h16-l2-float32")
+    trace = json.loads(path.read_text())
+    names = {event.get("name") for event in trace["traceEvents"]}
+    assert {"birnn::prepare", "birnn::run", "birnn::extract",
+            "birnn::forward[packed_unpack]", "aten::gru", "aten::_pad_packed_sequence"} <= names
+    explicit = profiles.write_chrome_trace(case, tmp_path / "sub" / "one.json")
+    assert json.loads(explicit.read_text())["traceEvents"]
+
+
+def test_rows_are_tidy_and_none_where_not_applicable(quick_profiles, tmp_path) -> None:
+    profs = list(quick_profiles.values())
+    table = profiles.rows(profs)
+    assert all(tuple(row) == profiles.ROW_COLUMNS for row in table)
+    metrics = profiles.COUNT_METRICS + profiles.TRANSFER_KEYS
+    per_profile = len(metrics) * (len(profiles.PHASES) + 1) + 1
+    assert len(table) == per_profile * len(profs)
+    hn = {(r["phase"], r["metric"]): r["value"] for r in table if r["strategy"] == "hn_index"}
+    assert hn[("prepare", "ops")] == quick_profiles["hn_index"].per_phase("ops")["prepare"]
+    assert hn[("total", "ops")] == quick_profiles["hn_index"].total("ops")
+    assert hn[("total", "kernels")] is None and hn[("run", "host_syncs")] is None
+    assert hn[("total", "rnn_time_share")] == quick_profiles["hn_index"].rnn_time_share
+    detail = [r for r in profiles.rows(profs[:1], op_detail=True) if r["metric"].startswith("op:")]
+    assert sum(r["value"] for r in detail) == profs[0].total("ops")
+    json_rows = json.loads(profiles.write_rows(profs, tmp_path / "p.json").read_text())
+    assert json_rows == json.loads(json.dumps(table))
+    csv_text = profiles.write_rows(profs, tmp_path / "p.csv").read_text().splitlines()
+    assert csv_text[0] == ",".join(profiles.ROW_COLUMNS) and len(csv_text) == len(table) + 1
+    assert json.loads(json.dumps(profs[0].to_dict()))["strategy"] == profs[0].strategy
+
+
+def test_profile_grid_skips_what_this_machine_cannot_run(monkeypatch) -> None:
+    monkeypatch.setitem(grid.GRIDS, "tiny", {**grid.SMOKE_GRID, "dtype": ("float32", "bfloat16"),
+                                             "layers": (1,)})
+    found = profiles.profile_grid("tiny", device=None, strategies=["hn_padded"])
+    expected = 1 + (1 if torch.cuda.is_available() else 0)  # bfloat16: CUDA only
+    assert [p.strategy for p in found] == ["hn_padded"] * expected
+    assert found[0].config["device"] == "cpu" and found[0].config["dtype"] == "float32"
+
+
+# ---------------------------------------------------------------------------------------------
+# asv
+
+
+def test_kernels_and_host_syncs_are_not_applicable_on_cpu_points() -> None:
+    from benchmarks import profiles as bench
+
+    cpu = ("cpu", "lstm", 4, 8, "skewed", 16, 2, "float32", "hn_index")
+    for cls in (bench.Kernels, bench.HostSyncs):
+        with pytest.raises(NotImplementedError, match="CUDA-only"):
+            cls().setup(*cpu)
+    ops = bench.Profiles()
+    ops.setup(*cpu)
+    counts = profiles.count_ops(BenchCase.from_params(*cpu))
+    assert ops.track_ops(*cpu) == sum(sum(c.values()) for c in counts.values())
+    assert ops.track_ops_extract(*cpu) == sum(counts["extract"].values())
+
+
+def test_smoke_asv_run_of_the_profile_benchmarks(tmp_path) -> None:
+    results = run_asv_smoke(tmp_path, "profile-box", bench="Profiles|Kernels|HostSyncs")
+    found = list(asv_results.iter_results(str(results / "profile-box")))
+    assert len(found) == 1
+    result = found[0]
+    names = set(result.get_all_result_keys())
+    assert names == {"profiles.Profiles.track_ops", "profiles.Profiles.track_ops_extract",
+                     "profiles.Kernels.track_kernels", "profiles.HostSyncs.track_host_syncs"}
+    smoke = grid.bench_grid("smoke")
+    expected = {}
+    for strategy in STRATEGIES:
+        counts = profiles.count_ops(BenchCase.from_params(
+            *(values[0] for name, values in smoke.items() if name != "strategy"), strategy))
+        expected[strategy] = (sum(sum(c.values()) for c in counts.values()),
+                              sum(counts["extract"].values()))
+    for name in names:
+        params = result.get_result_params(name)
+        values = result.get_result_value(name, params)
+        combos = list(itertools.product(*params))
+        assert len(values) == len(combos) == len(grid.BENCH_STRATEGIES) * 2
+        for value, combo in zip(values, combos, strict=True):
+            device, strategy = combo[0].strip("'"), combo[-1].strip("'")
+            if device == "cpu" and name.startswith("profiles.Profiles"):
+                which = 1 if name.endswith("_extract") else 0
+                assert value == expected[strategy][which], (name, strategy)
+            elif device == "cpu" or not torch.cuda.is_available():
+                assert value is None or value != value, (name, combo)  # n/a
