@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from birnn_bench import measure, stats
 from birnn_bench.bench import BenchCase
@@ -44,6 +45,7 @@ class Recommendation:
     runner_up: str | None
     margin: stats.Comparison | None
     environment: dict = field(default_factory=dict)
+    traces: dict[str, str] = field(default_factory=dict)  # strategy -> Chrome trace path
 
     @property
     def verdict(self) -> str:
@@ -62,18 +64,16 @@ class Recommendation:
             "runner_up": self.runner_up, "verdict": self.verdict,
             "margin": asdict(self.margin) if self.margin else None,
             "ranking": [asdict(r) for r in self.ranking], "environment": self.environment,
+            "traces": self.traces,
         }
-
-
-def _timing(name: str, spec: WorkloadSpec, mode: str) -> Callable[[], object]:
-    case = BenchCase(spec, name)
-    return case.forward if mode == "forward" else case.train_step
 
 
 def recommend(spec: WorkloadSpec, *, mode: str = "forward",
               strategies: Mapping[str, Strategy] = STRATEGIES, rounds: int = 3,
-              min_run_time: float = 0.1, progress: Progress | None = None) -> Recommendation:
-    """Checks every strategy on ``spec``, times the correct ones, ranks them."""
+              min_run_time: float = 0.1, progress: Progress | None = None,
+              profile_dir: Path | None = None) -> Recommendation:
+    """Checks every strategy on ``spec``, times the correct ones, ranks them; with
+    ``profile_dir``, also writes one Chrome trace of a forward call per correct strategy."""
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     if rounds < 1:
@@ -82,7 +82,9 @@ def recommend(spec: WorkloadSpec, *, mode: str = "forward",
     correct = [name for name in strategies if verdicts[name].passed]
     if not correct:
         raise ValueError(f"no strategy is correct on {spec}; nothing to recommend")
-    calls = {name: _timing(name, spec, mode) for name in correct}
+    cases = {name: BenchCase(spec, name) for name in correct}
+    calls = {name: case.forward if mode == "forward" else case.train_step
+             for name, case in cases.items()}
     times: dict[str, list[float]] = {name: [] for name in correct}
     total, done = rounds * len(correct), 0
     for round_index in range(rounds):
@@ -95,6 +97,12 @@ def recommend(spec: WorkloadSpec, *, mode: str = "forward",
             done += 1
     if progress is not None:
         progress(total, total, "done")
+    traces = {}
+    if profile_dir is not None:
+        from birnn_bench.profiles import write_chrome_trace
+
+        Path(profile_dir).mkdir(parents=True, exist_ok=True)
+        traces = {name: str(write_chrome_trace(case, profile_dir)) for name, case in cases.items()}
 
     order = sorted(correct, key=lambda n: stats.median_interval(times[n]).estimate)
     best = order[0]
@@ -115,7 +123,7 @@ def recommend(spec: WorkloadSpec, *, mode: str = "forward",
     margin = stats.compare(times[runner_up], times[best]) if runner_up else None
     return Recommendation(spec=spec, mode=mode, ranking=ranked, choice=best,
                           runner_up=runner_up, margin=margin,
-                          environment=measure.environment_info())
+                          environment=measure.environment_info(), traces=traces)
 
 
 def format_recommendation(rec: Recommendation) -> str:
@@ -138,6 +146,9 @@ def format_recommendation(rec: Recommendation) -> str:
             f"{_ms(row.ci_low_s) + ' - ' + _ms(row.ci_high_s):>21}  "
             f"{row.vs_best.estimate:>6.2f}  {base:>10}  {row.max_abs_error:>11.1e}")
     lines += ["", f"Recommendation: {rec.verdict}"]
+    if rec.traces:
+        lines.append(f"Chrome traces (chrome://tracing or ui.perfetto.dev): "
+                     f"{Path(next(iter(rec.traces.values()))).parent}/")
     return "\n".join(lines)
 
 
