@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 
@@ -175,14 +176,19 @@ def format_tolerances(dtypes: Iterable[str]) -> str:
     return "Tolerance (max abs error against the float64 oracle): " + ", ".join(parts)
 
 
+def _finite_or_none(value: object) -> object:
+    # A strategy that raised has an infinite error; strict JSON has no Infinity.
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def to_json(rows: list[CheckRow]) -> str:
     payload = {
         "torch": torch.__version__,
         "tolerances": {str(k).replace("torch.", ""): v for k, v in TOLERANCES.items()},
-        "rows": [asdict(row) for row in rows],
+        "rows": [{k: _finite_or_none(v) for k, v in asdict(row).items()} for row in rows],
         "summary": summarize(rows),
     }
-    return json.dumps(payload, indent=2, default=str)
+    return json.dumps(payload, indent=2, default=str, allow_nan=False)
 
 
 def to_csv(rows: list[CheckRow]) -> str:
