@@ -186,7 +186,8 @@ def to_json(rows: list[CheckRow]) -> str:
         "torch": torch.__version__,
         "tolerances": {str(k).replace("torch.", ""): v for k, v in TOLERANCES.items()},
         "rows": [{k: _finite_or_none(v) for k, v in asdict(row).items()} for row in rows],
-        "summary": summarize(rows),
+        "summary": {name: {k: _finite_or_none(v) for k, v in info.items()}
+                    for name, info in summarize(rows).items()},
     }
     return json.dumps(payload, indent=2, default=str, allow_nan=False)
 
