@@ -135,6 +135,11 @@ def _add_recommend(sub: argparse._SubParsersAction) -> None:
                    help="seconds per strategy per round")
     p.add_argument("--strategies", type=_csv_list(str, STRATEGIES), default=list(STRATEGIES))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--require", type=_csv_list(str, ("script", "compile", "export", "onnx")),
+                   default=[], help="only strategies that deploy with these: "
+                   "script,compile,export,onnx (checked on your cell/layers/device)")
+    p.add_argument("--profile", type=Path, metavar="DIR",
+                   help="also write one Chrome trace per correct strategy into DIR")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the ranking as JSON")
     p.set_defaults(func=cmd_recommend)
 
@@ -164,7 +169,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
                         device=args.device, seed=args.seed)
     strategies = {name: STRATEGIES[name] for name in args.strategies}
     result = rec.recommend(spec, mode=args.mode, strategies=strategies, rounds=args.rounds,
-                           min_run_time=args.min_run_time, progress=_progress_bar())
+                           min_run_time=args.min_run_time, progress=_progress_bar(),
+                           profile_dir=args.profile, require=tuple(args.require))
     print(rec.format_recommendation(result))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -203,6 +209,54 @@ def cmd_report(args: argparse.Namespace) -> int:
     return analysis_main(["report", *args.rest])
 
 
+def _add_deploy(sub: argparse._SubParsersAction) -> None:
+    from birnn_bench import deploy
+
+    p = sub.add_parser("deploy", help="deployability: TorchScript, torch.compile, torch.export, "
+                       "ONNX for every strategy",
+                       description="Deploys every strategy (wrapped with its rnn in a module) "
+                       "with each technology and compares the deployed output with eager on the "
+                       "traced input and on inputs it was not traced with (other lengths, "
+                       "batch and T). ONNX needs the optional packages "
+                       f"{', '.join(deploy.ONNX_PACKAGES)}; without them its cells are n/a.")
+    p.add_argument("--cells", type=_csv_list(str, CELLS), default=["lstm", "gru"])
+    p.add_argument("--layers", type=_csv_list(_positive_int), default=[1, 2])
+    p.add_argument("--strategies", type=_csv_list(str, STRATEGIES), default=list(STRATEGIES))
+    p.add_argument("--technologies", type=_csv_list(str, deploy.ALL_TECHNOLOGIES),
+                   default=list(deploy.ALL_TECHNOLOGIES),
+                   help=f"default: all; {', '.join(deploy.OPT_IN_TECHNOLOGIES)} are the "
+                   "opt-in variants (dynamo allow_rnn, export's while_loop rnn decomposition)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write rows as JSON")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="write rows as CSV")
+    p.set_defaults(func=cmd_deploy)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from birnn_bench import deploy
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device: {args.device!r} requested but CUDA is not available here")
+    threads = measure.pin_threads()
+    start = time.perf_counter()
+    rows = deploy.deploy_matrix(strategies=args.strategies, cells=args.cells,
+                                layers=args.layers, device=args.device,
+                                technologies=args.technologies, progress=_progress_bar())
+    print(deploy.format_matrix(rows))
+    print()
+    print(deploy.format_summary(rows))
+    found = deploy.versions()
+    print(f"{len(rows)} cells in {time.perf_counter() - start:.1f} s ("
+          + ", ".join(f"{name} {version or 'not installed'}" for name, version in found.items())
+          + f", {threads} threads)")
+    for path, text in ((args.json, deploy.to_json), (args.csv, deploy.to_csv)):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text(rows))
+            print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="birnn-bench",
@@ -212,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check(sub)
     _add_recommend(sub)
     _add_report(sub)
+    _add_deploy(sub)
     return parser
 
 
@@ -228,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, OSError) as err:
         print(f"birnn-bench {args.command}: error: {err}", file=sys.stderr)
         return 2
 

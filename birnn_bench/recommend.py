@@ -19,6 +19,15 @@ from birnn_bench.workload import WorkloadSpec
 
 MODES = ("forward", "train_step")
 BASELINE = "hn_index"
+#: ``--require`` names -> deployability technologies; a strategy qualifies when ANY of them
+#: works on the user's cell/layers/device (compile: whole graph, with or without dynamo's
+#: allow_rnn; export: plain or with the while-loop rnn decomposition).
+REQUIREMENTS: dict[str, tuple[str, ...]] = {
+    "script": ("script",),
+    "compile": ("compile_fullgraph", "compile_fullgraph_allow_rnn"),
+    "export": ("export", "export_while_loop"),
+    "onnx": ("onnx",),
+}
 
 Progress = Callable[[int, int, str], None]
 
@@ -34,6 +43,7 @@ class Ranked:
     vs_best: stats.Interval | None = None
     vs_baseline: stats.Interval | None = None
     samples: int = 0
+    excluded: str = ""  # why a correct strategy was not timed (a failed --require)
 
 
 @dataclass(frozen=True)
@@ -71,17 +81,33 @@ class Recommendation:
 def recommend(spec: WorkloadSpec, *, mode: str = "forward",
               strategies: Mapping[str, Strategy] = STRATEGIES, rounds: int = 3,
               min_run_time: float = 0.1, progress: Progress | None = None,
-              profile_dir: Path | None = None) -> Recommendation:
+              profile_dir: Path | None = None,
+              require: tuple[str, ...] = ()) -> Recommendation:
     """Checks every strategy on ``spec``, times the correct ones, ranks them; with
-    ``profile_dir``, also writes one Chrome trace of a forward call per correct strategy."""
+    ``profile_dir``, also writes one Chrome trace of a forward call per correct strategy;
+    ``require`` keeps only strategies that deploy with those technologies (``REQUIREMENTS``)."""
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    if profile_dir is not None:  # before any measuring, so a bad path loses nothing
+        try:
+            Path(profile_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ValueError(f"profile: cannot use {str(profile_dir)!r} as a directory for "
+                             f"traces ({err.strerror})") from None
+    unknown = [name for name in require if name not in REQUIREMENTS]
+    if unknown:
+        raise ValueError(f"require: expected names from {sorted(REQUIREMENTS)}, got {unknown}")
     if rounds < 1:
         raise ValueError(f"rounds: expected an integer >= 1, got {rounds}")
     verdicts = {row.strategy: row for row in check_spec(spec, strategies)}
     correct = [name for name in strategies if verdicts[name].passed]
     if not correct:
         raise ValueError(f"no strategy is correct on {spec}; nothing to recommend")
+    excluded = _failed_requirements(correct, spec, require, progress)
+    correct = [name for name in correct if name not in excluded]
+    if not correct:
+        raise ValueError(f"no correct strategy meets --require {','.join(require)}: "
+                         + "; ".join(f"{n}: {why}" for n, why in excluded.items()))
     cases = {name: BenchCase(spec, name) for name in correct}
     calls = {name: case.forward if mode == "forward" else case.train_step
              for name, case in cases.items()}
@@ -101,7 +127,6 @@ def recommend(spec: WorkloadSpec, *, mode: str = "forward",
     if profile_dir is not None:
         from birnn_bench.profiles import write_chrome_trace
 
-        Path(profile_dir).mkdir(parents=True, exist_ok=True)
         traces = {name: str(write_chrome_trace(case, profile_dir)) for name, case in cases.items()}
 
     order = sorted(correct, key=lambda n: stats.median_interval(times[n]).estimate)
@@ -117,13 +142,36 @@ def recommend(spec: WorkloadSpec, *, mode: str = "forward",
                          if BASELINE in times else None),
             samples=len(times[name]),
         ))
+    ranked += [Ranked(strategy=n, correct=True, max_abs_error=verdicts[n].max_abs_error,
+                      excluded=why) for n, why in excluded.items()]
     ranked += [Ranked(strategy=n, correct=False, max_abs_error=verdicts[n].max_abs_error)
-               for n in strategies if n not in correct]
+               for n in strategies if n not in correct and n not in excluded]
     runner_up = order[1] if len(order) > 1 else None
     margin = stats.compare(times[runner_up], times[best]) if runner_up else None
     return Recommendation(spec=spec, mode=mode, ranking=ranked, choice=best,
                           runner_up=runner_up, margin=margin,
                           environment=measure.environment_info(), traces=traces)
+
+
+def _failed_requirements(names: list[str], spec: WorkloadSpec, require: tuple[str, ...],
+                         progress: Progress | None) -> dict[str, str]:
+    """strategy -> why it fails a requirement, from the deployability check on the user's
+    cell, layers and device."""
+    if not require:
+        return {}
+    from birnn_bench.deploy import check_deploy, deploy_spec
+
+    target = deploy_spec(spec.cell, spec.num_layers, spec.device)
+    failed: dict[str, str] = {}
+    for done, name in enumerate(names):
+        if progress is not None:
+            progress(done, len(names), f"deployability of {name}")
+        for requirement in require:
+            results = [check_deploy(name, tech, target) for tech in REQUIREMENTS[requirement]]
+            if not any(r.status == "works" for r in results):
+                failed[name] = f"fails --require {requirement} ({results[0].detail[:60]})"
+                break
+    return failed
 
 
 def format_recommendation(rec: Recommendation) -> str:
@@ -136,8 +184,9 @@ def format_recommendation(rec: Recommendation) -> str:
              f"{'x best':>6}  {'x hn_index':>10}  {'max abs err':>11}"
     lines += [header, "-" * len(header)]
     for rank, row in enumerate(rec.ranking, start=1):
-        if not row.correct:
-            lines.append(f"{'-':>4}  {row.strategy:<16} {'excluded: wrong on this workload':>41}"
+        if not row.correct or row.excluded:
+            why = row.excluded or "excluded: wrong on this workload"
+            lines.append(f"{'-':>4}  {row.strategy:<16} {why[:41]:>41}"
                          f"  {'':>6}  {'':>10}  {row.max_abs_error:>11.1e}")
             continue
         base = f"{row.vs_baseline.estimate:.2f}" if row.vs_baseline else "n/a"

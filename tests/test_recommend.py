@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,3 +77,29 @@ def test_recommend_cli_bad_input(tmp_path, capsys) -> None:
     assert "length 0 is < 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["recommend", "--hidden", "0"])
+
+
+def test_recommend_require_and_profile(tmp_path, capsys) -> None:
+    out = tmp_path / "rec.json"
+    code = main(["recommend", "--batch", "4", "--hidden", "8", "--input-size", "4",
+                 "--max-len", "8", "--rounds", "1", "--min-run-time", "0.01",
+                 "--strategies", "hn_index,manual_two_rnn", "--require", "export",
+                 "--profile", str(tmp_path / "traces"), "--json", str(out)])
+    assert code == 0
+    data = json.loads(out.read_text())
+    # Packing strategies do not export (torch 2.13); manual_two_rnn does, via the while-loop
+    # rnn decomposition. A PyTorch upgrade that changes this shows here.
+    assert data["choice"] == "manual_two_rnn"
+    excluded = {r["strategy"]: r["excluded"] for r in data["ranking"] if r["excluded"]}
+    assert list(excluded) == ["hn_index"] and "fails --require export" in excluded["hn_index"]
+    trace = json.loads(Path(data["traces"]["manual_two_rnn"]).read_text())
+    assert "traceEvents" in trace
+    assert "birnn::extract" in json.dumps(trace)
+
+
+def test_recommend_profile_path_that_is_a_file(tmp_path, capsys) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["recommend", "--batch", "2", "--hidden", "4", "--rounds", "1",
+                 "--profile", str(blocker)]) == 2
+    assert "profile: cannot use" in capsys.readouterr().err

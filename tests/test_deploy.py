@@ -1,0 +1,291 @@
+"""Deployability verdicts, pinned for torch 2.13 (CPU): an upgrade that changes one fails here.
+
+Every technology has at least one pinned ``works`` and one pinned ``fails`` where torch 2.13 has
+both; plain ``torch.compile`` never fails (it falls back to eager at each graph break: its graph
+break count is pinned instead), and plain ``torch.export`` / ``compile_fullgraph`` never work on
+these rnns (their opt-in variants carry the ``works`` pins). Shapes are tiny; only one check
+runs inductor on an rnn.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from birnn_bench import deploy, grid
+from birnn_bench.cli import main
+from birnn_bench.deploy import check_deploy, deploy_spec
+from birnn_bench.strategies import STRATEGIES
+from birnn_bench.workload import build
+
+needs_onnx = pytest.mark.skipif(not deploy.onnx_available(),
+                                reason="optional extras onnx/onnxscript/onnxruntime missing")
+
+
+@pytest.fixture(scope="module")
+def lstm1():
+    return deploy_spec("lstm", 1)
+
+
+@pytest.fixture(scope="module")
+def gru2():
+    return deploy_spec("gru", 2)
+
+
+def _pin(result, status, *fragments):
+    assert result.status == status, result
+    for fragment in fragments:
+        assert fragment in result.detail + " | " + result.note, result
+    if status == "works":
+        assert result.max_abs_error is not None and result.max_abs_error <= deploy.TOLERANCE
+        assert result.build_seconds is not None and result.build_seconds >= 0
+    else:
+        assert result.max_abs_error is None and result.build_seconds is None
+
+
+# ---------------------------------------------------------------------------------------------
+# the wrappers and the probes
+
+
+def test_wrappers_compute_exactly_the_registry_strategy(gru2) -> None:
+    rnn, x, lengths = build(gru2)
+    with torch.no_grad():
+        for name, strategy in STRATEGIES.items():
+            want = strategy(rnn, x, lengths)
+            modules = [deploy.StrategyModule(rnn, name)]
+            if name in deploy.SCRIPT_PORTS:
+                modules.append(deploy.ScriptPort(rnn, name))
+            for module in modules:
+                got = module(x, lengths)
+                assert all(torch.equal(g, w) for g, w in zip(got, want, strict=True)), name
+    assert set(deploy.SCRIPT_PORTS) == set(STRATEGIES) - {"manual_two_rnn"}
+
+
+def test_probes_include_inputs_it_was_not_traced_with(lstm1) -> None:
+    probes = [build(spec)[1:] for _, spec in deploy.probe_specs(lstm1)]
+    traced_x, traced_lengths = probes[0]
+    assert probes[1][0].shape == traced_x.shape
+    assert not torch.equal(probes[1][1], traced_lengths)
+    shapes = {tuple(x.shape[:2]) for x, _ in probes}
+    assert len(shapes) == 3 and (1, lstm1.max_len - 1) in shapes
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(ValueError, match="technology: expected one of"):
+        check_deploy("hn_index", "tflite")
+    with pytest.raises(ValueError, match="strategy: expected one of"):
+        check_deploy("nope", "script")
+    with pytest.raises(ValueError, match="strategy: expected one of"):
+        deploy.deploy_matrix(strategies=("nope",))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            check_deploy("hn_index", "script", deploy_spec(device="cuda"))
+
+
+# ---------------------------------------------------------------------------------------------
+# verdicts pinned per technology (torch 2.13, CPU)
+
+
+def test_script(gru2) -> None:
+    # The registry's functions take the rnn as an argument: never scriptable as written.
+    _pin(check_deploy("manual_two_rnn", "script", gru2), "fails",
+         "torch.jit.script (no transcription)", "Unknown type name 'nn.RNNBase'")
+    # Written into forward, packing and all, they script and match eager on untraced inputs.
+    _pin(check_deploy("hn_index", "script", gru2), "works", "ScriptPort transcription",
+         "Unknown type name 'nn.RNNBase'")
+
+
+def test_compile_fullgraph_refuses_the_rnn_module(lstm1) -> None:
+    for name in ("hn_index", "manual_two_rnn"):  # packing or not, and functional kernels too
+        _pin(check_deploy(name, "compile_fullgraph", lstm1), "fails",
+             "torch.compile: Unsupported: Attempted to wrap RNN, GRU, or LSTM")
+
+
+def test_compile_works_around_graph_breaks(lstm1) -> None:
+    result = check_deploy("hn_index", "compile", lstm1)
+    _pin(result, "works", "Attempted to wrap RNN, GRU, or LSTM x1")
+    assert result.graph_breaks == 1
+
+
+def test_compile_fullgraph_with_allow_rnn(lstm1) -> None:
+    _pin(check_deploy("hn_index", "compile_fullgraph_allow_rnn", lstm1), "fails",
+         "torch.compile: Unsupported: Attempted to call function marked as skipped")
+    _pin(check_deploy("last_step_naive", "compile_fullgraph_allow_rnn", lstm1), "works",
+         "allow_rnn=True")
+
+
+def test_export_fixes_t_or_fails_on_packing(lstm1) -> None:
+    _pin(check_deploy("padded_gather", "export", lstm1), "fails",
+         "torch.export.export: UserError: Constraints violated (steps)!",
+         "steps specialized to the traced 6")
+    _pin(check_deploy("hn_index", "export", lstm1), "fails",
+         "torch.export.export: TypeError: zeros(): argument 'size' failed to unpack")
+
+
+def test_export_while_loop(lstm1) -> None:
+    _pin(check_deploy("padded_gather", "export_while_loop", lstm1), "works")
+    _pin(check_deploy("hn_index", "export_while_loop", lstm1), "fails", "zeros(): argument")
+
+
+def test_cells_do_not_depend_on_earlier_exports(lstm1) -> None:
+    # torch.export._patches leaves its rnn kernel in the op's dispatch cache: without clearing
+    # it, a plain export after the while-loop one "works".
+    assert check_deploy("hn_padded", "export_while_loop", lstm1).status == "works"
+    assert check_deploy("hn_padded", "export", lstm1).status == "fails"
+    assert check_deploy("hn_padded", "export_while_loop", lstm1).status == "works"
+
+
+@needs_onnx
+def test_onnx(lstm1) -> None:
+    _pin(check_deploy("padded_gather", "onnx", lstm1), "works", "dynamo=True")
+    _pin(check_deploy("hn_index", "onnx", lstm1), "fails",
+         "torch.onnx.export: TypeError: zeros(): argument 'size' failed to unpack")
+
+
+def test_onnx_without_its_extras_is_unavailable(monkeypatch, lstm1) -> None:
+    monkeypatch.setattr(deploy, "_missing_onnx_packages", lambda: ["onnxruntime"])
+    result = check_deploy("padded_gather", "onnx", lstm1)
+    assert result.status == "unavailable"
+    assert "onnxruntime" in result.detail and "pip install onnx onnxscript onnxruntime" in (
+        result.detail)
+
+
+# ---------------------------------------------------------------------------------------------
+# how a deployed callable is judged
+
+
+def _fake_deployment(monkeypatch, behave):
+    def fake(case, technology):
+        return (lambda x, lengths: behave(case.module, x, lengths)), 0.5, None, "fake"
+    monkeypatch.setattr(deploy, "_deploy", fake)
+
+
+def test_output_off_on_untraced_lengths_is_wrong(monkeypatch, lstm1) -> None:
+    traced = build(lstm1).lengths
+
+    def off(module, x, lengths):
+        fwd, bwd = module(x, lengths)
+        return (fwd, bwd) if torch.equal(lengths, traced) else (fwd, bwd + 3e-2)
+
+    _fake_deployment(monkeypatch, off)
+    result = check_deploy("hn_index", "script", lstm1)
+    assert result.status == "wrong" and math.isclose(result.max_abs_error, 3e-2, rel_tol=1e-3)
+    assert result.detail == "max abs error 3.0e-02 on new lengths (B=4, T=6)"
+    assert deploy.format_cell(result) == "wrong 3e-02"
+
+
+def test_crash_on_an_untraced_shape_fails(monkeypatch, lstm1) -> None:
+    def static(module, x, lengths):
+        if x.shape[0] != lstm1.batch:
+            raise RuntimeError("expected batch 4\nmore")
+        return module(x, lengths)
+
+    _fake_deployment(monkeypatch, static)
+    result = check_deploy("hn_index", "script", lstm1)
+    assert result.status == "fails"
+    assert result.detail == "run on new shape (B=3, T=9): RuntimeError: expected batch 4"
+
+
+def test_first_error_line_finds_the_root_cause() -> None:
+    try:
+        try:
+            raise TypeError("inner reason\ndetails at 0x7f00deadbeef")
+        except TypeError as inner:
+            raise RuntimeError("\x1b[96mwrapper\x1b[0m") from inner
+    except RuntimeError as err:
+        assert deploy.first_error_line(err) == "TypeError: inner reason"
+
+
+# ---------------------------------------------------------------------------------------------
+# the matrix, its formats, the CLI
+
+
+def test_matrix_is_deterministic_and_round_trips() -> None:
+    kwargs = {"strategies": ("hn_index", "padded_gather"), "cells": ("lstm",), "layers": (1,),
+              "technologies": ("script", "export", "export_while_loop")}
+    seen = []
+    first = deploy.deploy_matrix(**kwargs, progress=lambda *args: seen.append(args))
+    second = deploy.deploy_matrix(**kwargs)
+    assert [r.verdict() for r in first] == [r.verdict() for r in second]
+    assert len(first) == 6 and seen[-1][:2] == (6, 6)
+    assert [r.status for r in first] == ["works", "fails", "fails", "works", "fails", "works"]
+    assert deploy.strategies_that_work(first, "export_while_loop") == ["padded_gather"]
+    assert deploy.strategies_that_work(first, "export") == []
+    assert deploy.from_json(deploy.to_json(first)) == first
+    payload = json.loads(deploy.to_json(first))
+    assert payload["versions"]["torch"] == torch.__version__ and len(payload["probes"]) == 4
+    assert deploy.to_csv(first).splitlines()[0].startswith("strategy,cell,layers,device,")
+    table = deploy.format_matrix(first)
+    assert "padded_gather lstm 1" in table and "fails [1]" in table
+    assert "[1] torch.export.export: TypeError: zeros()" in table
+
+
+def test_cli_deploy(tmp_path, capsys) -> None:
+    out = tmp_path / "deploy.json"
+    code = main(["deploy", "--strategies", "hn_padded,manual_two_rnn", "--cells", "gru",
+                 "--layers", "2", "--technologies", "script,compile_fullgraph",
+                 "--json", str(out), "--csv", str(tmp_path / "deploy.csv")])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "strategy cell layers" in captured.out and "hn_padded gru 2" in captured.out
+    assert "Attempted to wrap RNN, GRU, or LSTM" in captured.out
+    assert "4/4" in captured.err  # progress on stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["strategy"], r["technology"], r["status"]) for r in rows] == [
+        ("hn_padded", "script", "works"), ("hn_padded", "compile_fullgraph", "fails"),
+        ("manual_two_rnn", "script", "fails"), ("manual_two_rnn", "compile_fullgraph", "fails")]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--technologies", "script,tflite"], "'tflite' is not one of"),
+    (["--layers", "0"], "expected an integer >= 1"),
+    (["--strategies", "best"], "'best' is not one of"),
+    (["--cells", "transformer"], "'transformer' is not one of"),
+])
+def test_cli_deploy_bad_arguments(capsys, argv, message) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["deploy", *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cli_deploy_without_cuda(capsys) -> None:
+    assert main(["deploy", "--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# the asv sub-grid
+
+
+def test_compile_grid_reuses_the_suite_names() -> None:
+    assert (*grid.BENCH_PARAM_NAMES, "compile") == deploy.COMPILE_PARAM_NAMES
+    assert set(deploy.COMPILE_GRIDS) == set(grid.GRIDS)
+    assert deploy.COMPILE_GRID is deploy.COMPILE_GRIDS["quick"]
+    assert set(deploy.COMPILE_GRIDS["quick"]["strategy"]) == set(STRATEGIES)
+    for name, values in deploy.COMPILE_GRIDS.items():
+        assert tuple(values) == deploy.COMPILE_PARAM_NAMES, name
+        assert values["compile"] == deploy.COMPILE_MODES
+        cpu = math.prod(len(v) for k, v in values.items() if k != "device")
+        assert cpu <= 128, name
+    assert math.prod(len(v) for k, v in deploy.COMPILE_GRID.items() if k != "device") == 32
+
+
+def test_compiled_case() -> None:
+    point = ("cpu", "lstm", 4, 8, "skewed", 16, 2, "float32", "hn_index")
+    eager = deploy.CompiledCase(*point, "eager")
+    compiled = deploy.CompiledCase(*point, "compile")
+    for case in (eager, compiled):
+        assert case.first_call_seconds > 0
+        got = case.forward()
+        want = STRATEGIES["hn_index"](eager.module.rnn, eager.x, eager.lengths)
+        assert all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got, want, strict=True))
+    with pytest.raises(ValueError, match="compile: expected one of"):
+        deploy.CompiledCase(*point, "jit")
+    if not torch.cuda.is_available():
+        with pytest.raises(NotImplementedError, match="no CUDA device"):
+            deploy.CompiledCase("cuda", *point[1:], "compile")
