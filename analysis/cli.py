@@ -1,8 +1,12 @@
-"""``python -m analysis report`` (and ``birnn-bench report``): results tree -> report folder."""
+"""``python -m analysis report`` (and ``birnn-bench report``): results tree -> report folder;
+``python -m analysis findings``: results + check (+ crosscheck, deploy) -> docs/FINDINGS.md, its
+figures, birnn_bench/auto_policy.json and the README's generated block."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -41,8 +45,47 @@ def build_parser() -> argparse.ArgumentParser:
                    help="significance level of the recommendation's margin (default: 0.01)")
     p.add_argument("--regression-threshold", type=float, default=0.10,
                    help="relative slow-down that counts as a regression (default: 0.10)")
+    p.add_argument("--deploy", type=Path, nargs="+", action="extend", default=None,
+                   metavar="FILE", help="birnn-bench deploy --json files (a Deployability "
+                   "section; without them the section says how to produce them)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _add_findings(sub)
     return parser
+
+
+def _add_findings(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "findings", help="docs/FINDINGS.md, its figures, the auto policy and the README block",
+        description="Builds docs/FINDINGS.md (the thread's claims settled by the check, the "
+        "headline per device, training step, memory, op counts, deployability, measurement "
+        "integrity), its figures, birnn_bench/auto_policy.json and the README's block between "
+        "the findings markers, from committed asv results and a birnn-bench check --json file. "
+        "Only these files are written; inputs are all read and checked first.")
+    p.add_argument("--results", type=Path, default=None,
+                   help="asv results folder (default: results_dir of asv.conf.json)")
+    p.add_argument("--config", type=Path, default=None,
+                   help="asv.conf.json naming the results folder (default: ./asv.conf.json, "
+                   "else the repository's)")
+    p.add_argument("--check", type=Path, default=REPO / "docs" / "check.json", metavar="FILE",
+                   help="birnn-bench check --json output (default: docs/check.json)")
+    p.add_argument("--crosscheck", type=Path, nargs="*", default=None, metavar="FILE",
+                   help="scripts/crosscheck.py --json files (default: docs/crosscheck-*.json; "
+                   "give the option with no file for none)")
+    p.add_argument("--deploy", type=Path, nargs="*", default=None, metavar="FILE",
+                   help="birnn-bench deploy --json files (default: docs/deploy-*.json; give "
+                   "the option with no file for none)")
+    p.add_argument("--out", type=Path, default=REPO / "docs" / "FINDINGS.md",
+                   help="the Markdown file written (default: docs/FINDINGS.md)")
+    p.add_argument("--figures", type=Path, default=REPO / "docs" / "figures",
+                   help="folder of the PNG figures (default: docs/figures)")
+    p.add_argument("--policy", type=Path, default=REPO / "birnn_bench" / "auto_policy.json",
+                   help="the auto policy written (default: birnn_bench/auto_policy.json)")
+    p.add_argument("--readme", type=Path, default=REPO / "README.md",
+                   help="README whose findings block is replaced (default: README.md)")
+    p.add_argument("--no-readme", action="store_true", help="leave the README alone")
+    p.add_argument("--alpha", type=float, default=0.01,
+                   help="significance level of margins and of the policy (default: 0.01)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
 def _results_dir(args: argparse.Namespace) -> Path:
@@ -90,9 +133,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     say(f"{len(loaded.files)} files, {measured} measured points, "
         f"{len(loaded.problems)} problem(s)")
+    try:
+        deploy = _read_deploy(args.deploy or [])
+    except ValueError as err:
+        print(f"analysis report: error: {err}", file=sys.stderr)
+        return 2
     report = build_report(loaded, baseline=args.baseline, alpha=args.alpha,
                           threshold=args.regression_threshold, progress=say,
-                          source=str(results))
+                          source=str(results), deploy=deploy)
     written = write_report(args.out, report)
     say(f"wrote {len(written)} files to {args.out}")
     print(f"report: {args.out / 'index.html'}")
@@ -101,9 +149,141 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_text(path: Path, what: str) -> str:
+    if not path.exists():
+        raise ValueError(f"{path}: no such file ({what})")
+    if not path.is_file():
+        raise ValueError(f"{path}: is not a file ({what})")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: is not UTF-8 text ({err.reason} at byte {err.start})") \
+            from None
+    except OSError as err:
+        raise ValueError(f"{path}: cannot be read ({err.strerror or err})") from None
+
+
+def _read_deploy(paths: Sequence[Path]):
+    """The deploy files as one frame, or None when there are none."""
+    if not paths:
+        return None
+    import pandas as pd
+
+    from analysis.findings import parse_deploy
+
+    frames = [parse_deploy(_read_text(p, "write it with birnn-bench deploy --json FILE"),
+                           _display(p)) for p in paths]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _display(path: Path) -> str:
+    """A path as the generated files name it: relative to the repository when inside it."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def _discover(given: list[Path] | None, pattern: str) -> list[Path]:
+    if given is not None:
+        return list(given)
+    return sorted((REPO / "docs").glob(pattern))
+
+
+def _href(target: Path, document: Path) -> str:
+    """``target`` relative to the folder of ``document``, with forward slashes."""
+    return Path(os.path.relpath(target.resolve(), document.resolve().parent)).as_posix()
+
+
+def _png(fig: object) -> bytes:
+    """A figure as PNG bytes without a Software stamp (same figure, same bytes)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight",  # type: ignore[attr-defined]
+                metadata={"Software": None})
+    plt.close(fig)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def cmd_findings(args: argparse.Namespace) -> int:
+    from analysis import findings as f
+    from analysis.load import load_results
+
+    start = time.perf_counter()
+
+    def say(message: str) -> None:
+        if not args.quiet:
+            print(f"[{time.perf_counter() - start:5.1f} s] {message}", file=sys.stderr,
+                  flush=True)
+
+    def fail(message: str) -> int:
+        print(f"analysis findings: error: {message}", file=sys.stderr)
+        return 2
+
+    try:
+        results = _results_dir(args)
+        check = f.parse_check(_read_text(args.check, "write it with birnn-bench check --json "
+                                         f"{args.check}"), _display(args.check))
+        crosscheck = [f.parse_crosscheck(_read_text(p, "write it with python "
+                                                    "scripts/crosscheck.py --json FILE"),
+                                         _display(p))
+                      for p in _discover(args.crosscheck, "crosscheck-*.json")]
+        deploy = _read_deploy(_discover(args.deploy, "deploy-*.json"))
+        readme = None
+        if not args.no_readme:
+            readme = _read_text(args.readme, "the README whose findings block is generated")
+            f.replace_readme_block(readme, "", _display(args.readme))  # markers usable?
+    except (FileNotFoundError, ValueError, OSError) as err:
+        return fail(str(err))
+
+    say(f"loading results from {results}")
+    loaded = load_results(results)
+    for problem in loaded.problems:
+        print(f"analysis findings: {problem}", file=sys.stderr)
+    measured = int(loaded.data["value"].notna().sum())
+    if loaded.data.empty or measured == 0:
+        return fail(f"nothing could be loaded from {results}"
+                    + ("" if loaded.problems else " (no measured points)"))
+    say(f"{len(loaded.files)} files, {measured} measured points; check: "
+        f"{len(check['rows'])} rows; {len(crosscheck)} crosscheck file(s); "
+        f"{0 if deploy is None else deploy['source'].nunique()} deploy file(s)")
+    found = f.build_findings(loaded, check, crosscheck, deploy, alpha=args.alpha)
+    say("rendering figures")
+    png = {name: _png(fig) for name, fig in found.figures.items()}
+    text = f.render_findings(found, _href(args.figures, args.out))
+    policy = f.policy_json(found.policy)
+    json.loads(policy)  # strict JSON, or fail before writing anything
+    args.figures.mkdir(parents=True, exist_ok=True)
+    for name, data in png.items():
+        (args.figures / f"{name}.png").write_bytes(data)
+    for name in set(f.FIGURES) - set(png):  # a figure these results cannot draw: no stale copy
+        (args.figures / f"{name}.png").unlink(missing_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    args.policy.parent.mkdir(parents=True, exist_ok=True)
+    args.policy.write_text(policy, encoding="utf-8")
+    print(f"findings: {args.out}")
+    print(f"figures: {args.figures} ({len(png)} PNG)")
+    print(f"policy: {args.policy} ({len(found.policy['rules'])} rules)")
+    if readme is not None:
+        block = f.readme_block(found, _href(args.figures, args.readme),
+                               _href(args.out, args.readme))
+        updated = f.replace_readme_block(readme, block, _display(args.readme))
+        if updated != readme:
+            args.readme.write_text(updated, encoding="utf-8")
+        print(f"readme: {args.readme} ({'updated' if updated != readme else 'unchanged'})")
+    say("done")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; ``argv`` like ``["report", "--out", "DIR"]``. Returns the exit code."""
     args = build_parser().parse_args(argv)
     if args.command == "report":
         return cmd_report(args)
+    if args.command == "findings":
+        return cmd_findings(args)
     return 2  # pragma: no cover (argparse requires a known command)

@@ -51,6 +51,13 @@ FILE_COLUMNS = ("machine", "device_name", "commit", "date", "env", "python", "cp
 BENCH_COLUMNS = ("benchmark", "metric", "kind", "unit")
 STAT_COLUMNS = ("value", "ci_low", "ci_high", "q25", "q75", "number", "repeat", "samples")
 #: asv's result column -> ours.
+def extra_params(df: pd.DataFrame) -> list[str]:
+    """Parameter columns of ``df`` beyond the suite's grid (``compile`` of the compile
+    sub-grid, say): NaN where a benchmark lacks the parameter."""
+    fixed = {*FILE_COLUMNS, *BENCH_COLUMNS, *KNOWN_PARAMS, *STAT_COLUMNS, "file"}
+    return [name for name in df.columns if name not in fixed]
+
+
 _STATS = {"result": "value", "stats_ci_99_a": "ci_low", "stats_ci_99_b": "ci_high",
           "stats_q_25": "q25", "stats_q_75": "q75", "stats_number": "number",
           "stats_repeat": "repeat"}

@@ -32,6 +32,7 @@ FIGURES = {
     "speedup": "Speed-up against the baseline",
     "memory": "Peak memory",
     "history": "History across commits",
+    "op_counts": "ATen ops per forward call",
 }
 #: CSV tables written next to the report (name -> what it holds).
 TABLES = {
@@ -48,6 +49,12 @@ TABLES = {
     "history_summary": "geometric mean time per strategy and commit",
     "environment": "machines, devices, versions and commits in the results",
     "problems": "files that were skipped or loaded with a caveat",
+    "op_counts": "per device, regime and strategy: ATen ops of one forward (all phases, "
+                 "extract), CUDA kernels and host syncs (profile benchmarks)",
+    "compiled": "torch.compile against eager (deploy.Compiled): times, speed-up with its "
+                "interval, compile time, the compiled output's error against the oracle",
+    "deployability": "per strategy, cell, layers, device and technology: works / fails / "
+                     "wrong / unavailable (from birnn-bench deploy --json; only with --deploy)",
 }
 
 
@@ -102,8 +109,14 @@ def environment(df: pd.DataFrame) -> pd.DataFrame:
 
 def build_report(loaded: Loaded, baseline: str = s.BASELINE, alpha: float = s.ALPHA,
                  threshold: float = 0.10, progress: Progress | None = None,
-                 source: str | None = None) -> Report:
-    """All tables, figures, the HTML page and the Markdown summary from a loaded tree."""
+                 source: str | None = None, deploy: pd.DataFrame | None = None) -> Report:
+    """All tables, figures, the HTML page and the Markdown summary from a loaded tree.
+
+    ``deploy``: rows of ``birnn-bench deploy --json`` (``analysis.findings.parse_deploy``) for
+    the Deployability section; without it the section says how to produce them.
+    """
+    from analysis import findings
+
     say = progress or (lambda _msg: None)
     df = loaded.data
     say("summarising: correctness")
@@ -120,6 +133,8 @@ def build_report(loaded: Loaded, baseline: str = s.BASELINE, alpha: float = s.AL
     hist = s.history(df, threshold)
     hist_summary = s.history_summary(hist)
     flagged = hist[hist["regression"] | hist["improvement"]]
+    say("summarising: op counts")
+    ops = findings.op_counts(df)
     problems = pd.DataFrame([{"severity": p.severity, "file": p.path, "problem": p.message}
                              for p in loaded.problems], columns=["severity", "file", "problem"])
     tables = {
@@ -127,21 +142,29 @@ def build_report(loaded: Loaded, baseline: str = s.BASELINE, alpha: float = s.AL
         "overall": s.overall(recs, tp), "correctness": verdicts, "correctness_matrix": matrix,
         "throughput": tp.drop(columns=["samples"]), "speedup": sp, "pareto": front,
         "regressions": flagged, "history_summary": hist_summary,
-        "environment": environment(df), "problems": problems,
+        "environment": environment(df), "problems": problems, "op_counts": ops,
+        "compiled": s.compiled(df),
     }
+    if deploy is not None and not deploy.empty:
+        tables["deployability"] = deploy
     say("drawing figures")
     figures = {
         "time_vs_batch": plots.time_vs_batch(tp),
         "correctness": plots.correctness_heatmap(matrix),
         "speedup": plots.speedup_heatmap(sp),
         "memory": plots.memory_bars(sp),
+        "op_counts": findings.ops_figure(ops),
     }
     if hist_summary["commit"].nunique() >= 2:
         figures["history"] = plots.history_lines(hist_summary)
     png, svg = {}, {}
     for name, fig in figures.items():
         png[name], svg[name] = _render(fig)
-    ctx = _Context(loaded, tables, baseline, alpha, threshold, tp, sp, source)
+    ctx = _Context(loaded, tables, baseline, alpha, threshold, tp, sp, source,
+                   findings.ops_table(ops), findings.ops_notes(ops, tp, baseline),
+                   findings.deploy_table(deploy) if deploy is not None else None,
+                   findings.deploy_details(deploy) if deploy is not None else None,
+                   findings.ops_caveat(ops))
     say("assembling HTML and Markdown")
     return Report(tables, png, svg, render_html(ctx, png), render_markdown(ctx),
                   list(loaded.problems))
@@ -161,6 +184,11 @@ class _Context:
     tp: pd.DataFrame
     sp: pd.DataFrame
     source: str | None
+    ops_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ops_notes: dict[str, str] = field(default_factory=dict)
+    deploy_summary: pd.DataFrame | None = None
+    deploy_details: pd.DataFrame | None = None
+    ops_caveat: str = ""
 
     @property
     def df(self) -> pd.DataFrame:
@@ -418,7 +446,9 @@ def render_html(ctx: _Context, png: dict[str, bytes]) -> str:
         "<nav>" + "".join(f'<a href="#{a}">{e(b)}</a>' for a, b in (
             ("recommendation", "Recommendation"), ("correctness", "Correctness"),
             ("throughput", "Throughput"), ("speedup", "Speed-up"), ("memory", "Memory"),
-            ("pareto", "Pareto front"), ("history", "History"), ("environment", "Machines"),
+            ("pareto", "Pareto front"), ("ops", "Op counts"),
+            ("deployability", "Deployability"), ("history", "History"),
+            ("environment", "Machines"),
             ("problems", "Data problems"), ("method", "Method"))) + "</nav>",
         '<h2 id="recommendation">Production recommendation</h2>',
         '<div class="headline">' + "".join(f"<p>{e(line)}</p>" for line in _headlines(ctx))
@@ -462,6 +492,10 @@ def render_html(ctx: _Context, png: dict[str, bytes]) -> str:
         "<p>In how many regimes each correct strategy is on the time–memory Pareto front "
         '(inference). Per regime: <a href="pareto.csv">pareto.csv</a></p>',
         _table_html(_pareto_summary(t["pareto"]), "pareto"),
+        '<h2 id="ops">Op counts</h2>',
+        _ops_html(ctx, png),
+        '<h2 id="deployability">Deployability</h2>',
+        _deploy_html(ctx),
         '<h2 id="history">History</h2>',
         _figure_html("history", png, "Geometric mean time per strategy across commits."),
         _history_html(ctx),
@@ -471,10 +505,91 @@ def render_html(ctx: _Context, png: dict[str, bytes]) -> str:
         _problems_html(ctx.loaded.problems),
         '<h2 id="method">Method</h2>',
         "<ul>" + "".join(f"<li>{e(n)}</li>" for n in _method_notes(ctx)) + "</ul>",
-        "<p>Tables: " + ", ".join(f'<a href="{n}.csv">{n}.csv</a>' for n in TABLES) + "</p>",
+        "<p>Tables: " + ", ".join(f'<a href="{n}.csv">{n}.csv</a>' for n in TABLES
+                                  if n in t) + "</p>",
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p)
+
+
+OPS_INTRO = ("ATen operators one inference forward runs, counted at the dispatcher (below "
+             "autograd: nn.LSTM shows as the kernels it reaches), median (min–max) over the "
+             "regimes of each group; exact and repeatable. CUDA columns (kernels that ran, "
+             "host-blocking CUDA calls) appear when a GPU run is in the results.")
+OPS_MISSING = ("No profile benchmarks in these results (profiles.Profiles.track_ops, "
+               "track_ops_extract; on CUDA Kernels.track_kernels, HostSyncs.track_host_syncs): "
+               "run asv with benchmarks/profiles.py to add them.")
+COMPILED_INTRO = ("torch.compile (default settings) against eager on the compile sub-grid "
+                  "(asv benchmark deploy.Compiled): end-to-end inference of the rnn and the "
+                  "strategy; speed-up = eager / compiled with its 99% interval; compile = the "
+                  "compiled module's first call, caches off; output = the compiled output "
+                  "against the float64 oracle on that very point.")
+COMPILED_MISSING = ("No deploy.Compiled results: run asv with benchmarks/deploy.py to add "
+                    "torch.compile against eager.")
+
+
+def compiled_display(compiled: pd.DataFrame) -> pd.DataFrame:
+    """The compiled table for reading: one row per device, regime and strategy."""
+    if compiled.empty:
+        return compiled
+    verdict = np.select([~compiled["verified"], compiled["correct"]],
+                        ["not checked", "correct"], "WRONG")
+    return pd.DataFrame({
+        "device": compiled["device_name"].astype(str) + " (" + compiled["device"].astype(str)
+        + ")",
+        "cell": compiled["cell"], "layers": compiled["layers"], "batch": compiled["batch"],
+        "strategy": compiled["strategy"],
+        "eager": compiled["eager_s"].map(_fmt_time),
+        "compiled": compiled["compiled_s"].map(_fmt_time),
+        "speed-up": [f"{x:.2f}x [{lo:.2f}, {hi:.2f}]" for x, lo, hi in
+                     zip(compiled["speedup"], compiled["speedup_low"], compiled["speedup_high"],
+                         strict=True)],
+        "compile": compiled["compile_s"].map(_fmt_time),
+        "output": verdict})
+
+
+DEPLOY_MISSING = ("Not in this report: pass --deploy FILE (written by birnn-bench deploy --json "
+                  "docs/deploy-<device>.json) to add the table.")
+
+
+def _ops_html(ctx: _Context, png: dict[str, bytes]) -> str:
+    if ctx.ops_summary.empty:
+        return f"<p>{html.escape(OPS_MISSING)}</p>"
+    notes = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
+                    for k, v in ctx.ops_notes.items())
+    return "\n".join([
+        f'<p>{html.escape(OPS_INTRO)} Per point: <a href="op_counts.csv">op_counts.csv</a></p>',
+        _table_html(ctx.ops_summary, "op-counts", scroll=True),
+        _figure_html("op_counts", png, "ATen ops of one forward per strategy (median over "
+                     "regimes), by cell and whether the batch holds unequal lengths; log "
+                     "scale."),
+        f"<ul>{notes}</ul>",
+        f"<p>{html.escape(ctx.ops_caveat)}</p>" if ctx.ops_caveat else ""])
+
+
+def _compiled_html(ctx: _Context) -> str:
+    table = ctx.tables["compiled"]
+    if table.empty:
+        return f"<p>{html.escape(COMPILED_MISSING)}</p>"
+    return "\n".join([f'<p>{html.escape(COMPILED_INTRO)} <a href="compiled.csv">compiled.csv'
+                      "</a></p>",
+                      _table_html(compiled_display(table), "compiled", scroll=True)])
+
+
+def _deploy_html(ctx: _Context) -> str:
+    compiled = "<h3>torch.compile against eager, timed</h3>\n" + _compiled_html(ctx)
+    if ctx.deploy_summary is None or ctx.deploy_summary.empty:
+        return f"<p>{html.escape(DEPLOY_MISSING)}</p>\n{compiled}"
+    parts = ["<p>Each strategy deployed per technology; <b>works</b>: every probe shape ran "
+             "and matched eager; <b>wrong</b>: ran but differs; <b>fails</b>: raised; "
+             "<b>unavailable</b>: an optional dependency is missing. "
+             '<a href="deployability.csv">deployability.csv</a></p>',
+             _table_html(ctx.deploy_summary, "deployability", scroll=True)]
+    if ctx.deploy_details is not None and not ctx.deploy_details.empty:
+        parts += ["<p>Why (each distinct message; *: the first note of a technology's noted "
+                  "cells):</p>",
+                  _table_html(ctx.deploy_details, "deployability-details", scroll=True)]
+    return "\n".join([*parts, compiled])
 
 
 def _history_html(ctx: _Context) -> str:
@@ -492,7 +607,7 @@ def _history_html(ctx: _Context) -> str:
     top = reg.sort_values("ratio", ascending=False).head(50)
     shown = pd.DataFrame({
         "machine": top["machine"], "device": top["device_name"], "metric": top["metric"],
-        **{n: top[n] for n in s.REGIME}, "strategy": top["strategy"],
+        "variant": top["variant"], **{n: top[n] for n in s.REGIME}, "strategy": top["strategy"],
         "commit": top["commit"].astype(str).str[:8],
         "previous": top["previous_commit"].astype(str).str[:8],
         "time": top["time_s"].map(_fmt_time), "before": top["previous_time_s"].map(_fmt_time),
@@ -550,6 +665,19 @@ def render_markdown(ctx: _Context) -> str:
         markdown_table(_correctness_pivot(t["correctness_matrix"])), "",
         "## Throughput, speed-up and memory (inference)", "",
         markdown_table(_device_summary(ctx)), "",
+        "## Op counts", "",
+        *([OPS_MISSING] if ctx.ops_summary.empty else
+          [OPS_INTRO, "", markdown_table(ctx.ops_summary), "",
+           *[f"- **{k}**: {v}" for k, v in ctx.ops_notes.items()],
+           *(["", ctx.ops_caveat] if ctx.ops_caveat else [])]), "",
+        "## Deployability", "",
+        *([DEPLOY_MISSING] if ctx.deploy_summary is None or ctx.deploy_summary.empty else
+          [markdown_table(ctx.deploy_summary), "",
+           markdown_table(ctx.deploy_details) if ctx.deploy_details is not None
+           and not ctx.deploy_details.empty else ""]), "",
+        "### torch.compile against eager, timed", "",
+        *([COMPILED_MISSING] if t["compiled"].empty else
+          [COMPILED_INTRO, "", markdown_table(compiled_display(t["compiled"]))]), "",
         "## History", "",
         _history_md(ctx), "",
         "## Data problems", "",

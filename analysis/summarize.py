@@ -40,6 +40,11 @@ SEED = 0
 MIN_SAMPLES = 5
 METRIC_LABELS = {FORWARD: "inference (forward)", TRAIN_STEP: "training step",
                  EXTRACT: "state extraction only"}
+#: The timed benchmarks on the suite's grid, compared strategy against strategy. Others (the
+#: compile sub-grid, with its extra ``compile`` parameter) are left to ``history`` and asv.
+TIMED = (EXTRACT, FORWARD, TRAIN_STEP)
+COMPILED, COMPILE_SECONDS = "time_forward_compiled", "track_compile_seconds"
+COMPILED_ERROR = "track_compiled_error"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,7 +174,7 @@ def throughput(df: pd.DataFrame, verdicts: pd.DataFrame | None = None) -> pd.Dat
     verified (the error was measured), commit, torch, threads.
     """
     snap = latest(df)
-    times = _plain(snap[(snap["kind"] == "time") & snap["value"].notna()])
+    times = _plain(snap[snap["metric"].isin(TIMED) & snap["value"].notna()])
     cols = [*CONFIG, "strategy", "metric", "value", "ci_low", "ci_high", "q25", "q75", "samples",
             "commit", "torch", "threads"]
     out = times[cols].rename(columns={"value": "time_s"}).reset_index(drop=True)
@@ -203,6 +208,31 @@ def _has_samples(s: Any) -> bool:
     return isinstance(s, tuple | list) and len(s) >= MIN_SAMPLES
 
 
+def _time_ratio(out: pd.DataFrame, num: Sequence[str], den: Sequence[str]) -> None:
+    """Adds speedup = num's time / den's time, speedup_low / _high, ci_method, faster, slower
+    to ``out`` (index 0..n-1); ``num`` and ``den`` name its (time, ci_low, ci_high, samples)
+    columns of the two sides.
+
+    The interval: with samples for both, a percentile bootstrap (fixed seed) of the ratio of
+    medians at 99%; else the conservative one from asv's two 99% intervals.
+    """
+    time_n, low_n, high_n, samples_n = num
+    time_d, low_d, high_d, samples_d = den
+    out["speedup"] = out[time_n] / out[time_d]
+    out["speedup_low"] = out[low_n] / out[high_d]
+    out["speedup_high"] = out[high_n] / out[low_d]
+    out["ci_method"] = np.where(out[low_d].notna() & out[low_n].notna(),
+                                "asv 99% CIs combined", "none recorded")
+    for i in np.flatnonzero([_has_samples(a) and _has_samples(b)
+                             for a, b in zip(out[samples_n], out[samples_d], strict=True)]):
+        ratio = stats.ratio_interval(out.at[i, samples_n], out.at[i, samples_d],
+                                     confidence=1 - ALPHA, n_boot=BOOTSTRAPS, seed=SEED)
+        out.loc[i, ["speedup_low", "speedup_high", "ci_method"]] = [ratio.low, ratio.high,
+                                                                      "bootstrap 99%"]
+    out["faster"] = out["speedup_low"] > 1
+    out["slower"] = out["speedup_high"] < 1
+
+
 def speedup(tp: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
     """Each strategy against ``baseline`` on the same device, regime and metric.
 
@@ -223,20 +253,50 @@ def speedup(tp: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
                                 "ci_high": "b_high", "samples": "b_samples",
                                 "peak_bytes": "b_peak"})
     out = tp.merge(base, on=keys, how="inner")
-    out["speedup"] = out["baseline_time_s"] / out["time_s"]
-    out["speedup_low"] = out["b_low"] / out["ci_high"]
-    out["speedup_high"] = out["b_high"] / out["ci_low"]
-    out["ci_method"] = np.where(out["ci_low"].notna() & out["b_low"].notna(),
-                                "asv 99% CIs combined", "none recorded")
-    for i in np.flatnonzero([_has_samples(a) and _has_samples(b)
-                             for a, b in zip(out["b_samples"], out["samples"], strict=True)]):
-        ratio = stats.ratio_interval(out.at[i, "b_samples"], out.at[i, "samples"],
-                                     confidence=1 - ALPHA, n_boot=BOOTSTRAPS, seed=SEED)
-        out.loc[i, ["speedup_low", "speedup_high", "ci_method"]] = [ratio.low, ratio.high,
-                                                                      "bootstrap 99%"]
-    out["faster"] = out["speedup_low"] > 1
-    out["slower"] = out["speedup_high"] < 1
+    _time_ratio(out, ("baseline_time_s", "b_low", "b_high", "b_samples"),
+                ("time_s", "ci_low", "ci_high", "samples"))
     out["memory_ratio"] = out["peak_bytes"] / out["b_peak"]
+    return out[cols]
+
+
+def compiled(df: pd.DataFrame) -> pd.DataFrame:
+    """``torch.compile`` against eager on the compile sub-grid (``deploy.Compiled``): per
+    device, regime and strategy of the newest runs.
+
+    Columns: CONFIG, strategy, eager_s, compiled_s (asv's medians), speedup = eager / compiled
+    (> 1: compiling helps) with speedup_low / _high and ci_method as in ``speedup``, faster /
+    slower (the 99% interval excludes 1), compile_s (the compiled module's first call: the
+    compile), error (the compiled output's max abs error against the oracle on that very point),
+    correct (error <= the dtype's tolerance; False where not measured), verified, commit.
+    """
+    cols = [*CONFIG, "strategy", "eager_s", "compiled_s", "speedup", "speedup_low",
+            "speedup_high", "ci_method", "faster", "slower", "compile_s", "error", "correct",
+            "verified", "commit"]
+    snap = latest(df)
+    if "compile" not in snap.columns:
+        return pd.DataFrame(columns=cols)
+    rows = _plain(snap[snap["metric"].isin([COMPILED, COMPILE_SECONDS, COMPILED_ERROR])
+                       & snap["value"].notna()])
+    keys = [*CONFIG, "strategy"]
+
+    def side(metric: str, mode: str, names: dict[str, str]) -> pd.DataFrame:
+        picked = rows[(rows["metric"] == metric) & (rows["compile"] == mode)]
+        return picked[[*keys, *names]].rename(columns=names)
+
+    stat = {"value": "{}_s", "ci_low": "{}_low", "ci_high": "{}_high", "samples": "{}_samples"}
+    eager = side(COMPILED, "eager", {k: v.format("eager") for k, v in stat.items()})
+    fast = side(COMPILED, "compile", {k: v.format("compiled") for k, v in stat.items()} |
+                {"commit": "commit"})
+    out = eager.merge(fast, on=keys, how="inner").reset_index(drop=True)
+    if out.empty:
+        return pd.DataFrame(columns=cols)
+    _time_ratio(out, ("eager_s", "eager_low", "eager_high", "eager_samples"),
+                ("compiled_s", "compiled_low", "compiled_high", "compiled_samples"))
+    out = out.merge(side(COMPILE_SECONDS, "compile", {"value": "compile_s"}), on=keys,
+                    how="left")
+    out = out.merge(side(COMPILED_ERROR, "compile", {"value": "error"}), on=keys, how="left")
+    out["verified"] = out["error"].notna()
+    out["correct"] = out["error"] <= out["dtype"].map(tolerance_of)
     return out[cols]
 
 
@@ -381,22 +441,38 @@ def overall(recs: pd.DataFrame, tp: pd.DataFrame) -> pd.DataFrame:
 # history
 
 
+def _variant(rows: pd.DataFrame) -> pd.Series:
+    """``name=value`` of the parameters a benchmark has beyond the suite's grid ("" if none):
+    without it, eager and compiled points of one strategy would be one series."""
+    from analysis.load import extra_params
+
+    parts = [name + "=" + rows[name].astype(object).astype(str).where(rows[name].notna(), "")
+             for name in extra_params(rows)]
+    if not parts:
+        return pd.Series("", index=rows.index, dtype=object)
+    joined = functools.reduce(lambda a, b: a + "," + b, parts)
+    # Drop the empty "name=" of benchmarks that lack the parameter.
+    return joined.str.replace(r"(^|,)[^,=]+=(?=,|$)", "", regex=True).str.strip(",")
+
+
 def history(df: pd.DataFrame, threshold: float = 0.10) -> pd.DataFrame:
     """Each strategy's time per device and regime across commits, oldest first, with the change
     from the previous commit measured on the same machine and environment.
 
     regression: slower by more than ``threshold`` AND the 99% intervals do not overlap (when
     both were recorded); improvement: the mirror image. Columns: machine, env, CONFIG, strategy,
-    metric, commit, date, time_s, ci_low, ci_high, previous_commit, previous_time_s, ratio,
-    regression, improvement.
+    metric, variant (the benchmark's parameters beyond the suite's grid, e.g. ``compile=eager``;
+    empty for most), commit, date, time_s, ci_low, ci_high, previous_commit, previous_time_s,
+    ratio, regression, improvement.
     """
-    keys = ["env", *CONFIG, "strategy", "metric"]
-    cols = ["machine", "env", *CONFIG[1:], "strategy", "metric", "commit", "date", "time_s",
-            "ci_low", "ci_high", "previous_commit", "previous_time_s", "ratio", "regression",
-            "improvement"]
+    keys = ["env", *CONFIG, "strategy", "metric", "variant"]
+    cols = ["machine", "env", *CONFIG[1:], "strategy", "metric", "variant", "commit", "date",
+            "time_s", "ci_low", "ci_high", "previous_commit", "previous_time_s", "ratio",
+            "regression", "improvement"]
     rows = df[(df["kind"] == "time") & df["value"].notna()]
     if rows.empty:
         return pd.DataFrame(columns=cols)
+    rows = rows.assign(variant=_variant(rows))
     rows = rows[[*keys, "commit", "date", "value", "ci_low", "ci_high", "file"]].rename(
         columns={"value": "time_s"})
     series = rows.groupby(keys, observed=True, sort=False).ngroup().to_numpy()
@@ -421,17 +497,18 @@ def history(df: pd.DataFrame, threshold: float = 0.10) -> pd.DataFrame:
 
 
 def history_summary(hist: pd.DataFrame) -> pd.DataFrame:
-    """Per machine, metric, strategy and commit: the geometric mean time over regimes (for the
-    history figure), and how many regimes regressed at that commit."""
-    cols = ["machine", "device", "metric", "strategy", "commit", "date", "geomean_time_s",
-            "regimes", "regressions"]
+    """Per machine, metric, variant, strategy and commit: the geometric mean time over regimes
+    (for the history figure), and how many regimes regressed at that commit."""
+    cols = ["machine", "device", "metric", "variant", "strategy", "commit", "date",
+            "geomean_time_s", "regimes", "regressions"]
     if hist.empty:
         return pd.DataFrame(columns=cols)
     h = _plain(hist)
     h["log_t"] = np.log(h["time_s"])
-    out = (h.groupby(["machine", "device", "metric", "strategy", "commit"], sort=False)
+    out = (h.groupby(["machine", "device", "metric", "variant", "strategy", "commit"],
+                     sort=False)
            .agg(date=("date", "first"), log_t=("log_t", "mean"), regimes=("time_s", "size"),
                 regressions=("regression", "sum"))
            .reset_index())
     out["geomean_time_s"] = np.exp(out.pop("log_t"))
-    return out.sort_values(["machine", "device", "metric", "strategy", "date"])[cols]
+    return out.sort_values(["machine", "device", "metric", "variant", "strategy", "date"])[cols]

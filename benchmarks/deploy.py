@@ -71,3 +71,10 @@ class Compiled:
         return self.case.first_call_seconds
 
     track_compile_seconds.unit = "seconds"
+
+    def track_compiled_error(self, *params):
+        """Max abs error of this point's output against the float64 oracle: timed and checked
+        on the same configuration."""
+        return self.case.max_abs_error()
+
+    track_compiled_error.unit = "abs error"

@@ -699,6 +699,14 @@ class CompiledCase:
         with torch.no_grad():
             return self.fn(self.x, self.lengths)
 
+    def max_abs_error(self) -> float:
+        """This point's output (compiled or eager) against the float64 oracle: a compile that
+        changed the result shows here, on the very configuration that is timed."""
+        from birnn_bench.oracle import error_against_oracle
+
+        return error_against_oracle(self.module.rnn, self.x, self.lengths, self.forward(),
+                                    device=self.device)
+
 
 # ---------------------------------------------------------------------------------------------
 # output formats

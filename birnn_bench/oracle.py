@@ -70,3 +70,12 @@ def max_abs_error(states: Tensor, truth: Tensor) -> float:
     if not torch.isfinite(diff).all():
         return float("inf")
     return float(diff.max()) if diff.numel() else 0.0
+
+
+def error_against_oracle(rnn: nn.RNNBase, x: Tensor, lengths: Tensor,
+                         states: tuple[Tensor, Tensor], device: str | torch.device = "cpu"
+                         ) -> float:
+    """The worse of the two directions' max abs errors of ``states`` = (fwd, bwd) against the
+    oracle on (rnn, x, lengths)."""
+    truth = oracle_last_states(rnn, x, lengths, device=device)
+    return max(max_abs_error(states[0], truth[0]), max_abs_error(states[1], truth[1]))

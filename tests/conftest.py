@@ -13,6 +13,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def load_script(path: Path, name: str):
+    """Imports a script from scripts/ as a module (it is not part of the package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look the module up while creating classes
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_asv_conf(path: Path) -> dict:
     from asv import util
 

@@ -41,10 +41,19 @@ KINDS = {"time_extract": "time", "time_forward": "time", "time_train_step": "tim
 # helpers: copies of real results files
 
 
-def n_benchmarks(tree: Path) -> int:
-    """Benchmarks with grid points in the suite (all but Environment, whose params are columns)."""
+def n_points(tree: Path, device: str | None = None) -> int:
+    """Grid points of the suite per results file, from benchmarks.json (every benchmark but
+    Environment, whose params are columns), optionally on one device only."""
     names = json.loads((tree / "benchmarks.json").read_text())
-    return sum(1 for n in names if n != "version" and not n.endswith("Environment.track_threads"))
+    total = 0
+    for name, info in names.items():
+        if name == "version" or name.endswith("Environment.track_threads"):
+            continue
+        sizes = [len(p) for p in info["params"]]
+        if device is not None:
+            sizes[info["param_names"].index("device")] = 1
+        total += math.prod(sizes)
+    return total
 
 
 def core(df: pd.DataFrame) -> pd.DataFrame:
@@ -153,14 +162,17 @@ def test_tidy_frame_has_typed_columns(smoke, smoke_results) -> None:
     for name in ("device", "cell", "lengths", "dtype", "strategy", "machine", "kind"):
         assert isinstance(df[name].dtype, pd.CategoricalDtype), name
     assert str(df["date"].dtype).startswith("datetime64") and df["value"].dtype == np.float64
-    # Every benchmark x 16 points (2 devices x 8 strategies); Environment is columns.
-    assert len(df) == n_benchmarks(smoke_results) * 16
+    # Every point of every benchmark; Environment is columns.
+    assert len(df) == n_points(smoke_results)
     assert dict(zip(core(df)["metric"], core(df)["kind"], strict=True)) == KINDS
     assert {"seconds", "bytes", "abs error"} <= set(df["unit"])
     assert set(df["commit"]) == {head_commit()} and set(df["machine"]) == {"smoke-box"}
     assert set(df["torch"]) == {torch.__version__} and set(df["threads"]) == {1}
     assert set(df["batch"]) == {4} and set(df["layers"]) == {2}
-    assert list(df["strategy"].cat.categories[:2]) == ["hn_index", "hn_first_layer"]
+    # Categories keep the suite's order (first appearance), not the alphabet's.
+    cats = list(df["strategy"].cat.categories)
+    assert cats[0] == "hn_index"
+    assert cats.index("hn_first_layer") < cats.index("last_step_naive") < cats.index("chunk_view")
     forward = df[(df["metric"] == "time_forward") & (df["device"] == "cpu")]
     assert (forward["ci_low"] <= forward["value"]).all()
     assert (forward["value"] <= forward["ci_high"]).all()
@@ -171,7 +183,7 @@ def test_tidy_frame_has_typed_columns(smoke, smoke_results) -> None:
 def test_skipped_cuda_points_are_missing_not_zero(smoke, smoke_results) -> None:
     df = smoke.data
     cuda = df[df["device"] == "cuda"]
-    assert len(cuda) == n_benchmarks(smoke_results) * 8
+    assert len(cuda) == n_points(smoke_results, "cuda")
     assert cuda["value"].isna().all() and cuda["ci_low"].isna().all()
     assert cuda["number"].isna().all()
     assert not (core(df)["value"] == 0).any()
@@ -234,6 +246,21 @@ def test_recommendations_list_only_correct_strategies(smoke) -> None:
     sp = s.speedup(tp)
     base = sp[sp["strategy"] == "hn_index"]
     assert np.allclose(base["speedup"], 1.0) and (base["speedup_low"] <= 1).all()
+
+
+def test_compiled_against_eager_is_checked_on_the_timed_point(smoke) -> None:
+    table = s.compiled(smoke.data)
+    # The smoke compile sub-grid on CPU: lstm, hn_index and padded_gather, eager vs compile.
+    assert sorted(table["strategy"]) == ["hn_index", "padded_gather"]
+    assert (table["device"] == "cpu").all() and table["verified"].all()
+    assert np.allclose(table["speedup"], table["eager_s"] / table["compiled_s"])
+    assert ((table["speedup_low"] <= table["speedup"])
+            & (table["speedup"] <= table["speedup_high"])).all()
+    assert (table["ci_method"] == "asv 99% CIs combined").all()  # no samples recorded
+    assert (table["compile_s"] > 0).all()
+    # Verdicts come from the compiled output on that very point: padding read on skewed lengths.
+    verdict = dict(zip(table["strategy"], table["correct"], strict=True))
+    assert verdict == {"hn_index": True, "padded_gather": False}
 
 
 def test_significance_can_say_no_difference() -> None:
@@ -300,7 +327,7 @@ def test_machines_and_commits_merge(smoke_results, tmp_path) -> None:
     df = loaded.data
     assert set(df["machine"]) == {"smoke-box", "other-box"}
     assert set(df["commit"]) == {head_commit(), "a" * 40}
-    assert len(df) == 3 * n_benchmarks(tree) * 16
+    assert len(df) == 3 * n_points(tree)
     recs = s.recommend(s.throughput(df))
     assert set(recs["machine"]) == {"smoke-box", "other-box"}
     assert set(recs["strategy"]) <= SMOKE_CORRECT
@@ -315,7 +342,13 @@ def test_history_flags_an_injected_regression(smoke_results, tmp_path) -> None:
     copy_as(source, tree, commit="b" * 40, date_shift_ms=3_600_000)
     copy_as(source, tree, commit="c" * 40, date_shift_ms=7_200_000, time_factor=2.0)
     hist = s.history(load_results(tree).data)
-    timed = 3 * 8  # CPU points of the three time benchmarks
+    timed = 3 * 8  # CPU points of the three time benchmarks on the suite's grid
+    compiled = hist[hist["metric"] == "time_forward_compiled"]
+    # The compile sub-grid: eager and compiled points are separate series.
+    assert set(compiled["variant"]) == {"compile=eager", "compile=compile"}
+    assert (hist.loc[hist["metric"] != "time_forward_compiled", "variant"] == "").all()
+    assert not compiled.duplicated(["commit", "strategy", "variant"]).any()
+    hist = hist[hist["metric"] != "time_forward_compiled"]
     assert len(hist) == 3 * timed
     assert not hist.loc[hist["commit"] != "c" * 40, "regression"].any()
     slow = hist[hist["commit"] == "c" * 40]
@@ -398,7 +431,7 @@ def test_truncated_corrupt_and_foreign_files_are_named_and_the_rest_loaded(smoke
     assert set(loaded.files) == {f"smoke-box/{p.name}" for p in (source, foreign, renamed)}
     df = loaded.data
     for commit in (head_commit(), "1" * 40):
-        assert len(df[df["commit"] == commit]) == n_benchmarks(tree) * 16
+        assert len(df[df["commit"] == commit]) == n_points(tree)
     rest = core(df[df["commit"] == "f" * 40])
     assert set(rest["metric"]) == {"time_train_step", "track_peak_bytes", "track_max_abs_error"}
     assert set(s.recommend(s.throughput(df))["strategy"]) <= SMOKE_CORRECT

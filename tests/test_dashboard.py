@@ -9,7 +9,6 @@ load would fail (and asv would redirect to its "external dependencies failed" pa
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import load_script
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "scripts" / "publish_dashboard.py"
 # Shared, git-ignored npm tarball cache: only the first run on a machine needs the registry.
@@ -32,16 +33,7 @@ CDN_HOSTS = ("code.jquery.com", "cdnjs.cloudflare.com", "cdn.jsdelivr.net")
 ASV_ERROR_TEXT = "external (JavaScript) dependencies of airspeed velocity failed to load"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("publish_dashboard", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look the module up while creating classes
-    spec.loader.exec_module(module)
-    return module
-
-
-pd = _load_script()
+pd = load_script(SCRIPT, "publish_dashboard")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import torch
 from birnn_bench import deploy, grid
 from birnn_bench.cli import main
 from birnn_bench.deploy import check_deploy, deploy_spec
+from birnn_bench.oracle import TOLERANCES
 from birnn_bench.strategies import STRATEGIES
 from birnn_bench.workload import build
 
@@ -284,6 +285,10 @@ def test_compiled_case() -> None:
         got = case.forward()
         want = STRATEGIES["hn_index"](eager.module.rnn, eager.x, eager.lengths)
         assert all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got, want, strict=True))
+        assert case.max_abs_error() <= TOLERANCES[torch.float32]
+    # The timed point's own check sees a wrong strategy (padding read on skewed lengths).
+    wrong = deploy.CompiledCase(*point[:-1], "padded_gather", "compile")
+    assert wrong.max_abs_error() > TOLERANCES[torch.float32]
     with pytest.raises(ValueError, match="compile: expected one of"):
         deploy.CompiledCase(*point, "jit")
     if not torch.cuda.is_available():

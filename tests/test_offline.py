@@ -11,7 +11,6 @@ lists both machines. asv runs with HOME in a temporary directory throughout, so 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -22,21 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import load_script
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "scripts" / "offline_bundle.py"
 BENCH = "Environment|PeakMemory"  # the two cheapest benchmark classes: 9 points on CPU
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("offline_bundle", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look the module up while creating classes
-    spec.loader.exec_module(module)
-    return module
-
-
-ob = _load_script()
+ob = load_script(SCRIPT, "offline_bundle")
 
 
 def _env(home: Path) -> dict[str, str]:
