@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -11,6 +9,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from birnn_bench._io import dataclass_csv
 from birnn_bench.oracle import TOLERANCES, max_abs_error, oracle_last_states, tolerance
 from birnn_bench.strategies import STRATEGIES, Strategy
 from birnn_bench.validate import validate_inputs
@@ -193,9 +192,4 @@ def to_json(rows: list[CheckRow]) -> str:
 
 
 def to_csv(rows: list[CheckRow]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(CheckRow.__dataclass_fields__))
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(asdict(row))
-    return buffer.getvalue()
+    return dataclass_csv(rows, CheckRow)

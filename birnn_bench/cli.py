@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from birnn_bench import check, grid, measure
+from birnn_bench._io import write_outputs
 from birnn_bench.strategies import STRATEGIES
 from birnn_bench.workload import (
     CELLS,
@@ -99,11 +100,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{len(specs)} conditions x {len(strategies)} strategies in "
           f"{time.perf_counter() - start:.1f} s (torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads)")
-    for path, text in ((args.json, check.to_json), (args.csv, check.to_csv)):
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text(rows))
-            print(f"wrote {path}")
+    write_outputs(rows, ((args.json, check.to_json), (args.csv, check.to_csv)))
     return 0
 
 
@@ -249,11 +246,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     print(f"{len(rows)} cells in {time.perf_counter() - start:.1f} s ("
           + ", ".join(f"{name} {version or 'not installed'}" for name, version in found.items())
           + f", {threads} threads)")
-    for path, text in ((args.json, deploy.to_json), (args.csv, deploy.to_csv)):
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text(rows))
-            print(f"wrote {path}")
+    write_outputs(rows, ((args.json, deploy.to_json), (args.csv, deploy.to_csv)))
     return 0
 
 

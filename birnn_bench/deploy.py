@@ -41,7 +41,6 @@ Module-level imports are limited to torch and package modules that exist in ever
 from __future__ import annotations
 
 import contextlib
-import csv
 import importlib
 import io
 import itertools
@@ -59,6 +58,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from birnn_bench._io import dataclass_csv
 from birnn_bench._rnn import batch_dim, out_size, time_dim
 from birnn_bench.strategies import STRATEGIES
 from birnn_bench.workload import WorkloadSpec, build
@@ -804,12 +804,7 @@ def to_json(rows: Sequence[DeployResult]) -> str:
 
 
 def to_csv(rows: Sequence[DeployResult]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(DeployResult.__dataclass_fields__))
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(asdict(row))
-    return buffer.getvalue()
+    return dataclass_csv(rows, DeployResult)
 
 
 def from_json(text: str) -> list[DeployResult]:
