@@ -74,9 +74,13 @@ class Error(_Case):
 def _environment_params():
     if measure is None:
         return [["unknown"]], ["environment"]
-    measure.pin_threads()
     measure.set_precision_flags()
-    info = measure.environment_info()
+    threads = measure.pin_threads()
+    if hasattr(measure, "environment_info_isolated"):
+        # No CUDA in this process: asv's forkserver forks the benchmark children from it.
+        info = measure.environment_info_isolated(threads)
+    else:  # a commit that predates it
+        info = measure.environment_info()
     names = ["torch", "threads", "cuda", "cudnn", "gpu", "cudnn_allow_tf32"]
     return [[str(info[name])] for name in names], names
 

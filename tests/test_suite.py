@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import itertools
 import math
 import os
@@ -130,3 +131,57 @@ def test_asv_check_passes() -> None:
                           env={**os.environ, "ASV_PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No problems found" in done.stdout
+
+
+FORKED_PEAK_SCRIPT = """
+import os
+from birnn_bench import measure
+measure.warm_profiler()  # what the suite does in asv's forkserver before forking each point
+pid = os.fork()
+if pid == 0:
+    exec(compile(SCRIPT, "peak", "exec"))
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+def test_figures_in_children_of_a_warmed_forkserver_are_the_same() -> None:
+    fresh, forked = (subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True,
+                                    capture_output=True, text=True).stdout
+                     for code in (PEAK_SCRIPT, f"SCRIPT = {PEAK_SCRIPT!r}\n" + FORKED_PEAK_SCRIPT))
+    assert fresh.count("\n") >= 4 and forked == fresh
+
+
+CUDA_BUILD_IMPORT = """
+import sys
+import torch
+from birnn_bench import measure
+
+torch.version.cuda = "12.8"  # pretend this is a CUDA build on a GPU machine
+
+
+def touched(*args, **kwargs):
+    raise RuntimeError("CUDA touched in the process asv forks benchmark points from")
+
+
+for name in ("is_available", "get_device_name", "init", "_lazy_init", "device_count",
+             "synchronize", "is_initialized"):
+    setattr(torch.cuda, name, touched)
+measure.profile = touched
+measure.warm_profiler()  # skipped on a CUDA build
+import benchmarks.deploy, benchmarks.profiles, benchmarks.strategies  # noqa: E401
+
+print(dict(zip(benchmarks.strategies.Environment.param_names,
+               (p[0] for p in benchmarks.strategies.Environment.params))))
+"""
+
+
+def test_importing_the_suite_leaves_cuda_alone_on_a_cuda_build() -> None:
+    # asv's forkserver imports the suite once and forks every point from that process: had it
+    # initialised CUDA (the GPU's name, say), every CUDA point would fail in its child.
+    done = subprocess.run([sys.executable, "-c", CUDA_BUILD_IMPORT], cwd=REPO,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    env = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    # The environment still names versions and threads: a subprocess answered.
+    assert env["torch"] == torch.__version__ and env["threads"] == "1"
