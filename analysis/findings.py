@@ -994,9 +994,10 @@ def auto_policy(tp: pd.DataFrame, check_summary: Mapping[str, Mapping],
     hidden size, dtype and max_len measured (the "sub-regimes"), a candidate replaces
     ``baseline`` only when it is in ``correct_everywhere``, was measured correct in every
     sub-regime, its geometric-mean time ratio to the baseline is < 1, AND it is significantly
-    faster (``analysis.summarize.compare`` at ``alpha``: permutation test on samples, else
-    non-overlapping asv 99% intervals) in a strict majority of the sub-regimes. Among such
-    candidates the lowest geometric-mean ratio wins; otherwise the baseline stays.
+    faster (``analysis.summarize.compare`` at ``alpha``: permutation test on samples and
+    reproduced in every asv round, else non-overlapping asv 99% intervals) in a strict
+    majority of the sub-regimes. Among such candidates the lowest geometric-mean ratio wins;
+    otherwise the baseline stays.
     """
     allowed = correct_everywhere(check_summary)
     base = baseline if baseline in allowed else (allowed[0] if allowed else baseline)
@@ -1486,7 +1487,10 @@ def render_findings(found: Findings, figures_href: str = "figures") -> str:
         "Method: a strategy is correct on a benchmark regime only where the suite's error "
         "benchmark measured it within the oracle's tolerance on that regime; times are asv "
         "medians; a margin is significant by a permutation test on raw samples when recorded "
-        f"(α = {s.ALPHA:g}), else when asv's 99% intervals do not overlap. Full tables: "
+        f"(α = {s.ALPHA:g}) that every asv round (a separate process) reproduces, else when "
+        "asv's 99% intervals do not overlap. On this shared 2-core machine a whole process can "
+        "run up to 2x slower than another, so differences one process shows are not counted. "
+        "Full tables: "
         "`docs/report/` (`python -m analysis report`).", "",
     ]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -371,7 +371,9 @@ def _method_notes(ctx: _Context) -> list[str]:
         "Significance of the margin between the fastest and the runner-up: with at least "
         f"{s.MIN_SAMPLES} raw samples on both sides (asv run --record-samples), a two-sided "
         f"permutation test of the medians ({s.PERMUTATIONS} permutations, fixed seed), "
-        f"significant when p < {ctx.alpha:g}; otherwise significant only when asv's 99% "
+        f"significant when p < {ctx.alpha:g} and every asv round (a separate process; samples "
+        f"split into {s.TIMING_ROUNDS} in order) reproduces the difference, since on a "
+        "shared machine a whole process can be slow; otherwise significant only when asv's 99% "
         "intervals do not overlap. \"No significant difference\" is a verdict, not a failure. "
         f"Used here: {used}.",
         f"Speed-up = {ctx.baseline}'s time / the strategy's time, per regime; its interval is a "

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from birnn_bench import stats
+from birnn_bench import grid, stats
 
 DEVICE_KEYS = ["machine", "device", "device_name"]
 REGIME = ["batch", "lengths", "max_len", "layers", "cell", "hidden", "dtype"]
@@ -43,6 +43,9 @@ METRIC_LABELS = {FORWARD: "inference (forward)", TRAIN_STEP: "training step",
 #: The timed benchmarks on the suite's grid, compared strategy against strategy. Others (the
 #: compile sub-grid, with its extra ``compile`` parameter) are left to ``history`` and asv.
 TIMED = (EXTRACT, FORWARD, TRAIN_STEP)
+#: How the suite's timing samples are grouped into processes (see birnn_bench.grid).
+TIMING_ROUNDS = grid.TIMING_ROUNDS
+ROUND_METHOD = "permutation test, reproduced in every asv round"
 COMPILED, COMPILE_SECONDS = "time_forward_compiled", "track_compile_seconds"
 COMPILED_ERROR = "track_compiled_error"
 
@@ -208,13 +211,22 @@ def _has_samples(s: Any) -> bool:
     return isinstance(s, tuple | list) and len(s) >= MIN_SAMPLES
 
 
+def _every_round(slower: Any, faster: Any) -> bool:
+    """``slower`` is slower in every asv round (True where samples are missing: the interval
+    test decides alone there)."""
+    if not (_has_samples(slower) and _has_samples(faster)):
+        return True
+    return stats.reproduced_in_every_round(slower, faster, TIMING_ROUNDS)
+
+
 def _time_ratio(out: pd.DataFrame, num: Sequence[str], den: Sequence[str]) -> None:
     """Adds speedup = num's time / den's time, speedup_low / _high, ci_method, faster, slower
     to ``out`` (index 0..n-1); ``num`` and ``den`` name its (time, ci_low, ci_high, samples)
     columns of the two sides.
 
     The interval: with samples for both, a percentile bootstrap (fixed seed) of the ratio of
-    medians at 99%; else the conservative one from asv's two 99% intervals.
+    medians at 99%; else the conservative one from asv's two 99% intervals. faster / slower:
+    the interval excludes 1 and, with samples, every asv round reproduces the difference.
     """
     time_n, low_n, high_n, samples_n = num
     time_d, low_d, high_d, samples_d = den
@@ -229,8 +241,12 @@ def _time_ratio(out: pd.DataFrame, num: Sequence[str], den: Sequence[str]) -> No
                                      confidence=1 - ALPHA, n_boot=BOOTSTRAPS, seed=SEED)
         out.loc[i, ["speedup_low", "speedup_high", "ci_method"]] = [ratio.low, ratio.high,
                                                                       "bootstrap 99%"]
-    out["faster"] = out["speedup_low"] > 1
-    out["slower"] = out["speedup_high"] < 1
+    out["faster"] = (out["speedup_low"] > 1) & np.array(
+        [_every_round(n, d) for n, d in zip(out[samples_n], out[samples_d], strict=True)],
+        dtype=bool)
+    out["slower"] = (out["speedup_high"] < 1) & np.array(
+        [_every_round(d, n) for n, d in zip(out[samples_n], out[samples_d], strict=True)],
+        dtype=bool)
 
 
 def speedup(tp: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
@@ -331,12 +347,16 @@ def compare(fast: pd.Series, slow: pd.Series, alpha: float = ALPHA) -> tuple[boo
     """Is ``slow`` significantly slower than ``fast``? -> (significant, p_value, method).
 
     With at least ``MIN_SAMPLES`` asv samples on both sides: a permutation test of the
-    medians, significant when p < alpha. Otherwise asv's 99% confidence intervals: significant
-    when they do not overlap. With neither, never significant.
+    medians, significant when p < alpha AND every asv round reproduces the difference
+    (``birnn_bench.stats.reproduced_in_every_round``: samples of one process are not
+    independent). Otherwise asv's 99% confidence intervals: significant when they do not
+    overlap. With neither, never significant.
     """
     if _has_samples(fast.get("samples")) and _has_samples(slow.get("samples")):
         p = stats.permutation_p(fast["samples"], slow["samples"], PERMUTATIONS, SEED)
-        return bool(p < alpha and slow["time_s"] > fast["time_s"]), p, "permutation test"
+        every_round = _every_round(slow["samples"], fast["samples"])
+        return (bool(p < alpha and slow["time_s"] > fast["time_s"] and every_round), p,
+                ROUND_METHOD)
     lo, hi = slow.get("ci_low"), fast.get("ci_high")
     if pd.notna(lo) and pd.notna(hi):
         return bool(hi < lo), np.nan, "asv 99% CIs"
@@ -460,7 +480,8 @@ def history(df: pd.DataFrame, threshold: float = 0.10) -> pd.DataFrame:
     from the previous commit measured on the same machine and environment.
 
     regression: slower by more than ``threshold`` AND the 99% intervals do not overlap (when
-    both were recorded); improvement: the mirror image. Columns: machine, env, CONFIG, strategy,
+    both were recorded) AND, with samples, every asv round reproduces it; improvement: the
+    mirror image. Columns: machine, env, CONFIG, strategy,
     metric, variant (the benchmark's parameters beyond the suite's grid, e.g. ``compile=eager``;
     empty for most), commit, date, time_s, ci_low, ci_high, previous_commit, previous_time_s,
     ratio, regression, improvement.
@@ -473,7 +494,7 @@ def history(df: pd.DataFrame, threshold: float = 0.10) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=cols)
     rows = rows.assign(variant=_variant(rows))
-    rows = rows[[*keys, "commit", "date", "value", "ci_low", "ci_high", "file"]].rename(
+    rows = rows[[*keys, "commit", "date", "value", "ci_low", "ci_high", "samples", "file"]].rename(
         columns={"value": "time_s"})
     series = rows.groupby(keys, observed=True, sort=False).ngroup().to_numpy()
     order = np.lexsort((rows["file"].astype(str).to_numpy(),
@@ -482,7 +503,7 @@ def history(df: pd.DataFrame, threshold: float = 0.10) -> pd.DataFrame:
     rows = rows.iloc[order].reset_index(drop=True)
     series = series[order]
     same = np.r_[False, series[1:] == series[:-1]]
-    prev = rows[["commit", "time_s", "ci_low", "ci_high"]].shift(1)
+    prev = rows[["commit", "time_s", "ci_low", "ci_high", "samples"]].shift(1)
     rows["previous_commit"] = prev["commit"].where(same)
     rows["previous_time_s"] = prev["time_s"].where(same)
     rows["ratio"] = rows["time_s"] / rows["previous_time_s"]
@@ -490,9 +511,15 @@ def history(df: pd.DataFrame, threshold: float = 0.10) -> pd.DataFrame:
     separated_up = np.where(has_ci, prev["ci_high"].to_numpy() < rows["ci_low"].to_numpy(), True)
     separated_down = np.where(has_ci, rows["ci_high"].to_numpy() < prev["ci_low"].to_numpy(),
                               True)
-    rows["regression"] = same & (rows["ratio"] > 1 + threshold).to_numpy() & separated_up
+    now, before = rows["samples"].to_numpy(), prev["samples"].to_numpy()
+    up_every_round = np.array([_every_round(a, b) for a, b in zip(now, before, strict=True)],
+                              dtype=bool)
+    down_every_round = np.array([_every_round(b, a) for a, b in zip(now, before, strict=True)],
+                                dtype=bool)
+    rows["regression"] = same & (rows["ratio"] > 1 + threshold).to_numpy() & separated_up & \
+        up_every_round
     rows["improvement"] = same & (rows["ratio"] < 1 / (1 + threshold)).to_numpy() & \
-        separated_down
+        separated_down & down_every_round
     return rows[cols]
 
 

@@ -7,7 +7,7 @@ a dtype measured on CUDA only, a CUDA out-of-memory) raise ``NotImplementedError
 show as n/a. The suite still imports against commits that predate pieces of the package.
 """
 
-from .common import _Case, _timer, measure
+from .common import _Case, _timer, grid, measure
 
 
 class Extract(_Case):
@@ -15,7 +15,8 @@ class Extract(_Case):
     (BenchCase.extract runs prepare + run once, on first use, outside the timed calls)."""
 
     number = 50  # microsecond operations: 50 calls per sample, each timed apart from setup
-    repeat = (3, 10, 2.0)
+    rounds = grid.TIMING_ROUNDS
+    repeat = grid.SAMPLES_PER_ROUND
     warmup_time = 0.05
     timer = staticmethod(_timer)
 
@@ -30,7 +31,8 @@ class Extract(_Case):
 class Forward(_Case):
     """End to end, inference (eval, no_grad): pack, rnn, unpack, index."""
 
-    repeat = (3, 10, 2.0)
+    rounds = grid.TIMING_ROUNDS
+    repeat = grid.SAMPLES_PER_ROUND
     warmup_time = 0.05
     timer = staticmethod(_timer)
 
@@ -41,7 +43,8 @@ class Forward(_Case):
 class TrainStep(_Case):
     """Forward + backward of a scalar loss on (fwd, bwd)."""
 
-    repeat = (3, 10, 2.0)
+    rounds = grid.TIMING_ROUNDS
+    repeat = grid.SAMPLES_PER_ROUND
     warmup_time = 0.05
     timer = staticmethod(_timer)
 

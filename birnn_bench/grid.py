@@ -94,6 +94,12 @@ SMOKE_GRID: dict[str, tuple] = {
     "dtype": ("float32",),
 }
 GRIDS = {"quick": QUICK_GRID, "full": FULL_GRID, "smoke": SMOKE_GRID}
+#: Timing benchmarks run in this many processes (asv "rounds", interleaved with the other
+#: benchmarks), each taking SAMPLES_PER_ROUND samples. The analysis splits samples the same way:
+#: a difference between strategies counts only if every round reproduces it (a whole process can
+#: land on a slow CPU of a shared machine).
+TIMING_ROUNDS = 4
+SAMPLES_PER_ROUND = 5
 GRID_ENV = "BIRNN_BENCH_GRID"
 INPUT_SIZE = 64  # features per step in benchmark workloads
 #: Low-precision dtypes are measured on CUDA only (CPU kernels for them are not what users run).

@@ -79,3 +79,32 @@ def permutation_p(a: ArrayLike, b: ArrayLike, permutations: int = 4000, seed: in
     diff = np.abs(np.median(shuffled[:, :x.size], axis=1) - np.median(shuffled[:, x.size:],
                                                                          axis=1))
     return float((np.sum(diff >= observed - 1e-15) + 1) / (permutations + 1))
+
+
+def round_medians(samples: ArrayLike, rounds: int) -> np.ndarray:
+    """Medians of ``rounds`` contiguous, near-equal chunks of ``samples`` (fewer when there are
+    fewer than two samples a chunk).
+
+    asv runs each timing benchmark in ``rounds`` separate processes and appends each one's
+    samples in order, so a chunk is one process (or part of one: splitting finer than the real
+    rounds only makes ``reproduced_in_every_round`` stricter).
+    """
+    values = _samples(samples, "samples")
+    chunks = max(1, min(int(rounds), values.size // 2))
+    return np.array([np.median(chunk) for chunk in np.array_split(values, chunks)])
+
+
+def reproduced_in_every_round(slower: ArrayLike, faster: ArrayLike, rounds: int) -> bool:
+    """Every round of ``slower`` is slower than every round of ``faster`` (their per-round
+    medians do not overlap).
+
+    Samples within one process are not independent evidence: on a shared machine a whole
+    process can land on a slow CPU or a noisy minute (2x on this project's 2-core box), and a
+    test that pools samples then calls that a difference between strategies. A difference must
+    hold in each process. With a single round (too few samples to split) this says True and
+    leaves the verdict to the test on the samples.
+    """
+    slow, fast = round_medians(slower, rounds), round_medians(faster, rounds)
+    if slow.size < 2 or fast.size < 2:
+        return True
+    return bool(slow.min() > fast.max())
