@@ -61,7 +61,8 @@ def test_smoke_run_results_parse(smoke_results) -> None:
     names = {n for n in result.get_all_result_keys() if not n.startswith("deploy.")}
     assert {name.rsplit(".", 1)[-1] for name in names} == KINDS
     assert {n for n in result.get_all_result_keys() if n.startswith("deploy.")} == {
-        "deploy.Compiled.time_forward_compiled", "deploy.Compiled.track_compile_seconds"}
+        "deploy.Compiled.time_forward_compiled", "deploy.Compiled.track_compile_seconds",
+        "deploy.Compiled.track_compiled_error"}
     smoke = grid.bench_grid("smoke")
     for name in names:
         if name.endswith("track_threads"):
