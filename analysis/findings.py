@@ -1128,6 +1128,8 @@ class Findings:
     figures: dict[str, Any]
     problems: list[Problem]
     devices: pd.DataFrame
+    #: Per device, how far apart one point's asv rounds landed (summarize.round_spread).
+    round_spread: pd.DataFrame = field(default_factory=pd.DataFrame)
     baseline: str = s.BASELINE
     #: The figures FINDINGS.md embeds (op_counts only when the results hold op counts).
     figure_names: list[str] = field(default_factory=list)
@@ -1161,7 +1163,8 @@ def build_findings(loaded: Loaded, check: Mapping[str, Any],
         ops=ops, ops_table=ops_table(ops), ops_notes=ops_notes(ops, tp, baseline),
         crosscheck=list(crosscheck), crosscheck_table=crosscheck_table(crosscheck),
         deploy=deploy, policy=auto_policy(tp, summary, source, s.FORWARD, alpha, baseline),
-        figures={}, problems=list(loaded.problems), devices=devices, baseline=baseline,
+        figures={}, problems=list(loaded.problems), devices=devices,
+        round_spread=s.round_spread(tp), baseline=baseline,
         figure_names=[n for n in FIGURES if n != "op_counts" or not ops.empty])
     if figures:
         sp = s.speedup(tp, baseline)
@@ -1488,12 +1491,21 @@ def render_findings(found: Findings, figures_href: str = "figures") -> str:
         "benchmark measured it within the oracle's tolerance on that regime; times are asv "
         "medians; a margin is significant by a permutation test on raw samples when recorded "
         f"(α = {s.ALPHA:g}) that every asv round (a separate process) reproduces, else when "
-        "asv's 99% intervals do not overlap. On this shared 2-core machine a whole process can "
-        "run up to 2x slower than another, so differences one process shows are not counted. "
-        "Full tables: "
-        "`docs/report/` (`python -m analysis report`).", "",
+        "asv's 99% intervals do not overlap, so differences one process shows are not counted."
+        f"{_spread_text(found)} Full tables: `docs/report/` (`python -m analysis report`).", "",
     ]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _spread_text(found: Findings) -> str:
+    """What the every-round criterion guarded against in these very results."""
+    parts = [f"{r['device_name']} (`{r['device']}`, `{r['machine']}`): median "
+             f"{r['median_spread']:.2f}×, up to {r['max_spread']:.2f}× over {r['points']} points"
+             for r in found.round_spread.to_dict("records")]
+    if not parts:
+        return ""
+    return (" The slowest round's median over the fastest round's, for one and the same point: "
+            + "; ".join(parts) + ".")
 
 
 def _passed(found: Findings, name: str) -> str:

@@ -219,6 +219,27 @@ def _every_round(slower: Any, faster: Any) -> bool:
     return stats.reproduced_in_every_round(slower, faster, TIMING_ROUNDS)
 
 
+def round_spread(tp: pd.DataFrame) -> pd.DataFrame:
+    """How far apart the asv rounds (processes) of one timed point land, per device.
+
+    For every point of ``tp`` (``throughput``) with recorded samples: the slowest round median
+    over the fastest. Columns: DEVICE_KEYS, points, median_spread, max_spread. What the
+    every-round criterion guards against, measured on the results themselves.
+    """
+    cols = [*DEVICE_KEYS, "points", "median_spread", "max_spread"]
+    if tp.empty or "samples" not in tp:
+        return pd.DataFrame(columns=cols)
+    timed = tp[tp["samples"].map(_has_samples)]
+    if timed.empty:
+        return pd.DataFrame(columns=cols)
+    spread = timed["samples"].map(
+        lambda v: float(np.ptp(np.log(stats.round_medians(v, TIMING_ROUNDS)))))
+    frame = timed[DEVICE_KEYS].assign(spread=np.exp(spread.to_numpy()))
+    out = (frame.groupby(DEVICE_KEYS, sort=True)["spread"]
+           .agg(points="size", median_spread="median", max_spread="max").reset_index())
+    return out[cols]
+
+
 def _time_ratio(out: pd.DataFrame, num: Sequence[str], den: Sequence[str]) -> None:
     """Adds speedup = num's time / den's time, speedup_low / _high, ci_method, faster, slower
     to ``out`` (index 0..n-1); ``num`` and ``den`` name its (time, ci_low, ci_high, samples)

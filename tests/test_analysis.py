@@ -293,6 +293,26 @@ def test_significance_can_say_no_difference() -> None:
     assert overlap[0] is False and apart[0] is True and apart[2] == "asv 99% CIs"
 
 
+def test_round_spread_measures_how_far_one_points_processes_land() -> None:
+    """The figure FINDINGS quotes for the every-round criterion: slowest round median over the
+    fastest, per point, summarised per device; points without samples are left out."""
+    level = lambda *levels: tuple(np.repeat(np.array(levels) * 1e-3, 5))  # noqa: E731
+    keys = {"machine": "box", "device": "cpu", "device_name": "AMD EPYC"}
+    tp = pd.DataFrame([
+        {**keys, "samples": level(1.0, 1.0, 2.0, 1.0)},
+        {**keys, "samples": level(1.0, 1.2, 1.1, 1.0)},
+        {**keys, "samples": level(3.0, 3.0, 3.0, 3.0)},
+        {**keys, "samples": None},
+        {**keys, "device": "cuda", "device_name": "H100", "samples": level(1.0, 1.5, 1.0, 1.0)},
+    ])
+    out = s.round_spread(tp)
+    assert out[["device", "points"]].values.tolist() == [["cpu", 3], ["cuda", 1]]
+    cpu, cuda = out.to_dict("records")
+    assert cpu["max_spread"] == pytest.approx(2.0) and cpu["median_spread"] == pytest.approx(1.2)
+    assert cuda["max_spread"] == pytest.approx(1.5)
+    assert s.round_spread(tp.iloc[[3]]).empty and s.round_spread(tp.iloc[:0]).empty
+
+
 def test_partial_run_with_samples_is_loaded_and_never_recommended(smoke_results,
                                                                   asv_partial_samples,
                                                                   tmp_path) -> None:
