@@ -371,8 +371,8 @@ def _method_notes(ctx: _Context) -> list[str]:
         "Significance of the margin between the fastest and the runner-up: with at least "
         f"{s.MIN_SAMPLES} raw samples on both sides (asv run --record-samples), a two-sided "
         f"permutation test of the medians ({s.PERMUTATIONS} permutations, fixed seed), "
-        f"significant when p < {ctx.alpha:g} and every asv round (a separate process; samples "
-        f"split into {s.TIMING_ROUNDS} in order) reproduces the difference, since on a "
+        f"significant when p < {ctx.alpha:g} and every asv round (a separate process: each "
+        f"{s.SAMPLES_PER_ROUND} samples in order) reproduces the difference, since on a "
         "shared machine a whole process can be slow; otherwise significant only when asv's 99% "
         "intervals do not overlap. \"No significant difference\" is a verdict, not a failure. "
         f"Used here: {used}.",

@@ -43,8 +43,11 @@ METRIC_LABELS = {FORWARD: "inference (forward)", TRAIN_STEP: "training step",
 #: The timed benchmarks on the suite's grid, compared strategy against strategy. Others (the
 #: compile sub-grid, with its extra ``compile`` parameter) are left to ``history`` and asv.
 TIMED = (EXTRACT, FORWARD, TRAIN_STEP)
-#: How the suite's timing samples are grouped into processes (see birnn_bench.grid).
-TIMING_ROUNDS = grid.TIMING_ROUNDS
+#: How the suite's timing samples are grouped into processes (see birnn_bench.grid): each asv
+#: round appends SAMPLES_PER_ROUND samples; results with other counts (asv's default repeat)
+#: are split into asv's default two rounds.
+SAMPLES_PER_ROUND = grid.SAMPLES_PER_ROUND
+FALLBACK_ROUNDS = 2
 ROUND_METHOD = "permutation test, reproduced in every asv round"
 COMPILED, COMPILE_SECONDS = "time_forward_compiled", "track_compile_seconds"
 COMPILED_ERROR = "track_compiled_error"
@@ -216,7 +219,7 @@ def _every_round(slower: Any, faster: Any) -> bool:
     test decides alone there)."""
     if not (_has_samples(slower) and _has_samples(faster)):
         return True
-    return stats.reproduced_in_every_round(slower, faster, TIMING_ROUNDS)
+    return stats.reproduced_in_every_round(slower, faster, SAMPLES_PER_ROUND, FALLBACK_ROUNDS)
 
 
 def round_spread(tp: pd.DataFrame) -> pd.DataFrame:
@@ -233,7 +236,7 @@ def round_spread(tp: pd.DataFrame) -> pd.DataFrame:
     if timed.empty:
         return pd.DataFrame(columns=cols)
     spread = timed["samples"].map(
-        lambda v: float(np.ptp(np.log(stats.round_medians(v, TIMING_ROUNDS)))))
+        lambda v: float(np.ptp(np.log(stats.round_medians(v, SAMPLES_PER_ROUND, FALLBACK_ROUNDS)))))
     frame = timed[DEVICE_KEYS].assign(spread=np.exp(spread.to_numpy()))
     out = (frame.groupby(DEVICE_KEYS, sort=True)["spread"]
            .agg(points="size", median_spread="median", max_spread="max").reset_index())

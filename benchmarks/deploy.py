@@ -55,7 +55,7 @@ class Compiled:
     param_names = PARAM_NAMES
     timeout = 600
     # Two rounds, not TIMING_ROUNDS: every process compiles anew (seconds per point). The
-    # analysis's finer split is only stricter.
+    # analysis splits each process's samples in SAMPLES_PER_ROUND chunks: only stricter.
     rounds = 2
     repeat = 2 * grid.SAMPLES_PER_ROUND
     warmup_time = 0.05

@@ -81,30 +81,39 @@ def permutation_p(a: ArrayLike, b: ArrayLike, permutations: int = 4000, seed: in
     return float((np.sum(diff >= observed - 1e-15) + 1) / (permutations + 1))
 
 
-def round_medians(samples: ArrayLike, rounds: int) -> np.ndarray:
-    """Medians of ``rounds`` contiguous, near-equal chunks of ``samples`` (fewer when there are
-    fewer than two samples a chunk).
+def round_medians(samples: ArrayLike, per_round: int, rounds: int = 2) -> np.ndarray:
+    """Medians of the samples of each asv round (process), in order.
 
-    asv runs each timing benchmark in ``rounds`` separate processes and appends each one's
-    samples in order, so a chunk is one process (or part of one: splitting finer than the real
-    rounds only makes ``reproduced_in_every_round`` stricter).
+    asv runs a timing benchmark in ``rounds`` separate processes, each taking ``repeat``
+    samples, and appends them in order: with a count that is a multiple of ``per_round`` (the
+    suite's ``repeat``), every chunk of ``per_round`` consecutive samples is one process, or an
+    aligned part of one (splitting finer only makes ``reproduced_in_every_round`` stricter).
+    Otherwise (processes took a variable number of samples, e.g. asv's default ``repeat``) the
+    samples are split into ``rounds`` near-equal chunks. Fewer chunks when a chunk would hold
+    fewer than two samples.
     """
     values = _samples(samples, "samples")
-    chunks = max(1, min(int(rounds), values.size // 2))
+    per_round = int(per_round)
+    if per_round >= 2 and values.size % per_round == 0 and values.size >= 2 * per_round:
+        chunks = values.size // per_round
+    else:
+        chunks = max(1, min(int(rounds), values.size // 2))
     return np.array([np.median(chunk) for chunk in np.array_split(values, chunks)])
 
 
-def reproduced_in_every_round(slower: ArrayLike, faster: ArrayLike, rounds: int) -> bool:
+def reproduced_in_every_round(slower: ArrayLike, faster: ArrayLike, per_round: int,
+                              rounds: int = 2) -> bool:
     """Every round of ``slower`` is slower than every round of ``faster`` (their per-round
-    medians do not overlap).
+    medians, ``round_medians``, do not overlap).
 
     Samples within one process are not independent evidence: on a shared machine a whole
-    process can land on a slow CPU or a noisy minute (2x on this project's 2-core box), and a
-    test that pools samples then calls that a difference between strategies. A difference must
-    hold in each process. With a single round (too few samples to split) this says True and
+    process can land on a slow CPU or a noisy minute (up to 2.8x on this project's 2-core box),
+    and a test that pools samples then calls that a difference between strategies. A difference
+    must hold in each process. With a single round (too few samples to split) this says True and
     leaves the verdict to the test on the samples.
     """
-    slow, fast = round_medians(slower, rounds), round_medians(faster, rounds)
+    slow = round_medians(slower, per_round, rounds)
+    fast = round_medians(faster, per_round, rounds)
     if slow.size < 2 or fast.size < 2:
         return True
     return bool(slow.min() > fast.max())

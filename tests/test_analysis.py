@@ -280,7 +280,7 @@ def test_significance_can_say_no_difference() -> None:
     jitter = 1 + 0.001 * rng.standard_normal(5)
     by_round = lambda *levels: tuple(np.concatenate([lv * 1e-3 * jitter for lv in levels]))  # noqa: E731
     one, other = by_round(1.0, 1.0, 1.0, 1.3), by_round(1.25, 1.35, 1.35, 1.35)
-    assert s.TIMING_ROUNDS == 4
+    assert s.SAMPLES_PER_ROUND == 5
     noisy, p_noisy, _ = s.compare(row(one), row(other))
     assert p_noisy < 0.01 and not noisy
     clean, _, _ = s.compare(row(one), row(by_round(1.35, 1.35, 1.4, 1.35)))
@@ -291,6 +291,25 @@ def test_significance_can_say_no_difference() -> None:
     apart = s.compare(pd.Series({"time_s": 1.0, "ci_low": 0.9, "ci_high": 1.05}),
                       pd.Series({"time_s": 1.5, "ci_low": 1.4, "ci_high": 1.6}))
     assert overlap[0] is False and apart[0] is True and apart[2] == "asv 99% CIs"
+
+
+def test_round_medians_follow_asv_processes() -> None:
+    """Samples are split one chunk per asv process when the count says so (3 rounds x 5 now, 4 x
+    5 in older committed results, Compiled's 2 x 10 in aligned halves), else in asv's two
+    default rounds; a chunk never mixes two processes when the count is a multiple of 5."""
+    from birnn_bench import stats
+
+    per_process = lambda *levels: np.repeat(np.array(levels, dtype=float), 5)  # noqa: E731
+    assert stats.round_medians(per_process(1, 2, 3), 5).tolist() == [1, 2, 3]
+    assert stats.round_medians(per_process(1, 2, 3, 4), 5).tolist() == [1, 2, 3, 4]
+    assert stats.round_medians(np.repeat([1.0, 2.0], 10), 5).tolist() == [1, 1, 2, 2]
+    assert stats.round_medians([1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0], 5).tolist() == [1, 2]
+    assert stats.round_medians([1.0, 2.0, 3.0], 5).tolist() == [2]  # too few to split
+    # One process of 5 (rounds=1): the two-round fallback halves it, which is only stricter.
+    assert stats.round_medians(per_process(1), 5).tolist() == [1, 1]
+    # One process of the faster strategy landed on a slow CPU: not reproduced in every round.
+    assert not stats.reproduced_in_every_round(per_process(2, 2, 2), per_process(1, 1, 2.5), 5)
+    assert stats.reproduced_in_every_round(per_process(2, 2, 2), per_process(1, 1, 1.5), 5)
 
 
 def test_round_spread_measures_how_far_one_points_processes_land() -> None:
