@@ -44,10 +44,8 @@ METRIC_LABELS = {FORWARD: "inference (forward)", TRAIN_STEP: "training step",
 #: compile sub-grid, with its extra ``compile`` parameter) are left to ``history`` and asv.
 TIMED = (EXTRACT, FORWARD, TRAIN_STEP)
 #: How the suite's timing samples are grouped into processes (see birnn_bench.grid): each asv
-#: round appends SAMPLES_PER_ROUND samples; results with other counts (asv's default repeat)
-#: are split into asv's default two rounds.
+#: round appends SAMPLES_PER_ROUND samples (other counts: see stats.round_medians).
 SAMPLES_PER_ROUND = grid.SAMPLES_PER_ROUND
-FALLBACK_ROUNDS = 2
 ROUND_METHOD = "permutation test, reproduced in every asv round"
 COMPILED, COMPILE_SECONDS = "time_forward_compiled", "track_compile_seconds"
 COMPILED_ERROR = "track_compiled_error"
@@ -219,7 +217,7 @@ def _every_round(slower: Any, faster: Any) -> bool:
     test decides alone there)."""
     if not (_has_samples(slower) and _has_samples(faster)):
         return True
-    return stats.reproduced_in_every_round(slower, faster, SAMPLES_PER_ROUND, FALLBACK_ROUNDS)
+    return stats.reproduced_in_every_round(slower, faster, SAMPLES_PER_ROUND)
 
 
 def round_spread(tp: pd.DataFrame) -> pd.DataFrame:
@@ -235,9 +233,11 @@ def round_spread(tp: pd.DataFrame) -> pd.DataFrame:
     timed = tp[tp["samples"].map(_has_samples)]
     if timed.empty:
         return pd.DataFrame(columns=cols)
-    spread = timed["samples"].map(
-        lambda v: float(np.ptp(np.log(stats.round_medians(v, SAMPLES_PER_ROUND, FALLBACK_ROUNDS)))))
-    frame = timed[DEVICE_KEYS].assign(spread=np.exp(spread.to_numpy()))
+    def spread(samples: Any) -> float:
+        medians = stats.round_medians(samples, SAMPLES_PER_ROUND)
+        return float(medians.max() / medians.min())
+
+    frame = timed[DEVICE_KEYS].assign(spread=timed["samples"].map(spread).to_numpy())
     out = (frame.groupby(DEVICE_KEYS, sort=True)["spread"]
            .agg(points="size", median_spread="median", max_spread="max").reset_index())
     return out[cols]

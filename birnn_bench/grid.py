@@ -97,8 +97,8 @@ GRIDS = {"quick": QUICK_GRID, "full": FULL_GRID, "smoke": SMOKE_GRID}
 #: Timing benchmarks run in this many processes (asv "rounds", interleaved with the other
 #: benchmarks), each taking SAMPLES_PER_ROUND samples. The analysis splits samples the same way:
 #: a difference between strategies counts only if every round reproduces it (a whole process can
-#: land on a slow CPU of a shared machine). Three, not four: the fourth round took the quick run
-#: from 12.5 to 14.6 minutes on a slow day of the 2-core box, against a 15-minute budget.
+#: land on a slow CPU of a shared machine). Three, not four: with four, quick runs on the 2-core
+#: box took 12.5 to 14.7 minutes against a 15-minute budget; with three, 11.4.
 TIMING_ROUNDS = 3
 SAMPLES_PER_ROUND = 5
 GRID_ENV = "BIRNN_BENCH_GRID"

@@ -89,7 +89,8 @@ def round_medians(samples: ArrayLike, per_round: int, rounds: int = 2) -> np.nda
     suite's ``repeat``), every chunk of ``per_round`` consecutive samples is one process, or an
     aligned part of one (splitting finer only makes ``reproduced_in_every_round`` stricter).
     Otherwise (processes took a variable number of samples, e.g. asv's default ``repeat``) the
-    samples are split into ``rounds`` near-equal chunks. Fewer chunks when a chunk would hold
+    samples are split into ``rounds`` near-equal chunks (default: asv's default two rounds).
+    Fewer chunks when a chunk would hold
     fewer than two samples.
     """
     values = _samples(samples, "samples")
@@ -107,10 +108,10 @@ def reproduced_in_every_round(slower: ArrayLike, faster: ArrayLike, per_round: i
     medians, ``round_medians``, do not overlap).
 
     Samples within one process are not independent evidence: on a shared machine a whole
-    process can land on a slow CPU or a noisy minute (up to 2.8x on this project's 2-core box),
-    and a test that pools samples then calls that a difference between strategies. A difference
-    must hold in each process. With a single round (too few samples to split) this says True and
-    leaves the verdict to the test on the samples.
+    process can land on a slow CPU or a noisy minute (FINDINGS.md quotes the spread measured on
+    this project's 2-core box), and a test that pools samples then calls that a difference
+    between strategies. A difference must hold in each process. With a single round (too few
+    samples to split) this says True and leaves the verdict to the test on the samples.
     """
     slow = round_medians(slower, per_round, rounds)
     fast = round_medians(faster, per_round, rounds)
