@@ -317,3 +317,5 @@ _ALL = [
 ]
 
 STRATEGIES: dict[str, Strategy] = {strategy.name: strategy for strategy in _ALL}
+#: What every ratio is taken against: the asker's h_n indexing after packing, correct everywhere.
+BASELINE = "hn_index"

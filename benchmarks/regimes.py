@@ -1,0 +1,156 @@
+"""The regimes the asv suite measures: named workloads that users run and where strategies diverge.
+
+A regime is one workload shape (device, cell, layers, batch, max_len, hidden, lengths, dtype).
+Its id is self-describing, e.g. ``cpu-lstm-L2-B64-T128-H128-skewed-float32``, so the analysis
+reads results without importing this file (``analysis.load`` parses ids back into columns).
+
+Grids (``BIRNN_BENCH_GRID``):
+
+* ``quick`` (default): the named list below, for LSTM and GRU, 1 and 2 layers; float32, plus
+  bfloat16 on CUDA. The training step is measured where a CPU can afford it in a quick run.
+* ``full``: the Cartesian product of ``FULL_AXES`` (for big machines).
+* ``smoke``: one tiny regime per device (what CI runs through asv for real).
+
+Only devices this torch build can use are listed (``BIRNN_BENCH_DEVICES`` overrides), so a CPU
+machine spends no time and no log lines on CUDA points. This file lives in ``benchmarks/`` (the
+working tree's suite): every commit asv measures gets the same regimes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+
+GRID_ENV = "BIRNN_BENCH_GRID"
+DEVICES_ENV = "BIRNN_BENCH_DEVICES"
+INPUT_SIZE = 64  # features per step
+#: Low-precision dtypes are measured on CUDA only (CPU kernels for them are not what users run).
+CUDA_ONLY_DTYPES = ("float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class Regime:
+    name: str
+    device: str
+    cell: str
+    layers: int
+    batch: int
+    max_len: int
+    hidden: int
+    lengths: str
+    dtype: str
+    train: bool = True  # whether the training step is measured in this regime
+
+    @property
+    def id(self) -> str:
+        return (f"{self.device}-{self.cell}-L{self.layers}-B{self.batch}-T{self.max_len}"
+                f"-H{self.hidden}-{self.lengths}-{self.dtype}")
+
+    def spec(self, seed: int = 0):
+        """The ``birnn_bench.workload.WorkloadSpec`` of this regime."""
+        from birnn_bench.workload import WorkloadSpec
+
+        return WorkloadSpec(cell=self.cell, num_layers=self.layers, input_size=INPUT_SIZE,
+                            hidden_size=self.hidden, batch=self.batch, max_len=self.max_len,
+                            lengths=self.lengths, layout="batch_first", dtype=self.dtype,
+                            device=self.device, seed=seed)
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    batch: int
+    max_len: int
+    hidden: int
+    lengths: str
+    cpu_train: bool  # a quick CPU run can afford the training step here
+    cuda_only: bool = False
+
+
+#: What users run, and where strategies part ways. Training steps of the two T>=128 shapes cost
+#: 2-28 s per round of all strategies on one CPU thread, so quick CPU runs time their inference
+#: only (the full grid and CUDA measure both).
+QUICK_SHAPES = (
+    Shape("latency", batch=1, max_len=32, hidden=128, lengths="equal", cpu_train=True),
+    Shape("batch_equal", batch=64, max_len=32, hidden=128, lengths="equal", cpu_train=True),
+    Shape("batch_skewed", batch=64, max_len=128, hidden=128, lengths="skewed", cpu_train=False),
+    Shape("long_skewed", batch=16, max_len=512, hidden=128, lengths="skewed", cpu_train=False),
+    Shape("wide", batch=256, max_len=128, hidden=512, lengths="skewed", cpu_train=False,
+          cuda_only=True),
+)
+QUICK_CELLS = ("lstm", "gru")
+QUICK_LAYERS = (1, 2)
+FULL_AXES: dict[str, tuple] = {
+    "cell": ("lstm", "gru"),
+    "batch": (1, 16, 64, 256),
+    "max_len": (32, 128, 512),
+    "lengths": ("equal", "uniform", "skewed"),
+    "hidden": (128, 512),
+    "layers": (1, 2),
+    "dtype": ("float32", "float16", "bfloat16"),
+}
+SMOKE = Shape("smoke", batch=4, max_len=8, hidden=16, lengths="skewed", cpu_train=True)
+
+
+def devices() -> tuple[str, ...]:
+    """cpu, plus cuda on a CUDA build of torch. Asks the build, not the driver: initialising
+    CUDA here would break every child asv's forkserver forks from this process."""
+    text = os.environ.get(DEVICES_ENV)
+    if text:
+        chosen = tuple(d for d in text.split(",") if d)
+        unknown = [d for d in chosen if d not in ("cpu", "cuda")]
+        if unknown or not chosen:
+            raise ValueError(f"{DEVICES_ENV}: expected a comma-separated subset of cpu,cuda, "
+                             f"got {text!r}")
+        return chosen
+    import torch
+
+    return ("cpu", "cuda") if torch.version.cuda else ("cpu",)
+
+
+def grid_name() -> str:
+    name = os.environ.get(GRID_ENV, "quick")
+    if name not in ("quick", "full", "smoke"):
+        raise ValueError(f"{GRID_ENV}: expected one of full, quick, smoke, got {name!r}")
+    return name
+
+
+def _quick(device: str) -> list[Regime]:
+    dtypes = ("float32", "bfloat16") if device == "cuda" else ("float32",)
+    found = []
+    for shape, cell, layers, dtype in itertools.product(QUICK_SHAPES, QUICK_CELLS, QUICK_LAYERS,
+                                                        dtypes):
+        if shape.cuda_only and device != "cuda":
+            continue
+        found.append(Regime(shape.name, device, cell, layers, shape.batch, shape.max_len,
+                            shape.hidden, shape.lengths, dtype,
+                            train=shape.cpu_train or device == "cuda"))
+    return found
+
+
+def _full(device: str) -> list[Regime]:
+    names = list(FULL_AXES)
+    found = []
+    for values in itertools.product(*FULL_AXES.values()):
+        axis = dict(zip(names, values, strict=True))
+        if device == "cpu" and axis["dtype"] in CUDA_ONLY_DTYPES:
+            continue
+        found.append(Regime("full", device, axis["cell"], axis["layers"], axis["batch"],
+                            axis["max_len"], axis["hidden"], axis["lengths"], axis["dtype"]))
+    return found
+
+
+def _smoke(device: str) -> list[Regime]:
+    return [Regime(SMOKE.name, device, "lstm", 2, SMOKE.batch, SMOKE.max_len, SMOKE.hidden,
+                   SMOKE.lengths, "float32")]
+
+
+def regimes(name: str | None = None, on: tuple[str, ...] | None = None) -> list[Regime]:
+    """The regimes of grid ``name`` (default: ``BIRNN_BENCH_GRID``) on devices ``on``."""
+    build = {"quick": _quick, "full": _full, "smoke": _smoke}[name or grid_name()]
+    return [regime for device in (on or devices()) for regime in build(device)]
+
+
+def by_id(name: str | None = None, on: tuple[str, ...] | None = None) -> dict[str, Regime]:
+    return {regime.id: regime for regime in regimes(name, on)}
