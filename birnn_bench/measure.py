@@ -12,7 +12,8 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -154,3 +155,24 @@ def warm_profiler() -> None:
         return
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True):
         torch.ones(1).add_(1)
+
+
+@contextmanager
+def pinned(threads: int | None = None) -> Iterator[int]:
+    """Threads pinned (argument, else $BIRNN_BENCH_THREADS, else 1) and TF32 off for the block;
+    the previous settings come back after it. Yields the thread count in force.
+
+    The one place that sets what a measurement depends on: benchmarks, check, recommend and the
+    resolution check all run inside it (unpinned runs showed 100x outliers; two threads on a
+    busy 2-core box made the check 10-15x slower).
+    """
+    before = (torch.get_num_threads(), torch.backends.cudnn.allow_tf32,
+              torch.backends.cuda.matmul.allow_tf32)
+    try:
+        count = pin_threads(threads)
+        set_precision_flags()
+        yield count
+    finally:
+        torch.set_num_threads(before[0])
+        torch.backends.cudnn.allow_tf32 = before[1]
+        torch.backends.cuda.matmul.allow_tf32 = before[2]

@@ -1,0 +1,209 @@
+"""The paired comparison engine: the project's one significance rule.
+
+On a shared machine two strategies timed in different processes, or minutes apart, differ by the
+machine as much as by the code. So candidates of ONE workload are timed in one process, in short
+interleaved blocks, their order shuffled every round, and each candidate's time is divided by the
+baseline's time of the same round. The estimate is the median of those per-round ratios, with a
+distribution-free 99% interval (order statistics of the binomial, no resampling seed). The
+baseline also runs against itself in the same rounds (A/A): its interval is the resolution of the
+answer, reported with it.
+
+A ratio is significant when its interval excludes 1 (``Interval.significant``); nothing else in
+the project decides "faster" or "slower".
+
+The engine changes no global state: callers pin threads and precision (``measure.pinned``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+CONFIDENCE = 0.99
+#: The fewest rounds whose min..max covers the median at 99% (2 * 0.5**8 < 0.01).
+MIN_ROUNDS = 8
+#: Stop once every interval's half-width is within this fraction of its estimate.
+TARGET = 0.02
+#: A block is repeated calls of one candidate lasting about this long: short blocks interleave
+#: finely (on the 2-core box 2 ms blocks over 200 rounds resolved 3%; 20 ms blocks did not).
+BLOCK_SECONDS = 0.002
+AA_SUFFIX = " (A/A)"
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+
+    @property
+    def significant(self) -> bool:
+        """The one rule: the interval excludes 1."""
+        return self.low > 1.0 or self.high < 1.0
+
+    @property
+    def half_width(self) -> float:
+        """Half the interval's width relative to the estimate (inf when undecided)."""
+        if not math.isfinite(self.high) or self.estimate <= 0:
+            return math.inf
+        return (self.high - self.low) / 2 / self.estimate
+
+    @property
+    def verdict(self) -> str:
+        if not self.significant:
+            return "tied"
+        return "faster" if self.high < 1.0 else "slower"
+
+
+def _order_statistic_rank(n: int, confidence: float) -> int:
+    """The largest k with P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2, 0 if none."""
+    tail = (1 - confidence) / 2
+    total, cdf, k = 2**n, 0, 0
+    while k < n:
+        cdf += math.comb(n, k)
+        if cdf / total > tail:
+            break
+        k += 1
+    return k
+
+
+def median_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
+    """Median with a distribution-free interval: the k-th smallest and k-th largest value, k from
+    the binomial. With too few values for ``confidence`` the interval is (0, inf): undecided."""
+    ordered = sorted(float(v) for v in values)
+    if not ordered:
+        raise ValueError("median_interval: no values")
+    n = len(ordered)
+    middle = (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
+    k = _order_statistic_rank(n, confidence)
+    if k == 0:
+        return Interval(middle, 0.0, math.inf)
+    return Interval(middle, ordered[k - 1], ordered[n - k])
+
+
+@dataclass(frozen=True)
+class PairedRatio:
+    """One candidate's time over the baseline's, taken per round."""
+
+    name: str
+    ratio: Interval
+    seconds: float  # median time of one call over the rounds it ran in
+    rounds: int
+    calls_per_block: int
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline: str
+    resolution: Interval  # the baseline against itself (A/A), in the same rounds
+    ratios: dict[str, PairedRatio]  # every candidate, the baseline's entry being its A/A
+    rounds: int
+    seconds: float  # wall time spent, calibration included
+    stopped: str  # "target": every interval narrow enough; "budget"; "max_rounds"
+    confidence: float = CONFIDENCE
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Progress = Callable[[int, int, float], None]  # (rounds done, candidates still running, seconds)
+
+
+def _calibrate(fn: Callable[[], object], block_s: float, clock: Clock,
+               sync: Callable[[], None]) -> int:
+    """Calls per block so that a block lasts about ``block_s`` (one warm-up call first)."""
+    fn()
+    sync()
+    start = clock()
+    fn()
+    sync()
+    once = max(clock() - start, 1e-9)
+    return max(1, min(10_000, round(block_s / once)))
+
+
+def _time_block(fn: Callable[[], object], number: int, clock: Clock,
+                sync: Callable[[], None]) -> float:
+    sync()
+    start = clock()
+    for _ in range(number):
+        fn()
+    sync()
+    return (clock() - start) / number
+
+
+def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
+            target: float = TARGET, budget_s: float = 10.0, block_s: float = BLOCK_SECONDS,
+            min_rounds: int = MIN_ROUNDS, max_rounds: int = 2000, seed: int = 0,
+            confidence: float = CONFIDENCE, clock: Clock = time.perf_counter,
+            sync: Callable[[], None] | None = None,
+            progress: Progress | None = None) -> Comparison:
+    """Times ``candidates`` (name -> zero-argument call) against ``candidates[baseline]``.
+
+    Every round runs one block of each candidate still undecided, plus the baseline and its
+    A/A copy, in a shuffled order. After ``min_rounds`` a candidate whose interval is narrower
+    than ``target`` (relative half-width) drops out; the comparison stops when all have, when
+    ``budget_s`` of wall time is spent (checked after ``min_rounds`` only, so every answer has
+    an interval), or after ``max_rounds``. ``sync`` runs before and after each block (CUDA).
+    """
+    if baseline not in candidates:
+        raise ValueError(f"baseline: {baseline!r} is not among the candidates "
+                         f"{sorted(candidates)}")
+    for name, value in (("target", target), ("budget_s", budget_s), ("block_s", block_s)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
+    if min_rounds < MIN_ROUNDS or max_rounds < min_rounds:
+        raise ValueError(f"rounds: need {MIN_ROUNDS} <= min_rounds <= max_rounds, got "
+                         f"{min_rounds} and {max_rounds}")
+    sync = sync or (lambda: None)
+    started = clock()
+    aa = baseline + AA_SUFFIX
+    calls = {**candidates, aa: candidates[baseline]}
+    number = {name: _calibrate(fn, block_s, clock, sync) for name, fn in candidates.items()}
+    number[aa] = number[baseline]
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    ratios: dict[str, list[float]] = {name: [] for name in calls if name != baseline}
+    active = [name for name in candidates if name != baseline]
+    rng = random.Random(seed)
+    rounds, stopped = 0, "max_rounds"
+    while rounds < max_rounds:
+        order = [baseline, aa, *active]
+        rng.shuffle(order)
+        this_round = {name: _time_block(calls[name], number[name], clock, sync)
+                      for name in order}
+        for name, seconds in this_round.items():
+            times[name].append(seconds)
+            if name != baseline:
+                ratios[name].append(seconds / this_round[baseline])
+        rounds += 1
+        if rounds >= min_rounds:
+            active = [name for name in active
+                      if median_interval(ratios[name], confidence).half_width > target]
+            aa_open = median_interval(ratios[aa], confidence).half_width > target
+            if not active and not aa_open:
+                stopped = "target"
+                break
+            if clock() - started >= budget_s:
+                stopped = "budget"
+                break
+        if progress is not None:
+            progress(rounds, len(active), clock() - started)
+
+    def paired(name: str, key: str) -> PairedRatio:
+        median_s = median_interval(times[name], confidence).estimate
+        return PairedRatio(name=name, ratio=median_interval(ratios[key], confidence),
+                           seconds=median_s, rounds=len(ratios[key]),
+                           calls_per_block=number[name])
+
+    results = {name: paired(name, aa if name == baseline else name) for name in candidates}
+    return Comparison(
+        baseline=baseline, resolution=results[baseline].ratio, ratios=results, rounds=rounds,
+        seconds=clock() - started, stopped=stopped, confidence=confidence,
+        settings={"target": target, "budget_s": budget_s, "block_s": block_s,
+                  "min_rounds": min_rounds, "max_rounds": max_rounds, "seed": seed})
