@@ -1,5 +1,8 @@
 """Figures (matplotlib Figure out, nothing written): seaborn, colour-blind-safe palettes, units
-on every axis. Each takes a table from ``analysis.summarize``."""
+on every axis. Each takes a table from ``analysis.summarize``.
+
+The speed-up and memory figures name the baseline their table was computed against: pass it as
+``baseline=``, else it is read off the table (``baseline_of``), never assumed."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from analysis.summarize import BASELINE, FORWARD, METRIC_LABELS
+from analysis.summarize import FORWARD, METRIC_LABELS
 
 PALETTE = "colorblind"  # seaborn's colour-blind-safe qualitative palette (Okabe-Ito like)
 SEQUENTIAL = "cividis"  # perceptually uniform, readable with colour-vision deficiency
@@ -57,6 +60,30 @@ def _empty(message: str) -> Figure:
 def _geomean(values: pd.Series) -> float:
     values = values[values > 0]
     return float(np.exp(np.log(values).mean())) if len(values) else np.nan
+
+
+def baseline_of(sp: pd.DataFrame) -> str | None:
+    """The baseline of a ``summarize.speedup`` table: the one strategy whose time IS the
+    baseline's time in every row (the baseline merged with itself). None when the table is
+    empty or that is not a single strategy."""
+    needed = {"strategy", "time_s", "baseline_time_s"}
+    if sp.empty or not needed <= set(sp.columns):
+        return None
+    rows = sp[sp["time_s"].notna() & sp["baseline_time_s"].notna()]
+    same = (rows["time_s"] == rows["baseline_time_s"]).groupby(rows["strategy"],
+                                                               observed=True).all()
+    found = [str(name) for name, always in same.items() if always]
+    return found[0] if len(found) == 1 else None
+
+
+def _baseline_name(sp: pd.DataFrame, baseline: str | None) -> str:
+    if baseline is not None:
+        return baseline
+    return baseline_of(sp) or "the baseline"
+
+
+def _possessive(name: str) -> str:
+    return "the baseline's" if name == "the baseline" else f"{name}'s"
 
 
 def time_vs_batch(tp: pd.DataFrame, metric: str = FORWARD) -> Figure:
@@ -145,9 +172,12 @@ def _log_time_axis(ax: plt.Axes) -> None:
     ax.yaxis.set_minor_formatter(mticker.NullFormatter())
 
 
-def memory_bars(sp: pd.DataFrame, metric: str = FORWARD) -> Figure:
+def memory_bars(sp: pd.DataFrame, metric: str = FORWARD, *, baseline: str | None = None
+                ) -> Figure:
     """Peak bytes of one forward call relative to the baseline, per strategy (geometric mean
-    over regimes), bars per length distribution, one panel per device."""
+    over regimes), bars per length distribution, one panel per device. ``baseline``: the one
+    ``sp`` was computed against (default: read off ``sp``, see ``baseline_of``)."""
+    base = _baseline_name(sp, baseline)
     rows = sp[(sp["metric"] == metric) & sp["memory_ratio"].notna()]
     if rows.empty:
         return _empty("no peak-memory measurements")
@@ -160,20 +190,23 @@ def memory_bars(sp: pd.DataFrame, metric: str = FORWARD) -> Figure:
                            col_wrap=min(2, g["device_name"].nunique()),
                            height=3.6, aspect=1.6, sharey=False)
         grid.refline(y=1.0, color="0.3", linestyle=":")
-        grid.set_axis_labels("strategy", f"peak memory / {BASELINE}'s (x)")
+        grid.set_axis_labels("strategy", f"peak memory / {_possessive(base)} (x)")
         grid.set_titles("{col_name}")
         for ax in grid.axes.flat:
             ax.tick_params(axis="x", labelrotation=30)
             for label in ax.get_xticklabels():
                 label.set_horizontalalignment("right")
         grid.figure.suptitle("Peak memory of one forward call, relative to "
-                             f"{BASELINE} (geometric mean over regimes)", y=1.03)
+                             f"{base} (geometric mean over regimes)", y=1.03)
     return grid.figure
 
 
-def speedup_heatmap(sp: pd.DataFrame, metric: str = FORWARD) -> Figure:
+def speedup_heatmap(sp: pd.DataFrame, metric: str = FORWARD, *, baseline: str | None = None
+                    ) -> Figure:
     """Speed-up against the baseline (geometric mean over regimes where the strategy is
-    correct), strategy x (device | lengths | batch). Blank: never correct there."""
+    correct), strategy x (device | lengths | batch). Blank: never correct there. ``baseline``:
+    the one ``sp`` was computed against (default: read off ``sp``, see ``baseline_of``)."""
+    base = _baseline_name(sp, baseline)
     rows = sp[(sp["metric"] == metric) & sp["correct"]]
     if rows.empty:
         return _empty("no correct timed strategies to compare")
@@ -193,11 +226,11 @@ def speedup_heatmap(sp: pd.DataFrame, metric: str = FORWARD) -> Figure:
         fig, ax = plt.subplots(figsize=_heatmap_size(table.shape))
         sns.heatmap(log2, ax=ax, cmap=DIVERGING, center=0, vmin=-bound, vmax=bound,
                     annot=labels.to_numpy(), fmt="", linewidths=0.5, linecolor="white",
-                    cbar_kws={"label": f"log2 speed-up vs {BASELINE} (> 0: faster)",
+                    cbar_kws={"label": f"log2 speed-up vs {base} (> 0: faster)",
                               "shrink": 0.6})
         ax.set_ylabel("device | length distribution | batch size")
         ax.set_xlabel("strategy (correct regimes only)")
-        ax.set_title(f"{METRIC_LABELS.get(metric, metric)}: speed-up against {BASELINE}",
+        ax.set_title(f"{METRIC_LABELS.get(metric, metric)}: speed-up against {base}",
                      loc="left")
         _label_axes(ax)
         fig.tight_layout()

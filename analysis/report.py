@@ -14,7 +14,7 @@ import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -444,7 +444,7 @@ def render_html(ctx: _Context, png: dict[str, bytes]) -> str:
         "<title>birnn-bench report</title>", f"<style>{CSS}</style></head><body>",
         "<h1>birnn-bench: last hidden state of a bidirectional RNN — report</h1>",
         f'<p class="meta">{e(_sources(ctx))}. Generated '
-        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
+        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
         "<nav>" + "".join(f'<a href="#{a}">{e(b)}</a>' for a, b in (
             ("recommendation", "Recommendation"), ("correctness", "Correctness"),
             ("throughput", "Throughput"), ("speedup", "Speed-up"), ("memory", "Memory"),

@@ -1,0 +1,217 @@
+"""Housekeeping: what a real install ships, the declared Python floor, figure labels.
+
+* the wheel carries ``birnn_bench/auto_policy.json`` and ``strategy="auto"`` reads it there (a
+  wheel built from a copy of the checkout, installed into a fresh venv, imported in isolation);
+* ``analysis.report`` imports on a Python without ``datetime.UTC`` (3.10, which
+  ``requires-python`` admits);
+* the speed-up and memory figures name the baseline the data was computed against.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from analysis import plots
+from analysis import summarize as s
+from birnn_bench import policy
+from tests.conftest import REPO
+
+# ---------------------------------------------------------------------------------------------
+# 1. the shipped auto policy
+
+#: What the wheel is built from (``[tool.setuptools.packages.find]`` and the readme).
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "birnn_bench", "analysis")
+
+INSTALLED_PROBE = """
+import json, sys, warnings
+warnings.simplefilter("error")  # a fallback that only warns must fail here
+import torch
+from importlib import resources
+import birnn_bench
+from birnn_bench import last_states, policy
+
+rules, allowed = policy.load_policy()
+torch.manual_seed(0)
+rnn = torch.nn.LSTM(4, 3, num_layers=1, bidirectional=True, batch_first=True).eval()
+x = torch.randn(2, 5, 4)
+lengths = torch.tensor([5, 2])
+with torch.no_grad():
+    fwd, bwd = last_states(rnn, x, lengths, strategy="auto")
+chosen = policy.choose(x.device, 1, 2, lengths, 5)
+print(json.dumps({
+    "module": birnn_bench.__file__,
+    "policy_file": str(resources.files("birnn_bench").joinpath("auto_policy.json")),
+    "is_file": resources.files("birnn_bench").joinpath("auto_policy.json").is_file(),
+    "rules": len(rules), "allowed": sorted(allowed), "chosen": chosen,
+    "shape": list(fwd.shape),
+}))
+"""
+
+
+def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-2000:])
+    return done
+
+
+def test_the_wheel_ships_the_auto_policy_and_auto_reads_it(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
+    for name in WHEEL_SOURCES:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, src / name, ignore=ignore)
+        else:
+            src.mkdir(exist_ok=True)
+            shutil.copy2(REPO / name, src / name)
+    wheels = tmp_path / "wheels"
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+          "--no-index", "-q", "-w", str(wheels), "."], cwd=src)
+    (wheel,) = wheels.glob("birnn_bench-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert "birnn_bench/auto_policy.json" in archive.namelist()
+
+    venv = tmp_path / "venv"
+    _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+         cwd=tmp_path)
+    python = venv / ("Scripts" if sys.platform == "win32" else "bin") / "python"
+    # pip comes from the system site-packages; it installs into the venv (its sys.prefix). The
+    # checkout may be installed (editable) system-wide: install beside it, not over it.
+    _run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+          "--ignore-installed", str(wheel)], cwd=tmp_path)
+    # -I: no PYTHONPATH, no user site, not the script's or the current directory.
+    done = _run([str(python), "-I", "-c", INSTALLED_PROBE], cwd=tmp_path)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert Path(found["module"]).resolve().is_relative_to(venv.resolve()), found["module"]
+    assert Path(found["policy_file"]).resolve().is_relative_to(venv.resolve())
+    assert found["is_file"]
+    shipped = json.loads((REPO / "birnn_bench" / "auto_policy.json").read_text())
+    assert found["rules"] == len(shipped["rules"]) > 0
+    assert found["allowed"] == sorted(shipped["correct_everywhere"])
+    assert found["chosen"] in shipped["correct_everywhere"] and found["shape"] == [2, 3]
+
+
+def test_a_missing_shipped_policy_is_loud_not_a_silent_fallback(monkeypatch,
+                                                                  tmp_path: Path) -> None:
+    """A broken install (no auto_policy.json in the package) must not quietly act as if the
+    findings had recommended hn_index everywhere."""
+    monkeypatch.setattr(policy, "_shipped_policy", lambda: tmp_path / "not-shipped.json")
+    policy.load_policy.cache_clear()
+    try:
+        with pytest.raises(FileNotFoundError, match=r"auto_policy\.json"):
+            policy.load_policy()
+    finally:
+        policy.load_policy.cache_clear()
+
+
+def test_a_missing_explicit_policy_still_means_hn_index_but_says_so(tmp_path: Path) -> None:
+    import torch
+
+    policy.load_policy.cache_clear()
+    with pytest.warns(UserWarning, match="no auto policy"):
+        chosen = policy.choose(torch.device("cpu"), 1, 2, torch.tensor([3, 4]), 4,
+                               tmp_path / "none.json")
+    assert chosen == "hn_index"
+    policy.load_policy.cache_clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Python 3.10, which requires-python admits
+
+NO_UTC_PROBE = """
+import datetime
+del datetime.UTC  # what Python 3.10's datetime looks like
+import analysis.report as report
+print("imported", report.__name__)
+"""
+
+
+def test_report_imports_without_datetime_utc() -> None:
+    done = subprocess.run([sys.executable, "-c", NO_UTC_PROBE], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "imported analysis.report" in done.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. figures name the baseline actually used
+
+
+def _throughput(strategies: dict[str, float]) -> pd.DataFrame:
+    """A throughput-shaped frame: one CPU device, two batch sizes, ``strategy -> time``."""
+    rows = []
+    for batch in (1, 64):
+        for strategy, seconds in strategies.items():
+            rows.append({"machine": "box", "device": "cpu", "device_name": "cpu (box)",
+                         "batch": batch, "lengths": "skewed", "max_len": 32, "layers": 1,
+                         "cell": "lstm", "hidden": 128, "dtype": "float32",
+                         "metric": s.FORWARD, "strategy": strategy, "time_s": seconds * batch,
+                         "ci_low": 0.99 * seconds * batch, "ci_high": 1.01 * seconds * batch,
+                         "samples": None, "peak_bytes": 1000.0 * seconds, "correct": True,
+                         "verified": True})
+    return pd.DataFrame(rows)
+
+
+def _label_texts(fig: Figure) -> list[str]:
+    """Titles, axis labels and figure-level texts (not tick labels: strategies name those)."""
+    texts = [t.get_text() for t in fig.texts]
+    if fig._suptitle is not None:
+        texts.append(fig._suptitle.get_text())
+    for ax in fig.axes:
+        texts += [ax.get_title(loc) for loc in ("left", "center", "right")]
+        texts += [ax.get_xlabel(), ax.get_ylabel()]
+    return [t for t in texts if t]
+
+
+TIMES = {"hn_index": 2e-3, "packed_unpack": 1e-3, "chunk_view": 3e-3}
+
+
+@pytest.mark.parametrize("draw", [plots.speedup_heatmap, plots.memory_bars])
+def test_figures_name_the_baseline_they_were_given(draw) -> None:
+    sp = s.speedup(_throughput(TIMES), "packed_unpack")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = draw(sp, baseline="packed_unpack")
+    texts = _label_texts(fig)
+    plt.close(fig)
+    assert any("packed_unpack" in t for t in texts), texts
+    assert not any("hn_index" in t for t in texts), texts
+
+
+@pytest.mark.parametrize("draw", [plots.speedup_heatmap, plots.memory_bars])
+def test_figures_read_the_baseline_off_the_speedup_table(draw) -> None:
+    """The report hands over only ``s.speedup(tp, baseline)``: its baseline is the strategy
+    compared with itself."""
+    for baseline in ("packed_unpack", "chunk_view"):
+        sp = s.speedup(_throughput(TIMES), baseline)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fig = draw(sp)
+        texts = _label_texts(fig)
+        plt.close(fig)
+        assert any(baseline in t for t in texts), texts
+        assert not any("hn_index" in t for t in texts), texts
+    assert plots.baseline_of(s.speedup(_throughput(TIMES), "chunk_view")) == "chunk_view"
+    assert plots.baseline_of(s.speedup(_throughput(TIMES))) == "hn_index"
+
+
+def test_an_unreadable_baseline_is_not_guessed() -> None:
+    sp = s.speedup(_throughput({"hn_index": 1e-3, "packed_unpack": 1e-3}))
+    assert plots.baseline_of(sp) is None  # two strategies tie with the baseline everywhere
+    fig = plots.speedup_heatmap(sp)
+    texts = _label_texts(fig)
+    plt.close(fig)
+    assert any("the baseline" in t for t in texts) and not any("hn_index" in t for t in texts)
+    assert np.isfinite(sp["speedup"]).all()
