@@ -3,7 +3,7 @@
 On a shared machine two strategies timed in different processes, or minutes apart, differ by the
 machine as much as by the code. So candidates of ONE workload are timed in one process, in short
 interleaved blocks, their order shuffled every round, and each candidate's time is divided by the
-baseline's time of the same round. The estimate is the median of those per-round ratios, with a
+baseline's blocks timed right before and after it. The estimate is the median of those per-round ratios, with a
 distribution-free 99% interval (order statistics of the binomial, no resampling seed). The
 baseline also runs against itself in the same rounds (A/A): its interval is the resolution of the
 answer, reported with it.
@@ -26,8 +26,11 @@ from typing import Any
 CONFIDENCE = 0.99
 #: The fewest rounds whose min..max covers the median at 99% (2 * 0.5**8 < 0.01).
 MIN_ROUNDS = 8
-#: Stop once every interval's half-width is within this fraction of its estimate.
+#: Stop once every interval's half-width is within this fraction of its estimate ...
 TARGET = 0.02
+#: ... or, for a candidate already significantly apart from the baseline, within this one: its
+#: verdict is settled, and its rounds are better spent on the close calls.
+DECIDED_TARGET = 0.05
 #: A block is repeated calls of one candidate lasting about this long: short blocks interleave
 #: finely (on the 2-core box 2 ms blocks over 200 rounds resolved 3%; 20 ms blocks did not).
 BLOCK_SECONDS = 0.002
@@ -128,6 +131,12 @@ def _calibrate(fn: Callable[[], object], block_s: float, clock: Clock,
     return max(1, min(10_000, round(block_s / once)))
 
 
+def _settled(ratio: Interval, target: float, decided_target: float) -> bool:
+    if ratio.half_width <= target:
+        return True
+    return ratio.significant and ratio.half_width <= decided_target
+
+
 def _time_block(fn: Callable[[], object], number: int, clock: Clock,
                 sync: Callable[[], None]) -> float:
     sync()
@@ -139,23 +148,26 @@ def _time_block(fn: Callable[[], object], number: int, clock: Clock,
 
 
 def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
-            target: float = TARGET, budget_s: float = 10.0, block_s: float = BLOCK_SECONDS,
+            target: float = TARGET, decided_target: float = DECIDED_TARGET, budget_s: float = 10.0, block_s: float = BLOCK_SECONDS,
             min_rounds: int = MIN_ROUNDS, max_rounds: int = 2000, seed: int = 0,
             confidence: float = CONFIDENCE, clock: Clock = time.perf_counter,
             sync: Callable[[], None] | None = None,
             progress: Progress | None = None) -> Comparison:
     """Times ``candidates`` (name -> zero-argument call) against ``candidates[baseline]``.
 
-    Every round runs one block of each candidate still undecided, plus the baseline and its
-    A/A copy, in a shuffled order. After ``min_rounds`` a candidate whose interval is narrower
-    than ``target`` (relative half-width) drops out; the comparison stops when all have, when
+    Every round runs one block of each candidate still undecided and of the baseline's A/A
+    copy, in a shuffled order, with a baseline block between any two of them; a candidate's
+    ratio is its time over the two baseline blocks around it. After ``min_rounds`` a candidate
+    whose interval is narrower than ``target`` (relative half-width), or narrower than
+    ``decided_target`` and clear of 1, drops out; the comparison stops when all have, when
     ``budget_s`` of wall time is spent (checked after ``min_rounds`` only, so every answer has
     an interval), or after ``max_rounds``. ``sync`` runs before and after each block (CUDA).
     """
     if baseline not in candidates:
         raise ValueError(f"baseline: {baseline!r} is not among the candidates "
                          f"{sorted(candidates)}")
-    for name, value in (("target", target), ("budget_s", budget_s), ("block_s", block_s)):
+    for name, value in (("target", target), ("decided_target", decided_target),
+                        ("budget_s", budget_s), ("block_s", block_s)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
     if min_rounds < MIN_ROUNDS or max_rounds < min_rounds:
@@ -172,19 +184,27 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
     active = [name for name in candidates if name != baseline]
     rng = random.Random(seed)
     rounds, stopped = 0, "max_rounds"
+    aa_open = True
     while rounds < max_rounds:
-        order = [baseline, aa, *active]
+        order = [aa, *active] if aa_open else list(active)
         rng.shuffle(order)
-        this_round = {name: _time_block(calls[name], number[name], clock, sync)
-                      for name in order}
-        for name, seconds in this_round.items():
+        # B c1 B c2 ... B: each candidate is divided by the baseline blocks right before and
+        # after it (their geometric mean), so the pair is a few milliseconds apart even when a
+        # round holds slow candidates.
+        before = _time_block(calls[baseline], number[baseline], clock, sync)
+        times[baseline].append(before)
+        for name in order:
+            seconds = _time_block(calls[name], number[name], clock, sync)
+            after = _time_block(calls[baseline], number[baseline], clock, sync)
             times[name].append(seconds)
-            if name != baseline:
-                ratios[name].append(seconds / this_round[baseline])
+            times[baseline].append(after)
+            ratios[name].append(seconds / math.sqrt(before * after))
+            before = after
         rounds += 1
         if rounds >= min_rounds:
             active = [name for name in active
-                      if median_interval(ratios[name], confidence).half_width > target]
+                      if not _settled(median_interval(ratios[name], confidence), target,
+                                      decided_target)]
             aa_open = median_interval(ratios[aa], confidence).half_width > target
             if not active and not aa_open:
                 stopped = "target"
@@ -205,5 +225,5 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
     return Comparison(
         baseline=baseline, resolution=results[baseline].ratio, ratios=results, rounds=rounds,
         seconds=clock() - started, stopped=stopped, confidence=confidence,
-        settings={"target": target, "budget_s": budget_s, "block_s": block_s,
+        settings={"target": target, "decided_target": decided_target, "budget_s": budget_s, "block_s": block_s,
                   "min_rounds": min_rounds, "max_rounds": max_rounds, "seed": seed})

@@ -91,7 +91,8 @@ def test_far_candidates_drop_out_after_min_rounds() -> None:
         machine.now += 0.001 * (1 + 0.2 * erratic.random())
 
     calls = {"base": machine.call(0.001), "far": machine.call(0.006), "noisy": noisy}
-    found = cmp.compare(calls, "base", clock=machine.clock, budget_s=30.0, target=0.005)
+    found = cmp.compare(calls, "base", clock=machine.clock, budget_s=30.0, target=0.005,
+                        decided_target=0.01)
     assert found.ratios["far"].rounds == cmp.MIN_ROUNDS
     assert found.ratios["noisy"].rounds > cmp.MIN_ROUNDS
     assert 5.8 < found.ratios["far"].ratio.estimate < 6.2
