@@ -1,10 +1,11 @@
 """Output helpers shared by ``check`` and ``deploy``: rows of a dataclass as CSV, and the CLI's
-``--json`` / ``--csv`` files."""
+``--json`` / ``--csv`` files (checked before any work, written after it)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -29,3 +30,48 @@ def write_outputs(rows: Sequence[Any],
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(render(rows))
             print(f"wrote {path}")
+
+
+def check_output_paths(outputs: Sequence[tuple[str, Path | None]]) -> None:
+    """Refuses, before any work, an output path that could not be written.
+
+    ``outputs`` pairs each option name (``"--json"``) with its path (None: not asked for).
+    Raises ValueError ``"<option>: <why>"`` for a directory, a path under a file, a directory
+    that is not writable, or two options naming the same file. Nothing is created.
+    """
+    seen: dict[Path, str] = {}
+    for option, path in outputs:
+        if path is None:
+            continue
+        _check_output_path(option, path)
+        try:
+            key = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: compare the spelled-out path
+            key = path.absolute()
+        if key in seen:
+            raise ValueError(f"{option}: {str(path)!r} is also the file of {seen[key]}")
+        seen[key] = option
+
+
+def _check_output_path(option: str, path: Path) -> None:
+    shown = repr(str(path))
+    if path.is_dir():
+        raise ValueError(f"{option}: {shown} is a directory; expected a file to write")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise ValueError(f"{option}: {shown} exists and is not writable")
+        return
+    # The nearest existing ancestor must be a directory we may create entries in.
+    ancestor = path.absolute()
+    while ancestor != ancestor.parent:
+        if ancestor.is_symlink() and not ancestor.exists():
+            raise ValueError(f"{option}: cannot create {shown}: {str(ancestor)!r} is a broken "
+                             "symbolic link")
+        ancestor = ancestor.parent
+        if ancestor.exists():
+            break
+    if not ancestor.is_dir():
+        raise ValueError(f"{option}: cannot create {shown}: {str(ancestor)!r} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValueError(f"{option}: cannot create {shown}: directory {str(ancestor)!r} is not "
+                         "writable")

@@ -10,11 +10,12 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 
 from birnn_bench import check, grid, measure
-from birnn_bench._io import write_outputs
+from birnn_bench._io import check_output_paths, write_outputs
 from birnn_bench.strategies import STRATEGIES
 from birnn_bench.workload import (
     CELLS,
@@ -24,6 +25,18 @@ from birnn_bench.workload import (
     WorkloadSpec,
     read_lengths_file,
 )
+
+#: torch.Generator seeds are unsigned 64-bit integers.
+SEED_RANGE = (0, 2**64 - 1)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse in the CLI's one error style, ``birnn-bench <cmd>: error: <what>: <why>``
+    (exit 2), for its own errors too: ``argument --seed: ...`` reads ``--seed: ...``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message.removeprefix('argument ')}\n")
 
 
 def _csv_list(kind: type, choices: Sequence | None = None):
@@ -40,10 +53,44 @@ def _csv_list(kind: type, choices: Sequence | None = None):
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
     return value
+
+
+def _seed(text: str) -> int:
+    low, high = SEED_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer in {low}..2**64-1, got "
+                                         f"{text!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; a seed is an integer in "
+                                         f"{low}..2**64-1 ({high})")
+    return value
+
+
+def _check_device(text: str) -> None:
+    """cpu, or cuda[:N] when this machine has that GPU; ValueError ``--device: ...`` otherwise."""
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda") or (
+            device.type == "cpu" and device.index not in (None, 0)):
+        raise ValueError(f"--device: {text!r} is not a device this tool runs on; expected cpu, "
+                         "cuda or cuda:N")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device: {text!r} requested but CUDA is not available here")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device: {text!r} requested but this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
 
 
 def _add_check(sub: argparse._SubParsersAction) -> None:
@@ -62,16 +109,34 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=_positive_int, default=grid.CHECK_SHAPE["batch"])
     p.add_argument("--max-len", type=_positive_int, default=grid.CHECK_SHAPE["max_len"])
     p.add_argument("--hidden", type=_positive_int, default=grid.CHECK_SHAPE["hidden_size"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0, help="0..2**64-1 (default: 0)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write rows and summary as JSON")
     p.add_argument("--csv", type=Path, metavar="FILE", help="write rows as CSV")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     p.set_defaults(func=cmd_check)
 
 
+def _check_lengths_files(patterns: Sequence[str], max_len: int) -> None:
+    """Reads each ``file:PATH`` of --lengths once, before any work; its lengths must fit T."""
+    for pattern in patterns:
+        if not pattern.startswith("file:"):
+            continue
+        path = pattern.removeprefix("file:")
+        try:
+            values = read_lengths_file(path)
+        except ValueError as err:
+            raise ValueError(f"--lengths: {err}") from None
+        longest = max(values)
+        if longest > max_len:
+            raise ValueError(f"--lengths: lengths file {path!r} holds length {longest} (entry "
+                             f"{values.index(longest)}), longer than --max-len={max_len}; "
+                             f"raise --max-len to at least {longest}")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device: {args.device!r} requested but CUDA is not available here")
+    _check_device(args.device)
+    check_output_paths((("--json", args.json), ("--csv", args.csv)))
+    _check_lengths_files(args.lengths, args.max_len)
     specs = list(grid.check_specs(
         cells=args.cells, layers=args.layers, layouts=args.layouts, lengths=args.lengths,
         dtypes=args.dtypes, device=args.device, seed=args.seed, batch=args.batch,
@@ -232,8 +297,8 @@ def _add_deploy(sub: argparse._SubParsersAction) -> None:
 def cmd_deploy(args: argparse.Namespace) -> int:
     from birnn_bench import deploy
 
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device: {args.device!r} requested but CUDA is not available here")
+    _check_device(args.device)
+    check_output_paths((("--json", args.json), ("--csv", args.csv)))
     threads = measure.pin_threads()
     start = time.perf_counter()
     rows = deploy.deploy_matrix(strategies=args.strategies, cells=args.cells,
@@ -251,7 +316,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="birnn-bench",
         description="How to take the last hidden state of a bidirectional LSTM/GRU: "
         "correctness and cost of every strategy.")
@@ -274,9 +339,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"birnn-bench report: error: {err}", file=sys.stderr)
             return 2
     args = build_parser().parse_args(argv)
+    # User input is refused as ValueError at its source (argparse types, the up-front checks of
+    # each command, WorkloadSpec, read_lengths_file), files as OSError; anything else, a
+    # TypeError included, is a bug and keeps its traceback.
     try:
         return args.func(args)
-    except (ValueError, TypeError, OSError) as err:
+    except (ValueError, OSError) as err:
         print(f"birnn-bench {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -6,7 +6,8 @@ A strategy is three small steps, composed by ``Strategy.__call__``:
 * ``run(rnn, prepared)``: the rnn call(s);
 * ``extract(rnn, ran, lengths)``: index, gather, unpack, chunk/view -> ``(fwd, bwd)``.
 
-``STRATEGIES[name](rnn, x, lengths)`` returns the LAST layer's final forward and backward hidden
+``STRATEGIES[name](rnn, x, lengths)`` first checks the cheap invariants of its inputs
+(``validate.check_call``), then returns the LAST layer's final forward and backward hidden
 states, each ``(B, H_out)``, in the original batch order (the contract in README.md). Whether a
 strategy meets that contract is never declared here: ``birnn_bench.check`` measures it against the
 oracle. ``pitfall`` only labels the answers the thread itself disputes, so that they are kept as
@@ -24,6 +25,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from birnn_bench._rnn import batch_dim, h_n_of, out_size, time_dim
+from birnn_bench.validate import check_call
 
 Tensor = torch.Tensor
 States = tuple[Tensor, Tensor]
@@ -43,6 +45,10 @@ class Strategy:
     extract: Callable[[nn.RNNBase, Any, Tensor], States]
 
     def __call__(self, rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> States:
+        # The cheap invariants first (ValueError/TypeError naming the argument): a mismatched
+        # input size or batch would otherwise give garbage, not an error. The steps themselves
+        # stay unchecked; benchmarks time them alone.
+        lengths = check_call(rnn, x, lengths)
         return self.extract(rnn, self.run(rnn, self.prepare(rnn, x, lengths)), lengths)
 
 

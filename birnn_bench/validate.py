@@ -1,7 +1,10 @@
-"""Input checks shared by ``last_states`` and the correctness check.
+"""Input checks shared by ``last_states``, the correctness check and every strategy call.
 
 Every failure names the argument and the offending value; nothing is ever silently clamped
 (index arithmetic on a zero length wraps around to the last padded step without a word).
+
+``validate_inputs`` is the full check of the public helper; ``check_call`` is the cheap subset
+``Strategy.__call__`` runs on every call (the benchmarks time it), with the same messages.
 """
 
 from __future__ import annotations
@@ -15,11 +18,7 @@ Tensor = torch.Tensor
 
 
 def validate_rnn(rnn: object) -> nn.RNNBase:
-    if not isinstance(rnn, nn.RNNBase):
-        raise TypeError(f"rnn: expected an nn.LSTM, nn.GRU or nn.RNN, got {type(rnn).__name__}")
-    if not rnn.bidirectional:
-        raise ValueError(f"rnn: expected a bidirectional rnn (bidirectional=True), got "
-                         f"{type(rnn).__name__} with bidirectional=False")
+    rnn = _check_bidirectional_rnn(rnn)
     if rnn.training and rnn.dropout > 0 and rnn.num_layers > 1:
         raise ValueError(f"rnn: dropout={rnn.dropout} between layers is active in training "
                          "mode, so no two strategies (nor the oracle) can agree; call rnn.eval() "
@@ -29,32 +28,10 @@ def validate_rnn(rnn: object) -> nn.RNNBase:
 
 def validate_lengths(lengths: object, batch: int, steps: int, layout: str) -> Tensor:
     """Returns lengths as the 1-D int64 CPU tensor packing needs."""
-    if isinstance(lengths, (list, tuple)):
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in lengths):
-            raise TypeError(f"lengths: expected integers, got {list(lengths)!r}")
-        lengths = torch.tensor(lengths, dtype=torch.int64)
-    if not isinstance(lengths, Tensor):
-        raise TypeError(f"lengths: expected a 1-D integer tensor, got {type(lengths).__name__}")
-    if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
-        raise TypeError(f"lengths: expected an integer dtype (int64), got {lengths.dtype}")
-    if lengths.dim() != 1:
-        raise ValueError(f"lengths: expected a 1-D tensor of B lengths, got shape "
-                         f"{tuple(lengths.shape)}")
-    if lengths.numel() != batch:
-        raise ValueError(f"lengths: has {lengths.numel()} entries but x holds a batch of {batch} "
-                         f"({layout}); is x in the rnn's layout?")
+    lengths = _lengths_tensor(lengths)
+    _check_count(lengths, batch, layout)
     lengths = lengths.to(device="cpu", dtype=torch.int64)
-    if batch == 0:
-        raise ValueError("x: the batch is empty")
-    low, high = int(lengths.min()), int(lengths.max())
-    if low < 1:
-        where = int(torch.nonzero(lengths < 1)[0])
-        raise ValueError(f"lengths: lengths[{where}] = {int(lengths[where])}; every sequence "
-                         "needs at least one step (a zero length would silently read padding)")
-    if high > steps:
-        where = int(torch.nonzero(lengths > steps)[0])
-        raise ValueError(f"lengths: lengths[{where}] = {int(lengths[where])} is longer than x's "
-                         f"{steps} time steps ({layout}); is x in the rnn's layout?")
+    _check_range(lengths, steps, layout)
     return lengths
 
 
@@ -73,12 +50,100 @@ def validate_inputs(rnn: object, x: object, lengths: object) -> tuple[nn.RNNBase
                         f"({param_dtype(rnn)})")
     if x.device != param_device(rnn):
         raise ValueError(f"x: on {x.device} but the rnn's parameters are on {param_device(rnn)}")
+    _check_features(rnn, x)
+    layout = _layout(rnn)
+    checked = validate_lengths(lengths, x.shape[batch_dim(rnn)], x.shape[time_dim(rnn)], layout)
+    return rnn, x, checked
+
+
+def check_call(rnn: object, x: object, lengths: object) -> Tensor:
+    """The cheap invariants of one strategy call, so that no call reads undefined memory.
+
+    The rnn is a bidirectional ``nn.RNNBase``; x is a 3-D tensor with ``rnn.input_size``
+    features; lengths is 1-D, integer, one per sequence of x and, when on the CPU, within
+    ``1..T``. Lengths on an accelerator are not range-checked (that would synchronise every
+    call); dtype, device and training-mode dropout are left to ``validate_inputs`` and torch.
+
+    Returns lengths as a tensor: a list becomes CPU int64, a CPU tensor int64, a tensor on an
+    accelerator comes back as given.
+    """
+    rnn = _check_bidirectional_rnn(rnn)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x: expected a tensor, got {type(x).__name__}")
+    if x.dim() != 3:
+        raise ValueError(f"x: expected a 3-D padded batch ({_layout_shape(rnn)}), got shape "
+                         f"{tuple(x.shape)}")
+    _check_features(rnn, x)
+    lengths = _lengths_tensor(lengths)
+    batch = x.shape[batch_dim(rnn)]
+    if lengths.numel() != batch or batch == 0:  # the message (and its layout) only on failure
+        _check_count(lengths, batch, _layout(rnn))
+    if lengths.device.type == "cpu":
+        lengths = lengths.to(dtype=torch.int64)
+        steps = x.shape[time_dim(rnn)]
+        low, high = torch.aminmax(lengths)
+        if int(low) < 1 or int(high) > steps:
+            _check_range(lengths, steps, _layout(rnn))
+    return lengths
+
+
+def _check_bidirectional_rnn(rnn: object) -> nn.RNNBase:
+    if not isinstance(rnn, nn.RNNBase):
+        raise TypeError(f"rnn: expected an nn.LSTM, nn.GRU or nn.RNN, got {type(rnn).__name__}")
+    if not rnn.bidirectional:
+        raise ValueError(f"rnn: expected a bidirectional rnn (bidirectional=True), got "
+                         f"{type(rnn).__name__} with bidirectional=False")
+    return rnn
+
+
+def _check_features(rnn: nn.RNNBase, x: Tensor) -> None:
     if x.shape[-1] != rnn.input_size:
         raise ValueError(f"x: last dimension is {x.shape[-1]} but the rnn expects "
                          f"input_size={rnn.input_size} ({_layout_shape(rnn)})")
-    layout = f"batch_first={rnn.batch_first}, so x is {_layout_shape(rnn)}"
-    checked = validate_lengths(lengths, x.shape[batch_dim(rnn)], x.shape[time_dim(rnn)], layout)
-    return rnn, x, checked
+
+
+def _lengths_tensor(lengths: object) -> Tensor:
+    """A list of ints as an int64 tensor; any other non-tensor, non-integer or non-1-D refused."""
+    if isinstance(lengths, (list, tuple)):
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in lengths):
+            raise TypeError(f"lengths: expected integers, got {list(lengths)!r}")
+        try:
+            lengths = torch.tensor(lengths, dtype=torch.int64)
+        except (OverflowError, RuntimeError, ValueError):  # an int beyond int64
+            raise ValueError(f"lengths: {list(lengths)!r} holds a value beyond int64") from None
+    if not isinstance(lengths, Tensor):
+        raise TypeError(f"lengths: expected a 1-D integer tensor, got {type(lengths).__name__}")
+    if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
+        raise TypeError(f"lengths: expected an integer dtype (int64), got {lengths.dtype}")
+    if lengths.dim() != 1:
+        raise ValueError(f"lengths: expected a 1-D tensor of B lengths, got shape "
+                         f"{tuple(lengths.shape)}")
+    return lengths
+
+
+def _check_count(lengths: Tensor, batch: int, layout: str) -> None:
+    if lengths.numel() != batch:
+        raise ValueError(f"lengths: has {lengths.numel()} entries but x holds a batch of {batch} "
+                         f"({layout}); is x in the rnn's layout?")
+    if batch == 0:
+        raise ValueError("x: the batch is empty")
+
+
+def _check_range(lengths: Tensor, steps: int, layout: str) -> None:
+    """Every CPU length within 1..steps."""
+    low, high = (int(v) for v in torch.aminmax(lengths))
+    if low < 1:
+        where = int(torch.nonzero(lengths < 1)[0])
+        raise ValueError(f"lengths: lengths[{where}] = {int(lengths[where])}; every sequence "
+                         "needs at least one step (a zero length would silently read padding)")
+    if high > steps:
+        where = int(torch.nonzero(lengths > steps)[0])
+        raise ValueError(f"lengths: lengths[{where}] = {int(lengths[where])} is longer than x's "
+                         f"{steps} time steps ({layout}); is x in the rnn's layout?")
+
+
+def _layout(rnn: nn.RNNBase) -> str:
+    return f"batch_first={rnn.batch_first}, so x is {_layout_shape(rnn)}"
 
 
 def _layout_shape(rnn: nn.RNNBase) -> str:

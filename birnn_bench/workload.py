@@ -90,37 +90,66 @@ def _check_choice(name: str, value: str, choices: object) -> None:
         raise ValueError(f"{name}: expected one of {sorted(choices)}, got {value!r}")  # type: ignore[call-overload]
 
 
+#: A lengths file holds one integer per sequence: anything larger is not one (``/dev/zero``).
+MAX_LENGTHS_FILE_BYTES = 10 * 1024 * 1024
+
+
 def read_lengths_file(path: str | Path) -> list[int]:
-    """Integers separated by whitespace or commas; each must be >= 1."""
+    """Integers separated by whitespace or commas; each must be >= 1.
+
+    At most ``MAX_LENGTHS_FILE_BYTES`` are read, so a device or a huge file is refused, not
+    loaded; every failure is a ValueError naming the file.
+    """
     path = Path(path)
+    where = f"lengths file {str(path)!r}"
     try:
-        text = path.read_text()
+        with path.open("rb") as stream:
+            data = stream.read(MAX_LENGTHS_FILE_BYTES + 1)
     except OSError as err:
-        raise ValueError(f"lengths file {str(path)!r}: cannot be read ({err.strerror})") from err
+        raise ValueError(f"{where}: cannot be read ({err.strerror or err})") from err
+    if len(data) > MAX_LENGTHS_FILE_BYTES:
+        bound = MAX_LENGTHS_FILE_BYTES
+        size = f"{bound // 2**20} MB" if bound % 2**20 == 0 else f"{bound} bytes"
+        raise ValueError(f"{where}: larger than {size}, not a file of lengths; expected a text "
+                         "file of integer lengths, one per sequence")
+    expected = "expected integer lengths separated by whitespace or commas"
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise ValueError(f"{where}: not a text file (a NUL byte at offset {nul}); {expected}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{where}: not a text file (byte 0x{data[err.start]:02x} at offset "
+                         f"{err.start} is not UTF-8); {expected}") from None
     values = []
     for token in re.split(r"[\s,]+", text.strip()):
         if not token:
             continue
-        try:
-            value = int(token)
-        except ValueError:
-            raise ValueError(f"lengths file {str(path)!r}: {token!r} is not an integer") from None
-        if value < 1:
-            raise ValueError(f"lengths file {str(path)!r}: length {value} is < 1; every "
+        shown = token if len(token) <= 40 else token[:40] + "..."
+        if not re.fullmatch(r"[+-]?[0-9]+", token):
+            raise ValueError(f"{where}: {shown!r} is not an integer")
+        digits = token.lstrip("+-").lstrip("0")
+        if token.startswith("-") or not digits:
+            raise ValueError(f"{where}: length {shown} is < 1; every "
                              "sequence needs at least one step")
+        if len(digits) > 18:
+            raise ValueError(f"{where}: {shown!r} is too large for a sequence length")
+        value = int(digits)
         values.append(value)
     if not values:
-        raise ValueError(f"lengths file {str(path)!r}: holds no lengths")
+        raise ValueError(f"{where}: holds no lengths")
     return values
 
 
 def make_lengths(pattern: str, batch: int, max_len: int, generator: torch.Generator) -> Tensor:
     """B lengths in [1, max_len] following ``pattern`` (see ``LENGTH_PATTERNS``)."""
     if pattern.startswith("file:"):
-        pool = torch.tensor(read_lengths_file(pattern[len("file:"):]), dtype=torch.int64)
-        if int(pool.max()) > max_len:
-            raise ValueError(f"lengths file {pattern[5:]!r}: holds length {int(pool.max())}, "
-                             f"longer than max_len={max_len}")
+        values = read_lengths_file(pattern[len("file:"):])
+        longest = max(values)
+        if longest > max_len:
+            raise ValueError(f"lengths file {pattern[5:]!r}: holds length {longest}, longer "
+                             f"than max_len={max_len} (entry {values.index(longest)})")
+        pool = torch.tensor(values, dtype=torch.int64)
         return pool[torch.randint(len(pool), (batch,), generator=generator)]
     if pattern == "equal":
         return torch.full((batch,), max_len, dtype=torch.int64)
