@@ -28,14 +28,6 @@ def h_n_of(hidden: Tensor | tuple[Tensor, Tensor]) -> Tensor:
     return hidden[0] if isinstance(hidden, tuple) else hidden
 
 
-def cell_name(rnn: nn.RNNBase) -> str:
-    if isinstance(rnn, nn.LSTM):
-        return "lstm"
-    if isinstance(rnn, nn.GRU):
-        return "gru"
-    return "rnn_tanh" if getattr(rnn, "nonlinearity", "tanh") == "tanh" else "rnn_relu"
-
-
 def param_dtype(rnn: nn.RNNBase) -> torch.dtype:
     return next(rnn.parameters()).dtype
 
