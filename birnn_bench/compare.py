@@ -3,7 +3,7 @@
 On a shared machine two strategies timed in different processes, or minutes apart, differ by the
 machine as much as by the code. So candidates of ONE workload are timed in one process, in short
 interleaved blocks, their order shuffled every round, and each candidate's time is divided by the
-baseline's blocks timed right before and after it. The estimate is the median of those per-round ratios, with a
+baseline's time of the same round. The estimate is the median of those per-round ratios, with a
 distribution-free 99% interval (order statistics of the binomial, no resampling seed). The
 baseline also runs against itself in the same rounds (A/A): its interval is the resolution of the
 answer, reported with it.
@@ -34,6 +34,10 @@ DECIDED_TARGET = 0.05
 #: A block is repeated calls of one candidate lasting about this long: short blocks interleave
 #: finely (on the 2-core box 2 ms blocks over 200 rounds resolved 3%; 20 ms blocks did not).
 BLOCK_SECONDS = 0.002
+#: Blocks of each entry per round, the fastest of which counts (a block the scheduler interrupts
+#: can only be slower). Two gave no narrower intervals than one on the 2-core box at equal wall
+#: time (T512 regimes: half the rounds, wider), so one is the default.
+BLOCKS = 1
 AA_SUFFIX = " (A/A)"
 
 Clock = Callable[[], float]
@@ -148,16 +152,18 @@ def _time_block(fn: Callable[[], object], number: int, clock: Clock,
 
 
 def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
-            target: float = TARGET, decided_target: float = DECIDED_TARGET, budget_s: float = 10.0, block_s: float = BLOCK_SECONDS,
+            target: float = TARGET, decided_target: float = DECIDED_TARGET,
+            budget_s: float = 10.0, block_s: float = BLOCK_SECONDS, blocks: int = BLOCKS,
             min_rounds: int = MIN_ROUNDS, max_rounds: int = 2000, seed: int = 0,
             confidence: float = CONFIDENCE, clock: Clock = time.perf_counter,
-            sync: Callable[[], None] | None = None,
+            sync: Callable[[], None] | None = None, aa_call: Callable[[], object] | None = None,
             progress: Progress | None = None) -> Comparison:
     """Times ``candidates`` (name -> zero-argument call) against ``candidates[baseline]``.
 
-    Every round runs one block of each candidate still undecided and of the baseline's A/A
-    copy, in a shuffled order, with a baseline block between any two of them; a candidate's
-    ratio is its time over the two baseline blocks around it. After ``min_rounds`` a candidate
+    Every round runs ``blocks`` blocks of each candidate still undecided, of the baseline and of
+    its A/A copy (``aa_call``, a separately built copy of the baseline, else the baseline's own
+    call), in a shuffled order; a candidate's ratio is its fastest block over the baseline's
+    fastest block of the same round. After ``min_rounds`` a candidate
     whose interval is narrower than ``target`` (relative half-width), or narrower than
     ``decided_target`` and clear of 1, drops out; the comparison stops when all have, when
     ``budget_s`` of wall time is spent (checked after ``min_rounds`` only, so every answer has
@@ -170,15 +176,19 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
                         ("budget_s", budget_s), ("block_s", block_s)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
+    if not isinstance(blocks, int) or blocks < 1:
+        raise ValueError(f"blocks: expected an integer >= 1, got {blocks!r}")
     if min_rounds < MIN_ROUNDS or max_rounds < min_rounds:
         raise ValueError(f"rounds: need {MIN_ROUNDS} <= min_rounds <= max_rounds, got "
                          f"{min_rounds} and {max_rounds}")
     sync = sync or (lambda: None)
     started = clock()
     aa = baseline + AA_SUFFIX
-    calls = {**candidates, aa: candidates[baseline]}
+    calls = {**candidates, aa: aa_call or candidates[baseline]}
     number = {name: _calibrate(fn, block_s, clock, sync) for name, fn in candidates.items()}
     number[aa] = number[baseline]
+    if aa_call is not None:
+        _calibrate(aa_call, block_s, clock, sync)  # its warm-up call
     times: dict[str, list[float]] = {name: [] for name in calls}
     ratios: dict[str, list[float]] = {name: [] for name in calls if name != baseline}
     active = [name for name in candidates if name != baseline]
@@ -186,20 +196,21 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
     rounds, stopped = 0, "max_rounds"
     aa_open = True
     while rounds < max_rounds:
-        order = [aa, *active] if aa_open else list(active)
+        # Every open entry (the baseline, its A/A copy, the candidates) runs ``blocks`` blocks
+        # in a random order: no entry always follows the same one, so none gets a
+        # systematically warm (or cold) start. An entry's time in the round is the fastest of
+        # its blocks (a block the scheduler preempted is slow, never fast), and a candidate's
+        # ratio is that time over the baseline's of the same round.
+        order = [baseline, *([aa] if aa_open else []), *active] * blocks
         rng.shuffle(order)
-        # B c1 B c2 ... B: each candidate is divided by the baseline blocks right before and
-        # after it (their geometric mean), so the pair is a few milliseconds apart even when a
-        # round holds slow candidates.
-        before = _time_block(calls[baseline], number[baseline], clock, sync)
-        times[baseline].append(before)
+        this_round: dict[str, float] = {}
         for name in order:
             seconds = _time_block(calls[name], number[name], clock, sync)
-            after = _time_block(calls[baseline], number[baseline], clock, sync)
+            this_round[name] = min(seconds, this_round.get(name, math.inf))
+        for name, seconds in this_round.items():
             times[name].append(seconds)
-            times[baseline].append(after)
-            ratios[name].append(seconds / math.sqrt(before * after))
-            before = after
+            if name != baseline:
+                ratios[name].append(seconds / this_round[baseline])
         rounds += 1
         if rounds >= min_rounds:
             active = [name for name in active
@@ -225,5 +236,6 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
     return Comparison(
         baseline=baseline, resolution=results[baseline].ratio, ratios=results, rounds=rounds,
         seconds=clock() - started, stopped=stopped, confidence=confidence,
-        settings={"target": target, "decided_target": decided_target, "budget_s": budget_s, "block_s": block_s,
-                  "min_rounds": min_rounds, "max_rounds": max_rounds, "seed": seed})
+        settings={"target": target, "decided_target": decided_target, "budget_s": budget_s,
+                  "block_s": block_s, "blocks": blocks, "min_rounds": min_rounds,
+                  "max_rounds": max_rounds, "seed": seed})

@@ -146,3 +146,12 @@ def test_bad_settings_are_refused_before_any_timing(kwargs: dict, message: str) 
 def test_unknown_baseline_is_refused() -> None:
     with pytest.raises(ValueError, match="baseline"):
         cmp.compare({"a": lambda: None}, "base")
+
+
+def test_two_blocks_per_round_keep_the_a_a_unbiased() -> None:
+    # Every entry, the baseline included, counts its fastest block: the A/A stays at 1.
+    machine = FakeMachine(drift=3.0)
+    found = _engine(machine, {"base": 0.001, "slow": 0.0011}, budget_s=30.0, blocks=2)
+    assert found.resolution.verdict == "tied"
+    assert 1.08 < found.ratios["slow"].ratio.estimate < 1.12
+    assert found.settings["blocks"] == 2
