@@ -4,13 +4,13 @@ Same grid points as ``strategies.py``; every figure comes from ``birnn_bench.pro
 counts repeat exactly, so any change on the dashboard is a change in what the code launches:
 
 * ``Profiles``: ATen ops the dispatcher runs (all phases; the extract phase alone), CPU and CUDA;
-* ``Kernels`` / ``HostSyncs``: CUDA kernels that ran, host-blocking CUDA calls; CUDA points only
-  (CPU points raise NotImplementedError in setup and show as n/a, as do CUDA points without a GPU).
+* ``Kernels`` / ``HostSyncs``: CUDA kernels that ran, host-blocking CUDA calls; defined only where
+  CUDA regimes are (a CPU machine shows no empty CUDA tiles), over the CUDA regimes only.
 
 The rnn time share is a timing and is deliberately not tracked here.
 """
 
-from .common import _Case
+from .common import PARAMS, REGIMES, Case
 
 try:
     from birnn_bench import profiles as _profiles
@@ -27,7 +27,7 @@ def _require_profiles():
         raise NotImplementedError("this commit predates birnn_bench.profiles")
 
 
-class Profiles(_Case):
+class Profiles(Case):
     """ATen ops of one forward, counted at the dispatcher (below autograd and composite ops)."""
 
     unit = "ops"
@@ -47,32 +47,35 @@ class Profiles(_Case):
         return sum(self.ops["extract"].values())
 
 
-class _CudaProfile(_Case):
-    def setup(self, *params):
-        _require_profiles()
-        if params[0] != "cuda":
-            raise NotImplementedError("CUDA-only metric: n/a on a CPU point")
-        super().setup(*params)
-        if params not in _PROFILES:
-            _PROFILES.clear()
-            _PROFILES[params] = _profiles.profile_case(self.case)
-        self.profile = _PROFILES[params]
+_CUDA_REGIMES = [r for r in REGIMES if REGIMES[r].device == "cuda"]
+_CUDA_PARAMS = [_CUDA_REGIMES, PARAMS[1]]
 
+if _CUDA_REGIMES:
 
-class Kernels(_CudaProfile):
-    """CUDA kernels that ran during one forward (torch.profiler device activities)."""
+    class _CudaProfile(Case):
+        params = _CUDA_PARAMS
 
-    unit = "kernels"
+        def setup(self, *params):
+            _require_profiles()
+            super().setup(*params)
+            if params not in _PROFILES:
+                _PROFILES.clear()
+                _PROFILES[params] = _profiles.profile_case(self.case)
+            self.profile = _PROFILES[params]
 
-    def track_kernels(self, *params):
-        return self.profile.total("kernels")
+    class Kernels(_CudaProfile):
+        """CUDA kernels that ran during one forward (torch.profiler device activities)."""
 
+        unit = "kernels"
 
-class HostSyncs(_CudaProfile):
-    """CUDA calls that blocked the host during one forward (stream / device / event synchronise,
-    synchronous memcpy), from torch.profiler's runtime events."""
+        def track_kernels(self, *params):
+            return self.profile.total("kernels")
 
-    unit = "syncs"
+    class HostSyncs(_CudaProfile):
+        """CUDA calls that blocked the host during one forward (stream / device / event
+        synchronise, synchronous memcpy), from torch.profiler's runtime events."""
 
-    def track_host_syncs(self, *params):
-        return self.profile.total("host_syncs")
+        unit = "syncs"
+
+        def track_host_syncs(self, *params):
+            return self.profile.total("host_syncs")

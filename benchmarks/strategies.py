@@ -1,101 +1,76 @@
-"""asv benchmarks: time, memory and correctness of every last-state strategy.
+"""asv benchmarks: time, memory and correctness of every last-state strategy, per regime.
 
-Thin classes only: the grid comes from ``birnn_bench/grid.py`` (``BIRNN_BENCH_GRID=quick|full|
-smoke``),
-every operation from ``birnn_bench.bench.BenchCase``. Points that make no sense here (no GPU,
-a dtype measured on CUDA only, a CUDA out-of-memory) raise ``NotImplementedError`` in setup and
-show as n/a. The suite still imports against commits that predate pieces of the package.
+Thin classes only: the regimes come from ``regimes.py`` (``BIRNN_BENCH_GRID=quick|full|smoke``),
+every operation from ``birnn_bench.bench.BenchCase``. Points that make no sense here (no GPU, a
+training step a quick CPU run does not afford, a CUDA out-of-memory) raise
+``NotImplementedError`` in setup and show as n/a.
 """
 
-from .common import _Case, _timer, grid, measure
+from . import environment
+from .common import Case, Timed, pin
 
 
-class Extract(_Case):
+class Extract(Timed):
     """Only the state-taking step (index / gather / unpack / chunk), rnn outputs precomputed
     (BenchCase.extract runs prepare + run once, on first use, outside the timed calls)."""
 
     number = 50  # microsecond operations: 50 calls per sample, each timed apart from setup
-    rounds = grid.TIMING_ROUNDS
-    repeat = grid.SAMPLES_PER_ROUND
-    warmup_time = 0.05
-    timer = staticmethod(_timer)
+    repeat = 3
 
-    def setup(self, *params):
-        super().setup(*params)
+    def setup(self, regime, strategy):
+        super().setup(regime, strategy)
         self.case.extract()
 
-    def time_extract(self, *params):
+    def time_extract(self, regime, strategy):
         self.case.extract()
 
 
-class Forward(_Case):
+class Forward(Timed):
     """End to end, inference (eval, no_grad): pack, rnn, unpack, index."""
 
-    rounds = grid.TIMING_ROUNDS
-    repeat = grid.SAMPLES_PER_ROUND
-    warmup_time = 0.05
-    timer = staticmethod(_timer)
-
-    def time_forward(self, *params):
+    def time_forward(self, regime, strategy):
         self.case.forward()
 
 
-class TrainStep(_Case):
+class TrainStep(Timed):
     """Forward + backward of a scalar loss on (fwd, bwd)."""
 
-    rounds = grid.TIMING_ROUNDS
-    repeat = grid.SAMPLES_PER_ROUND
-    warmup_time = 0.05
-    timer = staticmethod(_timer)
+    train = True
 
-    def setup(self, *params):
-        super().setup(*params)
-        self.case.warm_train_step()  # autograd's first call allocates: keep it out of samples
+    def setup(self, regime, strategy):
+        super().setup(regime, strategy)
+        self.case.warm_train_step()
 
-    def time_train_step(self, *params):
+    def time_train_step(self, regime, strategy):
         self.case.train_step()
 
 
-class PeakMemory(_Case):
-    """Peak bytes allocated by one forward call (CPU allocator events / CUDA allocator peak)."""
+class PeakMemory(Case):
+    """Peak bytes allocated by one forward call (CPU allocator events / CUDA allocator peak):
+    exact, identical run to run."""
 
     unit = "bytes"
 
-    def track_peak_bytes(self, *params):
+    def track_peak_bytes(self, regime, strategy):
         return self.case.peak_bytes()
 
 
-class Error(_Case):
-    """Max abs error against the float64 oracle on this very configuration."""
+class Error(Case):
+    """Max abs error against the float64 oracle on this very configuration: every strategy is
+    checked on the regimes it is timed on."""
 
     unit = "abs error"
 
-    def track_max_abs_error(self, *params):
+    def track_max_abs_error(self, regime, strategy):
         return self.case.max_abs_error()
 
 
-def _environment_params():
-    if measure is None:
-        return [["unknown"]], ["environment"]
-    measure.set_precision_flags()
-    threads = measure.pin_threads()
-    if hasattr(measure, "environment_info_isolated"):
-        # No CUDA in this process: asv's forkserver forks the benchmark children from it.
-        info = measure.environment_info_isolated(threads)
-    else:  # a commit that predates it
-        info = measure.environment_info()
-    names = ["torch", "threads", "cuda", "cudnn", "gpu", "cudnn_allow_tf32"]
-    return [[str(info[name])] for name in names], names
-
-
 class Environment:
-    """Records torch / CUDA / cuDNN versions, GPU and pinned thread count with the results
-    (as parameter values, so they travel inside each results file)."""
+    """Records the pinned thread count; torch, CUDA, cuDNN, GPU and TF32 travel in the parameter
+    values (``environment.py`` reads them without touching CUDA in asv's forkserver)."""
 
-    params, param_names = _environment_params()
+    params, param_names = environment.params()
     unit = "threads"
 
     def track_threads(self, *params):
-        if measure is None:
-            raise NotImplementedError("this commit predates birnn_bench.measure")
-        return measure.pin_threads()
+        return pin()

@@ -1,56 +1,40 @@
-"""One point of the benchmark grid: the workload, the strategy, and each measured operation.
+"""One workload and one strategy, built once, with every operation that gets measured.
 
-The asv classes in ``benchmarks/`` only call these methods; ``recommend`` and ``crosscheck``
-call the same ones, so everything measures the same code.
+The asv suite (``benchmarks/``), ``recommend``, the resolution check and the crosscheck all call
+these methods, so everything measures the same code. Nothing here changes global state: callers
+pin threads and precision (``measure.pinned``, or the benchmark's own setup).
 """
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable, Sequence
 
 import torch
 
-from birnn_bench import grid, measure
+from birnn_bench import compare, measure
 from birnn_bench.oracle import error_against_oracle
-from birnn_bench.strategies import STRATEGIES, States
+from birnn_bench.strategies import BASELINE, STRATEGIES, States
 from birnn_bench.workload import WorkloadSpec, build
 
-
-class NotApplicable(NotImplementedError):  # noqa: N818 (a skip signal for asv)
-    """A grid point that makes no sense or lacks hardware (asv shows it as n/a, not failed)."""
+#: What can be timed: inference (eval, no_grad) and a training step (forward + backward).
+MODES = ("forward", "train_step")
 
 
 class BenchCase:
-    """Everything one grid point needs, built once (in an asv ``setup``)."""
+    """The rnn, x and lengths of ``spec`` with ``strategy``; the first forward runs here, untimed
+    (allocator, cuDNN plans and CUDA out-of-memory errors happen in it)."""
 
     def __init__(self, spec: WorkloadSpec, strategy: str) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy: expected one of {sorted(STRATEGIES)}, got {strategy!r}")
-        reason = grid.skip_reason(spec.device, spec.dtype, torch.cuda.is_available())
-        if reason:
-            raise NotApplicable(reason)
-        self.threads = measure.pin_threads()
-        measure.set_precision_flags()
         self.spec = spec
         self.device = spec.device
         self.strategy = STRATEGIES[strategy]
-        try:
-            self.rnn, self.x, self.lengths = build(spec)
-            self.forward()  # first call: allocator, cuDNN plans and OOMs happen here, untimed
-        except torch.cuda.OutOfMemoryError as err:
-            message = f"CUDA out of memory for {spec} / {strategy}: {str(err).splitlines()[0]}"
-            print(message, file=sys.stderr)
-            raise NotApplicable(message) from None
+        self.rnn, self.x, self.lengths = build(spec)
+        self.forward()
         measure.synchronize(self.device)
         self._ran: object = None
         self._train_warm = False
-
-    @classmethod
-    def from_params(cls, device: str, cell: str, batch: int, max_len: int, lengths: str,
-                    hidden: int, layers: int, dtype: str, strategy: str) -> BenchCase:
-        """From the asv parameters (``grid.BENCH_PARAM_NAMES`` order)."""
-        spec = grid.bench_spec(device, cell, batch, max_len, lengths, hidden, layers, dtype)
-        return cls(spec, strategy)
 
     # -- the operations that are timed ------------------------------------------------------
 
@@ -73,7 +57,7 @@ class BenchCase:
             return self.strategy.extract(self.rnn, self._ran, self.lengths)
 
     def warm_train_step(self) -> None:
-        """One untimed training step, once per case."""
+        """One untimed training step, once per case (autograd's first call allocates)."""
         if not self._train_warm:
             self.train_step()
             self._train_warm = True
@@ -88,6 +72,15 @@ class BenchCase:
         finally:
             self.rnn.eval()
 
+    def call(self, mode: str) -> Callable[[], object]:
+        """The timed operation of ``mode`` (``MODES``)."""
+        if mode == "forward":
+            return self.forward
+        if mode == "train_step":
+            self.warm_train_step()
+            return self.train_step
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+
     # -- deterministic figures ---------------------------------------------------------------
 
     def peak_bytes(self) -> int:
@@ -97,3 +90,23 @@ class BenchCase:
         """Against the float64 oracle on this very workload (worse of the two directions)."""
         return error_against_oracle(self.rnn, self.x, self.lengths, self.forward(),
                                     device=self.device)
+
+
+def compare_strategies(spec: WorkloadSpec, names: Sequence[str], mode: str = "forward", *,
+                       baseline: str = BASELINE, extra: dict[str, Callable[[], object]] | None
+                       = None, **engine: object) -> compare.Comparison:
+    """The paired comparison (``compare.compare``) of ``names`` on one workload: each strategy
+    its own case of the same spec, the baseline included, CUDA synchronised around each block.
+    ``extra`` adds candidates that are not strategies (the resolution check's slowed copy)."""
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    wanted = list(dict.fromkeys([baseline, *names]))
+    calls = {name: BenchCase(spec, name).call(mode) for name in wanted}
+    calls.update(extra or {})
+    # The A/A copy has its own tensors, as every other candidate: reading the baseline's
+    # just-used weights and inputs would give it a warm start no other candidate gets.
+    aa_call = BenchCase(spec, baseline).call(mode)
+    sync = (lambda: torch.cuda.synchronize(spec.device)) \
+        if torch.device(spec.device).type == "cuda" else None
+    return compare.compare(calls, baseline, sync=sync, aa_call=aa_call,
+                           **engine)  # type: ignore[arg-type]

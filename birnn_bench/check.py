@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -14,6 +15,40 @@ from birnn_bench.oracle import TOLERANCES, max_abs_error, oracle_last_states, to
 from birnn_bench.strategies import STRATEGIES, Strategy
 from birnn_bench.validate import validate_inputs
 from birnn_bench.workload import Workload, WorkloadSpec, build
+
+# Small shapes, every factor the thread's answers disagree on.
+CHECK_CELLS = ("lstm", "gru", "rnn")
+CHECK_PROJ_SIZE = 3  # LSTM only; H_out = 3 while c_n keeps hidden_size
+CHECK_LAYERS = (1, 2, 3)
+CHECK_LAYOUTS = ("batch_first", "time_first")
+CHECK_LENGTHS = ("equal", "sorted", "unsorted", "short", "with_ones")
+CHECK_DTYPES = ("float64", "float32")
+CHECK_SHAPE = {"input_size": 5, "hidden_size": 8, "batch": 6, "max_len": 9}
+
+
+def check_specs(
+    cells: Sequence[str] = CHECK_CELLS,
+    layers: Sequence[int] = CHECK_LAYERS,
+    layouts: Sequence[str] = CHECK_LAYOUTS,
+    lengths: Sequence[str] = CHECK_LENGTHS,
+    dtypes: Sequence[str] = CHECK_DTYPES,
+    device: str = "cpu",
+    seed: int = 0,
+    **shape: int,
+) -> Iterator[WorkloadSpec]:
+    """Every condition of the matrix; LSTM appears with and without a projection."""
+    sizes = {**CHECK_SHAPE, **shape}
+    for cell, num_layers, layout, pattern, dtype in itertools.product(
+        cells, layers, layouts, lengths, dtypes
+    ):
+        projections = (0, CHECK_PROJ_SIZE) if cell == "lstm" else (0,)
+        for proj_size in projections:
+            if proj_size >= sizes["hidden_size"]:
+                continue
+            yield WorkloadSpec(cell=cell, num_layers=num_layers, proj_size=proj_size,
+                               layout=layout, lengths=pattern, dtype=dtype, device=device,
+                               seed=seed, **sizes)
+
 
 #: The columns of a condition, in the order the matrix prints them.
 CONDITION_FIELDS = ("cell", "num_layers", "proj_size", "layout", "lengths", "dtype")
@@ -88,6 +123,15 @@ def run_check(specs: Iterable[WorkloadSpec], strategies: Mapping[str, Strategy] 
         if progress is not None:
             progress(done, spec)
     return rows
+
+
+def correct_everywhere(rows: Iterable[CheckRow]) -> list[str]:
+    """Strategies that passed every condition they were checked on: the only ones ever
+    recommended."""
+    passed: dict[str, bool] = {}
+    for row in rows:
+        passed[row.strategy] = passed.get(row.strategy, True) and row.passed
+    return [name for name, ok in passed.items() if ok]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import math
 import sys
 import time
 import warnings
@@ -14,7 +14,7 @@ from typing import NoReturn
 
 import torch
 
-from birnn_bench import check, grid, measure
+from birnn_bench import check, compare, measure
 from birnn_bench._io import check_output_paths, write_outputs
 from birnn_bench.strategies import STRATEGIES
 from birnn_bench.workload import (
@@ -97,22 +97,23 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="the correctness matrix: every strategy against the oracle",
                        description="Runs every strategy on every condition of the grid and "
                        "compares it with the per-sequence float64 oracle.")
-    p.add_argument("--cells", type=_csv_list(str, CELLS), default=list(grid.CHECK_CELLS))
-    p.add_argument("--layers", type=_csv_list(_positive_int), default=list(grid.CHECK_LAYERS))
-    p.add_argument("--layouts", type=_csv_list(str, LAYOUTS), default=list(grid.CHECK_LAYOUTS))
+    p.add_argument("--cells", type=_csv_list(str, CELLS), default=list(check.CHECK_CELLS))
+    p.add_argument("--layers", type=_csv_list(_positive_int), default=list(check.CHECK_LAYERS))
+    p.add_argument("--layouts", type=_csv_list(str, LAYOUTS), default=list(check.CHECK_LAYOUTS))
     p.add_argument("--lengths", type=_csv_list(str, LENGTH_PATTERNS),
-                   default=list(grid.CHECK_LENGTHS),
+                   default=list(check.CHECK_LENGTHS),
                    help="length patterns, or file:PATH for a file of integer lengths")
-    p.add_argument("--dtypes", type=_csv_list(str, DTYPES), default=list(grid.CHECK_DTYPES))
+    p.add_argument("--dtypes", type=_csv_list(str, DTYPES), default=list(check.CHECK_DTYPES))
     p.add_argument("--strategies", type=_csv_list(str, STRATEGIES), default=list(STRATEGIES))
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--batch", type=_positive_int, default=grid.CHECK_SHAPE["batch"])
-    p.add_argument("--max-len", type=_positive_int, default=grid.CHECK_SHAPE["max_len"])
-    p.add_argument("--hidden", type=_positive_int, default=grid.CHECK_SHAPE["hidden_size"])
+    p.add_argument("--batch", type=_positive_int, default=check.CHECK_SHAPE["batch"])
+    p.add_argument("--max-len", type=_positive_int, default=check.CHECK_SHAPE["max_len"])
+    p.add_argument("--hidden", type=_positive_int, default=check.CHECK_SHAPE["hidden_size"])
     p.add_argument("--seed", type=_seed, default=0, help="0..2**64-1 (default: 0)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write rows and summary as JSON")
     p.add_argument("--csv", type=Path, metavar="FILE", help="write rows as CSV")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
+    _add_threads(p)
     p.set_defaults(func=cmd_check)
 
 
@@ -137,7 +138,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     _check_device(args.device)
     check_output_paths((("--json", args.json), ("--csv", args.csv)))
     _check_lengths_files(args.lengths, args.max_len)
-    specs = list(grid.check_specs(
+    specs = list(check.check_specs(
         cells=args.cells, layers=args.layers, layouts=args.layouts, lengths=args.lengths,
         dtypes=args.dtypes, device=args.device, seed=args.seed, batch=args.batch,
         max_len=args.max_len, hidden_size=args.hidden,
@@ -154,7 +155,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         elif done == len(specs) or done % 60 == 0:
             print(f"checked {done}/{len(specs)} conditions", file=sys.stderr, flush=True)
 
-    rows = check.run_check(specs, strategies, progress=progress)
+    with measure.pinned(args.threads) as threads:
+        rows = check.run_check(specs, strategies, progress=progress)
     if tty:
         print(file=sys.stderr)
     if not args.quiet:
@@ -164,16 +166,44 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(check.format_summary(rows))
     print(f"{len(specs)} conditions x {len(strategies)} strategies in "
           f"{time.perf_counter() - start:.1f} s (torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads)")
+          f"{threads} thread(s), pinned)")
     write_outputs(rows, ((args.json, check.to_json), (args.csv, check.to_csv)))
     return 0
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value < 1):
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
+def _add_threads(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help=f"torch threads, pinned for the whole run (default: "
+                   f"${measure.THREADS_ENV}, else {measure.DEFAULT_THREADS})")
+
+
 def _add_recommend(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("recommend", help="check and time every strategy on YOUR workload",
-                       description="Checks each strategy against the oracle on your workload, "
-                       "times the correct ones with torch.utils.benchmark (interleaved rounds, "
-                       "threads pinned, CUDA synchronised) and recommends one.")
+    p = sub.add_parser("recommend", help="check and compare every strategy on YOUR workload",
+                       description="Checks each strategy against the oracle on your workload "
+                       "and on the whole correctness matrix, times the ones correct here with "
+                       "the paired comparison engine (interleaved rounds, each strategy's time "
+                       "over hn_index's in the same round, threads pinned, CUDA synchronised) "
+                       "and recommends a strategy correct on every condition of the check.")
     p.add_argument("--cell", choices=sorted(CELLS), default="lstm")
     p.add_argument("--hidden", type=_positive_int, default=256)
     p.add_argument("--input-size", type=_positive_int, default=128)
@@ -190,18 +220,20 @@ def _add_recommend(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
     p.add_argument("--mode", choices=("forward", "train_step"), default="forward",
                    help="inference (forward) or training (forward + backward)")
-    p.add_argument("--threads", type=_positive_int, default=None,
-                   help="torch threads (default: $BIRNN_BENCH_THREADS, else 1)")
-    p.add_argument("--rounds", type=_positive_int, default=3)
-    p.add_argument("--min-run-time", type=float, default=0.1,
-                   help="seconds per strategy per round")
+    _add_threads(p)
+    p.add_argument("--budget", type=_positive_seconds, default=20.0,
+                   help="seconds for the timed comparison (default 20; at least the engine's "
+                   f"{compare.MIN_ROUNDS} rounds always run)")
+    p.add_argument("--target", type=_fraction, default=compare.TARGET,
+                   help="stop early once every 99%% interval is within +-TARGET of its "
+                   f"estimate (default {compare.TARGET})")
     p.add_argument("--strategies", type=_csv_list(str, STRATEGIES), default=list(STRATEGIES))
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0, help="0..2**64-1 (default: 0)")
     p.add_argument("--require", type=_csv_list(str, ("script", "compile", "export", "onnx")),
                    default=[], help="only strategies that deploy with these: "
                    "script,compile,export,onnx (checked on your cell/layers/device)")
     p.add_argument("--profile", type=Path, metavar="DIR",
-                   help="also write one Chrome trace per correct strategy into DIR")
+                   help="also write one Chrome trace per timed strategy into DIR")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the ranking as JSON")
     p.set_defaults(func=cmd_recommend)
 
@@ -214,30 +246,32 @@ def _lengths_argument(text: str, max_len: int | None) -> tuple[str, int]:
         raise ValueError(f"--lengths: {text!r} is neither a distribution "
                          f"({', '.join(LENGTH_PATTERNS)}) nor a readable file")
     longest = max(read_lengths_file(path))
+    if max_len is not None and longest > max_len:
+        raise ValueError(f"--lengths: {str(path)!r} holds length {longest}, longer than "
+                         f"--max-len={max_len}; raise --max-len to at least {longest}")
     return f"file:{path}", max_len or longest
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     from birnn_bench import recommend as rec
 
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device: {args.device!r} requested but CUDA is not available here")
-    if args.threads is not None:
-        os.environ[measure.THREADS_ENV] = str(args.threads)
+    _check_device(args.device)
+    check_output_paths((("--json", args.json),))
+    if args.dtype in ("float16", "bfloat16") and not args.device.startswith("cuda"):
+        raise ValueError(f"--dtype: {args.dtype} is measured on CUDA only (CPU kernels for it "
+                         "are not what users run); use float32 or float64 on the CPU")
     lengths, max_len = _lengths_argument(args.lengths, args.max_len)
     spec = WorkloadSpec(cell=args.cell, num_layers=args.layers, input_size=args.input_size,
                         hidden_size=args.hidden, proj_size=args.proj_size, batch=args.batch,
                         max_len=max_len, lengths=lengths, layout=args.layout, dtype=args.dtype,
                         device=args.device, seed=args.seed)
     strategies = {name: STRATEGIES[name] for name in args.strategies}
-    result = rec.recommend(spec, mode=args.mode, strategies=strategies, rounds=args.rounds,
-                           min_run_time=args.min_run_time, progress=_progress_bar(),
+    result = rec.recommend(spec, mode=args.mode, strategies=strategies, budget_s=args.budget,
+                           target=args.target, threads=args.threads, progress=_progress_bar(),
                            profile_dir=args.profile, require=tuple(args.require))
     print(rec.format_recommendation(result))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result.as_dict(), indent=2, default=str))
-        print(f"wrote {args.json}")
+    write_outputs([result], ((args.json, lambda rows: json.dumps(rows[0].as_dict(), indent=2,
+                                                                 default=str)),))
     return 0
 
 
@@ -291,6 +325,7 @@ def _add_deploy(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write rows as JSON")
     p.add_argument("--csv", type=Path, metavar="FILE", help="write rows as CSV")
+    _add_threads(p)
     p.set_defaults(func=cmd_deploy)
 
 
@@ -299,11 +334,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     _check_device(args.device)
     check_output_paths((("--json", args.json), ("--csv", args.csv)))
-    threads = measure.pin_threads()
     start = time.perf_counter()
-    rows = deploy.deploy_matrix(strategies=args.strategies, cells=args.cells,
-                                layers=args.layers, device=args.device,
-                                technologies=args.technologies, progress=_progress_bar())
+    with measure.pinned(args.threads) as threads:
+        rows = deploy.deploy_matrix(strategies=args.strategies, cells=args.cells,
+                                    layers=args.layers, device=args.device,
+                                    technologies=args.technologies, progress=_progress_bar())
     print(deploy.format_matrix(rows))
     print()
     print(deploy.format_summary(rows))

@@ -1,8 +1,13 @@
-"""Measure the correct strategies on a user's own workload and recommend one.
+"""Check every strategy on a user's own workload, compare the correct ones, recommend one.
 
 Correctness first: every strategy is checked against the oracle on exactly this workload, and
-only the correct ones are timed. Timing is torch.utils.benchmark (CUDA-synchronised, threads
-pinned), interleaved round by round (A B C, A B C, ...) so that drift hits every strategy alike.
+only the correct ones are timed, by the paired comparison engine (``bench.compare_strategies``:
+interleaved rounds, ratios to the baseline per round, a 99% interval, the A/A resolution).
+
+Only a strategy correct on EVERY condition of the correctness matrix (``check``) is ever
+recommended: a pitfall that happens to be right on this workload can be the floor (the fastest
+of all, marked), never the answer. The safe default (the baseline) wins unless another safe
+strategy is significantly faster than it.
 """
 
 from __future__ import annotations
@@ -11,14 +16,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from birnn_bench import measure, stats
-from birnn_bench.bench import BenchCase
-from birnn_bench.check import check_spec
-from birnn_bench.strategies import STRATEGIES, Strategy
+from birnn_bench import check, compare, measure
+from birnn_bench.bench import MODES, BenchCase, compare_strategies
+from birnn_bench.strategies import BASELINE, STRATEGIES, Strategy
 from birnn_bench.workload import WorkloadSpec
 
-MODES = ("forward", "train_step")
-BASELINE = "hn_index"
 #: ``--require`` names -> deployability technologies; a strategy qualifies when ANY of them
 #: works on the user's cell/layers/device (compile: whole graph, with or without dynamo's
 #: allow_rnn; export: plain or with the while-loop rnn decomposition).
@@ -35,126 +37,153 @@ Progress = Callable[[int, int, str], None]
 @dataclass(frozen=True)
 class Ranked:
     strategy: str
-    correct: bool
+    correct: bool  # on this workload
+    safe: bool  # correct on every condition of the correctness matrix
     max_abs_error: float
-    median_s: float | None = None
-    ci_low_s: float | None = None
-    ci_high_s: float | None = None
-    vs_best: stats.Interval | None = None
-    vs_baseline: stats.Interval | None = None
-    samples: int = 0
+    ratio: compare.Interval | None = None  # time over the baseline's, paired per round
+    seconds: float | None = None  # median time of one call
+    rounds: int = 0
     excluded: str = ""  # why a correct strategy was not timed (a failed --require)
+
+    @property
+    def verdict(self) -> str:
+        """Against the baseline, by the one rule (``compare.Interval.verdict``)."""
+        return self.ratio.verdict if self.ratio is not None else ""
 
 
 @dataclass(frozen=True)
 class Recommendation:
     spec: WorkloadSpec
     mode: str
-    ranking: list[Ranked]  # correct strategies fastest first, then the wrong ones
+    ranking: list[Ranked]  # timed strategies fastest first, then excluded, then wrong ones
     choice: str
-    runner_up: str | None
-    margin: stats.Comparison | None
+    floor: str  # the fastest strategy timed, safe or not
+    baseline: str
+    resolution: compare.Interval | None  # A/A: the baseline against itself
+    rounds: int = 0
+    seconds: float = 0.0
     environment: dict = field(default_factory=dict)
     traces: dict[str, str] = field(default_factory=dict)  # strategy -> Chrome trace path
 
     @property
     def verdict(self) -> str:
-        if self.runner_up is None or self.margin is None:
+        chosen = self._row(self.choice)
+        if chosen.ratio is None or self.choice == self.baseline:
+            faster = [r for r in self.ranking if r.ratio is not None and r.safe
+                      and r.verdict == "faster"]
+            if self.choice == self.baseline and not faster:
+                return (f"{self.choice}: no safe strategy is significantly faster than the "
+                        f"safe default")
             return f"{self.choice}: the only correct strategy measured"
-        ratio = self.margin.ratio
-        gap = f"{(ratio.estimate - 1) * 100:.1f}% faster than {self.runner_up} " \
-              f"(95% CI {(ratio.low - 1) * 100:.1f}% to {(ratio.high - 1) * 100:.1f}%)"
-        if self.margin.significant:
-            return f"{self.choice}: {gap}"
-        return f"{self.choice}, but no significant difference from {self.runner_up}: {gap}"
+        return (f"{self.choice}: {_ratio_text(chosen.ratio)} of {self.baseline}'s time, "
+                f"significantly faster (99% interval clear of 1)")
+
+    def _row(self, name: str) -> Ranked:
+        return next(row for row in self.ranking if row.strategy == name)
 
     def as_dict(self) -> dict:
         return {
             "workload": self.spec.as_dict(), "mode": self.mode, "choice": self.choice,
-            "runner_up": self.runner_up, "verdict": self.verdict,
-            "margin": asdict(self.margin) if self.margin else None,
-            "ranking": [asdict(r) for r in self.ranking], "environment": self.environment,
-            "traces": self.traces,
+            "floor": self.floor, "baseline": self.baseline, "verdict": self.verdict,
+            "resolution": asdict(self.resolution) if self.resolution else None,
+            "confidence": compare.CONFIDENCE, "rounds": self.rounds, "seconds": self.seconds,
+            "ranking": [{**asdict(r), "verdict": r.verdict} for r in self.ranking],
+            "environment": self.environment, "traces": self.traces,
         }
 
 
 def recommend(spec: WorkloadSpec, *, mode: str = "forward",
-              strategies: Mapping[str, Strategy] = STRATEGIES, rounds: int = 3,
-              min_run_time: float = 0.1, progress: Progress | None = None,
-              profile_dir: Path | None = None,
-              require: tuple[str, ...] = ()) -> Recommendation:
-    """Checks every strategy on ``spec``, times the correct ones, ranks them; with
-    ``profile_dir``, also writes one Chrome trace of a forward call per correct strategy;
-    ``require`` keeps only strategies that deploy with those technologies (``REQUIREMENTS``)."""
+              strategies: Mapping[str, Strategy] = STRATEGIES, budget_s: float = 20.0,
+              threads: int | None = None, progress: Progress | None = None,
+              profile_dir: Path | None = None, require: tuple[str, ...] = (),
+              **engine: object) -> Recommendation:
+    """Checks every strategy on ``spec`` and the whole correctness matrix, compares the ones
+    correct here (threads pinned throughout), recommends a safe one. ``profile_dir``: also a
+    Chrome trace of one forward per timed strategy; ``require``: only strategies that deploy
+    with those technologies (``REQUIREMENTS``)."""
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    unknown = [name for name in require if name not in REQUIREMENTS]
+    if unknown:
+        raise ValueError(f"require: expected names from {sorted(REQUIREMENTS)}, got {unknown}")
     if profile_dir is not None:  # before any measuring, so a bad path loses nothing
         try:
             Path(profile_dir).mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise ValueError(f"profile: cannot use {str(profile_dir)!r} as a directory for "
                              f"traces ({err.strerror})") from None
-    unknown = [name for name in require if name not in REQUIREMENTS]
-    if unknown:
-        raise ValueError(f"require: expected names from {sorted(REQUIREMENTS)}, got {unknown}")
-    if rounds < 1:
-        raise ValueError(f"rounds: expected an integer >= 1, got {rounds}")
-    verdicts = {row.strategy: row for row in check_spec(spec, strategies)}
+    with measure.pinned(threads):
+        return _recommend(spec, mode, strategies, budget_s, progress, profile_dir, require,
+                          engine)
+
+
+def _recommend(spec: WorkloadSpec, mode: str, strategies: Mapping[str, Strategy],
+               budget_s: float, progress: Progress | None, profile_dir: Path | None,
+               require: tuple[str, ...], engine: dict) -> Recommendation:
+    say = progress or (lambda done, total, label: None)
+    say(0, 1, "checking every strategy on your workload")
+    verdicts = {row.strategy: row for row in check.check_spec(spec, strategies)}
+    say(0, 1, "checking the correctness matrix (which strategies are safe defaults)")
+    safe = set(check.correct_everywhere(check.run_check(list(check.check_specs()),
+                                                        strategies)))
     correct = [name for name in strategies if verdicts[name].passed]
     if not correct:
         raise ValueError(f"no strategy is correct on {spec}; nothing to recommend")
-    excluded = _failed_requirements(correct, spec, require, progress)
-    correct = [name for name in correct if name not in excluded]
-    if not correct:
+    excluded = _failed_requirements(correct, spec, require, say)
+    timed = [name for name in correct if name not in excluded]
+    if not timed:
         raise ValueError(f"no correct strategy meets --require {','.join(require)}: "
                          + "; ".join(f"{n}: {why}" for n, why in excluded.items()))
-    cases = {name: BenchCase(spec, name) for name in correct}
-    calls = {name: case.forward if mode == "forward" else case.train_step
-             for name, case in cases.items()}
-    times: dict[str, list[float]] = {name: [] for name in correct}
-    total, done = rounds * len(correct), 0
-    for round_index in range(rounds):
-        for name in correct:
-            if progress is not None:
-                progress(done, total, f"round {round_index + 1}/{rounds}: {name}")
-            measurement = measure.time_callable(calls[name], label=mode, sub_label=name,
-                                                min_run_time=min_run_time)
-            times[name].extend(measurement.times)
-            done += 1
-    if progress is not None:
-        progress(total, total, "done")
+    # The baseline is timed whenever it is correct here (it always is on valid input): every
+    # ratio is taken against it. Should --require exclude it, the first timed one stands in.
+    baseline = BASELINE if BASELINE in timed else timed[0]
+
+    def on_round(rounds: int, open_count: int, seconds: float) -> None:
+        say(min(int(seconds), int(budget_s)), int(budget_s),
+            f"round {rounds}, {open_count} still open, {seconds:.1f} s of {budget_s:g} s")
+
+    result = compare_strategies(spec, timed, mode, baseline=baseline, budget_s=budget_s,
+                                progress=on_round, **engine)
+    say(int(budget_s), int(budget_s), "done")
     traces = {}
     if profile_dir is not None:
         from birnn_bench.profiles import write_chrome_trace
 
-        traces = {name: str(write_chrome_trace(case, profile_dir)) for name, case in cases.items()}
+        traces = {name: str(write_chrome_trace(BenchCase(spec, name), profile_dir))
+                  for name in timed}
+    order = sorted(timed, key=lambda n: result.ratios[n].ratio.estimate)
+    ranked = [Ranked(strategy=n, correct=True, safe=n in safe,
+                     max_abs_error=verdicts[n].max_abs_error, ratio=result.ratios[n].ratio,
+                     seconds=result.ratios[n].seconds, rounds=result.ratios[n].rounds)
+              for n in order]
+    ranked += [Ranked(strategy=n, correct=True, safe=n in safe,
+                      max_abs_error=verdicts[n].max_abs_error, excluded=why)
+               for n, why in excluded.items()]
+    ranked += [Ranked(strategy=n, correct=False, safe=n in safe,
+                      max_abs_error=verdicts[n].max_abs_error)
+               for n in strategies if n not in correct]
+    return Recommendation(spec=spec, mode=mode, ranking=ranked,
+                          choice=choose(ranked, baseline), floor=order[0], baseline=baseline,
+                          resolution=result.resolution, rounds=result.rounds,
+                          seconds=result.seconds, environment=measure.environment_info(),
+                          traces=traces)
 
-    order = sorted(correct, key=lambda n: stats.median_interval(times[n]).estimate)
-    best = order[0]
-    ranked = []
-    for name in order:
-        interval = stats.median_interval(times[name])
-        ranked.append(Ranked(
-            strategy=name, correct=True, max_abs_error=verdicts[name].max_abs_error,
-            median_s=interval.estimate, ci_low_s=interval.low, ci_high_s=interval.high,
-            vs_best=stats.ratio_interval(times[name], times[best]),
-            vs_baseline=(stats.ratio_interval(times[name], times[BASELINE])
-                         if BASELINE in times else None),
-            samples=len(times[name]),
-        ))
-    ranked += [Ranked(strategy=n, correct=True, max_abs_error=verdicts[n].max_abs_error,
-                      excluded=why) for n, why in excluded.items()]
-    ranked += [Ranked(strategy=n, correct=False, max_abs_error=verdicts[n].max_abs_error)
-               for n in strategies if n not in correct and n not in excluded]
-    runner_up = order[1] if len(order) > 1 else None
-    margin = stats.compare(times[runner_up], times[best]) if runner_up else None
-    return Recommendation(spec=spec, mode=mode, ranking=ranked, choice=best,
-                          runner_up=runner_up, margin=margin,
-                          environment=measure.environment_info(), traces=traces)
+
+def choose(ranked: list[Ranked], baseline: str) -> str:
+    """The safe strategy with the lowest ratio among those significantly faster than the
+    baseline; the baseline (the safe default) when none is, or when it is the only safe one.
+    A strategy that is not safe is never chosen."""
+    faster = [r for r in ranked if r.safe and r.ratio is not None and r.verdict == "faster"]
+    if faster:
+        return min(faster, key=lambda r: r.ratio.estimate).strategy  # type: ignore[union-attr]
+    safe_timed = [r.strategy for r in ranked if r.safe and r.ratio is not None]
+    if baseline in safe_timed or not safe_timed:
+        return baseline
+    return safe_timed[0]
 
 
 def _failed_requirements(names: list[str], spec: WorkloadSpec, require: tuple[str, ...],
-                         progress: Progress | None) -> dict[str, str]:
+                         say: Progress) -> dict[str, str]:
     """strategy -> why it fails a requirement, from the deployability check on the user's
     cell, layers and device."""
     if not require:
@@ -164,8 +193,7 @@ def _failed_requirements(names: list[str], spec: WorkloadSpec, require: tuple[st
     target = deploy_spec(spec.cell, spec.num_layers, spec.device)
     failed: dict[str, str] = {}
     for done, name in enumerate(names):
-        if progress is not None:
-            progress(done, len(names), f"deployability of {name}")
+        say(done, len(names), f"deployability of {name}")
         for requirement in require:
             results = [check_deploy(name, tech, target) for tech in REQUIREMENTS[requirement]]
             if not any(r.status == "works" for r in results):
@@ -174,34 +202,49 @@ def _failed_requirements(names: list[str], spec: WorkloadSpec, require: tuple[st
     return failed
 
 
+def _ratio_text(ratio: compare.Interval) -> str:
+    return f"{ratio.estimate:.2f}x [{ratio.low:.2f}, {ratio.high:.2f}]"
+
+
 def format_recommendation(rec: Recommendation) -> str:
-    lines = [f"Workload: {rec.spec.cell} x{rec.spec.num_layers} layers, hidden "
-             f"{rec.spec.hidden_size}, batch {rec.spec.batch}, max_len {rec.spec.max_len}, "
-             f"lengths {rec.spec.lengths}, {rec.spec.dtype} on {rec.spec.device} "
-             f"({rec.mode}; torch {rec.environment.get('torch')}, "
-             f"{rec.environment.get('threads')} threads)", ""]
-    header = f"{'rank':>4}  {'strategy':<16} {'median':>10}  {'95% CI':>21}  " \
-             f"{'x best':>6}  {'x hn_index':>10}  {'max abs err':>11}"
+    spec = rec.spec
+    lines = [f"Workload: {spec.cell} x{spec.num_layers} layers, hidden {spec.hidden_size}, "
+             f"batch {spec.batch}, max_len {spec.max_len}, lengths {spec.lengths}, {spec.dtype} "
+             f"on {spec.device} ({rec.mode}; torch {rec.environment.get('torch')}, "
+             f"{rec.environment.get('threads')} thread(s))", ""]
+    header = (f"{'rank':>4}  {'strategy':<16} {'per call':>10}  "
+              f"{'x ' + rec.baseline + ' [99% interval]':>28}  {'vs ' + rec.baseline:>12}"
+              f"  {'max abs err':>11}")
     lines += [header, "-" * len(header)]
-    for rank, row in enumerate(rec.ranking, start=1):
-        if not row.correct or row.excluded:
+    rank = 0
+    for row in rec.ranking:
+        if row.ratio is None:
             why = row.excluded or "excluded: wrong on this workload"
-            lines.append(f"{'-':>4}  {row.strategy:<16} {why[:41]:>41}"
-                         f"  {'':>6}  {'':>10}  {row.max_abs_error:>11.1e}")
+            lines.append(f"{'-':>4}  {row.strategy:<16} {why[:54]:<54}  "
+                         f"{row.max_abs_error:>11.1e}")
             continue
-        base = f"{row.vs_baseline.estimate:.2f}" if row.vs_baseline else "n/a"
-        lines.append(
-            f"{rank:>4}  {row.strategy:<16} {_ms(row.median_s):>10}  "
-            f"{_ms(row.ci_low_s) + ' - ' + _ms(row.ci_high_s):>21}  "
-            f"{row.vs_best.estimate:>6.2f}  {base:>10}  {row.max_abs_error:>11.1e}")
-    lines += ["", f"Recommendation: {rec.verdict}"]
+        rank += 1
+        name = row.strategy + ("" if row.safe else " †")
+        verdict = "A/A" if row.strategy == rec.baseline else row.verdict
+        lines.append(f"{rank:>4}  {name:<16} {_time_text(row.seconds):>10}  "
+                     f"{_ratio_text(row.ratio):>28}  {verdict:>12}  {row.max_abs_error:>11.1e}")
+    if rec.resolution is not None:
+        lines += ["", f"Resolution (A/A, {rec.baseline} against itself in the same rounds): "
+                  f"{_ratio_text(rec.resolution)}; {rec.rounds} rounds in {rec.seconds:.1f} s. "
+                  "A ratio is significant when its 99% interval excludes 1."]
+    if any(not row.safe for row in rec.ranking if row.ratio is not None):
+        lines.append("† correct on this workload but not on every condition of the check: "
+                     "never recommended.")
+    lines += ["", f"Floor (fastest measured): {rec.floor}"
+              + ("" if rec._row(rec.floor).safe else " † (not a safe default)"),
+              f"Recommendation: {rec.verdict}"]
     if rec.traces:
         lines.append(f"Chrome traces (chrome://tracing or ui.perfetto.dev): "
                      f"{Path(next(iter(rec.traces.values()))).parent}/")
     return "\n".join(lines)
 
 
-def _ms(seconds: float | None) -> str:
+def _time_text(seconds: float | None) -> str:
     if seconds is None:
         return "n/a"
     return f"{seconds * 1e3:.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} us"

@@ -1,56 +1,65 @@
-"""birnn-bench recommend and the statistics behind it."""
+"""birnn-bench recommend: correctness first, the paired engine, only safe strategies chosen."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from birnn_bench import stats
+from birnn_bench import compare
 from birnn_bench.cli import main
-from birnn_bench.recommend import format_recommendation, recommend
+from birnn_bench.recommend import Ranked, choose, format_recommendation, recommend
 from birnn_bench.workload import WorkloadSpec
 
 
-def test_intervals_are_deterministic_and_cover_the_estimate() -> None:
-    rng = np.random.default_rng(1)
-    a = rng.normal(10, 1, 50)
-    first, second = stats.median_interval(a), stats.median_interval(a)
-    assert first == second and first.low <= first.estimate <= first.high
+def _row(name: str, ratio: tuple[float, float, float] | None, safe: bool = True) -> Ranked:
+    return Ranked(strategy=name, correct=True, safe=safe, max_abs_error=0.0,
+                  ratio=compare.Interval(*ratio) if ratio else None)
 
 
-def test_compare_separates_real_differences_from_noise() -> None:
-    rng = np.random.default_rng(2)
-    fast, slow = rng.normal(1.0, 0.02, 40), rng.normal(1.3, 0.02, 40)
-    real = stats.compare(slow, fast)
-    assert real.significant and 1.25 < real.ratio.estimate < 1.35
-    same = stats.compare(rng.normal(1.0, 0.05, 40), rng.normal(1.0, 0.05, 40))
-    assert not same.significant  # "no significant difference" is a possible answer
-
-
-def test_empty_samples_are_refused() -> None:
-    with pytest.raises(ValueError, match="numerator: no finite samples"):
-        stats.ratio_interval([float("nan")], [1.0])
+def test_choice_is_safe_and_the_safe_default_wins_ties() -> None:
+    base = _row("hn_index", (1.0, 0.98, 1.02))
+    # A pitfall that is right here and much faster is the floor, never the choice.
+    assert choose([_row("hn_padded", (0.5, 0.45, 0.55), safe=False), base], "hn_index") \
+        == "hn_index"
+    # A safe strategy tied with the baseline (interval over 1) does not displace it ...
+    assert choose([_row("manual_two_rnn", (0.97, 0.93, 1.01)), base], "hn_index") == "hn_index"
+    # ... one significantly faster does; among several, the lowest ratio.
+    assert choose([_row("a", (0.8, 0.7, 0.9)), _row("b", (0.6, 0.5, 0.7)), base],
+                  "hn_index") == "b"
 
 
 def test_recommend_times_only_correct_strategies() -> None:
     spec = WorkloadSpec(cell="gru", num_layers=2, hidden_size=16, batch=4, max_len=10,
                         lengths="skewed")
-    rec = recommend(spec, rounds=2, min_run_time=0.01)
-    correct = [r.strategy for r in rec.ranking if r.correct]
-    assert set(correct) == {"hn_index", "packed_unpack", "chunk_view", "manual_two_rnn"}
-    assert rec.choice == correct[0] and rec.runner_up == correct[1]
-    medians = [r.median_s for r in rec.ranking if r.correct]
-    assert medians == sorted(medians)
+    rec = recommend(spec, budget_s=1.0)
+    timed = [r.strategy for r in rec.ranking if r.ratio is not None]
+    assert set(timed) == {"hn_index", "packed_unpack", "chunk_view", "manual_two_rnn"}
+    assert all(r.safe for r in rec.ranking if r.ratio is not None)
+    ratios = [r.ratio.estimate for r in rec.ranking if r.ratio is not None]
+    assert ratios == sorted(ratios) and rec.floor == timed[0]
     for row in rec.ranking:
-        assert (row.median_s is None) != row.correct
-        if row.correct:
-            assert row.samples >= 2 and row.ci_low_s <= row.median_s <= row.ci_high_s
-    assert rec.ranking[0].vs_best.estimate == 1.0
+        assert (row.ratio is None) != row.correct
+        if row.ratio is not None:
+            assert row.rounds >= compare.MIN_ROUNDS
+            assert row.ratio.low <= row.ratio.estimate <= row.ratio.high
+    assert rec.resolution == next(r.ratio for r in rec.ranking if r.strategy == "hn_index")
+    assert rec.choice in timed and rec.environment["threads"] == 1
     text = format_recommendation(rec)
     assert "Recommendation: " + rec.choice in text and "excluded: wrong" in text
+    assert "Resolution (A/A" in text and "99% interval" in text
+
+
+def test_a_pitfall_right_here_is_marked_and_never_chosen() -> None:
+    # Equal lengths, one layer: every pitfall is right on this workload.
+    spec = WorkloadSpec(cell="lstm", num_layers=1, hidden_size=8, batch=3, max_len=6,
+                        lengths="equal")
+    rec = recommend(spec, budget_s=0.5)
+    unsafe = {r.strategy for r in rec.ranking if r.ratio is not None and not r.safe}
+    assert {"hn_padded", "padded_gather", "hn_first_layer"} <= unsafe
+    assert rec.choice not in unsafe
+    assert "†" in format_recommendation(rec)
 
 
 def test_recommend_cli_with_a_lengths_file(tmp_path, capsys) -> None:
@@ -58,11 +67,11 @@ def test_recommend_cli_with_a_lengths_file(tmp_path, capsys) -> None:
     lengths.write_text("3\n9\n14\n2\n")
     out = tmp_path / "rec.json"
     code = main(["recommend", "--lengths", str(lengths), "--batch", "4", "--hidden", "8",
-                 "--input-size", "4", "--rounds", "1", "--min-run-time", "0.01",
+                 "--input-size", "4", "--budget", "0.5",
                  "--strategies", "hn_index,manual_two_rnn,hn_padded", "--json", str(out)])
     assert code == 0
     captured = capsys.readouterr()
-    assert "round 1/1" in captured.err  # the progress bar
+    assert "round 8," in captured.err  # the progress bar
     data = json.loads(out.read_text())
     assert data["workload"]["max_len"] == 14 and data["choice"] in {"hn_index", "manual_two_rnn"}
     assert {r["strategy"] for r in data["ranking"] if not r["correct"]} == {"hn_padded"}
@@ -82,7 +91,7 @@ def test_recommend_cli_bad_input(tmp_path, capsys) -> None:
 def test_recommend_require_and_profile(tmp_path, capsys) -> None:
     out = tmp_path / "rec.json"
     code = main(["recommend", "--batch", "4", "--hidden", "8", "--input-size", "4",
-                 "--max-len", "8", "--rounds", "1", "--min-run-time", "0.01",
+                 "--max-len", "8", "--budget", "0.5",
                  "--strategies", "hn_index,manual_two_rnn", "--require", "export",
                  "--profile", str(tmp_path / "traces"), "--json", str(out)])
     assert code == 0
@@ -100,6 +109,28 @@ def test_recommend_require_and_profile(tmp_path, capsys) -> None:
 def test_recommend_profile_path_that_is_a_file(tmp_path, capsys) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    assert main(["recommend", "--batch", "2", "--hidden", "4", "--rounds", "1",
+    assert main(["recommend", "--batch", "2", "--hidden", "4", "--budget", "0.5",
                  "--profile", str(blocker)]) == 2
     assert "profile: cannot use" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--budget", "nan"], "--budget"), (["--budget", "inf"], "--budget"),
+    (["--budget", "-1"], "--budget"), (["--budget", "0"], "--budget"),
+    (["--target", "5"], "--target"), (["--device", "tpu"], "--device"),
+    (["--device", "bogus"], "--device"), (["--dtype", "float16"], "--dtype"),
+])
+def test_recommend_refuses_bad_values_before_any_work(args, message, capsys) -> None:
+    try:
+        code = main(["recommend", "--batch", "2", "--hidden", "4", *args])
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and "round" not in err
+
+
+def test_recommend_json_into_a_directory_is_refused_before_work(tmp_path, capsys) -> None:
+    assert main(["recommend", "--batch", "2", "--hidden", "4", "--json", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--json" in err and "checking" not in err

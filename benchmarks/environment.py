@@ -1,0 +1,41 @@
+"""What a result depends on besides the code, as the Environment benchmark's parameter values.
+
+On a CUDA build, asking for the GPU's name (even ``torch.cuda.is_available()``) initialises the
+CUDA driver, and asv's forkserver then forks every benchmark child from this process: none of
+them could use CUDA. So a CUDA build asks a short-lived subprocess; a CPU build answers here.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import torch
+
+NAMES = ["torch", "threads", "cuda", "cudnn", "gpu", "cudnn_allow_tf32"]
+_PROBE = ("import json; from birnn_bench import measure; measure.pin_threads(); "
+          "measure.set_precision_flags(); print(json.dumps(measure.environment_info()))")
+
+
+def _info():
+    from birnn_bench import measure
+
+    if torch.version.cuda is None:
+        measure.pin_threads()
+        measure.set_precision_flags()
+        return measure.environment_info()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
+                          env=env, timeout=300)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"environment probe failed (exit {done.returncode}): {tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def params():
+    try:
+        info = _info()
+    except ImportError:  # a commit that predates birnn_bench.measure
+        return [["unknown"]], ["environment"]
+    return [[str(info[name])] for name in NAMES], NAMES

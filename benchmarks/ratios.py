@@ -1,0 +1,104 @@
+"""asv benchmarks: paired time ratios to the baseline, per regime and strategy.
+
+``setup_cache`` runs, in ONE process, the paired comparison engine (``birnn_bench.compare``) on
+every regime: all strategies of a regime timed in short interleaved blocks, each divided by the
+baseline blocks around it, the median of those per-round ratios with a 99% interval. The
+``track_`` methods then report one value per point, so the dashboard draws per-strategy lines
+that stay put across commits on a noisy machine (absolute times do not). The baseline's own
+row is its A/A: the baseline against itself in the same rounds, i.e. the measured resolution.
+
+``BIRNN_BENCH_PAIRED_BUDGET`` (seconds per regime and mode, default 6) bounds the time; every
+regime gets at least the engine's minimum rounds, so every value has an interval.
+"""
+
+import os
+import sys
+import time
+
+from .common import BASELINE, PARAM_NAMES, PARAMS, REGIMES, STRATEGIES, pin, regime_for
+
+try:
+    from birnn_bench.bench import compare_strategies
+except ImportError:  # a commit that predates the paired engine: its points are n/a
+    compare_strategies = None
+
+BUDGET_ENV = "BIRNN_BENCH_PAIRED_BUDGET"
+UNIT = f"x {BASELINE}"
+
+
+def _budget():
+    text = os.environ.get(BUDGET_ENV, "6")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{BUDGET_ENV}: expected seconds > 0, got {text!r}")
+    return value
+
+
+def paired_ratios(mode):
+    """{(regime, strategy): (ratio, low, high)} for every regime this machine runs."""
+    if compare_strategies is None:
+        return None
+    budget = _budget()
+    pin()
+    train = mode == "train_step"
+    todo = []
+    for regime_id in REGIMES:
+        try:
+            todo.append(regime_for(regime_id, train))
+        except NotImplementedError:
+            continue
+    found = {}
+    started = time.perf_counter()
+    for index, regime in enumerate(todo, start=1):
+        result = compare_strategies(regime.spec(), list(STRATEGIES), mode, budget_s=budget)
+        for name, paired in result.ratios.items():
+            ratio = paired.ratio
+            found[(regime.id, name)] = (ratio.estimate, ratio.low, ratio.high)
+        print(f"[paired {mode} {index}/{len(todo)}] {regime.id}: {result.rounds} rounds, "
+              f"{result.seconds:.1f} s, A/A {result.resolution.low:.3f}-"
+              f"{result.resolution.high:.3f} ({time.perf_counter() - started:.0f} s so far)",
+              file=sys.stderr, flush=True)
+    return found
+
+
+class _Paired:
+    params = PARAMS
+    param_names = PARAM_NAMES
+    unit = UNIT
+    timeout = 3600
+
+    def setup(self, cache, regime, strategy):
+        if cache is None:
+            raise NotImplementedError("this commit predates birnn_bench.compare")
+        if (regime, strategy) not in cache:
+            raise NotImplementedError(f"{regime} / {strategy}: not measured on this machine")
+
+    def track_time_ratio(self, cache, regime, strategy):
+        return cache[(regime, strategy)][0]
+
+    def track_time_ratio_low(self, cache, regime, strategy):
+        return cache[(regime, strategy)][1]
+
+    def track_time_ratio_high(self, cache, regime, strategy):
+        return cache[(regime, strategy)][2]
+
+
+class PairedForward(_Paired):
+    """Inference (eval, no_grad), each strategy's time over the baseline's, paired per round."""
+
+    def setup_cache(self):
+        return paired_ratios("forward")
+
+    setup_cache.timeout = 3600
+
+
+class PairedTrainStep(_Paired):
+    """A training step (forward + backward), paired like PairedForward."""
+
+    def setup_cache(self):
+        return paired_ratios("train_step")
+
+    setup_cache.timeout = 3600
