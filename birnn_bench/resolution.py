@@ -1,0 +1,102 @@
+"""How fine a difference the paired engine resolves on this machine, measured, not assumed.
+
+For one workload: the baseline against itself (A/A) and against a copy of itself made slower by
+a known fraction (a busy loop calibrated to that fraction of its own time), in the same rounds
+of the engine that compares strategies. The A/A must come out tied and narrow; the slowed copy
+must come out slower. ``summarize`` turns the per-workload records into the verdict
+``scripts/resolution.py`` writes to ``docs/resolution.json``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from birnn_bench import compare, measure
+from birnn_bench.bench import BenchCase, compare_strategies
+from birnn_bench.strategies import BASELINE
+from birnn_bench.workload import WorkloadSpec
+
+SLOWDOWN = 0.05
+#: What counts as resolved: every A/A interval within +-3% of 1 ...
+AA_WITHIN = 0.03
+#: ... in at least this share of workloads, and the known slowdown detected in as many.
+REQUIRED_SHARE = 0.9
+
+
+def _spin(iterations: int) -> None:
+    for _ in range(iterations):
+        pass
+
+
+def calibrated_spin(seconds: float, clock: Callable[[], float] = time.perf_counter) -> int:
+    """Iterations of a bare Python loop that take about ``seconds`` (the median of five)."""
+    probe = 200_000
+    rates = []
+    for _ in range(5):
+        start = clock()
+        _spin(probe)
+        rates.append(probe / max(clock() - start, 1e-9))
+    return max(1, round(statistics.median(rates) * seconds))
+
+
+def resolution_check(spec: WorkloadSpec, *, slowdown: float = SLOWDOWN, budget_s: float = 10.0,
+                     threads: int | None = None, **engine: Any) -> dict[str, Any]:
+    """A/A and a known ``slowdown`` of the baseline on ``spec``, paired in the same rounds."""
+    if not 0 < slowdown < 1:
+        raise ValueError(f"slowdown: expected a fraction in (0, 1), got {slowdown!r}")
+    with measure.pinned(threads) as pinned:
+        started = time.perf_counter()
+        case = BenchCase(spec, BASELINE)
+        calls = []
+        for _ in range(7):
+            begin = time.perf_counter()
+            case.forward()
+            measure.synchronize(spec.device)
+            calls.append(time.perf_counter() - begin)
+        spin = calibrated_spin(slowdown * statistics.median(calls))
+
+        def slowed() -> None:
+            case.forward()
+            _spin(spin)
+
+        name = f"{BASELINE} +{slowdown:.0%}"
+        result = compare_strategies(spec, [], "forward", extra={name: slowed},
+                                    budget_s=budget_s, **engine)
+    aa, slow = result.resolution, result.ratios[name].ratio
+    return {
+        "workload": spec.as_dict(), "baseline": BASELINE, "threads": pinned,
+        "slowdown": slowdown, "aa": _interval(aa), "slowed": _interval(slow),
+        "aa_within": bool(aa.low >= 1 - AA_WITHIN and aa.high <= 1 + AA_WITHIN),
+        "aa_significant": aa.significant, "slowdown_detected": slow.verdict == "slower",
+        "rounds": result.rounds, "stopped": result.stopped,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _interval(interval: compare.Interval) -> dict[str, float]:
+    return {"estimate": interval.estimate, "low": interval.low, "high": interval.high}
+
+
+def summarize(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Shares of workloads with a narrow A/A, a significant A/A, a detected slowdown; passed
+    when the first and last reach ``REQUIRED_SHARE`` and no A/A is significant."""
+    rows = list(records)
+    n = len(rows)
+    if n == 0:
+        raise ValueError("resolution: no workloads measured")
+    within = sum(r["aa_within"] for r in rows)
+    significant = sum(r["aa_significant"] for r in rows)
+    detected = sum(r["slowdown_detected"] for r in rows)
+    return {
+        "workloads": n, "aa_within": within, "aa_significant": significant,
+        "slowdown_detected": detected, "aa_within_required": AA_WITHIN,
+        "required_share": REQUIRED_SHARE,
+        "passed": within >= REQUIRED_SHARE * n and detected >= REQUIRED_SHARE * n
+        and significant == 0,
+        "seconds": round(sum(r["seconds"] for r in rows), 1),
+        "median_aa_half_width": statistics.median(
+            (r["aa"]["high"] - r["aa"]["low"]) / 2 / r["aa"]["estimate"] for r in rows),
+    }
