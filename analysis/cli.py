@@ -1,11 +1,16 @@
 """``python -m analysis report`` (and ``birnn-bench report``): results tree -> report folder;
 ``python -m analysis findings``: results + check (+ crosscheck, deploy) -> docs/FINDINGS.md, its
-figures, birnn_bench/auto_policy.json and the README's generated block."""
+figures, birnn_bench/auto_policy.json and the README's generated block.
+
+Every argument is checked before any work (nothing is loaded or written while one is wrong): a
+user mistake is one line on stderr, ``analysis <command>: error: <what>: <why>``, and exit
+code 2, never a traceback."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -13,6 +18,93 @@ from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+class UsageError(ValueError):
+    """A wrong argument: ``what`` (the option and its value) and ``why``."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+        self.what, self.why = what, why
+
+
+def _fail(command: str, err: Exception) -> int:
+    print(f"analysis {command}: error: {err}", file=sys.stderr)
+    return 2
+
+
+def _check_fraction(flag: str, value: float) -> None:
+    if not (math.isfinite(value) and 0 < value < 1):
+        raise UsageError(f"{flag} {value:g}", "must be a number in (0, 1), e.g. 0.01")
+
+
+def _check_positive(flag: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{flag} {value:g}", "must be a finite number > 0, e.g. 0.10 for 10%")
+
+
+def _check_strategy(flag: str, name: str) -> None:
+    from birnn_bench.strategies import STRATEGIES
+
+    if name not in STRATEGIES:
+        raise UsageError(f"{flag} {name}", "not a known strategy (one of "
+                         + ", ".join(STRATEGIES) + ")")
+
+
+def _writable_ancestor(flag: str, path: Path) -> None:
+    """``path`` does not exist: its nearest existing ancestor must be a writable folder."""
+    ancestor = Path(os.path.abspath(path)).parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"{flag} {path}", f"cannot be created: {ancestor} is a file, not a "
+                         "folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}", f"cannot be created: {ancestor} is not writable")
+
+
+def _check_out_dir(flag: str, path: Path) -> None:
+    """An output folder: an existing writable folder, or one that can be created."""
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise UsageError(f"{flag} {path}", "the folder is not writable")
+    elif path.is_file():
+        raise UsageError(f"{flag} {path}", "is an existing file, not a folder (give a folder "
+                         "to write into)")
+    elif path.is_symlink():
+        raise UsageError(f"{flag} {path}", "is a symbolic link to nothing")
+    elif path.exists():
+        raise UsageError(f"{flag} {path}", "exists and is not a folder")
+    else:
+        _writable_ancestor(flag, path)
+
+
+def _check_out_file(flag: str, path: Path) -> None:
+    """An output file: an existing writable regular file, or one that can be created."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}", "is a folder, not a file")
+    if path.exists():
+        if not path.is_file():
+            raise UsageError(f"{flag} {path}", "exists and is not a regular file")
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"{flag} {path}", "the file is not writable")
+    elif path.is_symlink():
+        raise UsageError(f"{flag} {path}", "is a symbolic link to nothing")
+    else:
+        _writable_ancestor(flag, path)
+
+
+def _check_results(what: str, path: Path, note: str = "") -> Path:
+    if not path.exists():
+        raise UsageError(what, f"results folder does not exist{note}, so nothing could be "
+                         "loaded")
+    if not path.is_dir():
+        raise UsageError(what, f"is not a folder{note} (expected an asv results folder)")
+    try:
+        next(path.iterdir(), None)
+    except OSError as err:
+        raise UsageError(what, f"cannot be read ({err.strerror or err})") from None
+    return path
 
 
 def _find_config() -> Path | None:
@@ -39,8 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None,
                    help="asv.conf.json naming the results folder (default: ./asv.conf.json, "
                    "else the repository's)")
-    p.add_argument("--baseline", default="hn_index",
-                   help="strategy the speed-ups are measured against (default: hn_index)")
+    p.add_argument("--baseline", default=None,
+                   help="strategy the speed-ups are measured against (default: the suite's "
+                   "baseline, hn_index)")
     p.add_argument("--alpha", type=float, default=0.01,
                    help="significance level of the recommendation's margin (default: 0.01)")
     p.add_argument("--regression-threshold", type=float, default=0.10,
@@ -89,16 +182,34 @@ def _add_findings(sub: argparse._SubParsersAction) -> None:
 
 
 def _results_dir(args: argparse.Namespace) -> Path:
+    """The results folder (--results, else the results_dir of --config or asv.conf.json),
+    checked to be a readable folder; a garbage configuration is a UsageError too."""
     if args.results is not None:
-        return args.results
+        return _check_results(f"--results {args.results}", args.results)
     from analysis.load import default_results_dir
 
     config = args.config or _find_config()
     if config is None:
-        raise FileNotFoundError("no asv.conf.json here or in the repository: pass --results DIR")
+        raise UsageError("--results", "not given, and no asv.conf.json here or in the "
+                         "repository names one: pass --results DIR")
+    flag = f"--config {config}" if args.config is not None else f"asv.conf.json {config}"
+    if not config.exists():
+        raise UsageError(flag, "no such file")
     if not config.is_file():
-        raise FileNotFoundError(f"--config {config}: no such file")
-    return default_results_dir(config)
+        raise UsageError(flag, "is not a file")
+    try:
+        results = default_results_dir(config)
+    except ValueError as err:
+        raise UsageError(flag, str(err)) from None
+    return _check_results(f"results_dir {results}", results, f" (named by {config})")
+
+
+def _check_report_args(args: argparse.Namespace) -> None:
+    """Every argument of ``report`` that can be judged without loading (outputs first)."""
+    _check_out_dir("--out", args.out)
+    _check_fraction("--alpha", args.alpha)
+    _check_positive("--regression-threshold", args.regression_threshold)
+    _check_strategy("--baseline", args.baseline)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -112,11 +223,16 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"[{time.perf_counter() - start:5.1f} s] {message}", file=sys.stderr,
                   flush=True)
 
+    if args.baseline is None:
+        from birnn_bench.strategies import BASELINE
+
+        args.baseline = BASELINE
     try:
+        _check_report_args(args)
         results = _results_dir(args)
-    except (FileNotFoundError, ValueError, OSError) as err:
-        print(f"analysis report: error: {err}", file=sys.stderr)
-        return 2
+        deploy = _read_deploy(args.deploy or [])
+    except UsageError as err:
+        return _fail("report", err)
 
     def progress(done: int, total: int, name: str) -> None:
         if done == total or done % 10 == 0:
@@ -133,15 +249,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     say(f"{len(loaded.files)} files, {measured} measured points, "
         f"{len(loaded.problems)} problem(s)")
-    try:
-        deploy = _read_deploy(args.deploy or [])
-    except ValueError as err:
-        print(f"analysis report: error: {err}", file=sys.stderr)
-        return 2
     report = build_report(loaded, baseline=args.baseline, alpha=args.alpha,
                           threshold=args.regression_threshold, progress=say,
                           source=str(results), deploy=deploy)
-    written = write_report(args.out, report)
+    try:
+        written = write_report(args.out, report)
+    except (OSError, ValueError) as err:
+        why = getattr(err, "strerror", None) or str(err)
+        where = getattr(err, "filename", None)
+        return _fail("report", UsageError(f"--out {args.out}", "cannot write the report"
+                                          + (f" ({where}: {why})" if where else f" ({why})")))
     say(f"wrote {len(written)} files to {args.out}")
     print(f"report: {args.out / 'index.html'}")
     print(f"summary: {args.out / 'summary.md'}")
@@ -164,15 +281,24 @@ def _read_text(path: Path, what: str) -> str:
 
 
 def _read_deploy(paths: Sequence[Path]):
-    """The deploy files as one frame, or None when there are none."""
+    """The deploy files as one frame, or None when there are none (UsageError when one cannot
+    be read or is not a deploy file)."""
     if not paths:
         return None
     import pandas as pd
 
     from analysis.findings import parse_deploy
 
-    frames = [parse_deploy(_read_text(p, "write it with birnn-bench deploy --json FILE"),
-                           _display(p)) for p in paths]
+    frames = []
+    for p in paths:
+        try:
+            frames.append(parse_deploy(_read_text(p, "write it with birnn-bench deploy --json "
+                                                  "FILE"), _display(p)))
+        except ValueError as err:
+            why = str(err)
+            for prefix in (f"{p}: ", f"{_display(p)}: "):
+                why = why.removeprefix(prefix)
+            raise UsageError(f"--deploy {p}", why) from None
     return pd.concat(frames, ignore_index=True)
 
 
@@ -224,6 +350,10 @@ def cmd_findings(args: argparse.Namespace) -> int:
         return 2
 
     try:
+        _check_fraction("--alpha", args.alpha)
+        _check_out_file("--out", args.out)
+        _check_out_dir("--figures", args.figures)
+        _check_out_file("--policy", args.policy)
         results = _results_dir(args)
         check = f.parse_check(_read_text(args.check, "write it with birnn-bench check --json "
                                          f"{args.check}"), _display(args.check))

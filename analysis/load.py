@@ -6,7 +6,8 @@ The only module besides the report writer that touches files. It parses asv's fi
 full-grid runs, and its errors do not say which file or what was wrong. Columns are built as
 integer codes shared by all files and turned into categoricals once, at the end: 100 commits of
 the full grid (6.9 M rows) load in about 4 s here (7 s with stdlib json); see
-``scripts/bench_load.py``.
+``scripts/bench_load.py``. Judging every value (``analysis.judge``) adds about a fifth (20 such
+commits with raw samples, 2.5 M rows: 5.7 s against 4.6 s without, on a shared 2-core box).
 
 Layout read (asv 0.6): ``<results>/benchmarks.json`` names every benchmark's parameters, type
 and unit; ``<results>/<machine>/machine.json`` describes a machine; ``<results>/<machine>/
@@ -15,7 +16,15 @@ flattened over the product of the parameter values (``repr()`` strings).
 
 Nothing is fatal to the whole load except a missing or unreadable ``benchmarks.json`` (without
 it no parameter has a name): every other defect becomes a :class:`Problem` naming the file and
-what was wrong, and the rest is loaded.
+what was wrong, and the rest is loaded. Every value is judged against its benchmark's unit
+(``analysis.judge``): a value that is not a number of the right kind (a boolean, a string, a
+list, a negative time, a fractional op count, an infinite error) is reported with its file,
+benchmark and parameter values, and left out (NaN), never coerced.
+
+Parameters: the suite's Cartesian grid (device, cell, batch, max_len, lengths, hidden, layers,
+dtype, strategy) or, since regimes have ids, ``regime`` + ``strategy``; an id is read back into
+the grid's columns, and a ``regime`` column is synthesised for grid results, so every row of
+either format has the same columns.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis import judge
+
 try:  # 4x faster than json on large results files; optional (stdlib json otherwise)
     import orjson as _orjson
 except ImportError:  # pragma: no cover
@@ -45,7 +56,7 @@ ENVIRONMENT_PARAMS = ("torch", "threads", "cuda", "cudnn", "gpu", "cudnn_allow_t
 INT_PARAMS = ("batch", "max_len", "hidden", "layers")
 #: The suite's parameters, always present as columns (empty frames included).
 KNOWN_PARAMS = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "dtype",
-                "strategy")
+                "regime", "strategy")
 FILE_COLUMNS = ("machine", "device_name", "commit", "date", "env", "python", "cpu", "torch",
                 "cuda", "cudnn", "gpu", "cudnn_allow_tf32", "threads")
 BENCH_COLUMNS = ("benchmark", "metric", "kind", "unit")
@@ -62,6 +73,9 @@ _STATS = {"result": "value", "stats_ci_99_a": "ci_low", "stats_ci_99_b": "ci_hig
           "stats_q_25": "q25", "stats_q_75": "q75", "stats_number": "number",
           "stats_repeat": "repeat"}
 _FLOATS = ("value", "ci_low", "ci_high", "q25", "q75", "number", "repeat")
+#: What a damaged file can make the reading raise: that file's problem, never the whole load's.
+_BAD_DATA = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError,
+             RecursionError, MemoryError)
 _CATEGORIES = ("machine", "device_name", "commit", "env", "python", "cpu", "torch", "cuda",
                "cudnn", "gpu", "cudnn_allow_tf32", "benchmark", "metric", "kind", "unit", "file")
 
@@ -121,9 +135,11 @@ class _Benchmark:
 
 
 def kind_of(bench_type: str, unit: str) -> str:
-    """``time`` / ``memory`` / ``error`` / ``track``: what a benchmark measures."""
+    """``time`` / ``memory`` / ``error`` / ``ratio`` / ``track``: what a benchmark measures."""
     if bench_type == "time":
         return "time"
+    if judge.is_ratio(unit):
+        return "ratio"
     if bench_type in ("peakmem", "mem") or unit == "bytes":
         return "memory"
     if "error" in unit:
@@ -132,12 +148,29 @@ def kind_of(bench_type: str, unit: str) -> str:
 
 
 def default_results_dir(config: str | Path) -> Path:
-    """The ``results_dir`` that an ``asv.conf.json`` names (relative to the config's folder)."""
+    """The ``results_dir`` that an ``asv.conf.json`` names (relative to the config's folder).
+
+    Raises ``ValueError`` (saying what is wrong) when ``config`` cannot be read or is not an
+    asv configuration."""
     from asv import util
 
     config = Path(config)
-    conf = util.load_json(str(config), js_comments=True)
-    return (config.parent / conf.get("results_dir", "results")).resolve()
+    try:
+        conf = util.load_json(str(config), js_comments=True)
+    except OSError as err:
+        raise ValueError(f"cannot be read ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"is not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except (ValueError, RecursionError, util.UserError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"is not valid JSON ({first})") from None
+    if not isinstance(conf, dict):
+        raise ValueError(f"holds a JSON {type(conf).__name__}, expected an asv configuration "
+                         "object")
+    results = conf.get("results_dir", "results")
+    if not isinstance(results, str) or not results:
+        raise ValueError(f"its results_dir is {judge.show(results)}, expected a folder name")
+    return (config.parent / results).resolve()
 
 
 def _literal(text: str) -> Any:
@@ -184,6 +217,10 @@ def _read_json(path: Path) -> tuple[Any, str | None]:
         # An error in the last bytes of the file: it ends early (an interrupted write or copy).
         hint = "truncated" if err.pos >= len(raw.rstrip()) - 64 else "corrupt"
         return None, f"is not valid JSON ({hint}): {err.msg} at {where}"
+    except RecursionError:
+        return None, "nests lists or objects too deeply to be read (RecursionError)"
+    except (ValueError, OverflowError) as err:  # e.g. an integer of more than 4300 digits
+        return None, f"cannot be read: {type(err).__name__}: {str(err)[:120]}"
 
 
 def _read_benchmarks(path: Path, problems: list[Problem]) -> dict[str, _Benchmark] | None:
@@ -207,12 +244,14 @@ def _read_benchmarks(path: Path, problems: list[Problem]) -> dict[str, _Benchmar
     for name, info in data.items():
         if name == "version":
             continue
-        if not isinstance(info, dict) or "type" not in info:
+        names = info.get("param_names") or [] if isinstance(info, dict) else None
+        if not isinstance(info, dict) or "type" not in info or not isinstance(names, list) \
+                or not all(isinstance(n, str) for n in names):
             problems.append(Problem(str(path), f"entry {name!r} is not a benchmark description; "
                                     "ignored", "warning"))
             continue
         unit = str(info.get("unit", ""))
-        out[name] = _Benchmark(name, tuple(info.get("param_names") or ()),
+        out[name] = _Benchmark(name, tuple(names),
                                kind_of(str(info["type"]), unit), unit, info.get("version"))
     return out
 
@@ -229,16 +268,6 @@ def _read_machine(path: Path, problems: list[Problem]) -> dict[str, Any]:
     return data
 
 
-def _as_floats(values: Any, n: int) -> np.ndarray:
-    if values is None:
-        return np.full(n, np.nan)
-    try:
-        return np.array(values, dtype=np.float64)  # None -> NaN
-    except (TypeError, ValueError):
-        return np.array([v if isinstance(v, int | float) else np.nan for v in values],
-                        dtype=np.float64)
-
-
 class _Loader:
     def __init__(self, root: Path, benchmarks: dict[str, _Benchmark]) -> None:
         self.root = root
@@ -253,16 +282,40 @@ class _Loader:
     # -- one results file -----------------------------------------------------------------
 
     def load_file(self, path: Path, machine_dir: str, machine_info: dict[str, Any]) -> bool:
+        """One results file into chunks; False (and a Problem) when nothing of it is kept.
+
+        Whatever a damaged file makes the reading raise (a number beyond float64, nesting past
+        Python's recursion limit, a value of an unexpected type) is that file's problem: its
+        chunks are dropped and the other files load as usual."""
         rel = str(path.relative_to(self.root))
+        chunks_before, problems_before = len(self.chunks), len(self.problems)
+        try:
+            return self._load_file(path, rel, machine_dir, machine_info)
+        except _BAD_DATA as err:
+            del self.chunks[chunks_before:]
+            del self.problems[problems_before:]
+            what = ("nests lists or objects too deeply to be read" if isinstance(
+                err, RecursionError) else f"holds a value that cannot be used ({str(err)[:120]})")
+            self.problems.append(Problem(rel, f"{what} ({type(err).__name__}); file skipped"))
+            return False
+
+    def _load_file(self, path: Path, rel: str, machine_dir: str,
+                   machine_info: dict[str, Any]) -> bool:
         data, error = _read_json(path)
         if error is None:
             error = self._check_shape(data)
         if error is not None:
             self.problems.append(Problem(rel, f"{error}; file skipped"))
             return False
-        columns = list(data["result_columns"])
+        columns = [str(c) for c in data["result_columns"]]
         results: dict[str, Any] = data["results"]
-        params: dict[str, Any] = data.get("params") or {}
+        params = data.get("params") or {}
+        if not isinstance(params, dict):
+            self.problems.append(Problem(rel, f"'params' is {judge.show(params)}, not an "
+                                         "object; machine details left blank", "warning"))
+            params = {}
+        requirements = data.get("requirements")
+        requirements = requirements if isinstance(requirements, dict) else {}
         machine = str(params.get("machine") or machine_dir)
         if machine != machine_dir:
             self.problems.append(Problem(rel, f"says machine {machine!r} but lies in folder "
@@ -271,25 +324,24 @@ class _Loader:
         cpu = str(params.get("cpu") or machine_info.get("cpu") or "") or f"CPU of {machine}"
         gpu = env.get("gpu")
         file_row = {
-            "machine": machine, "commit": str(data["commit_hash"]),
+            "machine": machine, "commit": self._commit(data["commit_hash"], rel),
             "env": str(data.get("env_name") or ""),
             "python": str(params.get("python") or data.get("python") or ""),
             "cpu": cpu,
-            "torch": env.get("torch") or str((data.get("requirements") or {}).get("torch")
+            "torch": env.get("torch") or str(requirements.get("torch")
                                              or params.get("torch") or "unknown"),
             "cuda": env.get("cuda") or "unknown", "cudnn": env.get("cudnn") or "unknown",
             "gpu": gpu or "unknown",
             "cudnn_allow_tf32": env.get("cudnn_allow_tf32") or "unknown",
             "file": rel,
         }
-        file_codes = {k: self.codes[k].code(v) for k, v in file_row.items()}
+        file_codes: dict[str, Any] = {k: self.codes[k].code(v) for k, v in file_row.items()}
         threads = env.get("threads")
         try:
             file_codes["threads"] = int(threads) if threads is not None else None
         except ValueError:
             file_codes["threads"] = None
-        date = data.get("date")
-        file_codes["date"] = int(date) if isinstance(date, int | float) else None
+        file_codes["date"] = self._date(data.get("date"), rel)
         device_names = {"cpu": self.codes["device_name"].code(cpu),
                         "cuda": self.codes["device_name"].code(
                             gpu if gpu and gpu not in ("none", "unknown")
@@ -311,8 +363,11 @@ class _Loader:
                     continue
                 renamed.append(f"{name} as {bench.name}")
             seen.add(bench.name)
+            if not isinstance(row, list):
+                skipped.append(f"{name}: its row is {judge.show(row)}, not a list of columns")
+                continue
             why = self._load_benchmark(bench, dict(zip(columns, row, strict=False)),
-                                       file_index, device_names)
+                                       file_index, device_names, rel)
             if why:
                 skipped.append(why)
         if skipped:
@@ -337,8 +392,33 @@ class _Loader:
             if not skipped:
                 self.problems.append(Problem(rel, "holds no benchmark results; file skipped"))
             return False
+        if all(np.isnan(c["value"]).all() for c in self.chunks[chunks_before:]):
+            self.problems.append(Problem(rel, "holds no measured value: every result is null "
+                                         "(asv skipped every point, or the file was blanked); "
+                                         "its points are loaded as not measured", "warning"))
         self.files.append(file_codes)
         return True
+
+    def _commit(self, commit: Any, rel: str) -> str:
+        """The commit hash as given when it is one; else a label unique to the file, so its
+        rows never merge into another commit's."""
+        why = judge.commit_problem(commit)
+        if why is None:
+            return commit
+        label = f"unknown:{rel}"
+        self.problems.append(Problem(rel, f"commit_hash {judge.show(commit)} is not a commit "
+                                     f"hash ({why}; expected 40 hex digits); its rows are "
+                                     f"filed under commit {label!r}", "warning"))
+        return label
+
+    def _date(self, date: Any, rel: str) -> int | None:
+        """The run's date (ms since 1970), or None with a warning when it is not one."""
+        why = judge.date_problem(date)
+        if why is None:
+            return None if date is None else int(date)
+        self.problems.append(Problem(rel, f"date {judge.show(date)} is {why}; date left blank",
+                                     "warning"))
+        return None
 
     def _same_method(self, name: str) -> _Benchmark | None:
         method = name.rsplit(".", 1)[-1]
@@ -347,6 +427,8 @@ class _Loader:
 
     @staticmethod
     def _check_shape(data: Any) -> str | None:
+        if data is None:
+            return "holds only JSON null, expected an asv results object"
         if not isinstance(data, dict):
             return f"holds a JSON {type(data).__name__}, expected an asv results object"
         version = data.get("version")
@@ -358,6 +440,8 @@ class _Loader:
                 return f"not an asv results file: no {key!r} key"
         if not isinstance(data["results"], dict) or not isinstance(data["result_columns"], list):
             return "not an asv results file: 'results' / 'result_columns' have the wrong type"
+        if data["results"] and all(row is None for row in data["results"].values()):
+            return f"every benchmark's row is null ({len(data['results'])}): nothing measured"
         return None
 
     def _version_differs(self, name: str, row: Any, columns: list[str]) -> bool:
@@ -370,25 +454,27 @@ class _Loader:
     def _environment(self, results: dict[str, Any], columns: list[str]) -> dict[str, str]:
         name = next((n for n in results if n.endswith("Environment.track_threads")), None)
         bench = self.benchmarks.get(name) if name else None
-        if name is None or bench is None:
+        if name is None or bench is None or not isinstance(results[name], list):
             return {}
         row = dict(zip(columns, results[name], strict=False))
         values = row.get("params") or []
-        if len(values) != len(bench.param_names):
+        if not isinstance(values, list) or len(values) != len(bench.param_names):
             return {}
         env = {}
         for pname, pvalues in zip(bench.param_names, values, strict=True):
-            if pvalues:
+            if isinstance(pvalues, list) and pvalues:
                 env[pname] = str(_literal(pvalues[0]))
         return env
 
     def _load_benchmark(self, bench: _Benchmark, row: dict[str, Any], file_index: int,
-                        device_names: dict[str, int]) -> str | None:
+                        device_names: dict[str, int], rel: str) -> str | None:
         params = row.get("params")
         if params is None:
             params = []
         if not isinstance(params, list) or not all(isinstance(p, list) for p in params):
             return f"{bench.name}: parameter values are not lists of lists"
+        if not all(isinstance(v, str) for p in params for v in p):
+            return f"{bench.name}: parameter values are not repr() strings"
         if len(params) != len(bench.param_names):
             return (f"{bench.name}: {len(params)} parameter lists, but benchmarks.json names "
                     f"{len(bench.param_names)} ({', '.join(bench.param_names)}): another suite "
@@ -402,29 +488,51 @@ class _Loader:
         if n == 0:
             return None
         _, codes = self._param_block(bench.param_names, params)
-        device_local = codes.get("__device_names__")
+        keep = None
+        if "__bad_regimes__" in codes:
+            ids, dropped = codes["__bad_regimes__"]
+            keep = ~dropped
+            self.problems.append(Problem(rel, (
+                f"{bench.name}: regime {', '.join(ids)} is not a regime id (expected "
+                f"<device>-<cell>-L<layers>-B<batch>-T<max_len>-H<hidden>-<lengths>-<dtype>, "
+                f"e.g. {judge.REGIME_EXAMPLE}); its {int(dropped.sum())} point(s) left out")))
+            if not keep.any():
+                return None
         chunk: dict[str, Any] = {"file": file_index, "n": n, "params": codes,
                                  "bench": {k: self.codes[k].code(v) for k, v in
                                            (("benchmark", bench.name),
                                             ("metric", bench.name.rsplit(".", 1)[-1]),
                                             ("kind", bench.kind), ("unit", bench.unit))}}
-        if device_local is not None:
-            values, local = device_local
+        if "__device_names__" in codes:
+            values, local = codes["__device_names__"]
             lookup = np.array([device_names.get(v, device_names["cpu"]) for v in values],
                               dtype=np.int32)
             chunk["device_name"] = lookup[local]
+        judged = judge.judge_columns(row, n, bench.kind, bench.unit)
+        if isinstance(judged, str):
+            return f"{bench.name}: {judged}"
+        columns, left_out = judged
         for key, column in _STATS.items():
-            values = row.get(key)
-            if values is not None and (not isinstance(values, list) or len(values) != n):
-                return f"{bench.name}: column {key!r} has the wrong length"
-            chunk[column] = _as_floats(values, n)
-        samples = row.get("samples")
-        if isinstance(samples, list) and len(samples) == n and any(s for s in samples):
-            chunk["samples"] = np.array(
-                [tuple(s) if isinstance(s, list) and s else None for s in samples] + [None],
-                dtype=object)[:-1]
+            chunk[column] = columns[key]
+        if "samples" in columns:
+            chunk["samples"] = columns["samples"]
+        if keep is not None:
+            left_out = [e for e in left_out if e[1] < 0 or keep[e[1]]]
+            chunk["n"] = int(keep.sum())
+            chunk["params"] = {k: v if k.startswith("__") else v[keep] for k, v in codes.items()}
+            for name in (*_FLOATS, "samples", "device_name"):
+                if name in chunk:
+                    chunk[name] = chunk[name][keep]
+        if left_out:
+            message, severity = judge.left_out_message(bench.name, bench.param_names, params,
+                                                       left_out)
+            self.problems.append(Problem(rel, message, severity))
         self.chunks.append(chunk)
         return None
+
+    def _param_code(self, name: str, value: Any) -> int:
+        """The code of a parameter value given as a Python value (stored as its repr)."""
+        return self.param_codes.setdefault(name, _Codes()).code(repr(value))
 
     def _param_block(self, names: tuple[str, ...], params: list[list[str]]
                      ) -> tuple[int, dict[str, Any]]:
@@ -442,6 +550,8 @@ class _Loader:
             codes[name] = lookup[local[i]]
             if name == "device":
                 codes["__device_names__"] = ([str(_literal(v)) for v in values], local[i])
+        codes.update(judge.regime_codes(names, [[_literal(v) for v in p] for p in params],
+                                        local, self._param_code))
         block = (int(np.prod(shape)) if shape else 1, codes)
         self.block_cache[key] = block
         return block

@@ -720,20 +720,20 @@ def _history_md(ctx: _Context) -> str:
 
 def write_report(out_dir: str | Path, report: Report) -> list[Path]:
     """Writes index.html, summary.md, the CSV tables and the figures (PNG + SVG) into
-    ``out_dir``; returns the paths written."""
+    ``out_dir``; returns the paths written.
+
+    Only regular files, only inside ``out_dir`` (``analysis.output.write_file``): a symbolic
+    link already there is replaced, never written through. CSV cells that a spreadsheet would
+    run as formulas are neutralised; raw HTML and link syntax from the results show as text in
+    summary.md."""
+    from analysis import output
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in (("index.html", report.html), ("summary.md", report.markdown)):
-        (out / name).write_text(text, encoding="utf-8")
-        written.append(out / name)
-    for name, table in report.tables.items():
-        path = out / f"{name}.csv"
-        table.to_csv(path, index=False)
-        written.append(path)
-    for name in report.png:
-        for ext, data in (("png", report.png[name]), ("svg", report.svg[name])):
-            path = out / f"{name}.{ext}"
-            path.write_bytes(data)
-            written.append(path)
-    return written
+    files = [("index.html", report.html.encode("utf-8")),
+             ("summary.md", output.markdown_safe(report.markdown).encode("utf-8"))]
+    files += [(f"{name}.csv", output.csv_text(table).encode("utf-8"))
+              for name, table in report.tables.items()]
+    files += [(f"{name}.{ext}", data) for name in report.png
+              for ext, data in (("png", report.png[name]), ("svg", report.svg[name]))]
+    return output.write_files(out, files)
