@@ -1,0 +1,169 @@
+"""Paired ratios -> the Compare grid. Pure functions: DataFrame in, DataFrame out.
+
+The suite's ``ratios.Paired*`` benchmarks hold, per regime and strategy, the strategy's time over
+the baseline's, taken per round in one process, with a 99% interval (``birnn_bench.compare``);
+the baseline's own row is its A/A, the measured resolution. This module joins them with the
+error benchmark of the same machine, commit, regime and strategy, and decides with the rules the
+library uses for ``recommend`` (``birnn_bench.recommend.choose``, ``compare.Interval``):
+
+* *correct* here: error against the float64 oracle on that very regime within the dtype's
+  tolerance (not measured means not correct);
+* *safe*: correct on every condition of the correctness matrix (the caller passes that set,
+  from ``birnn-bench check``); only a safe strategy is ever recommended;
+* *fastest correct*: the lowest ratio among the strategies correct here (safe or not: a †);
+* *tied with the fastest*: a correct strategy whose interval overlaps the fastest one's (at
+  this resolution the two cannot be told apart);
+* *recommended*: a safe strategy significantly faster than the baseline, else the baseline;
+* *floor*: the lowest ratio of all, correct or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import pandas as pd
+
+from birnn_bench.compare import Interval
+from birnn_bench.recommend import Ranked, choose
+from birnn_bench.strategies import BASELINE, STRATEGIES
+
+MODES = {"ratios.PairedForward": "forward", "ratios.PairedTrainStep": "train_step"}
+MODE_LABELS = {"forward": "inference (forward)", "train_step": "training step"}
+REGIME_COLUMNS = ["device", "cell", "layers", "batch", "max_len", "hidden", "lengths", "dtype"]
+GROUP = ["machine", "device_name", "mode", "regime"]
+ERROR_METRIC = "track_max_abs_error"
+
+
+def regime_label(row: pd.Series | dict) -> str:
+    """``lstm 2L B64 T128 H128 skewed`` (+ the dtype when it is not float32)."""
+    label = (f"{row['cell']} {int(row['layers'])}L B{int(row['batch'])} T{int(row['max_len'])} "
+             f"H{int(row['hidden'])} {row['lengths']}")
+    return label if row["dtype"] == "float32" else f"{label} {row['dtype']}"
+
+
+def ratios(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per machine, commit, mode, regime and strategy: ``ratio``, ``low``, ``high``."""
+    rows = df[df["kind"].astype(str) == "ratio"].copy()
+    columns = ["machine", "device_name", "commit", "date", "mode", "regime",
+               *REGIME_COLUMNS, "strategy", "ratio", "low", "high"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    benchmark = rows["benchmark"].astype(str)
+    rows["mode"] = benchmark.str.rsplit(".", n=1).str[0].map(MODES)
+    rows["which"] = benchmark.str.extract(r"track_time_ratio(_low|_high)?$")[0].fillna("")
+    rows = rows[rows["mode"].notna()]
+    keys = [c for c in columns if c not in ("ratio", "low", "high")]
+    for column in keys:
+        if isinstance(rows[column].dtype, pd.CategoricalDtype):
+            rows[column] = rows[column].astype(object)
+    wide = rows.pivot_table(index=keys, columns="which", values="value", aggfunc="first",
+                            observed=True, dropna=False).reset_index()
+    wide = wide.rename(columns={"": "ratio", "_low": "low", "_high": "high"})
+    wide = wide.dropna(subset=[c for c in ("ratio", "low", "high") if c in wide])
+    for column in ("ratio", "low", "high"):
+        if column not in wide:
+            wide[column] = float("nan")
+    return wide[columns].reset_index(drop=True)
+
+
+def latest(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each machine's most recent commit (by commit date) that has rows."""
+    if frame.empty:
+        return frame
+    newest = frame.groupby("machine", observed=True)["date"].transform("max")
+    return frame[frame["date"] == newest].reset_index(drop=True)
+
+
+def errors(df: pd.DataFrame) -> pd.DataFrame:
+    """machine, commit, regime, strategy -> ``error`` and ``correct`` (against the tolerance of
+    the regime's dtype, ``birnn_bench.oracle``)."""
+    from birnn_bench.oracle import tolerance
+    from birnn_bench.workload import DTYPES
+
+    rows = df[(df["metric"].astype(str) == ERROR_METRIC) & df["regime"].notna()]
+    out = rows[["machine", "commit", "regime", "strategy", "dtype", "value"]].astype(
+        {"machine": object, "commit": object, "regime": object, "strategy": object,
+         "dtype": object}).rename(columns={"value": "error"})
+    out["correct"] = [bool(e <= tolerance(DTYPES[d])) for e, d in zip(out["error"], out["dtype"],
+                                                                       strict=True)]
+    return out.drop(columns="dtype").drop_duplicates(
+        ["machine", "commit", "regime", "strategy"], keep="last")
+
+
+def grid(df: pd.DataFrame, safe: Collection[str], baseline: str = BASELINE) -> pd.DataFrame:
+    """The Compare grid, long form: the latest paired ratios of every machine with
+    ``error``, ``correct``, ``safe``, ``verdict`` (against the baseline; "A/A" for its own row)
+    and the flags ``fastest_correct``, ``tied_with_fastest``, ``recommended``, ``floor``."""
+    found = latest(ratios(df))
+    if found.empty:
+        return found.assign(error=[], correct=[], safe=[], verdict=[], fastest_correct=[],
+                            tied_with_fastest=[], recommended=[], floor=[])
+    found = found.merge(errors(df), on=["machine", "commit", "regime", "strategy"], how="left")
+    found["correct"] = found["correct"].fillna(False).astype(bool)
+    found["safe"] = found["strategy"].isin(list(safe))
+    found["verdict"] = [
+        "A/A" if name == baseline else Interval(r, lo, hi).verdict
+        for name, r, lo, hi in zip(found["strategy"], found["ratio"], found["low"],
+                                   found["high"], strict=True)]
+    parts = [_decide(group, baseline) for _, group in found.groupby(GROUP, sort=False)]
+    out = pd.concat(parts, ignore_index=True)
+    order = {name: i for i, name in enumerate(STRATEGIES)}
+    out["_order"] = out["strategy"].map(order)
+    return out.sort_values([*GROUP[:3], "device", "cell", "layers", "max_len", "batch",
+                            "lengths", "hidden", "dtype", "_order"]).drop(columns="_order") \
+        .reset_index(drop=True)
+
+
+def _decide(group: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    group = group.copy()
+    correct = group[group["correct"]]
+    fastest = correct.loc[correct["ratio"].idxmin()] if not correct.empty else None
+    group["fastest_correct"] = False
+    group["tied_with_fastest"] = False
+    if fastest is not None:
+        group.loc[fastest.name, "fastest_correct"] = True
+        group["tied_with_fastest"] = group["correct"] & (group["low"] <= fastest["high"]) \
+            & (group["high"] >= fastest["low"]) & ~group["fastest_correct"]
+    ranked = [Ranked(strategy=row.strategy, correct=bool(row.correct),
+                     safe=bool(row.safe and row.correct), max_abs_error=float("nan"),
+                     ratio=Interval(row.ratio, row.low, row.high))
+              for row in group.itertuples()]
+    chosen = choose(ranked, baseline) if any(r.safe for r in ranked) else None
+    group["recommended"] = group["strategy"] == chosen
+    group["floor"] = group.index == group["ratio"].idxmin()
+    return group
+
+
+def recommendations(g: pd.DataFrame) -> pd.DataFrame:
+    """One row per machine, mode and regime: the recommendation with its ratio and interval,
+    the fastest correct (``fastest_safe`` False: not a safe default), the floor and whether it
+    is correct here, and the A/A resolution."""
+    rows = []
+    for keys, group in g.groupby(GROUP, sort=False):
+        first = group.iloc[0]
+        pick = group[group["recommended"]]
+        fastest = group[group["fastest_correct"]]
+        floor = group[group["floor"]].iloc[0]
+        aa = group[group["verdict"] == "A/A"]
+        row = dict(zip(GROUP, keys, strict=True))
+        row.update({c: first[c] for c in ("commit", *REGIME_COLUMNS)})
+        row["label"] = regime_label(first)
+        if not pick.empty:
+            best = pick.iloc[0]
+            row.update(recommended=best["strategy"], ratio=best["ratio"], low=best["low"],
+                       high=best["high"], verdict=best["verdict"])
+        else:
+            row.update(recommended=None, ratio=float("nan"), low=float("nan"),
+                       high=float("nan"), verdict="")
+        if not fastest.empty:
+            row.update(fastest_correct=fastest.iloc[0]["strategy"],
+                       fastest_ratio=fastest.iloc[0]["ratio"],
+                       fastest_safe=bool(fastest.iloc[0]["safe"]))
+        else:
+            row.update(fastest_correct=None, fastest_ratio=float("nan"), fastest_safe=False)
+        row.update(floor=floor["strategy"], floor_ratio=floor["ratio"],
+                   floor_correct=bool(floor["correct"]), floor_safe=bool(floor["safe"]))
+        row.update(aa_low=aa.iloc[0]["low"] if not aa.empty else float("nan"),
+                   aa_high=aa.iloc[0]["high"] if not aa.empty else float("nan"))
+        rows.append(row)
+    return pd.DataFrame(rows)
