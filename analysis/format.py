@@ -1,0 +1,128 @@
+"""Formatting defined once: numbers, ratios with intervals, Markdown tables, the Compare grid.
+
+Pure functions: values or DataFrames in, text out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import pandas as pd
+
+from birnn_bench.strategies import BASELINE, STRATEGIES
+
+DAGGER = "†"
+#: The grid's legend, word for word wherever the grid is shown.
+GRID_LEGEND = (f"Cells: each strategy's time over {BASELINE}'s, paired per round in one process "
+               f"(median of per-round ratios; < 1 is faster). **Bold**: the fastest strategy "
+               f"correct on that regime; ≈: statistically tied with it (99% intervals overlap); "
+               f"~~struck~~ ✗: wrong on that regime (error against the float64 oracle above "
+               f"tolerance); {DAGGER}: right on that regime but not on every condition of the "
+               f"correctness check, so never recommended. {BASELINE}'s own cell is its A/A "
+               f"(against itself in the same rounds). Recommended: the safe strategy "
+               f"significantly faster than {BASELINE} (99% interval below 1), else {BASELINE}.")
+
+
+def ratio(value: float) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.2f}×" if value < 10 else f"{value:.1f}×"
+
+
+def interval(low: float, high: float) -> str:
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "[undecided]"
+    return f"[{low:.2f}, {high:.2f}]"
+
+
+def ratio_interval(value: float, low: float, high: float) -> str:
+    return f"{ratio(value)} {interval(low, high)}"
+
+
+def seconds(value: float) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value * 1e9:.3g} ns"
+
+
+def byte_count(value: float) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    for scale, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.0f} B"
+
+
+def escape_markdown(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A GitHub table of ``df`` as it is (cells already formatted)."""
+    if df.empty:
+        return "_(none)_"
+    head = "| " + " | ".join(escape_markdown(c) for c in df.columns) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(escape_markdown(v) for v in row) + " |"
+            for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def strategy_order(names: Iterable[str]) -> list[str]:
+    """Registry order (the thread's), unknown names last."""
+    names = list(dict.fromkeys(names))
+    known = [n for n in STRATEGIES if n in names]
+    return known + sorted(n for n in names if n not in STRATEGIES)
+
+
+def grid_cell(row: pd.Series) -> str:
+    """One cell of the Compare grid (``analysis.paired.grid`` row)."""
+    text = ratio(row["ratio"])
+    if not row["correct"]:
+        return f"~~{text}~~ ✗"
+    if row["fastest_correct"]:
+        text = f"**{text}**"
+    elif row["tied_with_fastest"]:
+        text = f"{text} ≈"
+    if not row["safe"]:
+        text += f" {DAGGER}"
+    return text
+
+
+def grid_frame(g: pd.DataFrame) -> pd.DataFrame:
+    """The grid of ONE machine, device and mode: rows regimes, columns strategies, then the
+    recommendation with its interval, its verdict against the baseline and the A/A."""
+    if g.empty:
+        return pd.DataFrame()
+    order = strategy_order(g["strategy"])
+    rows = []
+    for _, group in g.groupby("regime", sort=False):
+        first = group.iloc[0]
+        cells = {row["strategy"]: grid_cell(row) for _, row in group.iterrows()}
+        pick = group[group["recommended"]]
+        aa = group[group["strategy"] == BASELINE]
+        row = {"regime": _label(first)}
+        row.update({name: cells.get(name, "") for name in order})
+        if pick.empty:
+            row["recommended"] = "none correct"
+            row[f"vs {BASELINE}"] = ""
+        else:
+            best = pick.iloc[0]
+            row["recommended"] = f"`{best['strategy']}` " + (
+                "" if best["strategy"] == BASELINE else interval(best["low"], best["high"]))
+            row[f"vs {BASELINE}"] = "safe default" if best["strategy"] == BASELINE \
+                else best["verdict"]
+        row["A/A"] = interval(aa.iloc[0]["low"], aa.iloc[0]["high"]) if not aa.empty else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _label(row: pd.Series) -> str:
+    from analysis.paired import regime_label
+
+    return regime_label(row)
