@@ -6,11 +6,8 @@ calls ``synchronized_timer``); nothing here writes its own statistics.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -117,44 +114,6 @@ def environment_info() -> dict[str, str | int | bool]:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
-
-
-_ENVIRONMENT_PROBE = ("import json; from birnn_bench import measure; measure.pin_threads({}); "
-                      "measure.set_precision_flags(); "
-                      "print(json.dumps(measure.environment_info()))")
-
-
-def environment_info_isolated(threads: int, force_subprocess: bool = False
-                              ) -> dict[str, str | int | bool]:
-    """``environment_info()`` without touching CUDA in this process.
-
-    On a CUDA build the GPU's name (and even ``torch.cuda.is_available()``) initialises the CUDA
-    driver, and a process that then forks (asv's forkserver forks one child per benchmark point)
-    leaves every child unable to use CUDA. So a CUDA build asks a short-lived subprocess (same
-    interpreter, same sys.path, ``threads`` pinned); a CPU build answers in-process.
-    """
-    if torch.version.cuda is None and not force_subprocess:
-        pin_threads(threads)
-        set_precision_flags()
-        return environment_info()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    done = subprocess.run([sys.executable, "-c", _ENVIRONMENT_PROBE.format(int(threads))],
-                          capture_output=True, text=True, env=env, timeout=300)
-    if done.returncode != 0:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"environment probe failed (exit {done.returncode}): {tail}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def warm_profiler() -> None:
-    """Starts and stops a CPU-only ``torch.profiler`` once: the first profiler of a process costs
-    about 1 s, so a process that forks benchmark children pays it once for all of them. Skipped
-    on CUDA builds (the profiler's start may initialise CUDA, see
-    ``environment_info_isolated``)."""
-    if torch.version.cuda is not None:
-        return
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True):
-        torch.ones(1).add_(1)
 
 
 @contextmanager

@@ -206,8 +206,7 @@ def _profiled_forward(case: BenchCase, *, record_shapes: bool = False) -> profil
 
 
 def config_of(case: BenchCase) -> dict[str, Any]:
-    """The grid point's parameters (``grid.BENCH_PARAM_NAMES`` but the strategy), from its
-    workload spec."""
+    """The workload's regime fields (the suite's names), from its spec."""
     spec = case.spec
     return {"device": spec.device, "cell": spec.cell, "batch": spec.batch,
             "max_len": spec.max_len, "lengths": spec.lengths, "hidden": spec.hidden_size,

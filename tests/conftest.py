@@ -31,6 +31,19 @@ def load_asv_conf(path: Path) -> dict:
     return util.load_json(str(path), js_comments=True)
 
 
+def make_case(device: str, cell: str, batch: int, max_len: int, lengths: str, hidden: int,
+              layers: int, dtype: str, strategy: str):
+    """A BenchCase from the suite's regime fields (input size as in benchmarks/regimes.py)."""
+    from benchmarks.regimes import INPUT_SIZE
+    from birnn_bench.bench import BenchCase
+    from birnn_bench.workload import WorkloadSpec
+
+    spec = WorkloadSpec(cell=cell, num_layers=layers, input_size=INPUT_SIZE, hidden_size=hidden,
+                        batch=batch, max_len=max_len, lengths=lengths, dtype=dtype,
+                        device=device)
+    return BenchCase(spec, strategy)
+
+
 def head_commit() -> str:
     return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, check=True,
                           capture_output=True, text=True).stdout.strip()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from benchmarks import common
 from birnn_bench import bench, measure
-from birnn_bench.bench import BenchCase, NotApplicable
+from tests.conftest import make_case
 
 
 def test_pin_threads_reads_the_env_and_rejects_nonsense(monkeypatch) -> None:
@@ -23,19 +24,28 @@ def test_pin_threads_reads_the_env_and_rejects_nonsense(monkeypatch) -> None:
         torch.set_num_threads(before)
 
 
-def test_bench_case_pins_threads_and_turns_tf32_off(monkeypatch) -> None:
+def test_building_a_case_leaves_global_state_alone() -> None:
+    before = (torch.get_num_threads(), torch.backends.cudnn.allow_tf32)
+    make_case("cpu", "gru", 4, 8, "skewed", 16, 1, "float32", "hn_index")
+    assert (torch.get_num_threads(), torch.backends.cudnn.allow_tf32) == before
+
+
+def test_pinned_sets_threads_and_tf32_then_restores(monkeypatch) -> None:
     monkeypatch.delenv(measure.THREADS_ENV, raising=False)
-    case = BenchCase.from_params("cpu", "gru", 4, 8, "skewed", 16, 1, "float32", "hn_index")
-    assert case.threads == 1 and torch.get_num_threads() == 1
-    assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
-    info = measure.environment_info()
-    assert info["threads"] == 1 and info["torch"] == torch.__version__
-    assert info["cudnn_allow_tf32"] is False
+    before = (torch.get_num_threads(), torch.backends.cudnn.allow_tf32,
+              torch.backends.cuda.matmul.allow_tf32)
+    with measure.pinned() as threads:
+        assert threads == 1 and torch.get_num_threads() == 1
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        info = measure.environment_info()
+        assert info["threads"] == 1 and info["torch"] == torch.__version__
+        assert info["cudnn_allow_tf32"] is False
+    assert (torch.get_num_threads(), torch.backends.cudnn.allow_tf32,
+            torch.backends.cuda.matmul.allow_tf32) == before
 
 
 def test_every_operation_runs_and_extract_equals_forward() -> None:
-    case = BenchCase.from_params("cpu", "lstm", 5, 9, "skewed", 12, 2, "float32",
-                                 "packed_unpack")
+    case = make_case("cpu", "lstm", 5, 9, "skewed", 12, 2, "float32", "packed_unpack")
     fwd, bwd = case.forward()
     case.prepare_extract()
     efwd, ebwd = case.extract()
@@ -49,7 +59,7 @@ def test_every_operation_runs_and_extract_equals_forward() -> None:
 
 def test_unknown_strategy_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="strategy: expected one of"):
-        BenchCase.from_params("cpu", "lstm", 4, 8, "equal", 16, 1, "float32", "nope")
+        make_case("cpu", "lstm", 4, 8, "equal", 16, 1, "float32", "nope")
 
 
 def test_cuda_out_of_memory_is_a_logged_skip(monkeypatch, capsys) -> None:
@@ -57,8 +67,12 @@ def test_cuda_out_of_memory_is_a_logged_skip(monkeypatch, capsys) -> None:
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9.00 GiB")
 
     monkeypatch.setattr(bench, "build", exhausted)
-    with pytest.raises(NotApplicable, match="CUDA out of memory"):
-        BenchCase.from_params("cpu", "lstm", 4, 8, "equal", 16, 1, "float32", "hn_index")
+    regime = "cpu-lstm-L1-B4-T8-H16-equal-float32"
+    monkeypatch.setitem(common.REGIMES, regime, common.regimes.Regime(
+        "test", "cpu", "lstm", 1, 4, 8, 16, "equal", "float32"))
+    common._CACHE.clear()
+    with pytest.raises(NotImplementedError, match="CUDA out of memory"):
+        common.case_for(regime, "hn_index")
     assert "Tried to allocate 9.00 GiB" in capsys.readouterr().err
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from birnn_bench import grid, last_states, policy
+from birnn_bench import check, last_states, policy
 from birnn_bench.oracle import oracle_last_states, tolerance
 from birnn_bench.workload import build
 
@@ -60,7 +60,7 @@ def test_shipped_policy_only_names_strategies_correct_everywhere() -> None:
 
 def test_auto_is_correct_on_every_condition_of_the_oracle_grid() -> None:
     policy.load_policy.cache_clear()
-    for spec in grid.check_specs():
+    for spec in check.check_specs():
         rnn, x, lengths = build(spec)
         truth = oracle_last_states(rnn, x, lengths)
         with torch.no_grad():

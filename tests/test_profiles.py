@@ -4,7 +4,6 @@ a real asv run of the profile benchmarks on the smoke grid."""
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import subprocess
 import sys
@@ -14,11 +13,10 @@ import pytest
 import torch
 from asv import results as asv_results
 
-from birnn_bench import grid, profiles
-from birnn_bench.bench import BenchCase
+from birnn_bench import profiles
 from birnn_bench.profiles import TraceEvent
 from birnn_bench.strategies import STRATEGIES
-from tests.conftest import REPO, run_asv_smoke
+from tests.conftest import REPO, make_case, run_asv_smoke
 
 #: One point of the quick grid (the one the report's table shows).
 QUICK = ("cpu", "lstm", 64, 32, "skewed", 128, 2, "float32")
@@ -26,7 +24,7 @@ QUICK = ("cpu", "lstm", 64, 32, "skewed", 128, 2, "float32")
 
 @pytest.fixture(scope="module")
 def quick_profiles() -> dict[str, profiles.Profile]:
-    return {s: profiles.profile_case(BenchCase.from_params(*QUICK, s))
+    return {s: profiles.profile_case(make_case(*QUICK, s))
             for s in ("hn_index", "packed_unpack", "padded_gather")}
 
 
@@ -35,11 +33,11 @@ def quick_profiles() -> dict[str, profiles.Profile]:
 
 COUNT_SCRIPT = """
 import json
-from birnn_bench.bench import BenchCase
+from tests.conftest import make_case
 from birnn_bench.profiles import count_ops
 out = {}
 for s in ("hn_index", "packed_unpack", "padded_gather", "manual_two_rnn"):
-    out[s] = count_ops(BenchCase.from_params("cpu", "gru", 16, 24, "skewed", 32, 2,
+    out[s] = count_ops(make_case("cpu", "gru", 16, 24, "skewed", 32, 2,
                                              "float32", s))
 print("COUNTS", json.dumps(out, sort_keys=True))
 """
@@ -61,7 +59,7 @@ def test_counts_repeat_exactly_across_processes() -> None:
 
 
 def test_counts_repeat_within_a_process() -> None:
-    case = BenchCase.from_params("cpu", "lstm", 8, 12, "uniform", 16, 2, "float32", "chunk_view")
+    case = make_case("cpu", "lstm", 8, 12, "uniform", 16, 2, "float32", "chunk_view")
     first, second = profiles.profile_case(case), profiles.profile_case(case)
     assert first == second
     assert profiles.count_ops(case) == first.ops
@@ -101,17 +99,18 @@ def test_packing_falls_off_onednn_on_cpu(quick_profiles) -> None:
     assert packed.ops["run"]["aten::addmm"] >= 2 * layers * QUICK[3] // 2
     assert packed.total("ops") > 50 * padded.total("ops")
     # Equal lengths: the packed batch is a padded one in disguise, and oneDNN takes it.
-    equal = profiles.count_ops(BenchCase.from_params("cpu", "lstm", 4, 8, "equal", 16, 2,
+    equal = profiles.count_ops(make_case("cpu", "lstm", 4, 8, "equal", 16, 2,
                                                      "float32", "hn_index"))
     assert equal["run"]["aten::mkldnn_rnn_layer"] == 4 and equal["run"]["aten::addmm"] == 0
     # A GRU never reaches oneDNN on CPU, padded or packed.
-    gru = profiles.count_ops(BenchCase.from_params("cpu", "gru", 4, 8, "equal", 16, 1,
+    gru = profiles.count_ops(make_case("cpu", "gru", 4, 8, "equal", 16, 1,
                                                    "float32", "padded_gather"))
     assert gru["run"]["aten::mkldnn_rnn_layer"] == 0 and gru["run"]["aten::addmm"] > 0
 
 
 def test_cuda_only_metrics_are_none_on_cpu(quick_profiles) -> None:
-    config_names = [name for name in grid.BENCH_PARAM_NAMES if name != "strategy"]
+    config_names = ["device", "cell", "batch", "max_len", "lengths", "hidden", "layers",
+                    "dtype"]
     for prof in quick_profiles.values():
         for metric in ("kernels", "host_syncs"):
             assert getattr(prof, metric) is None and prof.total(metric) is None, metric
@@ -174,7 +173,7 @@ def test_cuda_counts_attribute_device_work_to_the_issuing_phase() -> None:
 
 
 def test_a_cuda_profile_is_assembled_from_its_passes(monkeypatch) -> None:
-    case = BenchCase.from_params("cpu", "lstm", 4, 8, "skewed", 16, 1, "float32", "packed_unpack")
+    case = make_case("cpu", "lstm", 4, 8, "skewed", 16, 1, "float32", "packed_unpack")
     case.spec = dataclasses.replace(case.spec, device="cuda")
     case.device = "cuda"
     ops = {p: Counter({"aten::x": 2}) for p in profiles.PHASES}
@@ -193,7 +192,7 @@ def test_a_cuda_profile_is_assembled_from_its_passes(monkeypatch) -> None:
 
 
 def test_chrome_trace_is_written_with_the_phase_ranges(tmp_path) -> None:
-    case = BenchCase.from_params("cpu", "gru", 4, 8, "skewed", 16, 2, "float32", "packed_unpack")
+    case = make_case("cpu", "gru", 4, 8, "skewed", 16, 2, "float32", "packed_unpack")
     path = profiles.write_chrome_trace(case, tmp_path)
     assert path.parent == tmp_path and path.name == profiles.trace_name(case)
     assert path.name.startswith("packed_unpack-cpu-gru-b4-t8-skewed-h16-l2-float32")
@@ -209,44 +208,41 @@ def test_chrome_trace_is_written_with_the_phase_ranges(tmp_path) -> None:
 # asv
 
 
-def test_kernels_and_host_syncs_are_not_applicable_on_cpu_points() -> None:
+def test_cuda_only_counters_are_not_defined_on_a_cpu_build() -> None:
+    from benchmarks import common
     from benchmarks import profiles as bench
 
-    cpu = ("cpu", "lstm", 4, 8, "skewed", 16, 2, "float32", "hn_index")
-    for cls in (bench.Kernels, bench.HostSyncs):
-        with pytest.raises(NotImplementedError, match="CUDA-only"):
-            cls().setup(*cpu)
+    if torch.version.cuda:
+        pytest.skip("a CUDA build defines the CUDA-only counters")
+    assert not hasattr(bench, "Kernels") and not hasattr(bench, "HostSyncs")
+    regime = "cpu-lstm-L2-B4-T8-H16-skewed-float32"
+    common.REGIMES.setdefault(regime, common.regimes.Regime(
+        "test", "cpu", "lstm", 2, 4, 8, 16, "skewed", "float32"))
     ops = bench.Profiles()
-    ops.setup(*cpu)
-    counts = profiles.count_ops(BenchCase.from_params(*cpu))
-    assert ops.track_ops(*cpu) == sum(sum(c.values()) for c in counts.values())
-    assert ops.track_ops_extract(*cpu) == sum(counts["extract"].values())
+    ops.setup(regime, "hn_index")
+    counts = profiles.count_ops(make_case("cpu", "lstm", 4, 8, "skewed", 16, 2, "float32",
+                                          "hn_index"))
+    assert ops.track_ops(regime, "hn_index") == sum(sum(c.values()) for c in counts.values())
+    assert ops.track_ops_extract(regime, "hn_index") == sum(counts["extract"].values())
 
 
 def test_smoke_asv_run_of_the_profile_benchmarks(tmp_path) -> None:
-    results = run_asv_smoke(tmp_path, "profile-box", bench="Profiles|Kernels|HostSyncs")
+    results = run_asv_smoke(tmp_path, "profile-box", bench="Profiles")
     found = list(asv_results.iter_results(str(results / "profile-box")))
     assert len(found) == 1
     result = found[0]
     names = set(result.get_all_result_keys())
-    assert names == {"profiles.Profiles.track_ops", "profiles.Profiles.track_ops_extract",
-                     "profiles.Kernels.track_kernels", "profiles.HostSyncs.track_host_syncs"}
-    smoke = grid.bench_grid("smoke")
+    assert names == {"profiles.Profiles.track_ops", "profiles.Profiles.track_ops_extract"}
     expected = {}
     for strategy in STRATEGIES:
-        counts = profiles.count_ops(BenchCase.from_params(
-            *(values[0] for name, values in smoke.items() if name != "strategy"), strategy))
+        counts = profiles.count_ops(make_case("cpu", "lstm", 4, 8, "skewed", 16, 2, "float32",
+                                              strategy))
         expected[strategy] = (sum(sum(c.values()) for c in counts.values()),
                               sum(counts["extract"].values()))
     for name in names:
         params = result.get_result_params(name)
         values = result.get_result_value(name, params)
-        combos = list(itertools.product(*params))
-        assert len(values) == len(combos) == len(grid.BENCH_STRATEGIES) * 2
-        for value, combo in zip(values, combos, strict=True):
-            device, strategy = combo[0].strip("'"), combo[-1].strip("'")
-            if device == "cpu" and name.startswith("profiles.Profiles"):
-                which = 1 if name.endswith("_extract") else 0
-                assert value == expected[strategy][which], (name, strategy)
-            elif device == "cpu" or not torch.cuda.is_available():
-                assert value is None or value != value, (name, combo)  # n/a
+        assert params[0] == ["'cpu-lstm-L2-B4-T8-H16-skewed-float32'"]
+        for value, strategy in zip(values, params[1], strict=True):
+            which = 1 if name.endswith("_extract") else 0
+            assert value == expected[strategy.strip("'")][which], (name, strategy)

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from birnn_bench import grid
+from birnn_bench import check
 from birnn_bench.check import run_check
 from birnn_bench.oracle import max_abs_error, oracle_last_states
 from birnn_bench.strategies import STRATEGIES
@@ -46,16 +46,16 @@ def test_registry_names_and_metadata() -> None:
 
 @pytest.fixture(scope="module")
 def default_matrix():
-    return run_check(grid.check_specs())
+    return run_check(check.check_specs())
 
 
 def test_default_grid_covers_every_factor(default_matrix) -> None:
     conditions = {row.condition() for row in default_matrix}
     assert {c[0] for c in conditions} == {"lstm", "gru", "rnn"}
     assert {c[1] for c in conditions} == {1, 2, 3}
-    assert {c[2] for c in conditions} == {0, grid.CHECK_PROJ_SIZE}
+    assert {c[2] for c in conditions} == {0, check.CHECK_PROJ_SIZE}
     assert {c[3] for c in conditions} == {"batch_first", "time_first"}
-    assert {c[4] for c in conditions} == set(grid.CHECK_LENGTHS)
+    assert {c[4] for c in conditions} == set(check.CHECK_LENGTHS)
     assert {c[5] for c in conditions} == {"float64", "float32"}
     assert {row.padded for row in default_matrix} == {True, False}
 
@@ -83,7 +83,7 @@ def test_wrong_answers_miss_by_far_more_than_the_tolerance(default_matrix) -> No
 
 
 def test_verdicts_are_identical_across_runs(default_matrix) -> None:
-    again = run_check(grid.check_specs(cells=("lstm",), layers=(2,)))
+    again = run_check(check.check_specs(cells=("lstm",), layers=(2,)))
     first = {(r.strategy, r.condition()): (r.fwd_ok, r.bwd_ok) for r in default_matrix}
     for row in again:
         assert first[(row.strategy, row.condition())] == (row.fwd_ok, row.bwd_ok)

@@ -1,11 +1,10 @@
-"""The asv suite itself: its grid, a real run of the smoke subset, deterministic figures."""
+"""The asv suite itself: its regimes, a real run of the smoke subset, deterministic figures."""
 
 from __future__ import annotations
 
 import ast
-import itertools
-import math
 import os
+import re
 import subprocess
 import sys
 
@@ -13,43 +12,71 @@ import pytest
 import torch
 from asv import results as asv_results
 
-from birnn_bench import grid
-from birnn_bench.bench import BenchCase, NotApplicable
-from birnn_bench.strategies import STRATEGIES
+from benchmarks import common, regimes
+from birnn_bench.strategies import BASELINE, STRATEGIES
 from tests.conftest import REPO, head_commit
 
 KINDS = {"time_extract", "time_forward", "time_train_step", "track_peak_bytes",
          "track_max_abs_error", "track_threads", "track_ops", "track_ops_extract",
-         "track_kernels", "track_host_syncs"}
-CUDA_ONLY_KINDS = {"track_kernels", "track_host_syncs"}
+         "track_time_ratio", "track_time_ratio_low", "track_time_ratio_high"}
+ID = re.compile(r"^(cpu|cuda)-(lstm|gru)-L\d+-B\d+-T\d+-H\d+-(equal|uniform|skewed)-\w+$")
 
 
-def test_bench_strategies_are_every_strategy() -> None:
-    assert list(grid.BENCH_STRATEGIES) == list(STRATEGIES)
+def test_quick_regimes_span_what_users_run() -> None:
+    cpu = regimes.regimes("quick", ("cpu",))
+    assert len(cpu) == 16 and all(ID.match(r.id) for r in cpu)
+    names = {r.name for r in cpu}
+    assert names == {"latency", "batch_equal", "batch_skewed", "long_skewed"}
+    # The regimes where packing decides are in: long, skewed lengths.
+    assert any(r.max_len >= 128 and r.lengths == "skewed" for r in cpu)
+    assert {(r.cell, r.layers) for r in cpu} == {("lstm", 1), ("lstm", 2), ("gru", 1),
+                                                ("gru", 2)}
+    cuda = regimes.regimes("quick", ("cuda",))
+    assert {r.dtype for r in cuda} == {"float32", "bfloat16"}
+    assert any(r.name == "wide" and r.batch == 256 for r in cuda)
+    assert all(r.train for r in cuda)
+    assert len({r.id for r in cpu + cuda}) == len(cpu + cuda)
 
 
-def test_grids_use_the_documented_parameter_names() -> None:
-    assert grid.BENCH_PARAM_NAMES == ("device", "cell", "batch", "max_len", "lengths", "hidden",
-                                      "layers", "dtype", "strategy")
-    for name in grid.GRIDS:
-        assert tuple(grid.bench_grid(name)) == grid.BENCH_PARAM_NAMES
-    full = grid.bench_grid("full")
-    assert full["batch"] == (1, 16, 64, 256) and full["max_len"] == (32, 128, 512)
-    assert set(full["dtype"]) == {"float32", "float16", "bfloat16"}
+def test_full_grid_and_smoke() -> None:
+    full = regimes.regimes("full", ("cpu",))
+    assert {r.dtype for r in full} == {"float32"}  # low precision is measured on CUDA only
+    assert {r.batch for r in full} == {1, 16, 64, 256} and {r.max_len for r in full} == {
+        32, 128, 512}
+    assert [r.id for r in regimes.regimes("smoke", ("cpu",))] == [
+        "cpu-lstm-L2-B4-T8-H16-skewed-float32"]
 
 
-def test_grid_env_var_is_checked(monkeypatch) -> None:
-    monkeypatch.setenv(grid.GRID_ENV, "huge")
+def test_devices_follow_the_build_and_the_override(monkeypatch) -> None:
+    monkeypatch.delenv(regimes.DEVICES_ENV, raising=False)
+    assert regimes.devices() == (("cpu", "cuda") if torch.version.cuda else ("cpu",))
+    monkeypatch.setenv(regimes.DEVICES_ENV, "cuda")
+    assert regimes.devices() == ("cuda",)
+    monkeypatch.setenv(regimes.DEVICES_ENV, "tpu")
+    with pytest.raises(ValueError, match="BIRNN_BENCH_DEVICES"):
+        regimes.devices()
+    monkeypatch.setenv(regimes.GRID_ENV, "huge")
     with pytest.raises(ValueError, match="BIRNN_BENCH_GRID: expected one of"):
-        grid.bench_grid()
+        regimes.grid_name()
 
 
-def test_points_without_hardware_are_not_applicable() -> None:
-    with pytest.raises(NotImplementedError, match="measured on CUDA only"):
-        BenchCase.from_params("cpu", "lstm", 4, 8, "equal", 16, 1, "bfloat16", "hn_index")
-    if not torch.cuda.is_available():
-        with pytest.raises(NotApplicable, match="no CUDA device"):
-            BenchCase.from_params("cuda", "lstm", 4, 8, "equal", 16, 1, "float32", "hn_index")
+def test_suite_measures_every_strategy_of_the_registry() -> None:
+    assert common.PARAMS[1] == list(STRATEGIES) and common.BASELINE == BASELINE
+
+
+def test_points_a_regime_does_not_measure_are_not_applicable() -> None:
+    quick = regimes.by_id("quick", ("cpu",))
+    long_id = next(i for i, r in quick.items() if not r.train)
+    saved = dict(common.REGIMES)
+    common.REGIMES.update(quick)
+    try:
+        with pytest.raises(NotImplementedError, match="training step is not measured"):
+            common.case_for(long_id, BASELINE, train=True)
+        with pytest.raises(NotImplementedError, match="no strategy"):
+            common.case_for(long_id, "nope")
+    finally:
+        common.REGIMES.clear()
+        common.REGIMES.update(saved)
 
 
 def test_smoke_run_results_parse(smoke_results) -> None:
@@ -58,44 +85,44 @@ def test_smoke_run_results_parse(smoke_results) -> None:
     assert len(found) == 1
     result = found[0]
     assert result.commit_hash == head_commit()
-    names = {n for n in result.get_all_result_keys() if not n.startswith("deploy.")}
-    assert {name.rsplit(".", 1)[-1] for name in names} == KINDS
-    assert {n for n in result.get_all_result_keys() if n.startswith("deploy.")} == {
-        "deploy.Compiled.time_forward_compiled", "deploy.Compiled.track_compile_seconds",
-        "deploy.Compiled.track_compiled_error"}
-    smoke = grid.bench_grid("smoke")
+    names = [n for n in result.get_all_result_keys() if not n.startswith("compiled.")]
+    assert {name.rsplit(".", 1)[-1] for name in names} == KINDS  # no CUDA-only kinds on CPU
     for name in names:
         if name.endswith("track_threads"):
             continue
         params = result.get_result_params(name)
+        assert [len(p) for p in params] == [1, len(STRATEGIES)], name
         values = result.get_result_value(name, params)
-        assert len(values) == math.prod(len(v) for v in smoke.values())
-        # CPU points measured, CUDA points n/a (NaN/None) on a machine without a GPU.
-        cpu = [v for v, combo in zip(values, _combos(params), strict=True) if combo[0] == "'cpu'"]
-        if name.rsplit(".", 1)[-1] in CUDA_ONLY_KINDS:
-            assert all(v is None or v != v for v in cpu), name  # n/a on CPU, never 0
+        if name.endswith("time_train_step") or "ratio" in name or "time_" in name:
+            assert all(v is not None and v == v and v > 0 for v in values), name
         else:
-            assert all(v is not None and v == v and v >= 0 for v in cpu), name
-        if not torch.cuda.is_available():
-            cuda = [v for v, c in zip(values, _combos(params), strict=True) if c[0] == "'cuda'"]
-            assert all(v is None or v != v for v in cuda), name
+            assert all(v is not None and v == v and v >= 0 for v in values), name
 
 
-def _combos(params):
-    return list(itertools.product(*params))
+def _by_strategy(result, name: str) -> dict[str, float]:
+    params = result.get_result_params(name)
+    return {s.strip("'"): v for s, v in zip(params[1], result.get_result_value(name, params),
+                                             strict=True)}
 
 
 def test_smoke_run_error_benchmark_matches_the_check(smoke_results) -> None:
     result = next(asv_results.iter_results(str(smoke_results / "smoke-box")))
-    name = next(n for n in result.get_all_result_keys() if n.endswith("track_max_abs_error"))
-    params = result.get_result_params(name)
-    errors = {combo[-1].strip("'"): value for combo, value in
-              zip(_combos(params), result.get_result_value(name, params), strict=True)
-              if combo[0] == "'cpu'"}
+    errors = _by_strategy(result, "strategies.Error.track_max_abs_error")
     for strategy in ("hn_index", "packed_unpack", "chunk_view", "manual_two_rnn"):
         assert errors[strategy] < 1e-4, strategy
     for strategy in ("hn_first_layer", "last_step_naive", "padded_gather", "hn_padded"):
-        assert errors[strategy] > 1e-2, strategy  # smoke grid: 2 layers, padded batch
+        assert errors[strategy] > 1e-2, strategy  # smoke regime: 2 layers, padded batch
+
+
+def test_smoke_run_paired_ratios_have_intervals(smoke_results) -> None:
+    result = next(asv_results.iter_results(str(smoke_results / "smoke-box")))
+    for mode in ("PairedForward", "PairedTrainStep"):
+        ratio, low, high = (_by_strategy(result, f"ratios.{mode}.track_time_ratio{s}")
+                            for s in ("", "_low", "_high"))
+        for name in STRATEGIES:
+            assert 0 < low[name] <= ratio[name] <= high[name], (mode, name)
+        # The baseline's own row is its A/A: the copy against itself, around 1.
+        assert low[BASELINE] < 1.5 and high[BASELINE] > 0.67
 
 
 def test_smoke_run_records_threads_and_versions(smoke_results) -> None:
@@ -108,10 +135,14 @@ def test_smoke_run_records_threads_and_versions(smoke_results) -> None:
 
 
 PEAK_SCRIPT = """
+import torch
 from birnn_bench.bench import BenchCase
+from birnn_bench.workload import WorkloadSpec
+torch.set_num_threads(1)
+spec = WorkloadSpec(cell="gru", num_layers=2, input_size=64, hidden_size=32, batch=16,
+                    max_len=24, lengths="skewed")
 for s in ("hn_index", "packed_unpack", "padded_gather", "manual_two_rnn"):
-    case = BenchCase.from_params("cpu", "gru", 16, 24, "skewed", 32, 2, "float32", s)
-    print(s, case.peak_bytes())
+    print(s, BenchCase(spec, s).peak_bytes())
 """
 
 
@@ -136,8 +167,7 @@ def test_asv_check_passes() -> None:
 
 FORKED_PEAK_SCRIPT = """
 import os
-from birnn_bench import measure
-measure.warm_profiler()  # what the suite does in asv's forkserver before forking each point
+import benchmarks.common  # warms the profiler, as in asv's forkserver before forking points
 pid = os.fork()
 if pid == 0:
     exec(compile(SCRIPT, "peak", "exec"))
@@ -154,9 +184,8 @@ def test_figures_in_children_of_a_warmed_forkserver_are_the_same() -> None:
 
 
 CUDA_BUILD_IMPORT = """
-import sys
 import torch
-from birnn_bench import measure
+import torch.profiler
 
 torch.version.cuda = "12.8"  # pretend this is a CUDA build on a GPU machine
 
@@ -168,12 +197,14 @@ def touched(*args, **kwargs):
 for name in ("is_available", "get_device_name", "init", "_lazy_init", "device_count",
              "synchronize", "is_initialized"):
     setattr(torch.cuda, name, touched)
-measure.profile = touched
-measure.warm_profiler()  # skipped on a CUDA build
-import benchmarks.deploy, benchmarks.profiles, benchmarks.strategies  # noqa: E401
+torch.profiler.profile = touched
+import benchmarks.compiled, benchmarks.profiles, benchmarks.ratios  # noqa: E401
+import benchmarks.strategies
 
 print(dict(zip(benchmarks.strategies.Environment.param_names,
                (p[0] for p in benchmarks.strategies.Environment.params))))
+print(sorted({r.split("-")[0] for r in benchmarks.common.REGIMES}))
+print(hasattr(benchmarks.profiles, "Kernels"))
 """
 
 
@@ -181,8 +212,13 @@ def test_importing_the_suite_leaves_cuda_alone_on_a_cuda_build() -> None:
     # asv's forkserver imports the suite once and forks every point from that process: had it
     # initialised CUDA (the GPU's name, say), every CUDA point would fail in its child.
     done = subprocess.run([sys.executable, "-c", CUDA_BUILD_IMPORT], cwd=REPO,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items()
+                               if k != regimes.DEVICES_ENV})
     assert done.returncode == 0, done.stderr[-2000:]
-    env = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    env_line, devices, kernels = done.stdout.strip().splitlines()[-3:]
+    env = ast.literal_eval(env_line)
     # The environment still names versions and threads: a subprocess answered.
     assert env["torch"] == torch.__version__ and env["threads"] == "1"
+    # A CUDA build lists CUDA regimes and the CUDA-only counters; a CPU build does not.
+    assert ast.literal_eval(devices) == ["cpu", "cuda"] and kernels == "True"
