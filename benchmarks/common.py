@@ -6,7 +6,9 @@ handles a commit lacking a piece of the package is here: ``case_for`` raises
 ``NotImplementedError``, so such points show as n/a, never as failures.
 """
 
+import os
 import sys
+import time
 
 import torch
 
@@ -112,3 +114,68 @@ class Timed(Case):
     repeat = (3, 5, 0.5)
     warmup_time = 0.05
     timer = staticmethod(timer)
+
+
+#: A file to append progress lines to: asv shows a setup_cache's output only when it ends, so
+#: the main job tails this file to show the regimes as they finish.
+PROGRESS_ENV = "BIRNN_BENCH_PROGRESS"
+
+
+def progress(line):
+    print(line, file=sys.stderr, flush=True)
+    path = os.environ.get(PROGRESS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+
+def runnable_regimes(train=False):
+    found = []
+    for regime_id in REGIMES:
+        try:
+            found.append(regime_for(regime_id, train))
+        except NotImplementedError:
+            continue
+    return found
+
+
+def measure_all(what, figure):
+    """{(regime, strategy): figure(case)} for every point this machine runs, in ONE process.
+
+    For deterministic figures (errors, peak bytes, op counts): they do not depend on the
+    process, and one process spares a fork, a case build (and on a GPU a CUDA context) per
+    point. None for a commit that predates the benchmark support (its points are n/a)."""
+    if BenchCase is None:
+        return None
+    pin()
+    found = {}
+    todo = runnable_regimes()
+    started = time.perf_counter()
+    for index, regime in enumerate(todo, start=1):
+        for strategy in STRATEGIES:
+            try:
+                case = BenchCase(regime.spec(), strategy)
+            except torch.cuda.OutOfMemoryError as err:
+                progress(f"CUDA out of memory for {regime.id} / {strategy}: "
+                         f"{str(err).splitlines()[0]}")
+                continue
+            found[(regime.id, strategy)] = figure(case)
+            del case
+        progress(f"[{what} {index}/{len(todo)}] {regime.id} "
+                 f"({time.perf_counter() - started:.0f} s so far)")
+    return found
+
+
+class Bulk:
+    """Base of the per-point figures a subclass computes for all points at once in its own
+    ``setup_cache`` (``measure_all``); asv then records one value per point."""
+
+    params = PARAMS
+    param_names = PARAM_NAMES
+    timeout = 3600
+
+    def setup(self, cache, regime, strategy):
+        if cache is None:
+            raise NotImplementedError("this commit predates birnn_bench.bench")
+        if (regime, strategy) not in cache:
+            raise NotImplementedError(f"{regime} / {strategy}: not measured on this machine")

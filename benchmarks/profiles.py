@@ -4,47 +4,48 @@ Same grid points as ``strategies.py``; every figure comes from ``birnn_bench.pro
 counts repeat exactly, so any change on the dashboard is a change in what the code launches:
 
 * ``Profiles``: ATen ops the dispatcher runs (all phases; the extract phase alone), CPU and CUDA;
-* ``Kernels`` / ``HostSyncs``: CUDA kernels that ran, host-blocking CUDA calls; defined only where
-  CUDA regimes are (a CPU machine shows no empty CUDA tiles), over the CUDA regimes only.
+* ``CudaCounts``: CUDA kernels that ran, host-blocking CUDA calls; defined only where CUDA regimes
+  are (a CPU machine shows no empty CUDA tiles), over the CUDA regimes only.
+
+All computed for every point in one process (``common.measure_all``).
 
 The rnn time share is a timing and is deliberately not tracked here.
 """
 
-from .common import PARAMS, REGIMES, Case
+from .common import PARAMS, REGIMES, Bulk, measure_all
 
 try:
     from birnn_bench import profiles as _profiles
 except ImportError:  # a commit that predates the profiles: its points are n/a
     _profiles = None
 
-# One grid point per process at a time, like common._case_for: asv calls setup per point.
-_COUNTS = {}
-_PROFILES = {}
+
+def _op_totals(case):
+    counts = _profiles.count_ops(case)
+    return (sum(sum(phase.values()) for phase in counts.values()),
+            sum(counts["extract"].values()))
 
 
-def _require_profiles():
-    if _profiles is None:
-        raise NotImplementedError("this commit predates birnn_bench.profiles")
-
-
-class Profiles(Case):
+class Profiles(Bulk):
     """ATen ops of one forward, counted at the dispatcher (below autograd and composite ops)."""
 
     unit = "ops"
 
-    def setup(self, *params):
-        _require_profiles()
-        super().setup(*params)
-        if params not in _COUNTS:
-            _COUNTS.clear()
-            _COUNTS[params] = _profiles.count_ops(self.case)
-        self.ops = _COUNTS[params]
+    def setup_cache(self):
+        return measure_all("op counts", _op_totals) if _profiles is not None else None
 
-    def track_ops(self, *params):
-        return sum(sum(counts.values()) for counts in self.ops.values())
+    setup_cache.timeout = 3600
 
-    def track_ops_extract(self, *params):
-        return sum(self.ops["extract"].values())
+    def track_ops(self, cache, regime, strategy):
+        return cache[(regime, strategy)][0]
+
+    def track_ops_extract(self, cache, regime, strategy):
+        return cache[(regime, strategy)][1]
+
+
+def _cuda_counts(case):
+    profile = _profiles.profile_case(case)
+    return profile.total("kernels"), profile.total("host_syncs")
 
 
 _CUDA_REGIMES = [r for r in REGIMES if REGIMES[r].device == "cuda"]
@@ -52,30 +53,26 @@ _CUDA_PARAMS = [_CUDA_REGIMES, PARAMS[1]]
 
 if _CUDA_REGIMES:
 
-    class _CudaProfile(Case):
+    class CudaCounts(Bulk):
+        """CUDA kernels that ran during one forward (torch.profiler device activities) and CUDA
+        calls that blocked the host (stream / device / event synchronise, synchronous memcpy)."""
+
         params = _CUDA_PARAMS
 
-        def setup(self, *params):
-            _require_profiles()
-            super().setup(*params)
-            if params not in _PROFILES:
-                _PROFILES.clear()
-                _PROFILES[params] = _profiles.profile_case(self.case)
-            self.profile = _PROFILES[params]
+        def setup_cache(self):
+            if _profiles is None:
+                return None
+            return {key: value for key, value in measure_all("CUDA counts", _cuda_counts).items()
+                    if key[0] in _CUDA_REGIMES}
 
-    class Kernels(_CudaProfile):
-        """CUDA kernels that ran during one forward (torch.profiler device activities)."""
+        setup_cache.timeout = 3600
 
-        unit = "kernels"
+        def track_kernels(self, cache, regime, strategy):
+            return cache[(regime, strategy)][0]
 
-        def track_kernels(self, *params):
-            return self.profile.total("kernels")
+        track_kernels.unit = "kernels"
 
-    class HostSyncs(_CudaProfile):
-        """CUDA calls that blocked the host during one forward (stream / device / event
-        synchronise, synchronous memcpy), from torch.profiler's runtime events."""
+        def track_host_syncs(self, cache, regime, strategy):
+            return cache[(regime, strategy)][1]
 
-        unit = "syncs"
-
-        def track_host_syncs(self, *params):
-            return self.profile.total("host_syncs")
+        track_host_syncs.unit = "syncs"

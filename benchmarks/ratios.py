@@ -12,10 +12,9 @@ regime gets at least the engine's minimum rounds, so every value has an interval
 """
 
 import os
-import sys
 import time
 
-from .common import BASELINE, PARAM_NAMES, PARAMS, REGIMES, STRATEGIES, pin, regime_for
+from .common import BASELINE, PARAM_NAMES, PARAMS, STRATEGIES, pin, progress, runnable_regimes
 
 try:
     from birnn_bench.bench import compare_strategies
@@ -23,6 +22,7 @@ except ImportError:  # a commit that predates the paired engine: its points are 
     compare_strategies = None
 
 BUDGET_ENV = "BIRNN_BENCH_PAIRED_BUDGET"
+
 UNIT = f"x {BASELINE}"
 
 
@@ -43,13 +43,7 @@ def paired_ratios(mode):
         return None
     budget = _budget()
     pin()
-    train = mode == "train_step"
-    todo = []
-    for regime_id in REGIMES:
-        try:
-            todo.append(regime_for(regime_id, train))
-        except NotImplementedError:
-            continue
+    todo = runnable_regimes(train=mode == "train_step")
     found = {}
     started = time.perf_counter()
     for index, regime in enumerate(todo, start=1):
@@ -57,10 +51,9 @@ def paired_ratios(mode):
         for name, paired in result.ratios.items():
             ratio = paired.ratio
             found[(regime.id, name)] = (ratio.estimate, ratio.low, ratio.high)
-        print(f"[paired {mode} {index}/{len(todo)}] {regime.id}: {result.rounds} rounds, "
-              f"{result.seconds:.1f} s, A/A {result.resolution.low:.3f}-"
-              f"{result.resolution.high:.3f} ({time.perf_counter() - started:.0f} s so far)",
-              file=sys.stderr, flush=True)
+        progress(f"[paired {mode} {index}/{len(todo)}] {regime.id}: {result.rounds} rounds, "
+                 f"{result.seconds:.1f} s, A/A {result.resolution.low:.3f}-"
+                 f"{result.resolution.high:.3f} ({time.perf_counter() - started:.0f} s so far)")
     return found
 
 

@@ -3,11 +3,12 @@
 Thin classes only: the regimes come from ``regimes.py`` (``BIRNN_BENCH_GRID=quick|full|smoke``),
 every operation from ``birnn_bench.bench.BenchCase``. Points that make no sense here (no GPU, a
 training step a quick CPU run does not afford, a CUDA out-of-memory) raise
-``NotImplementedError`` in setup and show as n/a.
+``NotImplementedError`` in setup and show as n/a. Deterministic figures (peak bytes, errors) are
+computed for all points in one process (``common.measure_all``); timings get a process each.
 """
 
 from . import environment
-from .common import Case, Timed, pin
+from .common import Bulk, Timed, measure_all, pin
 
 
 class Extract(Timed):
@@ -45,24 +46,47 @@ class TrainStep(Timed):
         self.case.train_step()
 
 
-class PeakMemory(Case):
+class PeakMemory(Bulk):
     """Peak bytes allocated by one forward call (CPU allocator events / CUDA allocator peak):
-    exact, identical run to run."""
+    exact, identical run to run and process to process."""
 
     unit = "bytes"
 
-    def track_peak_bytes(self, regime, strategy):
-        return self.case.peak_bytes()
+    def setup_cache(self):
+        return measure_all("peak bytes", lambda case: case.peak_bytes())
+
+    setup_cache.timeout = 3600
+
+    def track_peak_bytes(self, cache, regime, strategy):
+        return cache[(regime, strategy)]
 
 
-class Error(Case):
+def _error_and_ratio(case):
+    from birnn_bench.oracle import tolerance
+
+    error = case.max_abs_error()
+    return error, error / tolerance(case.x.dtype)
+
+
+class Error(Bulk):
     """Max abs error against the float64 oracle on this very configuration: every strategy is
-    checked on the regimes it is timed on."""
+    checked on the regimes it is timed on. ``track_error_over_tolerance`` is the same error over
+    the dtype's tolerance (> 1: wrong), the readable view on a log axis."""
 
     unit = "abs error"
 
-    def track_max_abs_error(self, regime, strategy):
-        return self.case.max_abs_error()
+    def setup_cache(self):
+        return measure_all("errors", _error_and_ratio)
+
+    setup_cache.timeout = 3600
+
+    def track_max_abs_error(self, cache, regime, strategy):
+        return cache[(regime, strategy)][0]
+
+    def track_error_over_tolerance(self, cache, regime, strategy):
+        return cache[(regime, strategy)][1]
+
+    track_error_over_tolerance.unit = "x tolerance"
 
 
 class Environment:

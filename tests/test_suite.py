@@ -18,7 +18,8 @@ from tests.conftest import REPO, head_commit
 
 KINDS = {"time_extract", "time_forward", "time_train_step", "track_peak_bytes",
          "track_max_abs_error", "track_threads", "track_ops", "track_ops_extract",
-         "track_time_ratio", "track_time_ratio_low", "track_time_ratio_high"}
+         "track_time_ratio", "track_time_ratio_low", "track_time_ratio_high",
+         "track_error_over_tolerance"}
 ID = re.compile(r"^(cpu|cuda)-(lstm|gru)-L\d+-B\d+-T\d+-H\d+-(equal|uniform|skewed)-\w+$")
 
 
@@ -204,7 +205,7 @@ import benchmarks.strategies
 print(dict(zip(benchmarks.strategies.Environment.param_names,
                (p[0] for p in benchmarks.strategies.Environment.params))))
 print(sorted({r.split("-")[0] for r in benchmarks.common.REGIMES}))
-print(hasattr(benchmarks.profiles, "Kernels"))
+print(hasattr(benchmarks.profiles, "CudaCounts"))
 """
 
 

@@ -1,0 +1,153 @@
+"""The main job: correctness matrix, a quick asv run of this commit, the analysis report.
+
+    python3 scripts/main_job.py            (what `bash scripts/main_job.sh` runs)
+
+1. ``birnn-bench check`` -> ``$REPORT_DIR/check.json`` (the safe set the report recommends from);
+2. ``asv run --python=same`` of this commit under this machine's name, ONE invocation per
+   benchmark group (paired ratios first: they decide; then correctness, memory, op counts,
+   absolute times, torch.compile, environment). asv saves a run's results only when it ends, so
+   each group's results are on disk as soon as that group is done: an interrupted job keeps every
+   finished group, and a rerun measures only what is missing (``--skip-existing``);
+3. ``birnn-bench report`` -> ``$REPORT_DIR/`` from the whole results tree.
+
+Environment: MACHINE (asv machine name, default: hostname), BIRNN_BENCH_GRID (quick | full |
+smoke), REPORT_DIR (default report/), FRESH=1 (measure again what this commit already has),
+ASV_CONFIG (another asv config, e.g. one whose results_dir is elsewhere), ASV_ARGS (extra
+``asv run`` arguments). SIGINT/SIGTERM stop the running step and every process
+it started; what finished stays.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+#: (what, asv benchmark class): the order a person waiting for an answer wants.
+GROUPS = (
+    ("paired ratios, inference", "ratios.PairedForward"),
+    ("paired ratios, training step", "ratios.PairedTrainStep"),
+    ("correctness against the oracle", "strategies.Error"),
+    ("peak memory", "strategies.PeakMemory"),
+    ("op counts", "profiles.Profiles"),
+    ("CUDA kernels and host syncs", "profiles.CudaCounts"),
+    ("absolute times: inference", "strategies.Forward"),
+    ("absolute times: training step", "strategies.TrainStep"),
+    ("absolute times: extract step", "strategies.Extract"),
+    ("torch.compile against eager", "compiled.Compiled"),
+    ("environment", "strategies.Environment"),
+)
+
+_running: subprocess.Popen | None = None
+
+
+def _stop(signum: int, frame: object) -> None:
+    """Ends the running step's whole process group (asv, its forkserver, the benchmark
+    children), then exits with the signal's conventional code."""
+    if _running is not None and _running.poll() is None:
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(_running.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                _running.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    print(f"\nmain job: stopped by signal {signum}; finished groups are kept in results/, "
+          "run it again to measure the rest", file=sys.stderr, flush=True)
+    sys.exit(128 + signum)
+
+
+def say(message: str) -> None:
+    print(f"[main job {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run(command: list[str], env: dict[str, str]) -> int:
+    """One step in its own process group, so that a signal can end all of it."""
+    global _running
+    _running = subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True)
+    code = _running.wait()
+    _running = None
+    return code
+
+
+def _tail(path: Path, done: threading.Event) -> None:
+    """Echoes lines appended to ``path`` (the paired benchmarks' progress, which asv would show
+    only when their setup ends), once a second, until ``done``."""
+    position = 0
+    while True:
+        finished = done.wait(1.0)
+        if path.exists():
+            with path.open(encoding="utf-8") as handle:
+                handle.seek(position)
+                for line in handle.read().splitlines():
+                    say(f"    {line}")
+                position = handle.tell()
+        if finished:
+            return
+
+
+def main() -> int:
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    machine = os.environ.get("MACHINE") or socket.gethostname()
+    report = os.environ.get("REPORT_DIR", "report")
+    env = {**os.environ, "BIRNN_BENCH_GRID": os.environ.get("BIRNN_BENCH_GRID", "quick"),
+           "ASV_PYTHONPATH": str(REPO)}
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    started = time.perf_counter()
+    python = sys.executable
+
+    say("1/3 correctness matrix: birnn-bench check")
+    if run([python, "-m", "birnn_bench.cli", "check", "--quiet", "--json",
+            f"{report}/check.json"], env):
+        return 1
+    say(f"2/3 asv, {env['BIRNN_BENCH_GRID']} grid, machine {machine}, commit {commit[:8]}: "
+        f"{len(GROUPS)} groups, each saved when it ends")
+    if run([python, str(REPO / "scripts" / "asv_machine.py"), machine], env):
+        return 1
+    progress = Path(tempfile.mkdtemp(prefix="birnn-progress-")) / "paired.log"
+    env["BIRNN_BENCH_PROGRESS"] = str(progress)
+    done = threading.Event()
+    threading.Thread(target=_tail, args=(progress, done), daemon=True).start()
+    extra = shlex.split(os.environ.get("ASV_ARGS", ""))
+    config = os.environ.get("ASV_CONFIG")
+    if config:
+        extra = ["--config", config, *extra]
+    skip = [] if os.environ.get("FRESH") == "1" else ["--skip-existing"]
+    failed = []
+    for index, (what, name) in enumerate(GROUPS, start=1):
+        group_start = time.perf_counter()
+        say(f"  [{index}/{len(GROUPS)}] {what} ({name})")
+        code = run([python, "-m", "asv", "run", "--python=same", f"--set-commit-hash={commit}",
+                    "--machine", machine, "--record-samples", "--show-stderr",
+                    "--bench", f"^{name}\\.", *skip, *extra], env)
+        if code:
+            failed.append(name)
+        say(f"  [{index}/{len(GROUPS)}] {what}: {'FAILED' if code else 'saved'} in "
+            f"{time.perf_counter() - group_start:.0f} s ({time.perf_counter() - started:.0f} s "
+            "so far)")
+    done.set()
+    say(f"3/3 analysis report -> {report}/")
+    deploy = sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("deploy-*.json"))
+    code = run([python, "-m", "birnn_bench.cli", "report", "--out", report, "--check",
+                f"{report}/check.json", *(["--config", config] if config else []),
+                *(["--deploy", *deploy] if deploy else [])], env)
+    say(f"done in {time.perf_counter() - started:.0f} s; open {report}/index.html"
+        + (f"; asv groups that failed: {', '.join(failed)}" if failed else ""))
+    return 1 if code or failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

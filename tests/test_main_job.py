@@ -1,0 +1,98 @@
+"""The main job on the smoke grid: interrupted (SIGINT, then SIGTERM) after a benchmark group, it
+keeps what finished, leaves no process behind, and a rerun completes the rest."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import REPO, load_asv_conf
+
+SCRIPT = REPO / "scripts" / "main_job.py"
+
+
+def _environment(tmp_path: Path) -> dict[str, str]:
+    conf = load_asv_conf(REPO / "asv.conf.json")
+    conf.update(repo=str(REPO), benchmark_dir=str(REPO / "benchmarks"),
+                results_dir=str(tmp_path / "results"), html_dir=str(tmp_path / "html"),
+                env_dir=str(tmp_path / "env"))
+    config = tmp_path / "asv.conf.json"
+    config.write_text(json.dumps(conf))
+    return {**os.environ, "HOME": str(tmp_path), "MACHINE": "kill-box", "ASV_CONFIG": str(config),
+            "BIRNN_BENCH_GRID": "smoke", "REPORT_DIR": str(tmp_path / "report"),
+            "BIRNN_BENCH_PAIRED_BUDGET": "1"}
+
+
+def _stop_after_first_group(env: dict[str, str], sig: int, log: Path) -> int:
+    with log.open("w") as out:
+        job = subprocess.Popen([sys.executable, str(SCRIPT)], cwd=REPO, env=env, stdout=out,
+                               stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and job.poll() is None:
+            if ": saved in " in log.read_text():
+                job.send_signal(sig)
+                break
+            time.sleep(0.2)
+        return job.wait(120)
+
+
+def _results(tmp_path: Path) -> dict:
+    files = [p for p in (tmp_path / "results" / "kill-box").glob("*.json")
+             if p.name != "machine.json"]
+    assert len(files) == 1
+    return json.loads(files[0].read_text())["results"]
+
+
+def _survivors(tmp_path: Path) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if str(tmp_path) in command or "kill-box" in command:
+                found.append(command)
+    return found
+
+
+def test_interrupted_main_job_keeps_finished_groups_and_resumes(tmp_path: Path) -> None:
+    env = _environment(tmp_path)
+    first = _stop_after_first_group(env, signal.SIGINT, tmp_path / "first.log")
+    assert first == 128 + signal.SIGINT, (tmp_path / "first.log").read_text()[-2000:]
+    assert "finished groups are kept" in (tmp_path / "first.log").read_text()
+    kept = _results(tmp_path)
+    assert {name.split(".")[1] for name in kept} == {"PairedForward"}
+    time.sleep(1)
+    assert _survivors(tmp_path) == []
+
+    # The report builds from the one group that finished.
+    report = subprocess.run([sys.executable, "-m", "birnn_bench.cli", "report", "--results",
+                             str(tmp_path / "results"), "--out", str(tmp_path / "partial")],
+                            cwd=REPO, capture_output=True, text=True)
+    assert report.returncode == 0, report.stderr[-2000:]
+    assert (tmp_path / "partial" / "index.html").is_file()
+
+    # SIGTERM on the rerun: the finished group is skipped, the next one is kept.
+    second = _stop_after_first_group(env, signal.SIGTERM, tmp_path / "second.log")
+    assert second == 128 + signal.SIGTERM
+    assert {name.split(".")[1] for name in _results(tmp_path)} == {"PairedForward",
+                                                                   "PairedTrainStep"}
+    assert _results(tmp_path)["ratios.PairedForward.track_time_ratio"] == \
+        kept["ratios.PairedForward.track_time_ratio"]
+    time.sleep(1)
+    assert _survivors(tmp_path) == []
+
+    third = subprocess.run([sys.executable, str(SCRIPT)], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=900)
+    assert third.returncode == 0, third.stderr[-3000:]
+    groups = {name.split(".")[1] for name in _results(tmp_path)}
+    assert {"PairedForward", "PairedTrainStep", "Error", "PeakMemory", "Profiles", "Forward",
+            "TrainStep", "Extract", "Environment"} <= groups
+    assert (tmp_path / "report" / "index.html").is_file()
+    assert "[paired forward" not in third.stderr  # nothing measured twice
