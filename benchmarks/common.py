@@ -107,12 +107,12 @@ class Case:
 
 class Timed(Case):
     """Absolute times, for history across commits. Decisions between strategies come from the
-    paired ratios (``ratios.py``); so these take few samples: 2 processes, 3 to 5 samples of
-    at most about half a second in all per process."""
+    paired ratios (``ratios.py``), so these take few samples: one process per point, 3 to 5
+    samples of at most about 0.3 s in all; setup's first call is the warm-up."""
 
-    rounds = 2
-    repeat = (3, 5, 0.5)
-    warmup_time = 0.05
+    rounds = 1
+    repeat = (3, 5, 0.3)
+    warmup_time = 0
     timer = staticmethod(timer)
 
 
