@@ -1,99 +1,73 @@
 """Deployability: does each strategy survive TorchScript, torch.compile, torch.export and ONNX?
 
 Every check wraps the rnn and one registry strategy in ``StrategyModule`` (``forward(x, lengths)
--> (fwd, bwd)``), deploys it with one technology, and compares the deployed output with the EAGER
-output of the same strategy (float32, max abs error <= ``TOLERANCE``) on ``probe_specs``: the
-traced input, the same shape with other lengths, and two shapes the deployment never saw (another
-batch and T, and a batch of one). A cell is
+-> (fwd, bwd)``, running the strategy's own ``prepare``, ``run`` and ``extract``), deploys it
+with one technology (``birnn_bench.deploy_technologies``), and compares the deployed output with
+the EAGER output of the same module (float32, max abs error <= ``TOLERANCE``) on
+``probe_specs``: the traced input, the same shape with other lengths, and two shapes the
+deployment never saw (another batch and T, and a batch of one). A cell is
 
 * ``works``: deployed, and every probe ran and matched eager;
 * ``fails``: deploying raised, or a probe raised (``detail``: the stage and the first error line);
 * ``wrong``: every probe ran but one differs from eager (``detail``: the max abs error);
 * ``unavailable``: an optional dependency (onnx, onnxscript, onnxruntime) is not installed.
 
-Technologies (``TECHNOLOGIES``, torch's defaults, what a team gets out of the box):
-
-* ``script``: ``torch.jit.script``. The registry's step functions take the rnn as an argument,
-  which TorchScript cannot type, so they never script as written; where the strategy's steps are
-  a few lines of index/gather/pack code, ``ScriptPort`` transcribes them into a ``forward``
-  (``SCRIPT_PORTS``) and that is what is scripted, checked against the registry's eager output.
-* ``compile_fullgraph``: ``torch.compile(fullgraph=True)``.
-* ``compile``: plain ``torch.compile``; ``graph_breaks`` counts dynamo's graph breaks on the
-  first call (``torch._dynamo.utils.counters``: ``torch._dynamo.explain`` reports -1 or 0 breaks
-  here, because dynamo skips the frames that touch an nn.LSTM/GRU instead of breaking inside
-  them).
-* ``export``: ``torch.export.export`` with a dynamic batch and T (``Dim(min=1)`` each).
-* ``onnx``: ``torch.onnx.export`` with torch's default exporter (``dynamo=True`` in torch 2.13)
-  and the same dynamic shapes, run with onnxruntime (CPU execution provider).
-
-Opt-in variants (``OPT_IN_TECHNOLOGIES``): the switch that torch's own messages point to.
-
-* ``compile_fullgraph_allow_rnn``: fullgraph with ``torch._dynamo.config.allow_rnn=True`` (the
-  hint in dynamo's "Attempted to wrap RNN, GRU, or LSTM" error).
-* ``export_while_loop``: ``torch.export.export`` inside
-  ``torch.export._patches.register_{lstm,gru}_while_loop_decomposition()`` (what ``torch.onnx``
-  uses for dynamic shapes; without it the CPU rnn kernel fixes T at the traced length).
-
-Module-level imports are limited to torch and package modules that exist in every commit, so that
-``benchmarks/deploy.py`` can load this file from the working tree for old commits too.
+There is one implementation of each strategy, the registry's (``birnn_bench.strategies``), and
+every technology gets exactly that code. Its steps take the rnn module as an argument, which
+TorchScript cannot type (torch 2.13): ``script`` cells say so with TorchScript's own error.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import io
-import itertools
 import json
-import logging
 import math
-import re
-import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from birnn_bench import deploy_technologies
 from birnn_bench._io import dataclass_csv
-from birnn_bench._rnn import batch_dim, out_size, time_dim
+from birnn_bench._torch_compat import first_error_line
+
+# ALL_TECHNOLOGIES, OPT_IN_TECHNOLOGIES, onnx_available: re-exported (the CLI reads them here).
+from birnn_bench.deploy_technologies import (  # noqa: F401
+    ALL_TECHNOLOGIES,
+    ONNX_PACKAGES,
+    OPT_IN_TECHNOLOGIES,
+    TECHNOLOGIES,
+    DeployFailed,
+    onnx_available,
+)
 from birnn_bench.strategies import STRATEGIES
 from birnn_bench.workload import WorkloadSpec, build
 
 Tensor = torch.Tensor
 
-TECHNOLOGIES = ("script", "compile_fullgraph", "compile", "export", "onnx")
-OPT_IN_TECHNOLOGIES = ("compile_fullgraph_allow_rnn", "export_while_loop")
-ALL_TECHNOLOGIES = TECHNOLOGIES + OPT_IN_TECHNOLOGIES
 STATUSES = ("works", "fails", "wrong", "unavailable")
 #: Max abs difference from the eager output of the same strategy (float32).
 TOLERANCE = 1e-5
-#: The pip names of the optional ONNX extras.
-ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 #: Small shapes: compiles and exports stay fast.
 DEPLOY_SHAPE = {"input_size": 5, "hidden_size": 8, "batch": 4, "max_len": 6}
 
 
 # ---------------------------------------------------------------------------------------------
-# the deployed modules
+# the deployed module
 
 
 class StrategyModule(nn.Module):
     """The rnn and one registry strategy as a module: ``forward(x, lengths) -> (fwd, bwd)``.
 
     ``forward`` runs the strategy's own ``prepare``, ``run`` and ``extract`` (what
-    ``Strategy.__call__`` does), kept as function attributes so that ``torch.jit.script`` tries to
-    compile the registry's code itself.
+    ``Strategy.__call__`` does after checking its inputs), kept as function attributes so that
+    every technology, ``torch.jit.script`` included, gets the registry's code itself.
     """
 
     def __init__(self, rnn: nn.RNNBase, strategy_name: str) -> None:
         super().__init__()
-        if strategy_name not in STRATEGIES:
-            raise ValueError(f"strategy: expected one of {sorted(STRATEGIES)}, "
-                             f"got {strategy_name!r}")
+        _check_strategy(strategy_name)
         strategy = STRATEGIES[strategy_name]
         self.rnn = rnn
         self.strategy_name = strategy_name
@@ -107,78 +81,9 @@ class StrategyModule(nn.Module):
                             lengths)
 
 
-def _h_n(hidden: Tensor | tuple[Tensor, Tensor]) -> Tensor:
-    if isinstance(hidden, Tensor):
-        return hidden
-    return hidden[0]
-
-
-def _gather_last(seq: Tensor, lengths: Tensor, batch_first: bool) -> Tensor:
-    # strategies.gather_at_last_step, with the layout as a flag.
-    tdim = 1 if batch_first else 0
-    index = (lengths - 1).to(seq.device)
-    index = index.view(-1, 1, 1) if batch_first else index.view(1, -1, 1)
-    return seq.gather(tdim, index.expand(index.shape[0], index.shape[1],
-                                         seq.shape[-1])).squeeze(tdim)
-
-
-#: Strategies whose steps ``ScriptPort`` transcribes (manual_two_rnn stacks layers by hand with
-#: the functional kernels: not a trivial transcription, so it is scripted as written).
-SCRIPT_PORTS = ("hn_index", "hn_first_layer", "last_step_naive", "chunk_view", "packed_unpack",
-                "padded_gather", "hn_padded")
-_PACKING_PORTS = ("hn_index", "hn_first_layer", "chunk_view", "packed_unpack")
-
-
-class ScriptPort(nn.Module):
-    """The registry steps of one strategy in ``SCRIPT_PORTS`` written into a scriptable forward.
-
-    Same operations, same order; ``check_deploy`` compares it with the registry's eager output,
-    so a transcription that drifted would show as ``wrong``.
-    """
-
-    def __init__(self, rnn: nn.RNNBase, strategy_name: str) -> None:
-        super().__init__()
-        if strategy_name not in SCRIPT_PORTS:
-            raise ValueError(f"strategy: no TorchScript transcription of {strategy_name!r}; "
-                             f"expected one of {SCRIPT_PORTS}")
-        self.rnn = rnn
-        self.strategy_name = strategy_name
-        self.packs = strategy_name in _PACKING_PORTS
-        self.batch_first = bool(rnn.batch_first)
-        self.num_layers = int(rnn.num_layers)
-        self.hidden = out_size(rnn)
-        self.train(rnn.training)
-
-    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        name = self.strategy_name
-        tdim = 1 if self.batch_first else 0
-        hidden_out = self.hidden
-        if self.packs:
-            packed = pack_padded_sequence(x, lengths, batch_first=self.batch_first,
-                                          enforce_sorted=False)
-            packed_output, hidden = self.rnn(packed)
-            h_n = _h_n(hidden)
-            if name == "hn_index":
-                last = h_n.view(self.num_layers, 2, h_n.shape[1], h_n.shape[2])[-1]
-                return last[0], last[1]
-            if name == "hn_first_layer":
-                return h_n[0], h_n[1]
-            output, _ = pad_packed_sequence(packed_output, batch_first=self.batch_first)
-            if name == "chunk_view":
-                halves = torch.chunk(output, 2, dim=2)
-                fwd = _gather_last(halves[0], lengths, self.batch_first)
-                return fwd, halves[1].select(tdim, 0)
-            fwd = _gather_last(output[..., :hidden_out], lengths, self.batch_first)
-            return fwd, output.select(tdim, 0)[..., hidden_out:]
-        output, hidden = self.rnn(x)
-        h_n = _h_n(hidden)
-        if name == "hn_padded":
-            return h_n[-2], h_n[-1]
-        if name == "last_step_naive":
-            last = output.select(tdim, -1)
-            return last[:, :hidden_out], last[:, hidden_out:]
-        fwd = _gather_last(output[..., :hidden_out], lengths, self.batch_first)
-        return fwd, output.select(tdim, 0)[..., hidden_out:]
+def _check_strategy(name: str) -> None:
+    if name not in STRATEGIES:
+        raise ValueError(f"strategy: expected one of {sorted(STRATEGIES)}, got {name!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,50 +109,6 @@ class DeployResult:
     def verdict(self) -> tuple:
         """Everything but the wall-clock time: equal from run to run."""
         return tuple(v for k, v in asdict(self).items() if k != "build_seconds")
-
-
-class _Failed(Exception):  # noqa: N818 (internal control flow: a stage that raised)
-    def __init__(self, stage: str, error: BaseException) -> None:
-        super().__init__(stage)
-        self.stage = stage
-        self.error = error
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m|\[[0-9;]*m(?=\S)")
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
-_TORCH_LOGS_HINT = re.compile(r"\s*For more information, run with TORCH_LOGS=.*$")
-
-
-def first_error_line(error: BaseException, limit: int = 200) -> str:
-    """``Type: first line`` of the root cause, without colour codes or memory addresses.
-
-    Follows explicit chaining (``raise ... from``) to the innermost cause; for TorchScript's
-    "failed to compile it" wrapper, takes the first line of the reproduced error stack; for
-    export's "Constraints violated", adds which dimension was specialized to what.
-    """
-    while error.__cause__ is not None:
-        error = error.__cause__
-    text = _ADDRESS.sub("0x...", _ANSI.sub("", str(error))).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    line = lines[0] if lines else ""
-    marker = "The error stack is reproduced here:"
-    if marker in lines:
-        after = lines[lines.index(marker) + 1:]
-        if after:
-            line = after[0].rstrip(":")
-            where = next((x for x in after[1:] if x.startswith("File ")), "")
-            match = re.search(r"File \"[^\"]*/([^/\"]+)\", line (\d+)", where)
-            if match:
-                line += f" ({match.group(1)}:{match.group(2)})"
-    line = _TORCH_LOGS_HINT.sub("", line)
-    if line.startswith("Constraints violated"):
-        special = next((x for x in lines if "specialized it to be a constant" in x), "")
-        match = re.search(r"marked (\w+) as dynamic but your code specialized it to be a "
-                          r"constant \((\d+)\)", special)
-        if match:
-            line += f" {match.group(1)} specialized to the traced {match.group(2)}"
-    line = f"{type(error).__name__}: {line}"
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,140 +158,10 @@ def _case(spec: WorkloadSpec, strategy: str) -> _Case:
 
 
 # ---------------------------------------------------------------------------------------------
-# one technology
+# one cell
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Exporters print progress to stdout and warn through warnings and logging: keep the
-    command's output to the matrix."""
-    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch._dynamo",
-                                                   "torch.export", "torch._export",
-                                                   "torch.fx.experimental.symbolic_shapes")]
-    levels = [logger.level for logger in loggers]
-    try:
-        for logger in loggers:
-            logger.setLevel(logging.ERROR)
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
-
-def _missing_onnx_packages() -> list[str]:
-    missing = []
-    for name in ONNX_PACKAGES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            missing.append(name)
-    return missing
-
-
-def onnx_available() -> bool:
-    return not _missing_onnx_packages()
-
-
-def _dynamic_shapes(module: StrategyModule) -> dict[str, dict[int, Any]]:
-    batch = torch.export.Dim("batch", min=1)
-    steps = torch.export.Dim("steps", min=1)
-    rnn = module.rnn
-    return {"x": {batch_dim(rnn): batch, time_dim(rnn): steps}, "lengths": {0: batch}}
-
-
-_SCRIPT_IDS = itertools.count()
-
-
-def _script(case: _Case) -> tuple[Callable, str]:
-    module = case.module
-    # A failed torch.jit.script leaves a half-defined class behind: a fresh subclass per try.
-    fresh = type(f"StrategyModule{next(_SCRIPT_IDS)}", (StrategyModule,), {})
-    try:
-        scripted = torch.jit.script(fresh(module.rnn, module.strategy_name))
-        return scripted, "the registry code as written"
-    except Exception as err:
-        registry_error = first_error_line(err, limit=120)
-        if module.strategy_name not in SCRIPT_PORTS:
-            raise _Failed("torch.jit.script (no transcription)", err) from None
-    try:
-        scripted = torch.jit.script(ScriptPort(module.rnn, module.strategy_name).eval())
-    except Exception as err:
-        raise _Failed("torch.jit.script (transcription)", err) from None
-    return scripted, f"ScriptPort transcription (registry code: {registry_error})"
-
-
-def _compile(case: _Case, fullgraph: bool) -> tuple[Callable, float, int, str]:
-    """(compiled module, first-call seconds, graph breaks, their reasons) on the traced input."""
-    from torch._dynamo.utils import counters
-
-    torch._dynamo.reset()
-    counters.clear()
-    compiled = torch.compile(case.module, fullgraph=fullgraph)
-    _, x, lengths = case.probes[0]
-    start = time.perf_counter()
-    try:
-        compiled(x, lengths)
-    except Exception as err:
-        raise _Failed("torch.compile", err) from None
-    seconds = time.perf_counter() - start
-    breaks = counters["graph_break"]
-    reasons = "; ".join(f"{reason.strip().splitlines()[0]} x{count}"
-                        for reason, count in breaks.items())
-    return compiled, seconds, sum(breaks.values()), reasons
-
-
-def _export(case: _Case, while_loop: bool) -> Callable:
-    _, x, lengths = case.probes[0]
-    context: contextlib.AbstractContextManager = contextlib.nullcontext()
-    if while_loop:
-        from torch.export._patches import (
-            register_gru_while_loop_decomposition,
-            register_lstm_while_loop_decomposition,
-        )
-
-        context = contextlib.ExitStack()
-        context.enter_context(register_lstm_while_loop_decomposition())
-        context.enter_context(register_gru_while_loop_decomposition())
-    try:
-        with context:
-            program = torch.export.export(case.module, (x, lengths),
-                                          dynamic_shapes=_dynamic_shapes(case.module))
-    except Exception as err:
-        raise _Failed("torch.export.export", err) from None
-    return program.module()
-
-
-def _onnx(case: _Case) -> Callable:
-    import onnxruntime
-
-    _, x, lengths = case.probes[0]
-    try:
-        program = torch.onnx.export(case.module, (x, lengths), dynamo=True, verbose=False,
-                                    dynamic_shapes=_dynamic_shapes(case.module))
-    except Exception as err:
-        raise _Failed("torch.onnx.export", err) from None
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    try:
-        session = onnxruntime.InferenceSession(program.model_proto.SerializeToString(), options,
-                                               providers=["CPUExecutionProvider"])
-    except Exception as err:
-        raise _Failed("onnxruntime.InferenceSession", err) from None
-    names = [entry.name for entry in session.get_inputs()]
-
-    def run(x: Tensor, lengths: Tensor) -> tuple[Tensor, ...]:
-        feed = {"x": x.detach().cpu().numpy(), "lengths": lengths.detach().cpu().numpy()}
-        return tuple(torch.from_numpy(out) for out in
-                     session.run(None, {name: feed[name] for name in names}))
-
-    return run
-
-
-def _probe_error(outputs: Any, expected: tuple[Tensor, Tensor]) -> float:
+def _probe_error(outputs: object, expected: tuple[Tensor, Tensor]) -> float:
     if not isinstance(outputs, (tuple, list)) or len(outputs) != 2:
         return math.inf
     worst = 0.0
@@ -445,116 +176,44 @@ def _probe_error(outputs: Any, expected: tuple[Tensor, Tensor]) -> float:
 
 
 def _run_probes(fn: Callable, case: _Case) -> tuple[float, str]:
-    """Worst error over the probes and the probe it came from; raises _Failed on a crash."""
+    """Worst error over the probes and the probe it came from; raises DeployFailed on a crash."""
     worst, where = 0.0, case.probes[0][0]
     for (label, x, lengths), expected in zip(case.probes, case.expected, strict=True):
         try:
             with torch.no_grad():
                 outputs = fn(x, lengths)
         except Exception as err:
-            raise _Failed(f"run on {label}", err) from None
+            raise DeployFailed(f"run on {label}", err) from None
         error = _probe_error(outputs, expected)
         if error > worst or math.isnan(error):
             worst, where = error, label
     return worst, where
 
 
-def _deploy(case: _Case, technology: str) -> tuple[Callable, float, int | None, str]:
-    """(deployed callable, build seconds, graph breaks, note)."""
-    start = time.perf_counter()
-    if technology == "script":
-        fn, note = _script(case)
-        return fn, time.perf_counter() - start, None, note
-    if technology in ("compile", "compile_fullgraph", "compile_fullgraph_allow_rnn"):
-        fn, seconds, breaks, reasons = _compile(case, fullgraph=technology != "compile")
-        note = "build_seconds: first call, inductor caches allowed"
-        if technology == "compile_fullgraph_allow_rnn":
-            note += "; torch._dynamo.config.allow_rnn=True"
-        if technology == "compile" and reasons:
-            note += f"; graph breaks: {reasons}"
-        return fn, seconds, (breaks if technology == "compile" else None), note
-    if technology in ("export", "export_while_loop"):
-        fn = _export(case, while_loop=technology == "export_while_loop")
-        note = ("register_{lstm,gru}_while_loop_decomposition()"
-                if technology == "export_while_loop" else "")
-        return fn, time.perf_counter() - start, None, note
-    if technology == "onnx":
-        fn = _onnx(case)
-        note = "torch.onnx.export(dynamo=True), onnxruntime CPU"
-        return fn, time.perf_counter() - start, None, note
-    raise ValueError(f"technology: expected one of {ALL_TECHNOLOGIES}, got {technology!r}")
-
-
-def _clear_rnn_dispatch_caches() -> None:
-    """Forget which Python kernel each rnn op dispatched to earlier in this process.
-
-    ``torch.export._patches`` (used by ``export_while_loop`` and by ``torch.onnx.export``) swaps
-    the rnn ops' CompositeImplicitAutograd kernel by assigning ``op.py_kernels[...]`` without
-    clearing ``op._dispatch_cache`` (torch 2.13): whichever kernel an earlier export dispatched
-    to stays in use, so without this a plain export after an ONNX export "works" and the
-    while-loop patch after a plain export does nothing. Each cell must not depend on the ones
-    before it.
-    """
-    for packet in (torch.ops.aten.lstm, torch.ops.aten.gru, torch.ops.aten.rnn_tanh,
-                   torch.ops.aten.rnn_relu):
-        for overload in packet.overloads():
-            cache = getattr(getattr(packet, overload), "_dispatch_cache", None)
-            if cache is not None:
-                cache.clear()
-
-
-@contextlib.contextmanager
-def _technology_context(technology: str) -> Iterator[None]:
-    # Everything after the build (recompiles on new shapes included) sees the same settings;
-    # deployments are for inference, so all of it runs without autograd.
-    _clear_rnn_dispatch_caches()
-    try:
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(_quiet())
-            stack.enter_context(torch.no_grad())
-            if technology == "compile_fullgraph_allow_rnn":
-                stack.enter_context(torch._dynamo.config.patch(allow_rnn=True))
-            yield
-    finally:
-        _clear_rnn_dispatch_caches()
-
-
 def _check_case(case: _Case, spec: WorkloadSpec, strategy: str,
                 technology: str) -> DeployResult:
+    deploy_technologies.check_technology(technology)
     row = {"strategy": strategy, "cell": spec.cell, "layers": spec.num_layers,
            "device": spec.device, "technology": technology}
-    if technology not in ALL_TECHNOLOGIES:
-        raise ValueError(f"technology: expected one of {ALL_TECHNOLOGIES}, got {technology!r}")
-    if technology == "onnx":
-        missing = _missing_onnx_packages()
-        if missing:
-            return DeployResult(**row, status="unavailable",
-                                detail=f"not installed: {', '.join(missing)} (pip install "
-                                f"{' '.join(ONNX_PACKAGES)})")
-    if technology == "export_while_loop":
-        try:
-            importlib.import_module("torch.export._patches")
-        except ImportError as err:
-            return DeployResult(**row, status="unavailable", detail=first_error_line(err))
-    fn: Callable | None = None
+    reason = deploy_technologies.unavailable(technology)
+    if reason is not None:
+        return DeployResult(**row, status="unavailable", detail=reason)
+    _, x, lengths = case.probes[0]
     try:
-        with _technology_context(technology):
-            fn, seconds, breaks, note = _deploy(case, technology)
-            error, where = _run_probes(fn, case)
-    except _Failed as failed:
+        with deploy_technologies.technology_context(technology):
+            deployed = deploy_technologies.deploy(case.module, x, lengths, technology)
+            error, where = _run_probes(deployed.fn, case)
+    except DeployFailed as failed:
         return DeployResult(**row, status="fails",
                             detail=f"{failed.stage}: {first_error_line(failed.error)}")
-    finally:
-        del fn
-        if technology.startswith("compile"):
-            torch._dynamo.reset()
+    measured = {"graph_breaks": deployed.graph_breaks,
+                "build_seconds": round(deployed.build_seconds, 3), "max_abs_error": error,
+                "note": deployed.note}
     if error <= TOLERANCE:
         return DeployResult(**row, status="works", detail=f"max abs error {error:.0e}",
-                            graph_breaks=breaks, build_seconds=round(seconds, 3),
-                            max_abs_error=error, note=note)
+                            **measured)
     return DeployResult(**row, status="wrong", detail=f"max abs error {error:.1e} on {where}",
-                        graph_breaks=breaks, build_seconds=round(seconds, 3),
-                        max_abs_error=error, note=note)
+                        **measured)
 
 
 def _check_device(device: str) -> None:
@@ -566,10 +225,8 @@ def check_deploy(strategy: str, technology: str,
                  spec: WorkloadSpec | None = None) -> DeployResult:
     """Deploys ``strategy`` on ``spec``'s rnn (default: ``deploy_spec()``) with ``technology``
     and compares it with eager on ``probe_specs(spec)``."""
-    if technology not in ALL_TECHNOLOGIES:
-        raise ValueError(f"technology: expected one of {ALL_TECHNOLOGIES}, got {technology!r}")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy: expected one of {sorted(STRATEGIES)}, got {strategy!r}")
+    deploy_technologies.check_technology(technology)
+    _check_strategy(strategy)
     spec = spec or deploy_spec()
     _check_device(spec.device)
     return _check_case(_case(spec, strategy), spec, strategy, technology)
@@ -585,12 +242,9 @@ def deploy_matrix(strategies: Sequence[str] = tuple(STRATEGIES),
     ``progress(done, total, label)`` is called after each cell.
     """
     for name in strategies:
-        if name not in STRATEGIES:
-            raise ValueError(f"strategy: expected one of {sorted(STRATEGIES)}, got {name!r}")
+        _check_strategy(name)
     for technology in technologies:
-        if technology not in ALL_TECHNOLOGIES:
-            raise ValueError(f"technology: expected one of {ALL_TECHNOLOGIES}, "
-                             f"got {technology!r}")
+        deploy_technologies.check_technology(technology)
     _check_device(device)
     total = len(strategies) * len(cells) * len(layers) * len(technologies)
     rows: list[DeployResult] = []
@@ -605,112 +259,6 @@ def deploy_matrix(strategies: Sequence[str] = tuple(STRATEGIES),
                         progress(len(rows), total,
                                  f"{strategy} {cell} {num_layers} {technology}")
     return rows
-
-
-# ---------------------------------------------------------------------------------------------
-# asv: torch.compile against eager (benchmarks/deploy.py)
-
-COMPILE_PARAM_NAMES = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers",
-                       "dtype", "strategy", "compile")
-COMPILE_MODES = ("eager", "compile")
-_ALL_STRATEGIES = ("hn_index", "hn_first_layer", "last_step_naive", "chunk_view",
-                   "packed_unpack", "padded_gather", "hn_padded", "manual_two_rnn")
-# Names, not STRATEGIES' pitfall flags: the suite measures older commits with this file.
-_DEPLOYABLE_STRATEGIES = ("hn_index", "chunk_view", "packed_unpack", "padded_gather",
-                          "manual_two_rnn")
-#: The compile sub-grid per $BIRNN_BENCH_GRID: the tree grid's names and a few of its values,
-#: plus ``compile``. quick: 20 CPU points (10 compiled; the thread's pitfalls left out, since a
-#: cold compile per process costs seconds and nobody deploys a pitfall), full: 128, smoke: 4.
-COMPILE_GRIDS: dict[str, dict[str, tuple]] = {
-    "quick": {"device": ("cpu", "cuda"), "cell": ("lstm", "gru"), "batch": (16,),
-              "max_len": (32,), "lengths": ("skewed",), "hidden": (128,), "layers": (2,),
-              "dtype": ("float32",), "strategy": _DEPLOYABLE_STRATEGIES,
-              "compile": COMPILE_MODES},
-    "full": {"device": ("cpu", "cuda"), "cell": ("lstm", "gru"), "batch": (1, 16),
-             "max_len": (32,), "lengths": ("skewed",), "hidden": (128,), "layers": (1, 2),
-             "dtype": ("float32",), "strategy": _ALL_STRATEGIES, "compile": COMPILE_MODES},
-    "smoke": {"device": ("cpu", "cuda"), "cell": ("lstm",), "batch": (4,), "max_len": (8,),
-              "lengths": ("skewed",), "hidden": (16,), "layers": (2,), "dtype": ("float32",),
-              "strategy": ("hn_index", "padded_gather"), "compile": COMPILE_MODES},
-}
-COMPILE_GRID = COMPILE_GRIDS["quick"]
-
-
-def compile_grid(name: str | None = None) -> dict[str, tuple]:
-    """The compile sub-grid for grid ``name`` (default: $BIRNN_BENCH_GRID, else quick)."""
-    if name is None:
-        from birnn_bench import grid
-
-        name = grid.grid_name()
-    if name not in COMPILE_GRIDS:
-        raise ValueError(f"grid: expected one of {sorted(COMPILE_GRIDS)}, got {name!r}")
-    return COMPILE_GRIDS[name]
-
-
-class NotApplicable(NotImplementedError):  # noqa: N818 (a skip signal for asv)
-    """A compile point that cannot run here (no GPU, compile fails): n/a in asv."""
-
-
-class CompiledCase:
-    """One point of the compile sub-grid: the module, eager or ``torch.compile``d, warmed.
-
-    ``first_call_seconds`` is the first call's wall time: for ``compile`` that is the compile
-    (dynamo + inductor, with inductor's caches disabled so that every process measures a cold
-    compile), for ``eager`` the plain first call.
-    """
-
-    def __init__(self, device: str, cell: str, batch: int, max_len: int, lengths: str,
-                 hidden: int, layers: int, dtype: str, strategy: str, compile: str) -> None:
-        try:
-            from birnn_bench import grid, measure
-        except ImportError as err:  # a commit that predates birnn_bench.measure
-            raise NotApplicable(f"this commit lacks {err.name}") from None
-        if compile not in COMPILE_MODES:
-            raise ValueError(f"compile: expected one of {COMPILE_MODES}, got {compile!r}")
-        if strategy not in STRATEGIES:
-            raise NotApplicable(f"this commit has no strategy {strategy!r}")
-        reason = grid.skip_reason(device, dtype, torch.cuda.is_available())
-        if reason:
-            raise NotApplicable(reason)
-        measure.pin_threads()
-        measure.set_precision_flags()
-        self.device = device
-        self.mode = compile
-        spec = grid.bench_spec(device, cell, batch, max_len, lengths, hidden, layers, dtype)
-        rnn, self.x, self.lengths = build(spec)
-        self.module = StrategyModule(rnn, strategy).eval()
-        self.fn: Callable = self.module
-        context: contextlib.AbstractContextManager = contextlib.nullcontext()
-        if compile == "compile":
-            from torch._inductor import config as inductor_config
-
-            torch._dynamo.reset()
-            self.fn = torch.compile(self.module)
-            context = inductor_config.patch(force_disable_caches=True)
-        with torch.no_grad(), context, warnings.catch_warnings():
-            # "dynamo_pgo force disabled by ... force_disable_caches": that is the point.
-            warnings.filterwarnings("ignore", message="dynamo_pgo force disabled")
-            start = time.perf_counter()
-            try:
-                self.fn(self.x, self.lengths)
-                measure.synchronize(device)
-            except Exception as err:
-                raise NotApplicable(f"torch.compile fails: {first_error_line(err)}") from None
-            self.first_call_seconds = time.perf_counter() - start
-            self.fn(self.x, self.lengths)  # second call: nothing left to compile in samples
-        measure.synchronize(device)
-
-    def forward(self) -> tuple[Tensor, Tensor]:
-        with torch.no_grad():
-            return self.fn(self.x, self.lengths)
-
-    def max_abs_error(self) -> float:
-        """This point's output (compiled or eager) against the float64 oracle: a compile that
-        changed the result shows here, on the very configuration that is timed."""
-        from birnn_bench.oracle import error_against_oracle
-
-        return error_against_oracle(self.module.rnn, self.x, self.lengths, self.forward(),
-                                    device=self.device)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,20 +2,23 @@
 
 Every technology has at least one pinned ``works`` and one pinned ``fails`` where torch 2.13 has
 both; plain ``torch.compile`` never fails (it falls back to eager at each graph break: its graph
-break count is pinned instead), and plain ``torch.export`` / ``compile_fullgraph`` never work on
-these rnns (their opt-in variants carry the ``works`` pins). Shapes are tiny; only one check
-runs inductor on an rnn.
+break count is pinned instead), plain ``torch.export`` / ``compile_fullgraph`` never work on
+these rnns (their opt-in variants carry the ``works`` pins), and TorchScript never scripts the
+registry's steps (they take the rnn module as an argument). Shapes are tiny; only one check runs
+inductor on an rnn. Also here: the asv compile benchmarks (``benchmarks/compiled.py``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
-from birnn_bench import deploy, grid
+from benchmarks import compiled, regimes
+from birnn_bench import deploy, deploy_technologies
 from birnn_bench.cli import main
 from birnn_bench.deploy import check_deploy, deploy_spec
 from birnn_bench.oracle import TOLERANCES
@@ -51,18 +54,26 @@ def _pin(result, status, *fragments):
 # the wrappers and the probes
 
 
-def test_wrappers_compute_exactly_the_registry_strategy(gru2) -> None:
+def test_the_wrapper_runs_the_registry_steps_themselves(gru2) -> None:
     rnn, x, lengths = build(gru2)
     with torch.no_grad():
         for name, strategy in STRATEGIES.items():
+            module = deploy.StrategyModule(rnn, name)
+            assert (module.prepare, module.run_rnn, module.extract) == (
+                strategy.prepare, strategy.run, strategy.extract), name
             want = strategy(rnn, x, lengths)
-            modules = [deploy.StrategyModule(rnn, name)]
-            if name in deploy.SCRIPT_PORTS:
-                modules.append(deploy.ScriptPort(rnn, name))
-            for module in modules:
-                got = module(x, lengths)
-                assert all(torch.equal(g, w) for g, w in zip(got, want, strict=True)), name
-    assert set(deploy.SCRIPT_PORTS) == set(STRATEGIES) - {"manual_two_rnn"}
+            got = module(x, lengths)
+            assert all(torch.equal(g, w) for g, w in zip(got, want, strict=True)), name
+
+
+def test_no_strategy_is_named_outside_the_registry() -> None:
+    # One implementation per strategy: deploy and the compile benchmarks name none themselves.
+    package = Path(deploy.__file__).parent
+    for path in (*package.glob("deploy*.py"), package / "_torch_compat.py",
+                 Path(compiled.__file__)):
+        source = path.read_text()
+        named = [name for name in STRATEGIES if f'"{name}"' in source]
+        assert not named, (path.name, named)
 
 
 def test_probes_include_inputs_it_was_not_traced_with(lstm1) -> None:
@@ -90,13 +101,15 @@ def test_bad_arguments_are_refused() -> None:
 # verdicts pinned per technology (torch 2.13, CPU)
 
 
-def test_script(gru2) -> None:
-    # The registry's functions take the rnn as an argument: never scriptable as written.
+def test_script_fails_on_the_registry_steps(gru2) -> None:
+    # The registry's steps take the rnn module as an argument, which TorchScript cannot type;
+    # the detail names the step it tried, not a line number that moves with every edit.
     _pin(check_deploy("manual_two_rnn", "script", gru2), "fails",
-         "torch.jit.script (no transcription)", "Unknown type name 'nn.RNNBase'")
-    # Written into forward, packing and all, they script and match eager on untraced inputs.
-    _pin(check_deploy("hn_index", "script", gru2), "works", "ScriptPort transcription",
-         "Unknown type name 'nn.RNNBase'")
+         "torch.jit.script: RuntimeError: Unknown type name 'nn.RNNBase' "
+         "(strategies.py, def gather_both_directions)")
+    _pin(check_deploy("hn_index", "script", gru2), "fails",
+         "torch.jit.script: RuntimeError: Unknown type name 'nn.RNNBase' "
+         "(strategies.py, def last_layer_from_h_n)")
 
 
 def test_compile_fullgraph_refuses_the_rnn_module(lstm1) -> None:
@@ -147,7 +160,7 @@ def test_onnx(lstm1) -> None:
 
 
 def test_onnx_without_its_extras_is_unavailable(monkeypatch, lstm1) -> None:
-    monkeypatch.setattr(deploy, "_missing_onnx_packages", lambda: ["onnxruntime"])
+    monkeypatch.setattr(deploy_technologies, "missing_onnx_packages", lambda: ["onnxruntime"])
     result = check_deploy("padded_gather", "onnx", lstm1)
     assert result.status == "unavailable"
     assert "onnxruntime" in result.detail and "pip install onnx onnxscript onnxruntime" in (
@@ -159,9 +172,10 @@ def test_onnx_without_its_extras_is_unavailable(monkeypatch, lstm1) -> None:
 
 
 def _fake_deployment(monkeypatch, behave):
-    def fake(case, technology):
-        return (lambda x, lengths: behave(case.module, x, lengths)), 0.5, None, "fake"
-    monkeypatch.setattr(deploy, "_deploy", fake)
+    def fake(module, x, lengths, technology):
+        return deploy_technologies.Deployed(
+            lambda x, lengths: behave(module, x, lengths), 0.5, None, "fake")
+    monkeypatch.setattr(deploy_technologies, "deploy", fake)
 
 
 def test_output_off_on_untraced_lengths_is_wrong(monkeypatch, lstm1) -> None:
@@ -212,7 +226,7 @@ def test_matrix_is_deterministic_and_round_trips() -> None:
     second = deploy.deploy_matrix(**kwargs)
     assert [r.verdict() for r in first] == [r.verdict() for r in second]
     assert len(first) == 6 and seen[-1][:2] == (6, 6)
-    assert [r.status for r in first] == ["works", "fails", "fails", "works", "fails", "works"]
+    assert [r.status for r in first] == ["fails", "fails", "fails", "fails", "fails", "works"]
     assert deploy.strategies_that_work(first, "export_while_loop") == ["padded_gather"]
     assert deploy.strategies_that_work(first, "export") == []
     assert deploy.from_json(deploy.to_json(first)) == first
@@ -221,7 +235,8 @@ def test_matrix_is_deterministic_and_round_trips() -> None:
     assert deploy.to_csv(first).splitlines()[0].startswith("strategy,cell,layers,device,")
     table = deploy.format_matrix(first)
     assert "padded_gather lstm 1" in table and "fails [1]" in table
-    assert "[1] torch.export.export: TypeError: zeros()" in table
+    assert "[1] torch.jit.script: RuntimeError: Unknown type name 'nn.RNNBase'" in table
+    assert "[2] torch.export.export: TypeError: zeros()" in table
 
 
 def test_cli_deploy(tmp_path, capsys) -> None:
@@ -236,7 +251,7 @@ def test_cli_deploy(tmp_path, capsys) -> None:
     assert "4/4" in captured.err  # progress on stderr
     rows = json.loads(out.read_text())["rows"]
     assert [(r["strategy"], r["technology"], r["status"]) for r in rows] == [
-        ("hn_padded", "script", "works"), ("hn_padded", "compile_fullgraph", "fails"),
+        ("hn_padded", "script", "fails"), ("hn_padded", "compile_fullgraph", "fails"),
         ("manual_two_rnn", "script", "fails"), ("manual_two_rnn", "compile_fullgraph", "fails")]
 
 
@@ -260,39 +275,41 @@ def test_cli_deploy_without_cuda(capsys) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# the asv sub-grid
+# the asv compile benchmarks (benchmarks/compiled.py)
 
 
-def test_compile_grid_reuses_the_suite_names() -> None:
-    assert (*grid.BENCH_PARAM_NAMES, "compile") == deploy.COMPILE_PARAM_NAMES
-    assert set(deploy.COMPILE_GRIDS) == set(grid.GRIDS)
-    assert deploy.COMPILE_GRID is deploy.COMPILE_GRIDS["quick"]
-    assert set(deploy.COMPILE_GRIDS["full"]["strategy"]) == set(STRATEGIES)
-    assert set(deploy.COMPILE_GRIDS["quick"]["strategy"]) == {
-        name for name, strategy in STRATEGIES.items() if not strategy.pitfall}
-    for name, values in deploy.COMPILE_GRIDS.items():
-        assert tuple(values) == deploy.COMPILE_PARAM_NAMES, name
-        assert values["compile"] == deploy.COMPILE_MODES
-        cpu = math.prod(len(v) for k, v in values.items() if k != "device")
-        assert cpu <= 128, name
-    assert math.prod(len(v) for k, v in deploy.COMPILE_GRID.items() if k != "device") == 20
+def test_compile_benchmark_parameters() -> None:
+    assert compiled.Compiled.param_names == ["regime", "strategy", "compile"]
+    ids, strategies, modes = compiled.Compiled.params
+    quick = [r for r in regimes.regimes("quick") if (r.batch, r.max_len) == (64, 32)]
+    assert ids == [r.id for r in quick] and len(ids) >= 4
+    assert {r.device for r in quick} == set(regimes.devices())
+    assert strategies == [name for name, s in STRATEGIES.items() if not s.pitfall]
+    assert modes == ["eager", "compile"]
+    assert compiled.compile_regimes("smoke") == regimes.regimes("smoke")
+    assert compiled.Compiled.track_compile_seconds.unit == "seconds"
+    assert compiled.Compiled.track_compiled_error.unit == "abs error"
 
 
 def test_compiled_case() -> None:
-    point = ("cpu", "lstm", 4, 8, "skewed", 16, 2, "float32", "hn_index")
-    eager = deploy.CompiledCase(*point, "eager")
-    compiled = deploy.CompiledCase(*point, "compile")
-    for case in (eager, compiled):
+    smoke = compiled.compile_regimes("smoke")[0]  # lstm, 2 layers, skewed lengths
+    eager = compiled.CompiledCase(smoke, "hn_index", "eager")
+    fast = compiled.CompiledCase(smoke, "hn_index", "compile")
+    assert torch.get_num_threads() == 1
+    for case in (eager, fast):
         assert case.first_call_seconds > 0
         got = case.forward()
         want = STRATEGIES["hn_index"](eager.module.rnn, eager.x, eager.lengths)
         assert all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got, want, strict=True))
         assert case.max_abs_error() <= TOLERANCES[torch.float32]
     # The timed point's own check sees a wrong strategy (padding read on skewed lengths).
-    wrong = deploy.CompiledCase(*point[:-1], "padded_gather", "compile")
+    wrong = compiled.CompiledCase(smoke, "padded_gather", "compile")
     assert wrong.max_abs_error() > TOLERANCES[torch.float32]
     with pytest.raises(ValueError, match="compile: expected one of"):
-        deploy.CompiledCase(*point, "jit")
+        compiled.CompiledCase(smoke, "hn_index", "jit")
+    with pytest.raises(NotImplementedError, match="has no strategy 'best'"):
+        compiled.CompiledCase(smoke, "best", "eager")
     if not torch.cuda.is_available():
         with pytest.raises(NotImplementedError, match="no CUDA device"):
-            deploy.CompiledCase("cuda", *point[1:], "compile")
+            compiled.CompiledCase(regimes.regimes("smoke", on=("cuda",))[0], "hn_index",
+                                  "compile")
