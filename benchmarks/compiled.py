@@ -2,12 +2,12 @@
 
 Parameters ``regime``, ``strategy``, ``compile``:
 
-* ``regime``: ids from ``benchmarks/regimes.py``: the quick grid's regimes with batch 64 and
-  max_len 32 (every cell, layer count and dtype of that shape, on every device this torch build
-  has); under ``BIRNN_BENCH_GRID=smoke`` the smoke grid's regimes instead, so that CI's real asv
-  run stays small.
-* ``strategy``: the registry's strategies that are not the thread's pitfalls (a cold compile
-  costs seconds per process, and nobody deploys a pitfall).
+* ``regime``: ids from ``benchmarks/regimes.py``: two of the quick grid's batch-64, max_len-32
+  regimes (LSTM 1 layer, GRU 2 layers, every dtype, on every device this torch build has); under
+  ``BIRNN_BENCH_GRID=smoke`` the smoke regime, under ``full`` every batch-64 max_len-32 regime.
+* ``strategy``: the registry's strategies that are not the thread's pitfalls (nobody deploys a
+  pitfall), less ``manual_two_rnn`` outside the full grid: its cold compile alone costs 20-30 s
+  per process on the 2-core box (a quick run with it spent 12 minutes on compiles).
 * ``compile``: ``eager`` or ``compile`` (plain ``torch.compile``, default settings: the rnn
   itself graph-breaks and runs eagerly).
 
@@ -20,6 +20,7 @@ compile that fails makes the point n/a (``NotImplementedError`` in setup).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 import warnings
 from collections.abc import Callable
@@ -47,19 +48,27 @@ PARAM_NAMES = ["regime", "strategy", "compile"]
 BATCH, MAX_LEN = 64, 32
 
 
+QUICK_CELLS = {("lstm", 1), ("gru", 2)}
+#: Compiles too slowly for a quick run (see the module's docstring).
+SLOW_TO_COMPILE = ("manual_two_rnn",)
+
+
 def compile_regimes(grid_name: str | None = None) -> list[Regime]:
     """The regimes of the compile benchmarks for grid ``grid_name`` (default:
     ``BIRNN_BENCH_GRID``)."""
-    if (grid_name or regimes.grid_name()) == "smoke":
+    name = grid_name or regimes.grid_name()
+    if name == "smoke":
         return regimes.regimes("smoke")
     return [regime for regime in regimes.regimes("quick")
-            if regime.batch == BATCH and regime.max_len == MAX_LEN]
+            if regime.batch == BATCH and regime.max_len == MAX_LEN
+            and (name == "full" or (regime.cell, regime.layers) in QUICK_CELLS)]
 
 
-def compile_strategies() -> list[str]:
+def compile_strategies(grid_name: str | None = None) -> list[str]:
     """The registry's strategies that are not pitfalls, in registry order."""
-    return [name for name, strategy in STRATEGIES.items()
-            if not getattr(strategy, "pitfall", False)]
+    name = grid_name or regimes.grid_name()
+    return [s for s, strategy in STRATEGIES.items() if not getattr(strategy, "pitfall", False)
+            and (name == "full" or s not in SLOW_TO_COMPILE)]
 
 
 REGIMES = {regime.id: regime for regime in compile_regimes()}
@@ -144,16 +153,14 @@ def _case_for(params: tuple) -> CompiledCase:
 
 class Compiled:
     """End to end inference (eval, no_grad) of the rnn + strategy module, eager or
-    ``torch.compile``d."""
+    ``torch.compile``d: one process per point (it compiles in setup), 5 samples."""
 
     params = PARAMS
     param_names = PARAM_NAMES
     timeout = 600
-    # Two processes (each compiles anew: seconds per point) of 10 samples; the analysis splits
-    # each process's samples in chunks of its SAMPLES_PER_ROUND (5): only stricter.
-    rounds = 2
-    repeat = 10
-    warmup_time = 0.05
+    rounds = 1
+    repeat = 5
+    warmup_time = 0
     timer = staticmethod(_timer)
 
     def setup(self, *params):
@@ -162,15 +169,49 @@ class Compiled:
     def time_forward_compiled(self, *params):
         self.case.forward()
 
-    def track_compile_seconds(self, *params):
-        """Wall time of the first call: the compile (inductor caches off) or eager's first call."""
-        return self.case.first_call_seconds
+
+def _compile_figures():
+    """{point: (first call seconds, error)} for every point, compiled one after the other in
+    ONE process (inductor's caches off, dynamo reset before each): one compile per point instead
+    of one per figure. A throwaway compile first, so the first point does not pay inductor's
+    import."""
+    if MISSING:
+        return None
+    measure.pin_threads()
+    torch.compile(lambda t: t + 1)(torch.ones(2))
+    found = {}
+    for point in itertools.product(*PARAMS):
+        try:
+            case = CompiledCase(REGIMES[point[0]], point[1], point[2])
+        except NotImplementedError:
+            continue
+        found[point] = (case.first_call_seconds, case.max_abs_error())
+    return found
+
+
+class CompiledFigures:
+    """The compile's wall time (inductor caches off; eager: its plain first call) and the
+    compiled output's error against the float64 oracle, timed and checked on the same points."""
+
+    params = PARAMS
+    param_names = PARAM_NAMES
+    timeout = 1800
+
+    def setup_cache(self):
+        return _compile_figures()
+
+    setup_cache.timeout = 1800
+
+    def setup(self, cache, *params):
+        if cache is None or params not in cache:
+            raise NotImplementedError("not measured here (see the compile's own n/a reason)")
+
+    def track_compile_seconds(self, cache, *params):
+        return cache[params][0]
 
     track_compile_seconds.unit = "seconds"
 
-    def track_compiled_error(self, *params):
-        """Max abs error of this point's output against the float64 oracle: timed and checked
-        on the same configuration."""
-        return self.case.max_abs_error()
+    def track_compiled_error(self, cache, *params):
+        return cache[params][1]
 
     track_compiled_error.unit = "abs error"

@@ -47,7 +47,7 @@ run)
     skipped=()
     for group in ratios.PairedForward ratios.PairedTrainStep strategies.Error \
                  strategies.PeakMemory profiles.CudaCounts profiles.Profiles \
-                 strategies.Forward strategies.TrainStep strategies.Extract compiled.Compiled \
+                 strategies.Forward strategies.TrainStep strategies.Extract "compiled.Compiled(Figures)?" \
                  strategies.Environment; do
         if (( SECONDS - started > budget )); then skipped+=("$group"); continue; fi
         say "asv group $group ($((SECONDS - started))s so far)"

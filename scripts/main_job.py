@@ -42,7 +42,7 @@ GROUPS = (
     ("absolute times: inference", "strategies.Forward"),
     ("absolute times: training step", "strategies.TrainStep"),
     ("absolute times: extract step", "strategies.Extract"),
-    ("torch.compile against eager", "compiled.Compiled"),
+    ("torch.compile against eager", "compiled.Compiled(Figures)?"),
     ("environment", "strategies.Environment"),
 )
 

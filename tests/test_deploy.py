@@ -281,14 +281,21 @@ def test_cli_deploy_without_cuda(capsys) -> None:
 def test_compile_benchmark_parameters() -> None:
     assert compiled.Compiled.param_names == ["regime", "strategy", "compile"]
     ids, strategies, modes = compiled.Compiled.params
-    quick = [r for r in regimes.regimes("quick") if (r.batch, r.max_len) == (64, 32)]
-    assert ids == [r.id for r in quick] and len(ids) >= 4
-    assert {r.device for r in quick} == set(regimes.devices())
-    assert strategies == [name for name, s in STRATEGIES.items() if not s.pitfall]
+    if regimes.grid_name() == "quick":
+        quick = [r for r in regimes.regimes("quick") if (r.batch, r.max_len) == (64, 32)
+                 and (r.cell, r.layers) in compiled.QUICK_CELLS]
+        assert ids == [r.id for r in quick] and len(ids) >= 2
+        assert {r.device for r in quick} == set(regimes.devices())
+        # Not the pitfalls; not manual_two_rnn, whose cold compile alone costs 20-30 s.
+        assert strategies == [name for name, s in STRATEGIES.items()
+                              if not s.pitfall and name != "manual_two_rnn"]
+    assert compiled.compile_strategies("full") == [name for name, s in STRATEGIES.items()
+                                                   if not s.pitfall]
     assert modes == ["eager", "compile"]
     assert compiled.compile_regimes("smoke") == regimes.regimes("smoke")
-    assert compiled.Compiled.track_compile_seconds.unit == "seconds"
-    assert compiled.Compiled.track_compiled_error.unit == "abs error"
+    assert compiled.CompiledFigures.params == compiled.Compiled.params
+    assert compiled.CompiledFigures.track_compile_seconds.unit == "seconds"
+    assert compiled.CompiledFigures.track_compiled_error.unit == "abs error"
 
 
 def test_compiled_case() -> None:
