@@ -1,6 +1,6 @@
 """``python -m analysis report`` (and ``birnn-bench report``): results tree -> report folder;
-``python -m analysis findings``: results + check (+ crosscheck, deploy) -> docs/FINDINGS.md, its
-figures, birnn_bench/auto_policy.json and the README's generated block.
+``python -m analysis findings``: results + check (+ resolution, crosscheck, deploy) ->
+docs/FINDINGS.md, birnn_bench/auto_policy.json and the README's generated block.
 
 Every argument is checked before any work (nothing is loaded or written while one is wrong): a
 user mistake is one line on stderr, ``analysis <command>: error: <what>: <why>``, and exit
@@ -9,13 +9,13 @@ code 2, never a traceback."""
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -148,11 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_findings(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "findings", help="docs/FINDINGS.md, its figures, the auto policy and the README block",
-        description="Builds docs/FINDINGS.md (the thread's claims settled by the check, the "
-        "headline per device, training step, memory, op counts, deployability, measurement "
-        "integrity), its figures, birnn_bench/auto_policy.json and the README's block between "
-        "the findings markers, from committed asv results and a birnn-bench check --json file. "
+        "findings", help="docs/FINDINGS.md, the auto policy and the README block",
+        description="Builds docs/FINDINGS.md (the Compare grid per device and mode from the "
+        "paired ratios, resolution, reproducibility across commits, the thread's claims "
+        "settled by the check, memory per regime, op counts, deployability, crosscheck), "
+        "birnn_bench/auto_policy.json and the README's block between the findings markers. "
         "Only these files are written; inputs are all read and checked first.")
     p.add_argument("--results", type=Path, default=None,
                    help="asv results folder (default: results_dir of asv.conf.json)")
@@ -160,7 +160,11 @@ def _add_findings(sub: argparse._SubParsersAction) -> None:
                    help="asv.conf.json naming the results folder (default: ./asv.conf.json, "
                    "else the repository's)")
     p.add_argument("--check", type=Path, default=REPO / "docs" / "check.json", metavar="FILE",
-                   help="birnn-bench check --json output (default: docs/check.json)")
+                   help="birnn-bench check --json output: the safe strategies (default: "
+                   "docs/check.json)")
+    p.add_argument("--resolution", type=Path, nargs="?", default=None, const=False,
+                   metavar="FILE", help="scripts/resolution.py --json output (default: "
+                   "docs/resolution.json when present; the option alone for none)")
     p.add_argument("--crosscheck", type=Path, nargs="*", default=None, metavar="FILE",
                    help="scripts/crosscheck.py --json files (default: docs/crosscheck-*.json; "
                    "give the option with no file for none)")
@@ -169,15 +173,14 @@ def _add_findings(sub: argparse._SubParsersAction) -> None:
                    "the option with no file for none)")
     p.add_argument("--out", type=Path, default=REPO / "docs" / "FINDINGS.md",
                    help="the Markdown file written (default: docs/FINDINGS.md)")
-    p.add_argument("--figures", type=Path, default=REPO / "docs" / "figures",
-                   help="folder of the PNG figures (default: docs/figures)")
     p.add_argument("--policy", type=Path, default=REPO / "birnn_bench" / "auto_policy.json",
                    help="the auto policy written (default: birnn_bench/auto_policy.json)")
     p.add_argument("--readme", type=Path, default=REPO / "README.md",
                    help="README whose findings block is replaced (default: README.md)")
     p.add_argument("--no-readme", action="store_true", help="leave the README alone")
     p.add_argument("--alpha", type=float, default=0.01,
-                   help="significance level of margins and of the policy (default: 0.01)")
+                   help="significance level; the suite's paired intervals are 99%%, so only "
+                   "0.01 is accepted (default: 0.01)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -287,7 +290,7 @@ def _read_deploy(paths: Sequence[Path]):
         return None
     import pandas as pd
 
-    from analysis.findings import parse_deploy
+    from analysis.inputs import parse_deploy
 
     frames = []
     for p in paths:
@@ -321,22 +324,13 @@ def _href(target: Path, document: Path) -> str:
     return Path(os.path.relpath(target.resolve(), document.resolve().parent)).as_posix()
 
 
-def _png(fig: object) -> bytes:
-    """A figure as PNG bytes without a Software stamp (same figure, same bytes)."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight",  # type: ignore[attr-defined]
-                metadata={"Software": None})
-    plt.close(fig)  # type: ignore[arg-type]
-    return buffer.getvalue()
-
-
 def cmd_findings(args: argparse.Namespace) -> int:
-    from analysis import findings as f
+    from analysis import findings_render as render
+    from analysis import inputs
+    from analysis.findings import build_findings
     from analysis.load import load_results
+    from analysis.policy_rules import policy_json
+    from birnn_bench.compare import CONFIDENCE
 
     start = time.perf_counter()
 
@@ -349,23 +343,33 @@ def cmd_findings(args: argparse.Namespace) -> int:
         print(f"analysis findings: error: {message}", file=sys.stderr)
         return 2
 
+    def read(path: Path, parse: Callable[[str, str], Any], hint: str) -> Any:
+        """``path`` read and parsed by one of ``inputs.parse_*``."""
+        return parse(_read_text(path, hint), _display(path))
+
     try:
         _check_fraction("--alpha", args.alpha)
+        if not math.isclose(args.alpha, 1 - CONFIDENCE):
+            raise UsageError(f"--alpha {args.alpha:g}", f"the suite's paired ratios carry "
+                             f"{CONFIDENCE:.0%} intervals: only {1 - CONFIDENCE:g} is possible")
         _check_out_file("--out", args.out)
-        _check_out_dir("--figures", args.figures)
         _check_out_file("--policy", args.policy)
         results = _results_dir(args)
-        check = f.parse_check(_read_text(args.check, "write it with birnn-bench check --json "
-                                         f"{args.check}"), _display(args.check))
-        crosscheck = [f.parse_crosscheck(_read_text(p, "write it with python "
-                                                    "scripts/crosscheck.py --json FILE"),
-                                         _display(p))
+        check = read(args.check, inputs.parse_check,
+                     f"write it with birnn-bench check --json {args.check}")
+        resolution_path = args.resolution
+        if resolution_path is None and (REPO / "docs" / "resolution.json").is_file():
+            resolution_path = REPO / "docs" / "resolution.json"
+        resolution = read(resolution_path, inputs.parse_resolution, "write it with python3 "
+                          "scripts/resolution.py --json FILE") if resolution_path else None
+        crosscheck = [read(p, inputs.parse_crosscheck, "write it with python3 "
+                           "scripts/crosscheck.py --json FILE")
                       for p in _discover(args.crosscheck, "crosscheck-*.json")]
         deploy = _read_deploy(_discover(args.deploy, "deploy-*.json"))
         readme = None
         if not args.no_readme:
             readme = _read_text(args.readme, "the README whose findings block is generated")
-            f.replace_readme_block(readme, "", _display(args.readme))  # markers usable?
+            render.replace_readme_block(readme, "", _display(args.readme))  # markers usable?
     except (FileNotFoundError, ValueError, OSError) as err:
         return fail(str(err))
 
@@ -373,35 +377,22 @@ def cmd_findings(args: argparse.Namespace) -> int:
     loaded = load_results(results)
     for problem in loaded.problems:
         print(f"analysis findings: {problem}", file=sys.stderr)
-    measured = int(loaded.data["value"].notna().sum())
-    if loaded.data.empty or measured == 0:
+    if loaded.data.empty or int(loaded.data["value"].notna().sum()) == 0:
         return fail(f"nothing could be loaded from {results}"
                     + ("" if loaded.problems else " (no measured points)"))
-    say(f"{len(loaded.files)} files, {measured} measured points; check: "
-        f"{len(check['rows'])} rows; {len(crosscheck)} crosscheck file(s); "
-        f"{0 if deploy is None else deploy['source'].nunique()} deploy file(s)")
-    found = f.build_findings(loaded, check, crosscheck, deploy, alpha=args.alpha)
-    say("rendering figures")
-    png = {name: _png(fig) for name, fig in found.figures.items()}
-    text = f.render_findings(found, _href(args.figures, args.out))
-    policy = f.policy_json(found.policy)
-    json.loads(policy)  # strict JSON, or fail before writing anything
-    args.figures.mkdir(parents=True, exist_ok=True)
-    for name, data in png.items():
-        (args.figures / f"{name}.png").write_bytes(data)
-    for name in set(f.FIGURES) - set(png):  # a figure these results cannot draw: no stale copy
-        (args.figures / f"{name}.png").unlink(missing_ok=True)
+    found = build_findings(loaded, check, resolution, crosscheck, deploy)
+    text = render.render_findings(found)
+    policy = policy_json(found.policy)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     args.policy.parent.mkdir(parents=True, exist_ok=True)
     args.policy.write_text(policy, encoding="utf-8")
-    print(f"findings: {args.out}")
-    print(f"figures: {args.figures} ({len(png)} PNG)")
+    print(f"findings: {args.out} ({found.grid['regime'].nunique() if not found.grid.empty else 0}"
+          " regimes with paired ratios)")
     print(f"policy: {args.policy} ({len(found.policy['rules'])} rules)")
     if readme is not None:
-        block = f.readme_block(found, _href(args.figures, args.readme),
-                               _href(args.out, args.readme))
-        updated = f.replace_readme_block(readme, block, _display(args.readme))
+        block = render.readme_block(found, _href(args.out, args.readme))
+        updated = render.replace_readme_block(readme, block, _display(args.readme))
         if updated != readme:
             args.readme.write_text(updated, encoding="utf-8")
         print(f"readme: {args.readme} ({'updated' if updated != readme else 'unchanged'})")

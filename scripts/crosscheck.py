@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Measurement integrity: asv's own timing vs torch.utils.benchmark, side by side, one process.
 
-For three strategies on three shapes of the grid, each round measures every point twice,
-back to back: once through asv_runner's TimeBenchmark (the very object ``asv run`` builds for
-``strategies.Forward.time_forward``) and once with ``torch.utils.benchmark`` on the same
-``BenchCase``. Rounds interleave all points, so drift hits both methods alike. The ratio of the
-two medians (with a bootstrap interval) must lie within ``--tolerance`` (15%) of 1.
+For three strategies on three regimes of the quick grid (``benchmarks/regimes.py``), each round
+measures every point twice, back to back: once through asv_runner's TimeBenchmark (the very
+object ``asv run`` builds for ``strategies.Forward.time_forward``) and once with
+``torch.utils.benchmark`` on the same ``BenchCase(regime.spec(), strategy)``. Rounds interleave
+all points, so drift hits both methods alike. The ratio of the two medians (with a bootstrap
+interval) must lie within ``--tolerance`` (15%) of 1.
 
     python scripts/crosscheck.py [--device cpu|cuda] [--rounds 3] [--json FILE]
 """
@@ -23,17 +24,24 @@ sys.path.insert(0, str(REPO))
 
 from asv_runner.discovery import get_benchmark_from_name  # noqa: E402
 
+from benchmarks import regimes  # noqa: E402
 from birnn_bench import measure, stats  # noqa: E402
 from birnn_bench.bench import BenchCase  # noqa: E402
 
 BENCHMARK = "strategies.Forward.time_forward"
 STRATEGIES = ("hn_index", "packed_unpack", "manual_two_rnn")
-# (cell, batch, max_len, lengths, hidden, layers): points of the quick grid
-SHAPES = (
-    ("lstm", 1, 32, "equal", 128, 1),
-    ("lstm", 64, 32, "skewed", 128, 2),
-    ("gru", 64, 32, "equal", 128, 1),
-)
+#: Regimes of the quick grid (ids without the device): a latency case, a 2-layer batch of
+#: skewed lengths, a GRU batch of equal lengths.
+REGIMES = ("lstm-L1-B1-T32-H128-equal-float32", "lstm-L2-B64-T128-H128-skewed-float32",
+           "gru-L1-B64-T32-H128-equal-float32")
+
+
+def regime(device: str, name: str) -> regimes.Regime:
+    """The quick grid's regime ``{device}-{name}``."""
+    found = regimes.by_id("quick", (device,))
+    if f"{device}-{name}" not in found:
+        raise ValueError(f"{device}-{name} is not a regime of the quick grid on {device}")
+    return found[f"{device}-{name}"]
 
 
 def _param_index(params: list[list[str]], point: tuple) -> int:
@@ -42,11 +50,13 @@ def _param_index(params: list[list[str]], point: tuple) -> int:
     for index, combo in enumerate(itertools.product(*params)):
         if combo == wanted:
             return index
-    raise ValueError(f"{point} is not a point of the benchmark grid (BIRNN_BENCH_GRID?)")
+    raise ValueError(f"{point} is not a point of the benchmark (BIRNN_BENCH_GRID must be quick, "
+                     "the default)")
 
 
-def asv_samples(point: tuple) -> list[float]:
-    """Seconds per call, as asv run measures them (setup, warmup, repeat, samples)."""
+def asv_samples(point: tuple[str, str]) -> list[float]:
+    """Seconds per call of (regime id, strategy), as asv run measures them (setup, warmup,
+    repeat, samples)."""
     root = str(REPO / "benchmarks")
     probe = get_benchmark_from_name(root, BENCHMARK)
     bench = get_benchmark_from_name(root, f"{BENCHMARK}-{_param_index(probe.params, point)}")
@@ -58,14 +68,14 @@ def asv_samples(point: tuple) -> list[float]:
         bench.do_teardown()
 
 
-def torch_samples(point: tuple, min_run_time: float) -> list[float]:
-    case = BenchCase.from_params(*point)
+def torch_samples(point: tuple[str, str], min_run_time: float) -> list[float]:
+    device, name = point[0].split("-", 1)
+    case = BenchCase(regime(device, name).spec(), point[1])
     return list(measure.time_callable(case.forward, min_run_time=min_run_time).times)
 
 
 def run(device: str, rounds: int, min_run_time: float) -> list[dict]:
-    points = [(device, *shape[:6], "float32", strategy)
-              for shape in SHAPES for strategy in STRATEGIES]
+    points = [(regime(device, name).id, strategy) for name in REGIMES for strategy in STRATEGIES]
     samples = {p: {"asv": [], "torch": []} for p in points}
     for round_index in range(rounds):
         for n, point in enumerate(points, start=1):
@@ -79,10 +89,11 @@ def run(device: str, rounds: int, min_run_time: float) -> list[dict]:
         ratio = stats.ratio_interval(samples[point]["torch"], samples[point]["asv"])
         asv_median = stats.median_interval(samples[point]["asv"]).estimate
         torch_median = stats.median_interval(samples[point]["torch"]).estimate
+        r = regime(*point[0].split("-", 1))
         rows.append({
-            "device": point[0], "cell": point[1], "batch": point[2], "max_len": point[3],
-            "lengths": point[4], "hidden": point[5], "layers": point[6],
-            "dtype": point[7], "strategy": point[8],
+            "regime": r.id, "device": r.device, "cell": r.cell, "batch": r.batch,
+            "max_len": r.max_len, "lengths": r.lengths, "hidden": r.hidden, "layers": r.layers,
+            "dtype": r.dtype, "strategy": point[1],
             "asv_median_s": asv_median, "torch_median_s": torch_median,
             "ratio": ratio.estimate, "ratio_low": ratio.low, "ratio_high": ratio.high,
             "asv_samples": len(samples[point]["asv"]),

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # THE one command that rebuilds the findings from the committed results (results/):
 #
-#   docs/check.json              birnn-bench check (the correctness matrix, ~10 s)
+#   docs/check.json              birnn-bench check (the correctness matrix, ~10 s): the safe set
 #   docs/deploy-cpu.json         birnn-bench deploy, only with DEPLOY=1 (slow: compiles, exports)
-#   docs/FINDINGS.md             the thread's claims settled, headline per device, training step,
-#   docs/figures/*.png           memory, op counts, deployability, measurement integrity
+#   docs/FINDINGS.md             the Compare grid per device and mode (paired ratios), resolution,
+#                                reproducibility, the thread's claims settled, memory per regime,
+#                                op counts, deployability, measurement integrity
 #   birnn_bench/auto_policy.json what last_states(..., strategy="auto") follows
 #   README.md                    only the block between <!-- findings:start/end --> markers
-#   docs/report/                 the full analysis report (HTML, Markdown, CSV, figures)
+#   docs/report/                 the full analysis report
 #
-# Device-specific inputs are picked up by glob: docs/crosscheck-*.json (scripts/crosscheck.py)
-# and docs/deploy-*.json. The GPU rerun: commit the H100's asv results under results/, write
-#   python scripts/crosscheck.py --device cuda --json docs/crosscheck-cuda.json
-#   DEPLOY=1 DEPLOY_DEVICE=cuda bash scripts/findings.sh     (or plain bash scripts/findings.sh)
-# and every generated file gains the CUDA rows.
+# Inputs picked up as they are: docs/resolution.json (python3 scripts/resolution.py --json
+# docs/resolution.json), docs/crosscheck-*.json (scripts/crosscheck.py) and docs/deploy-*.json.
+# The GPU run (scripts/gpu_run.sh) commits its asv results under results/ and its
+# docs/crosscheck-cuda.json / docs/deploy-cuda.json; rerunning this adds the CUDA sections.
 #
 # Environment: PYTHON (default python3), DEPLOY=1 to (re)write docs/deploy-$DEPLOY_DEVICE.json,
 # DEPLOY_DEVICE (default cpu), RESULTS (default: results_dir of asv.conf.json).
@@ -49,16 +49,22 @@ shopt -u nullglob
 say "inputs: ${#crosscheck[@]} crosscheck file(s) ${crosscheck[*]:-}; ${#deploy[@]} deploy" \
     "file(s) ${deploy[*]:-}"
 
-say "3/4 findings: docs/FINDINGS.md, docs/figures/, birnn_bench/auto_policy.json, README.md block"
-"$PY" -m analysis findings "${results[@]}" --check docs/check.json \
+resolution=()
+if [ -f docs/resolution.json ]; then resolution=(--resolution docs/resolution.json); fi
+say "inputs: resolution ${resolution[*]:-none}"
+
+say "3/4 findings: docs/FINDINGS.md, birnn_bench/auto_policy.json, README.md block"
+"$PY" -m analysis findings "${results[@]}" --check docs/check.json "${resolution[@]}" \
   --crosscheck "${crosscheck[@]}" --deploy "${deploy[@]}" \
-  --out docs/FINDINGS.md --figures docs/figures --policy birnn_bench/auto_policy.json \
-  --readme README.md
+  --out docs/FINDINGS.md --policy birnn_bench/auto_policy.json --readme README.md
 
 say "4/4 report: docs/report/"
-report_deploy=()
-if [ ${#deploy[@]} -gt 0 ]; then report_deploy=(--deploy "${deploy[@]}"); fi
-"$PY" -m analysis report "${results[@]}" --out docs/report "${report_deploy[@]}"
+report_args=()
+if [ ${#deploy[@]} -gt 0 ]; then report_args=(--deploy "${deploy[@]}"); fi
+if "$PY" -m analysis report --help | grep -q -- '--check'; then
+  report_args+=(--check docs/check.json)  # only safe strategies recommended there too
+fi
+"$PY" -m analysis report "${results[@]}" --out docs/report "${report_args[@]}"
 
 say "done: docs/FINDINGS.md, README.md (findings block), birnn_bench/auto_policy.json," \
     "docs/report/index.html"

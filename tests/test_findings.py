@@ -1,51 +1,44 @@
-"""Findings: claims settled from a real check, headline, auto policy, FINDINGS.md, README block.
+"""Findings on the paired grid: claims, headline, resolution, reproducibility, policy, README.
 
-Results come from the session's REAL asv smoke run (``smoke_results``) and, where this checkout
-has them, the committed results; the check is a real ``birnn-bench check --json`` of a small
-grid. The deploy input is a few rows in the documented ``birnn-bench deploy --json`` format (the
-findings only read it).
+Deterministic: the results are tidy frames with injected ratio values (the loader's columns),
+the check a real ``birnn-bench check --json`` of a small grid (correctness does not depend on
+timing). One test runs the command end to end on the session's real asv smoke run and asserts
+only what does not depend on the machine's load.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
-import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
+import torch
 
+from analysis import claims as c
 from analysis import findings as f
-from analysis import summarize as s
+from analysis import findings_render as render
+from analysis import inputs
 from analysis.cli import main
-from analysis.load import load_results
+from analysis.load import Loaded, load_results
+from analysis.policy_rules import auto_policy, policy_json
 from birnn_bench import check as check_module
-from birnn_bench import grid, policy
-from birnn_bench.bench import BenchCase
+from birnn_bench import policy
 from birnn_bench.cli import main as bb_main
-from birnn_bench.workload import build
 from tests.conftest import REPO
 
 SMALL_GRID = ["--cells", "lstm,gru", "--layers", "1,2", "--layouts", "batch_first",
               "--lengths", "equal,unsorted", "--dtypes", "float32"]
+SAFE = ["hn_index", "chunk_view", "packed_unpack", "manual_two_rnn"]
+OK, WRONG = 1e-7, 0.5
 DEPLOY_ROWS = [
     {"strategy": "hn_index", "cell": "lstm", "layers": 1, "device": "cpu",
      "technology": "script", "status": "works", "detail": "max abs error 0e+00"},
     {"strategy": "hn_index", "cell": "gru", "layers": 1, "device": "cpu",
      "technology": "script", "status": "fails", "detail": "RuntimeError: boom"},
-    {"strategy": "manual_two_rnn", "cell": "lstm", "layers": 1, "device": "cpu",
-     "technology": "script", "status": "unavailable", "detail": "onnx missing"},
 ]
-SECTIONS = ["## In short", "## 1. The thread's claims, settled by the oracle",
-            "## 2. Headline: the fastest correct strategy per device and regime",
-            "## 3. Training step (forward + backward): the ranking", "## 4. Memory per strategy",
-            "## 5. What each strategy launches: op counts", "## 6. Deployability",
-            "## 7. Measurement integrity", "## 8. `strategy=\"auto\"`",
-            "## 9. Sources and method"]
 
 
 @pytest.fixture(scope="module")
@@ -58,29 +51,61 @@ def check_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def check_data(check_file: Path) -> dict:
-    return f.parse_check(check_file.read_text(), str(check_file))
+    return inputs.parse_check(check_file.read_text(), "check.json")
 
 
-@pytest.fixture(scope="module")
-def smoke_tp(smoke_results: Path) -> pd.DataFrame:
-    return s.throughput(load_results(smoke_results).data)
+def regime_id(cell: str = "lstm", layers: int = 2, batch: int = 64, max_len: int = 128,
+              lengths: str = "skewed", device: str = "cpu") -> str:
+    return f"{device}-{cell}-L{layers}-B{batch}-T{max_len}-H128-{lengths}-float32"
 
 
-def _readme(tmp_path: Path) -> Path:
-    path = tmp_path / "README.md"
-    path.write_text("# project\n\nintro\n\n## The answer in one call\n\n```python\nx = 1\n```\n\n"
-                    "## The strategies and their verdicts\n\ntext\n")
-    return path
+def tidy(points: dict[str, dict[str, tuple]], mode: str = "Forward", machine: str = "box",
+         commit: str = "c" * 40, date: str = "2026-12-01") -> pd.DataFrame:
+    """{regime id: {strategy: (ratio, low, high, error[, peak bytes[, ops]])}} as the loader's
+    rows."""
+    rows = []
+    for regime, strategies in points.items():
+        device, cell, layers, batch, max_len, hidden, lengths, dtype = regime.split("-")
+        base = {"machine": machine, "device_name": "Test CPU" if device == "cpu" else "Test GPU",
+                "commit": commit, "date": pd.Timestamp(date, tz="UTC"), "torch": "2.13",
+                "threads": 1, "regime": regime, "device": device, "cell": cell,
+                "layers": int(layers[1:]), "batch": int(batch[1:]), "max_len": int(max_len[1:]),
+                "hidden": int(hidden[1:]), "lengths": lengths, "dtype": dtype}
+        for name, (ratio, low, high, error, *counts) in strategies.items():
+            for suffix, value in (("", ratio), ("_low", low), ("_high", high)):
+                rows.append({**base, "benchmark": f"ratios.Paired{mode}.track_time_ratio"
+                             f"{suffix}", "metric": f"track_time_ratio{suffix}",
+                             "kind": "ratio", "unit": "x hn_index", "strategy": name,
+                             "value": value})
+            rows.append({**base, "benchmark": "strategies.Error.track_max_abs_error",
+                         "metric": "track_max_abs_error", "kind": "error", "unit": "abs error",
+                         "strategy": name, "value": error})
+            for (benchmark, unit), value in zip((("strategies.PeakMemory.track_peak_bytes",
+                                                  "bytes"), ("profiles.Profiles.track_ops",
+                                                             "ops")), counts, strict=False):
+                rows.append({**base, "benchmark": benchmark, "metric": benchmark.split(".")[-1],
+                             "kind": "memory" if unit == "bytes" else "track", "unit": unit,
+                             "strategy": name, "value": value})
+    return pd.DataFrame(rows)
 
 
-def _run_findings(smoke_results: Path, check_file: Path, out: Path, readme: Path,
-                  deploy: Path | None = None) -> list[str]:
-    args = ["findings", "--results", str(smoke_results), "--check", str(check_file),
-            "--crosscheck", str(REPO / "docs" / "crosscheck-cpu.json"),
-            "--out", str(out / "docs" / "FINDINGS.md"), "--figures", str(out / "docs" / "figs"),
-            "--policy", str(out / "auto_policy.json"), "--readme", str(readme), "--quiet"]
-    args += ["--deploy", *([str(deploy)] if deploy else [])]
-    return args
+#: Three regimes: decided by a safe strategy (a † pitfall faster still, a wrong one the floor),
+#: tied, and decided for hn_index.
+POINTS = {
+    regime_id(): {"hn_index": (1.0, 0.98, 1.02, OK), "manual_two_rnn": (0.6, 0.58, 0.62, OK),
+                  "hn_padded": (0.4, 0.38, 0.42, OK), "last_step_naive": (0.2, 0.19, 0.21, WRONG),
+                  "packed_unpack": (1.1, 1.08, 1.12, OK)},
+    regime_id("gru", 1, 1, 32, "equal"): {
+        "hn_index": (1.0, 0.99, 1.01, OK), "manual_two_rnn": (0.97, 0.9, 1.04, OK),
+        "hn_first_layer": (0.5, 0.45, 0.55, OK), "packed_unpack": (1.3, 1.2, 1.4, OK)},
+    regime_id("lstm", 1, 16, 512): {
+        "hn_index": (1.0, 0.99, 1.01, OK), "manual_two_rnn": (1.5, 1.4, 1.6, OK),
+        "packed_unpack": (1.05, 1.02, 1.08, OK), "hn_padded": (0.9, 0.8, 0.95, WRONG)},
+}
+
+
+def found_of(df: pd.DataFrame, check: dict, **side) -> f.Findings:
+    return f.build_findings(Loaded(data=df), check, **side)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,317 +114,285 @@ def _run_findings(smoke_results: Path, check_file: Path, out: Path, readme: Path
 
 def test_claim_verdicts_are_computed_from_the_check(check_data) -> None:
     summary, rows = check_data["summary"], check_data["rows"]
-    table = f.claims(summary, rows).set_index("id")
-    assert list(table.index) == [c.id for c in f.CLAIMS]
-    full = {n: info["passed"] == info["total"] for n, info in summary.items()}
-    assert full["hn_index"] and full["chunk_view"] and full["manual_two_rnn"]
-    assert table.loc["Q", "verdict"] == "holds"
-    assert table.loc["A1d", "verdict"] == "holds" and table.loc["A2a", "verdict"] == "holds"
-    # igrinis' h_n[0] + h_n[1]: the check says it fails exactly with two layers.
-    assert summary["hn_first_layer"]["never_fails"] == ["num_layers=1"]
+    table = c.claims(summary, rows).set_index("id")
+    assert list(table.index) == [claim.id for claim in c.CLAIMS]
+    assert c.safe(summary) == SAFE
+    assert table.loc["Q", "verdict"] == "holds" and table.loc["A1d", "verdict"] == "holds"
     assert table.loc["A1a", "verdict"] == "holds only when num_layers = 1"
     assert "wrong whenever num_layers = 2" in table.loc["A1a", "where"]
     assert table.loc["A1b", "verdict"] == "holds"
-    assert summary["last_step_naive"]["passed"] == 0
     assert table.loc["A1c", "verdict"] == "false" and table.loc["A3b", "verdict"] == "false"
     assert "bwd half wrong in every condition" in table.loc["A1c", "where"]
     assert table.loc["A2b", "verdict"].startswith("holds only when no sequence is padded")
     assert table.loc["A3a", "verdict"] == "holds" and table.loc["A3c", "verdict"] == "holds"
     n = summary["hn_index"]["total"]
     assert table.loc["Q", "evidence_held"] == f"{n}/{n}"
-    assert f.correct_everywhere(summary) == [k for k in ("hn_index", "chunk_view",
-                                                          "packed_unpack", "manual_two_rnn")]
 
 
 def test_claim_verdicts_change_with_the_evidence(check_data) -> None:
-    """Break one hn_index row (and one layer-1 hn_first_layer row): verdicts follow."""
     rows = [check_module.CheckRow(**r) for r in check_data["rows"]]
     first = next(i for i, r in enumerate(rows) if r.strategy == "hn_index"
                  and r.lengths == "unsorted")
     rows[first] = dataclasses.replace(rows[first], passed=False, bwd_ok=False, bwd_error=1.0)
     broken = json.loads(check_module.to_json(rows))
-    table = f.claims(broken["summary"], broken["rows"]).set_index("id")
-    assert table.loc["Q", "verdict"] != "holds"
-    assert table.loc["A3a", "verdict"] != "holds"
-    # Only one layer measured: "more layers" is not tested.
+    table = c.claims(broken["summary"], broken["rows"]).set_index("id")
+    assert table.loc["Q", "verdict"] != "holds" and table.loc["A3a", "verdict"] != "holds"
+    assert "hn_index" not in c.safe(broken["summary"])
     one_layer = [r for r in check_data["rows"] if r["num_layers"] == 1]
-    table = f.claims(check_module.summarize([check_module.CheckRow(**r) for r in one_layer]),
-                     one_layer).set_index("id")
-    assert table.loc["A1b", "verdict"] == "not tested"
-    assert table.loc["A1a", "verdict"] == "holds"
+    summary = check_module.summarize([check_module.CheckRow(**r) for r in one_layer])
+    table = c.claims(summary, one_layer).set_index("id")
+    assert table.loc["A1b", "verdict"] == "not tested" and table.loc["A1a", "verdict"] == "holds"
 
 
 def test_describe_conditions() -> None:
     rows = [{"num_layers": n, "lengths": p, "padded": p != "equal"} for n in (1, 2, 3)
             for p in ("equal", "sorted")]
-    assert f.describe_conditions(["num_layers=2", "num_layers=3"], rows) == "num_layers ≥ 2"
-    assert f.describe_conditions(["num_layers=1"], rows) == "num_layers = 1"
-    assert f.describe_conditions(["lengths=sorted", "padded=True"], rows) == \
+    assert c.describe_conditions(["num_layers=2", "num_layers=3"], rows) == "num_layers ≥ 2"
+    assert c.describe_conditions(["num_layers=1"], rows) == "num_layers = 1"
+    assert c.describe_conditions(["lengths=sorted", "padded=True"], rows) == \
         "the batch is padded (lengths sorted)"
 
 
 # ---------------------------------------------------------------------------------------------
-# headline and policy
+# the headline
 
 
-def _tp_sets():
-    yield "smoke"
-    committed = REPO / "results"
-    if any(p.name != "machine.json" for p in committed.glob("*/*.json")):
-        yield "committed"
+def test_only_safe_strategies_are_recommended_and_pitfalls_are_marked(check_data) -> None:
+    found = found_of(tidy(POINTS), check_data)
+    g = found.grid
+    assert set(g.loc[g["recommended"], "strategy"]) <= set(SAFE)
+    recs = g[g["recommended"]].set_index("regime")["strategy"]
+    assert recs[regime_id()] == "manual_two_rnn"      # hn_padded (†) is faster, not safe
+    assert recs[regime_id("gru", 1, 1, 32, "equal")] == "hn_index"
+    floor = g[g["floor"]].set_index("regime")["strategy"]
+    assert floor[regime_id()] == "last_step_naive"    # wrong here: the floor, never the answer
+    assert dict(found.decided.set_index("regime")["status"]) == {
+        regime_id(): "faster", regime_id("gru", 1, 1, 32, "equal"): "tied",
+        regime_id("lstm", 1, 16, 512): "baseline"}
+    text = render.render_findings(found)
+    row = next(line for line in text.splitlines() if line.startswith("| lstm 2L B64 T128"))
+    assert "~~0.20×~~ ✗" in row and "**0.40×** †" in row  # fastest correct, not safe
+    assert "`manual_two_rnn` [0.58, 0.62]" in row and row.endswith("| [0.98, 1.02] |")
+    assert "| `hn_padded`" not in text.split("## 2.")[0]   # never the recommendation
+    assert ("Decided in 2/3 regime(s): lstm 2L B64 T128 H128 skewed (`manual_two_rnn` "
+            "[0.58, 0.62] of `hn_index`'s time); lstm 1L B16 T512 H128 skewed (`hn_index`: "
+            "every other safe strategy significantly slower). Tied in 1/3") in text
+    assert "No CUDA results yet" in text and "scripts/gpu_run.sh" in text
 
 
-@pytest.mark.parametrize("which", list(_tp_sets()))
-def test_headline_lists_only_correct_strategies_with_consistent_ratios(which, smoke_tp,
-                                                                      check_data) -> None:
-    tp = smoke_tp if which == "smoke" else s.throughput(load_results(REPO / "results").data)
-    recs = s.recommend(tp)
-    head = f.headline(recs, tp, f.correct_everywhere(check_data["summary"]))
-    assert len(head) == len(recs) > 0
-    timed = tp[tp["metric"] == s.FORWARD].set_index([*s.CONFIG, "strategy"])
-    for row in head.itertuples():
-        key = tuple(getattr(row, c) for c in s.CONFIG)
-        assert bool(timed.loc[(*key, row.strategy), "correct"])
-        assert row.time_s == timed.loc[(*key, row.strategy), "time_s"]
-        assert row.baseline_time_s == timed.loc[(*key, "hn_index"), "time_s"]
-        assert math.isclose(row.vs_baseline, row.time_s / row.baseline_time_s)
-        fastest = timed.xs(key, level=list(s.CONFIG))["time_s"].min()
-        assert row.fastest_any_time_s == fastest and row.vs_fastest >= 1
-        if row.strategy == "hn_index":
-            assert row.vs_baseline == 1 and row.baseline_tied
-        assert row.correct_everywhere == (row.strategy in f.correct_everywhere(
-            check_data["summary"]))
+def test_cuda_results_get_their_section_named_by_the_device(check_data) -> None:
+    cuda = tidy({regime_id(device="cuda"): {"hn_index": (1.0, 0.99, 1.01, OK),
+                                            "packed_unpack": (0.7, 0.68, 0.72, OK)}},
+                machine="gpu-box")
+    text = render.render_findings(found_of(pd.concat([tidy(POINTS), cuda]), check_data))
+    cuda_part = text.split("## 2. CUDA")[1].split("## 3.")[0]
+    assert "### Test GPU — `cuda` on machine `gpu-box`" in cuda_part
+    assert "`packed_unpack` [0.68, 0.72]" in cuda_part and "No CUDA results" not in text
+    assert "Test GPU" not in text.split("## 2. CUDA")[0].split("## 1.")[1]
 
 
-def test_auto_policy_names_only_strategies_correct_everywhere(smoke_tp, check_data,
-                                                              tmp_path) -> None:
-    summary = check_data["summary"]
-    allowed = f.correct_everywhere(summary)
-    made = f.auto_policy(smoke_tp, summary)
-    assert made["correct_everywhere"] == allowed
-    assert made["rules"] and {r["strategy"] for r in made["rules"]} <= set(allowed)
-    assert f.policy_json(made) == f.policy_json(f.auto_policy(smoke_tp, summary))
-    # Make a correct-everywhere strategy clearly faster, and a pitfall faster still. The
-    # intervals are synthetic (+-1% around the measured median, no samples): the smoke run's own
-    # widths follow the machine's load, and the significance asserted below must not.
-    fwd = smoke_tp["metric"] == s.FORWARD
-    tp = smoke_tp.copy()
-    base = fwd & (tp["strategy"] == "hn_index")
-    tp.loc[base, "ci_low"] = tp.loc[base, "time_s"] * 0.99
-    tp.loc[base, "ci_high"] = tp.loc[base, "time_s"] * 1.01
-    tp.loc[base, "samples"] = None
-    for name, factor in (("packed_unpack", 0.3), ("hn_padded", 0.1)):
-        at = fwd & (tp["strategy"] == name)
-        for col in ("time_s", "ci_low", "ci_high"):
-            tp.loc[at, col] = tp.loc[fwd & (tp["strategy"] == "hn_index"), col].to_numpy() \
-                * factor
-        tp.loc[at, "correct"] = True
-        tp.loc[at, "samples"] = None
-    (rule,) = f.auto_policy(tp, summary)["rules"]
-    assert rule["strategy"] == "packed_unpack" and rule["vs_baseline"] == pytest.approx(0.3)
-    assert rule["significant_in"] == "1/1"
-    # The file it becomes is what last_states(strategy="auto") reads.
-    path = tmp_path / "auto_policy.json"
-    path.write_text(f.policy_json(made))
-    policy.load_policy.cache_clear()
-    rules, loaded_allowed = policy.load_policy(path)
-    assert loaded_allowed == frozenset(allowed) and len(rules) == len(made["rules"])
-    passed = {(r["strategy"], *(r[k] for k in check_module.CONDITION_FIELDS)): r["passed"]
-              for r in check_data["rows"]}
-    for spec in grid.check_specs(cells=("lstm", "gru"), layers=(1, 2), layouts=("batch_first",),
-                                 lengths=("equal", "unsorted"), dtypes=("float32",)):
-        _, x, lengths = build(spec)
-        chosen = policy.choose(x.device, spec.num_layers, spec.batch, lengths, spec.max_len,
-                               path)
-        key = (chosen, spec.cell, spec.num_layers, spec.proj_size, spec.layout, spec.lengths,
-               spec.dtype)
-        assert passed[key], key
-    policy.load_policy.cache_clear()
+def test_memory_and_op_counts_are_per_regime(check_data) -> None:
+    points = {regime_id(): {"hn_index": (1, 0.9, 1.1, OK, 1000, 500),
+                            "chunk_view": (1, 0.9, 1.1, OK, 3000, 520)},
+              regime_id("gru"): {"hn_index": (1, 0.9, 1.1, OK, 4000, 80),
+                                 "chunk_view": (1, 0.9, 1.1, OK, 2000, 90)}}
+    m = f.per_regime(tidy(points), f.PEAK).set_index(["regime", "strategy"])["vs_baseline"]
+    assert m[(regime_id(), "chunk_view")] == 3.0 and m[(regime_id("gru"), "chunk_view")] == 0.5
+    text = render.render_findings(found_of(tidy(points), check_data))
+    assert "| lstm 2L B64 T128 H128 skewed | 1000 B | 3.00× |" in text
+    assert "| gru 2L B64 T128 H128 skewed | 3.91 KiB | 0.50× |" in text
+    ops = text.split("## 7.")[1].split("## 8.")[0]
+    assert "| gru 2L B64 T128 H128 skewed | 80 | 90 |" in ops and "No CUDA profile yet" in ops
 
 
 # ---------------------------------------------------------------------------------------------
-# op counts (the smoke run includes the Profiles benchmarks)
+# resolution and reproducibility
 
 
-def test_op_counts_match_the_profiles_of_the_same_cases(smoke_results) -> None:
-    from birnn_bench import profiles
-
-    ops = f.op_counts(load_results(smoke_results).data)
-    assert set(ops["device"]) == {"cpu"} and len(ops) == len(grid.BENCH_STRATEGIES)
-    for row in ops.itertuples():
-        case = BenchCase.from_params(row.device, row.cell, int(row.batch), int(row.max_len),
-                                     row.lengths, int(row.hidden), int(row.layers), row.dtype,
-                                     row.strategy)
-        counts = profiles.count_ops(case)
-        assert row.ops == sum(sum(c.values()) for c in counts.values())
-        assert row.ops_extract == sum(counts["extract"].values())
-    assert ops["unequal"].all()  # skewed lengths, batch 4
-    notes = f.ops_notes(ops)
-    assert list(notes) == list(grid.BENCH_STRATEGIES)
-    hn = ops.set_index("strategy").loc["hn_index"]
-    assert f"{int(hn['ops'])}" in notes["hn_index"]
-    assert "No CUDA profile" in f.ops_caveat(ops)
-    loaded = load_results(smoke_results)
-    rows = [{"strategy": "hn_index", **{k: 1 for k in f.CHECK_FACTORS}, "max_len": 8,
-             "fwd_ok": True, "bwd_ok": True, "passed": True}]
-    check = {"rows": rows, "summary": {"hn_index": {"passed": 1, "total": 1}}}
-    assert "op_counts" in f.build_findings(loaded, check, figures=False).figure_names
-    loaded.data = loaded.data[~loaded.data["metric"].isin(list(f.OP_METRICS))]
-    without = f.build_findings(loaded, check, figures=False)
-    assert "op_counts" not in without.figure_names
-    assert "op_counts.png" not in f.render_findings(without)
+def resolution_payload(n: int = 4, within: int = 3, significant: int = 0, detected: int = 2
+                       ) -> dict:
+    records = [{"regime": regime_id(batch=2 ** i), "slowdown": 0.05, "rounds": 100 + i,
+                "seconds": 9.5 + i, "aa": {"estimate": 1.0, "low": 0.99, "high": 1.01},
+                "slowed": {"estimate": 1.05, "low": 1.03, "high": 1.07},
+                "aa_within": i < within, "aa_significant": i < significant,
+                "slowdown_detected": i < detected, "stopped": "target"} for i in range(n)]
+    summary = {"workloads": n, "aa_within": within, "aa_significant": significant,
+               "slowdown_detected": detected, "aa_within_required": 0.03,
+               "required_share": 0.9, "passed": False, "seconds": 44.0,
+               "median_aa_half_width": 0.0123}
+    return {"summary": summary, "grid": "quick", "complete": True, "regimes": records}
 
 
-def test_a_second_machine_with_a_cuda_device_gets_its_own_sections(smoke_results, check_data,
-                                                                    tmp_path) -> None:
-    """The GPU rerun's shape: the real smoke file copied under another machine, its measured
-    points relabelled as CUDA points (asv's device parameter list swapped)."""
-    tree = tmp_path / "results"
-    shutil.copytree(smoke_results, tree)
-    source = next(p for p in (tree / "smoke-box").glob("*.json") if p.name != "machine.json")
-    data = json.loads(source.read_text())
-    at = data["result_columns"].index("params")
-    for row in data["results"].values():
-        if row[at] and row[at][0] == ["'cpu'", "'cuda'"]:
-            row[at][0] = ["'cuda'", "'cpu'"]
-    data["params"]["machine"] = "gpu-box"
-    (tree / "gpu-box").mkdir()
-    (tree / "gpu-box" / "machine.json").write_text(json.dumps({"machine": "gpu-box",
-                                                               "version": 1}))
-    (tree / "gpu-box" / source.name).write_text(json.dumps(data))
-    found = f.build_findings(load_results(tree), check_data, figures=False)
-    assert set(zip(found.devices["machine"], found.devices["device"], strict=True)) == {
-        ("smoke-box", "cpu"), ("gpu-box", "cuda")}
-    assert {r["device"] for r in found.policy["rules"]} == {"cpu", "cuda"}
-    assert {r["machine"] for r in found.policy["generated_from"]["results"]} == {
-        "smoke-box", "gpu-box"}
-    text = f.render_findings(found)
-    assert "`cuda` on machine `gpu-box`" in text and "`cpu` on machine `smoke-box`" in text
-    assert "The H100 (CUDA)" not in text
-    assert set(found.ops["device"]) == {"cpu", "cuda"}
+def test_resolution_paragraph_numbers_come_from_the_json() -> None:
+    res = inputs.parse_resolution(json.dumps(resolution_payload()), "docs/resolution.json")
+    assert render.resolution_line(res) == (
+        "A/A 99% intervals within ±3% in 3/4 regimes, none significant, a 5% slowdown "
+        "detected in 2/4; median half-width 1.2%; 11.0 s per regime.")
+    res = inputs.parse_resolution(json.dumps(resolution_payload(5, 5, 1, 5)), "r.json")
+    assert "in 5/5 regimes, 1/5 significant, a 5% slowdown detected in 5/5" in \
+        render.resolution_line(res)
+    broken = resolution_payload()
+    broken["summary"]["workloads"] = 7
+    with pytest.raises(inputs.InputError, match=re.escape("r.json: summary counts 7 workloads")):
+        inputs.parse_resolution(json.dumps(broken), "r.json")
+
+
+def test_reproducibility_compares_the_latest_two_commits(check_data) -> None:
+    def commit(letter: str, date: str, manual: float, packed: float, padded: float
+               ) -> pd.DataFrame:
+        return tidy({regime_id(): {"hn_index": (1.0, 0.99, 1.01, OK),
+                                   "manual_two_rnn": (manual, manual, manual, OK),
+                                   "packed_unpack": (packed, packed, packed, OK),
+                                   "hn_padded": (padded, padded, padded, WRONG)}},
+                    commit=letter * 40, date=date)
+
+    df = pd.concat([commit("a", "2026-11-01", 9.0, 9.0, 9.0),      # older: ignored
+                    commit("b", "2026-11-02", 0.80, 1.00, 0.5),
+                    commit("d", "2026-11-03", 0.84, 1.12, 0.1)])   # newest
+    (row,) = f.reproducibility(df).itertuples()
+    assert (row.new, row.old, row.points) == ("d" * 40, "b" * 40, 2)  # wrong and A/A left out
+    assert row.median == pytest.approx((0.05 + 0.12) / 2)
+    assert row.max == pytest.approx(0.12) and not row.passed
+    assert row.worst == "packed_unpack on lstm 2L B64 T128 H128 skewed"
+    text = render.render_findings(found_of(df, check_data))
+    assert ("`box`, inference (forward): commit `dddddddd` against `bbbbbbbb`, |ratio ÷ ratio "
+            "− 1| over 2 regime × strategy points correct on both: median 8.5%, max 12.0%") in \
+        text and "**failed**" in text
+    close = pd.concat([commit("b", "2026-11-02", 0.80, 1.00, 0.5),
+                       commit("d", "2026-11-03", 0.81, 1.02, 0.5)])
+    assert f.reproducibility(close)["passed"].tolist() == [True]
+    assert f.reproducibility(commit("b", "2026-11-02", 1, 1, 1)).empty
+
+
+# ---------------------------------------------------------------------------------------------
+# policy, README, paths
+
+
+def test_auto_policy_names_only_safe_strategies_and_needs_every_regime(check_data,
+                                                                       tmp_path) -> None:
+    same = {"hn_index": (1.0, 0.99, 1.01, OK), "packed_unpack": (0.5, 0.49, 0.51, OK),
+            "hn_padded": (0.1, 0.09, 0.11, OK)}
+    split = {"hn_index": (1.0, 0.99, 1.01, OK), "chunk_view": (1.0, 0.98, 1.02, OK)}
+    df = tidy({regime_id("lstm", 1, 64, 32, "equal"): same,
+               regime_id("gru", 1, 64, 32, "equal"): same,
+               regime_id("lstm", 2, 1, 32, "equal"): same,
+               regime_id("gru", 2, 1, 32, "equal"): split})
+    found = found_of(df, check_data)
+    made = found.policy
+    assert made["correct_everywhere"] == SAFE
+    rules = {(r["layers"], r["batch"]): r["strategy"] for r in made["rules"]}
+    assert rules == {(1, 64): "packed_unpack", (2, 1): "hn_index"}  # the GRU disagrees
+    assert {r["strategy"] for r in made["rules"]} <= set(SAFE)
+    assert policy_json(made) == policy_json(auto_policy(found.grid, SAFE))
+    path = tmp_path / "auto_policy.json"
+    path.write_text(policy_json(made))
+    policy.load_policy.cache_clear()
+    assert policy.choose(torch.device("cpu"), 1, 48, torch.full((48,), 32), 32, path) == \
+        "packed_unpack"
+    assert policy.choose(torch.device("cuda"), 1, 48, torch.full((48,), 32), 32, path) == \
+        "hn_index"
+    policy.load_policy.cache_clear()
+
+
+def test_readme_block_is_replaced_between_the_markers_only(check_data) -> None:
+    block = render.readme_block(found_of(tidy(POINTS), check_data))
+    assert block.startswith(render.README_START) and block.endswith(render.README_END)
+    assert "### Test CPU — `cpu` on machine `box`" in block and "[0.58, 0.62]" in block
+    assert "(docs/FINDINGS.md)" in block and "Resolution not measured here" in block
+    readme = f"# p\n\n{render.README_START}\nold\n{render.README_END}\n\n## Next\n\ntext\n"
+    first = render.replace_readme_block(readme, block)
+    assert first == f"# p\n\n{block}\n\n## Next\n\ntext\n"
+    assert render.replace_readme_block(first, block) == first  # idempotent
+    for bad in ("# nothing\n", first + render.README_START,
+                f"{render.README_END}\n{render.README_START}\n"):
+        with pytest.raises(inputs.InputError, match=re.escape("README.md: expected one '<!--")):
+            render.replace_readme_block(bad, "x")
+
+
+def test_no_absolute_path_survives() -> None:
+    text = "see /home/u/x/y.py:3 and /tmp/a/b, not https://x.org/a/b, docs/F.md or 1/2"
+    assert render.strip_paths(text) == \
+        "see …/y.py:3 and …/b, not https://x.org/a/b, docs/F.md or 1/2"
+
+
+def test_old_format_results_load_without_a_grid(check_data) -> None:
+    if not any(p.name != "machine.json" for p in (REPO / "results").glob("*/*.json")):
+        pytest.skip("no committed results in this checkout")
+    found = f.build_findings(load_results(REPO / "results"), check_data)
+    assert found.grid.empty and not found.policy["rules"] and not found.memory.empty
+    text = render.render_findings(found)
+    assert "No paired ratios in these results" in text and "## 6. Memory per regime" in text
 
 
 # ---------------------------------------------------------------------------------------------
 # the command
 
 
-def test_findings_command_writes_everything_deterministically(smoke_results, check_file,
-                                                              tmp_path, capsys) -> None:
-    deploy = tmp_path / "deploy-cpu.json"
-    deploy.write_text(json.dumps({"rows": DEPLOY_ROWS}))
-    outputs = {}
-    for run in ("a", "b"):
-        (tmp_path / run).mkdir()
-        readme = _readme(tmp_path / run)
-        original = readme.read_text()
-        assert main(_run_findings(smoke_results, check_file, tmp_path / run, readme,
-                                  deploy)) == 0
-        out = capsys.readouterr().out
-        assert "findings:" in out and "policy:" in out and "readme:" in out
-        docs = tmp_path / run / "docs"
-        text = (docs / "FINDINGS.md").read_text()
-        outputs[run] = (text, (tmp_path / run / "auto_policy.json").read_bytes(),
-                        {p.name: p.read_bytes() for p in sorted((docs / "figs").glob("*.png"))})
-        # README: the block sits right after "The answer in one call", nothing else changed.
-        updated = readme.read_text()
-        start, end = updated.index(f.README_START), updated.index(f.README_END)
-        assert updated[:start] == original[:original.index("## The strategies")]
-        assert updated[end + len(f.README_END):].lstrip("\n") == \
-            original[original.index("## The strategies"):]
-        assert "![" in updated[start:end] and "(docs/figs/speedup.png)" in updated[start:end]
-        assert main(_run_findings(smoke_results, check_file, tmp_path / run, readme,
-                                  deploy)) == 0
-        assert "unchanged" in capsys.readouterr().out
-        assert readme.read_text() == updated
-    assert outputs["a"][0] == outputs["b"][0]
-    assert outputs["a"][1] == outputs["b"][1]
-    assert outputs["a"][2] == outputs["b"][2] and len(outputs["a"][2]) == len(f.FIGURES)
-    text = outputs["a"][0]
-    positions = [text.index(h) for h in SECTIONS]
-    assert positions == sorted(positions)
-    for name in f.FIGURES:
-        assert f"](figs/{name}.png)" in text
-    assert "**holds only when num_layers = 1**" in text
-    assert "largest disagreement" in text and "hn_index" in text
-    assert "| cpu | `hn_index` | works 1/2; fails: gru L1 |" in text
-    assert "The H100 (CUDA)" in text  # no CUDA rows in the smoke run: the section says how
-    written = json.loads(outputs["a"][1])
-    assert set(written["generated_from"]["results"][0]) == {"machine", "devices", "commit",
-                                                            "date", "torch", "threads"}
-    policy.load_policy.cache_clear()
-    rules, allowed = policy.load_policy(tmp_path / "a" / "auto_policy.json")
-    assert all(r.strategy in allowed for r in rules)
-    policy.load_policy.cache_clear()
+def _args(results: Path, check: Path, out: Path, readme: Path, *extra: str) -> list[str]:
+    return ["findings", "--results", str(results), "--check", str(check), "--crosscheck",
+            "--out", str(out / "FINDINGS.md"), "--policy", str(out / "auto_policy.json"),
+            "--readme", str(readme), "--quiet", *extra]
 
 
-def test_readme_block_replacement_is_idempotent_and_local() -> None:
-    readme = (REPO / "README.md").read_text()
-    first = f.replace_readme_block(readme, f"{f.README_START}\nA\n{f.README_END}")
-    assert f.replace_readme_block(first, f"{f.README_START}\nA\n{f.README_END}") == first
-    second = f.replace_readme_block(first, f"{f.README_START}\nB\nB\n{f.README_END}")
-    head, tail = first.split(f.README_START)[0], first.split(f.README_END)[1]
-    assert second.startswith(head) and second.endswith(tail)
-    assert second.count(f.README_START) == 1 and "\nB\nB\n" in second
-    with pytest.raises(f.InputError, match=re.escape("README.md: no '<!-- findings:start -->'")):
-        f.replace_readme_block("# nothing\n", "x")
-    with pytest.raises(f.InputError, match="expected one"):
-        f.replace_readme_block(first + f.README_START, "x")
-
-
-def test_bad_inputs_give_clear_errors(smoke_results, check_file, tmp_path, capsys) -> None:
-    readme = _readme(tmp_path)
+def test_bad_inputs_give_clear_errors(check_file, tmp_path, capsys) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# p\n\n{render.README_START}\n{render.README_END}\n")
     out = tmp_path / "out"
 
-    def run(**change) -> str:
-        args = _run_findings(smoke_results, check_file, out, readme)
-        for flag, value in change.items():
-            at = args.index(f"--{flag}")
-            args[at + 1] = str(value)
-        assert main(args) == 2
-        assert not out.exists()  # nothing written
+    def error(*extra: str, check: Path = check_file) -> str:
+        assert main(_args(tmp_path, check, out, readme, *extra)) == 2
+        assert not out.exists()
         return capsys.readouterr().err
 
-    missing = tmp_path / "nope.json"
-    assert f"{missing}: no such file" in run(check=missing)
-    assert "birnn-bench check --json" in run(check=missing)
-    corrupt = tmp_path / "corrupt.json"
-    corrupt.write_text('{"rows": [')
-    assert f"{corrupt}: is not valid JSON" in run(check=corrupt)
+    assert f"{tmp_path / 'no.json'}: no such file" in error(check=tmp_path / "no.json")
     other = tmp_path / "other.json"
     other.write_text('{"hello": 1}')
-    assert f"{other}: not a birnn-bench check --json file" in run(check=other)
-    assert f"{other}: not a scripts/crosscheck.py --json file" in run(crosscheck=other)
-    bad_deploy = tmp_path / "deploy.json"
-    bad_deploy.write_text(json.dumps({"rows": [{**DEPLOY_ROWS[0], "status": "maybe"}]}))
-    args = _run_findings(smoke_results, check_file, out, readme, bad_deploy)
-    assert main(args) == 2
-    assert f"{bad_deploy}: row 0 has status 'maybe'" in capsys.readouterr().err
-    assert "results folder does not exist" in run(results=tmp_path / "no-results")
-    plain = tmp_path / "PLAIN.md"
-    plain.write_text("# no anchor\n")
-    assert f"{plain}: no '<!-- findings:start -->' markers" in run(readme=plain)
-    assert not out.exists()
+    assert f"{other}: not a birnn-bench check --json file" in error(check=other)
+    assert f"{other}: not a scripts/resolution.py --json file" in \
+        error("--resolution", str(other))
+    assert f"{other}: not a scripts/crosscheck.py --json file" in \
+        error("--crosscheck", str(other))
+    bad = tmp_path / "deploy.json"
+    bad.write_text(json.dumps({"rows": [{**DEPLOY_ROWS[0], "status": "maybe"}]}))
+    assert f"{bad}: row 0 has status 'maybe'" in error("--deploy", str(bad))
+    assert "--alpha 0.05: the suite's paired ratios carry 99% intervals" in \
+        error("--alpha", "0.05")
 
 
-# ---------------------------------------------------------------------------------------------
-# the report's new sections
-
-
-def test_report_shows_op_counts_and_deployability(smoke_results, tmp_path) -> None:
+def test_findings_command_on_the_real_smoke_run(smoke_results, check_file, tmp_path,
+                                                capsys) -> None:
+    resolution = tmp_path / "resolution.json"
+    resolution.write_text(json.dumps(resolution_payload()))
     deploy = tmp_path / "deploy-cpu.json"
     deploy.write_text(json.dumps({"rows": DEPLOY_ROWS}))
-    out = tmp_path / "report"
-    assert main(["report", "--results", str(smoke_results), "--out", str(out), "--quiet",
-                 "--deploy", str(deploy)]) == 0
-    page = (out / "index.html").read_text()
-    assert '<h2 id="ops">Op counts</h2>' in page and 'id="op-counts"' in page
-    assert 'id="fig-op_counts"' in page
-    assert '<h2 id="deployability">Deployability</h2>' in page and "RuntimeError: boom" in page
-    ops = pd.read_csv(out / "op_counts.csv")
-    assert len(ops) == len(grid.BENCH_STRATEGIES) and (ops["ops"] > 0).all()
-    assert (out / "deployability.csv").is_file() and (out / "op_counts.png").is_file()
-    assert "## Op counts" in (out / "summary.md").read_text()
-    shutil.rmtree(out)
-    assert main(["report", "--results", str(smoke_results), "--out", str(out), "--quiet"]) == 0
-    assert "pass --deploy FILE" in (out / "index.html").read_text()
-    assert np.isfinite(pd.read_csv(out / "op_counts.csv")["ops"]).all()
+    texts = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        out.mkdir()
+        readme = out / "README.md"
+        original = f"# p\n\n{render.README_START}\nold\n{render.README_END}\n\n## Next\n\ny\n"
+        readme.write_text(original)
+        assert main(_args(smoke_results, check_file, out, readme, "--resolution",
+                          str(resolution), "--deploy", str(deploy))) == 0
+        assert "readme:" in capsys.readouterr().out
+        texts.append([(out / name).read_text() for name in ("FINDINGS.md", "auto_policy.json",
+                                                            "README.md")])
+        assert texts[-1][2].startswith("# p\n\n") and texts[-1][2].endswith("\n\n## Next\n\ny\n")
+    assert texts[0] == texts[1]                      # same inputs, same bytes
+    text, written, readme_text = texts[0]
+    for output in texts[0]:
+        assert str(tmp_path) not in output and str(REPO) not in output
+        assert not re.search(r"(?<![\w.:/])/(?:root|home|tmp|usr)/", output)
+    headings = re.findall(r"^## (\d+)\.", text, flags=re.MULTILINE)
+    assert headings == [str(i) for i in range(1, 12)]
+    assert "A/A 99% intervals within ±3% in 3/4 regimes" in text and "Decided in" in text
+    assert "| cpu | `hn_index` | works 1/2; fails: gru L1 |" in text
+    grid_rows = [line for line in text.split("## 2.")[0].splitlines()
+                 if line.startswith("| lstm 2L B4 T8 H16 skewed")]
+    assert len(grid_rows) == 2                       # inference and training step
+    for line in grid_rows:
+        recommended = re.search(r"\| `(\w+)`", line).group(1)
+        assert recommended in SAFE
+    rules = json.loads(written)["rules"]
+    assert rules and {r["strategy"] for r in rules} <= set(SAFE)
+    assert "## Findings: which strategy, measured" in readme_text

@@ -1,0 +1,356 @@
+"""Text of the findings: ``docs/FINDINGS.md`` and the README's generated block (pure).
+
+A :class:`~analysis.findings.Findings` in, Markdown out; no file is read or written here. Every
+number comes from the findings' tables (nothing about the results is typed in), and no absolute
+path of the machine that built them ends up in the text (:func:`strip_paths`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from analysis import findings as f
+from analysis import format as fmt
+from analysis.findings import DEVICE_KEYS, Findings
+from analysis.inputs import InputError
+from analysis.paired import MODE_LABELS, regime_label
+
+README_START = "<!-- findings:start -->"
+README_END = "<!-- findings:end -->"
+COMMAND = "bash scripts/findings.sh"
+GPU_COMMAND = "bash scripts/gpu_run.sh"
+_ABSOLUTE = re.compile(r"(?<![\w.:/~])/(?:[\w.+-]+/)+")
+
+
+def strip_paths(text: str) -> str:
+    """Absolute paths cut to their last component (``/home/x/y.py`` -> ``…/y.py``)."""
+    return _ABSOLUTE.sub("…/", text)
+
+
+def _md(frame: pd.DataFrame) -> str:
+    return fmt.markdown_table(frame)
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def _iv(interval: Mapping[str, float]) -> str:
+    return fmt.ratio_interval(interval["estimate"], interval["low"], interval["high"])
+
+
+def _code(names: Any) -> str:
+    return ", ".join(f"`{n}`" for n in names) or "none"
+
+
+def _date(value: Any) -> str:
+    return "" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _title(found: Findings, machine: str, device: str, name: str) -> str:
+    grid = found.grid[(found.grid["machine"] == machine) & (found.grid["device"] == device)]
+    src = found.sources[(found.sources["machine"] == machine)
+                        & found.sources["commit"].isin(grid["commit"])]
+    extra = "".join(f", commit `{s.commit[:8]}` of {_date(s.date)}, torch {s.torch}"
+                    + (f", {s.threads} thread(s)" if pd.notna(s.threads) else "")
+                    for s in src.head(1).itertuples())
+    return f"{name} — `{device}` on machine `{machine}`{extra}"
+
+
+def _devices(found: Findings, device: str | None = None) -> list[tuple[str, str, str]]:
+    g = found.grid
+    if g.empty:
+        return []
+    keys = g[DEVICE_KEYS].drop_duplicates().itertuples(index=False)
+    return sorted((str(m), str(d), str(n)) for m, d, n in keys if device in (None, d))
+
+
+def decided_text(found: Findings, machine: str, device: str, mode: str) -> str:
+    """Which regimes the ranking is decided in (and by what), which are tied."""
+    d = found.decided
+    d = d[(d["machine"] == machine) & (d["device"] == device) & (d["mode"] == mode)]
+    b, n = found.baseline, len(d)
+    won = [f"{r.label} (`{r.winner}` {fmt.interval(r.low, r.high)} of `{b}`'s time)"
+           for r in d[d["status"] == "faster"].itertuples()]
+    won += [f"{r.label} (`{b}`: every other safe strategy significantly slower)"
+            for r in d[d["status"] == "baseline"].itertuples()]
+    tied = list(d.loc[d["status"] == "tied", "label"])
+    parts = [f"Decided in {len(won)}/{n} regime(s)" + (": " + "; ".join(won) if won else "")]
+    if tied:
+        parts.append(f"Tied in {len(tied)}/{n} (no safe strategy significantly faster than "
+                     f"`{b}`, and `{b}` not faster than every other): " + "; ".join(tied))
+    return ". ".join(parts) + "."
+
+
+def _grids(found: Findings, machine: str, device: str, name: str, level: str) -> list[str]:
+    out = []
+    for mode in MODE_LABELS:
+        g = found.grid[(found.grid["machine"] == machine) & (found.grid["device"] == device)
+                       & (found.grid["mode"] == mode)]
+        if g.empty:
+            continue
+        out += [f"{level} {_title(found, machine, device, name)}: {MODE_LABELS[mode]}", "",
+                _md(fmt.grid_frame(g)), "", decided_text(found, machine, device, mode), ""]
+    return out
+
+
+def _device_grids(found: Findings, device: str) -> list[str]:
+    """The grids of every machine's ``device``, or why there are none."""
+    if found.grid.empty:
+        return ["No paired ratios in these results (`ratios.PairedForward` / "
+                "`ratios.PairedTrainStep`): an asv run of the current suite adds them.", ""]
+    devices = _devices(found, device)
+    if not devices:
+        return [f"No CUDA results yet: the GPU run (`{GPU_COMMAND}`) adds them; commit its "
+                f"asv results and rerun `{COMMAND}`.", ""]
+    return [fmt.GRID_LEGEND, ""] + [line for machine, device, name in devices
+                                    for line in _grids(found, machine, device, name, "###")]
+
+
+def resolution_line(res: Mapping[str, Any] | None) -> str:
+    """The resolution check's summary in one sentence (from ``docs/resolution.json``)."""
+    if res is None:
+        return ("Resolution not measured here: `python3 scripts/resolution.py --json "
+                "docs/resolution.json` measures the A/A and a known 5% slowdown per regime.")
+    s, records = res["summary"], res["regimes"]
+    m = s["workloads"]
+    slowdowns = sorted({float(r["slowdown"]) for r in records})
+    slowdown = "/".join(f"{x:.0%}" for x in slowdowns) or "known"
+    significant = "none significant" if s["aa_significant"] == 0 else \
+        f"{s['aa_significant']}/{m} significant"
+    return (f"A/A 99% intervals within ±{s['aa_within_required']:.0%} in {s['aa_within']}/{m} "
+            f"regimes, {significant}, a {slowdown} slowdown detected in "
+            f"{s['slowdown_detected']}/{m}; median half-width "
+            f"{_pct(s['median_aa_half_width'])}; {s['seconds'] / max(m, 1):.1f} s per regime.")
+
+
+def _resolution(res: Mapping[str, Any] | None) -> list[str]:
+    if res is None:
+        return [resolution_line(res)]
+    s = res["summary"]
+    misses = [f"{r['regime']} (A/A {_iv(r['aa'])}, +{float(r['slowdown']):.0%}: "
+              f"{_iv(r['slowed'])})" for r in res["regimes"]
+              if not (r["aa_within"] and r["slowdown_detected"]) or r["aa_significant"]]
+    return [f"{resolution_line(res)} Criteria: A/A within ±{s['aa_within_required']:.0%} and "
+            f"the slowdown detected in ≥ {s.get('required_share', 0.9):.0%} of regimes, no A/A "
+            f"significant: **{'passed' if s.get('passed') else 'not passed'}** "
+            f"(`{res['source']}`, grid {res.get('grid', '?')}"
+            f"{'' if res.get('complete', True) else ', incomplete'}).", "",
+            "Regimes that miss a criterion: " + ("; ".join(misses) or "none") + "."]
+
+
+def reproducibility_lines(found: Findings) -> list[str]:
+    r = found.reproducibility
+    if r.empty:
+        return ["Reproducibility: no machine has paired ratios on two commits yet; the next "
+                "run on the same machine adds the comparison."]
+    return [f"`{x.machine}`, {MODE_LABELS.get(x.mode, x.mode)}: commit `{x.new[:8]}` against "
+            f"`{x.old[:8]}`, |ratio ÷ ratio − 1| over {x.points} regime × strategy points "
+            f"correct on both: median {_pct(x.median)}, max {_pct(x.max)} ({x.worst}); "
+            f"target ≤ {f.REPRODUCIBLE_MEDIAN:.0%} median, ≤ {f.REPRODUCIBLE_MAX:.0%} max: "
+            f"**{'passed' if x.passed else 'failed'}**." for x in r.itertuples()]
+
+
+def _claims(found: Findings) -> list[str]:
+    cl = found.claims
+    table = pd.DataFrame({"#": cl["id"], "who": cl["who"], "claim": cl["quote"],
+                          "strategy": [_code(x.split(", ")) for x in cl["strategies"]],
+                          "verdict": "**" + cl["verdict"] + "**"})
+    parts = [_md(table), "", "Where each claim holds or breaks:", ""]
+    parts += [f"- **{r.id}** ({r.verdict}): {r.where}." + (f" _{r.note}_" if r.note else "")
+              for r in cl.itertuples()]
+    counts = ", ".join(f"`{n}` {i['passed']}/{i['total']}"
+                       for n, i in found.check["summary"].items())
+    return [*parts, "", f"Every strategy in the check (conditions correct): {counts}."]
+
+
+def _per_regime(frame: pd.DataFrame, baseline: str, cell: Callable[[pd.Series], str]
+                ) -> list[str]:
+    """One table per machine and device: rows regimes, the baseline's value, then ``cell`` of
+    every other strategy's row."""
+    parts = []
+    for (machine, device, name), g in frame.groupby(DEVICE_KEYS, sort=True):
+        g = g.sort_values(["cell", "layers", "batch", "max_len", "hidden", "lengths", "dtype"])
+        rows = []
+        for _, r in g.groupby("regime", sort=False):
+            by = {row["strategy"]: row for _, row in r.iterrows()}
+            row = {"regime": regime_label(r.iloc[0]),
+                   baseline: cell(by[baseline]) if baseline in by else ""}
+            row.update({n: cell(by[n]) if n in by else ""
+                        for n in fmt.strategy_order(g["strategy"]) if n != baseline})
+            rows.append(row)
+        parts += [f"**{name} (`{device}`, machine `{machine}`, commit "
+                  f"`{str(g['commit'].iloc[0])[:8]}`)**", "", _md(pd.DataFrame(rows)), ""]
+    return parts
+
+
+def _memory(found: Findings) -> list[str]:
+    b = found.baseline
+    if found.memory.empty:
+        return ["_(no peak-memory measurements)_", ""]
+    return _per_regime(found.memory, b, lambda r: fmt.byte_count(r["value"])
+                       if r["strategy"] == b else fmt.ratio(r["vs_baseline"]))
+
+
+def _counts(found: Findings) -> list[str]:
+    if not found.counts:
+        return ["No profile benchmarks in these results (`profiles.Profiles.track_ops`).", ""]
+    parts = ["Exact counts per inference forward (ATen ops at the dispatcher; CUDA kernels and "
+             "host-blocking calls on CUDA only): they repeat run to run.", ""]
+    for metric, frame in found.counts.items():
+        parts += [f"{f.COUNTS[metric]}:", "",
+                  *_per_regime(frame, found.baseline, lambda r: f"{r['value']:.0f}")]
+    if "track_kernels" not in found.counts:
+        parts += ["No CUDA profile yet: kernels and host syncs on a GPU come with the GPU run.",
+                  ""]
+    return parts
+
+
+def _deploy(found: Findings) -> list[str]:
+    d = found.deploy
+    if d is None or d.empty:
+        return ["No `docs/deploy-<device>.json`: `birnn-bench deploy --json "
+                f"docs/deploy-cpu.json` (or `DEPLOY=1 {COMMAND}`) writes one."]
+    parts = [f"From {_code(dict.fromkeys(d['source']))}: `works` = ran and matched eager on "
+             "every probe shape, `wrong` = ran but differs, `fails` = raised, `unavailable` = "
+             "an optional dependency is missing.", "",
+             _md(f.deploy_table(d).assign(strategy=lambda t: "`" + t["strategy"] + "`"))]
+    details = f.deploy_details(d)
+    return parts + (["", "Why:", "", _md(details)] if not details.empty else [])
+
+
+def _crosscheck(found: Findings) -> list[str]:
+    if not found.crosscheck:
+        return ["No `docs/crosscheck-<device>.json`: `python3 scripts/crosscheck.py --json "
+                "docs/crosscheck-cpu.json` writes one."]
+    parts = ["`scripts/crosscheck.py` times a few strategies on a few regimes in one process, "
+             "alternating asv's own runner and `torch.utils.benchmark` on the same case "
+             "(ratio: torch.utils.benchmark median ÷ asv median).", ""]
+    for payload in found.crosscheck:
+        env, rows = payload.get("environment", {}), payload["rows"]
+        text = (f"- `{payload['source']}`: torch {env.get('torch', '?')}, "
+                f"{env.get('threads', '?')} thread(s), {len(rows)} points")
+        if rows:
+            worst = max(rows, key=lambda r: abs(r["ratio"] - 1))
+            where = worst.get("regime") or regime_label({"dtype": "float32", **worst})
+            text += (f"; largest disagreement {_pct(abs(worst['ratio'] - 1))} "
+                     f"(`{worst['strategy']}` on {where})")
+        if payload.get("tolerance"):
+            text += (f" against a tolerance of {_pct(payload['tolerance'])}: "
+                     f"**{'agree' if payload.get('agree') else 'DISAGREE'}**")
+        parts.append(text + ".")
+    return parts
+
+
+def _policy(found: Findings) -> list[str]:
+    p, b = found.policy, found.baseline
+    rule = p["generated_from"]["rule"]
+    rules = [f"- {r['device']}, {r['layers']} layer(s), batch {r['batch']}, {r['lengths']} "
+             f"lengths: `{r['strategy']}` (recommended: " + "; ".join(
+                 f"{e['mode']} {e['regime']} `{e['recommended']}`" for e in r["evidence"]) + ")"
+             for r in p["rules"]]
+    return [f"`strategy=\"auto\"` in `last_states` reads `birnn_bench/auto_policy.json`, written "
+            f"by this command. Allowed: {_code(p['correct_everywhere'])}. {rule[0].upper()}"
+            f"{rule[1:]}. The lookup takes the nearest rule on the same device (layers, then "
+            f"length pattern, then batch on a log scale); a device without rules gets `{b}`.",
+            "", *(rules or [f"_(no rules: `auto` is `{b}` everywhere)_"])]
+
+
+def _sources(found: Findings) -> list[str]:
+    summary = found.check["summary"]
+    conditions = max((int(i["total"]) for i in summary.values()), default=0)
+    tolerances = ", ".join(f"{k} {v:.0e}" for k, v in found.check.get("tolerances", {}).items())
+    parts = [f"Results: {_source_text(found)}. Correctness: `birnn-bench check` under torch "
+             f"{found.check.get('torch', '?')}, {conditions} conditions × {len(summary)} "
+             f"strategies; tolerances {tolerances}."]
+    if found.problems:
+        parts += ["", "Data problems while loading (the rest was used):", ""]
+        parts += [f"- {p.severity}: `{p.path}`: {p.message}" for p in found.problems]
+    return parts
+
+
+def _source_text(found: Findings) -> str:
+    s = found.sources
+    return "; ".join(f"machine `{r.machine}` ({r.devices}), commit `{r.commit[:8]}` of "
+                     f"{_date(r.date)}, torch {r.torch}" for r in s.itertuples()) or "none"
+
+
+def render_findings(found: Findings) -> str:
+    """docs/FINDINGS.md."""
+    cl, b = found.claims, found.baseline
+    partial = cl[cl["verdict"].str.startswith("holds only")]
+    false = cl[cl["verdict"] == "false"]
+    conditions = max((int(i["total"]) for i in found.check["summary"].values()), default=0)
+    short = [f"Safe strategies (correct on all {conditions} conditions of the check): "
+             f"{_code(found.safe)}; only these are ever recommended, `{b}` is the default.",
+             f"Of the thread's {len(cl)} claims, {int((cl['verdict'] == 'holds').sum())} hold, "
+             f"{len(partial)} hold only under a condition ({', '.join(partial['id'])}), "
+             f"{len(false)} are false ({', '.join(false['id'])}).",
+             *[f"{name} (`{device}`, machine `{machine}`), {MODE_LABELS[mode]}: the ranking "
+               f"is decided in {(d['status'] != 'tied').sum()}/{len(d)} regime(s), tied in "
+               f"{(d['status'] == 'tied').sum()}."
+               for (machine, device, name, mode), d in found.decided.groupby(
+                   [*DEVICE_KEYS, "mode"], sort=True)],
+             resolution_line(found.resolution), *reproducibility_lines(found)]
+    lines = [
+        "# Findings: the last hidden state of a bidirectional LSTM/GRU in PyTorch", "",
+        f"<!-- Generated by `{COMMAND}` (python3 -m analysis findings); do not edit. -->", "",
+        f"Built from committed asv results ({_source_text(found)}) and the correctness check. "
+        "Every speed statement is a paired ratio: each strategy's time over "
+        f"`{b}`'s, taken per round in one process, with a 99% interval; significant when the "
+        "interval excludes 1.", "",
+        "## In short", "", *[f"- {x}" for x in short], "",
+        "## 1. Headline: the Compare grid (CPU)", "", *_device_grids(found, "cpu"),
+        "## 2. CUDA", "", *_device_grids(found, "cuda"),
+        "## 3. Resolution: how fine a difference the paired ratios resolve", "",
+        *_resolution(found.resolution), "",
+        "## 4. Reproducibility across commits", "", *reproducibility_lines(found), "",
+        "## 5. The thread's claims, settled by the oracle", "",
+        f"Each claim is mapped to the strategy that implements it; the verdict is computed from "
+        f"`birnn-bench check` (every strategy against a per-sequence float64 oracle on "
+        f"{conditions} conditions).", "", *_claims(found), "",
+        "## 6. Memory per regime", "",
+        f"Peak bytes of one inference forward (`PeakMemory.track_peak_bytes`): `{b}`'s, and "
+        f"every other strategy's over `{b}`'s on the same regime.", "", *_memory(found),
+        "## 7. What each strategy launches: op counts per regime", "", *_counts(found),
+        "## 8. Deployability", "", *_deploy(found), "",
+        "## 9. Measurement integrity: asv against torch.utils.benchmark", "",
+        *_crosscheck(found), "",
+        "## 10. `strategy=\"auto\"`", "", *_policy(found), "",
+        "## 11. Sources", "", *_sources(found), ""]
+    return strip_paths("\n".join(lines).rstrip("\n") + "\n")
+
+
+def readme_block(found: Findings, findings_href: str = "docs/FINDINGS.md") -> str:
+    """The README's generated block, markers included: the grids of the newest CPU machine."""
+    cpu = found.grid[found.grid["device"] == "cpu"] if not found.grid.empty else found.grid
+    lines = [README_START, f"<!-- Generated by `{COMMAND}`; edits between these markers are "
+             "overwritten. -->", "", "## Findings: which strategy, measured", ""]
+    if cpu.empty:
+        lines += ["No paired ratios in the committed results yet; "
+                  f"[{findings_href}]({findings_href}) holds what is measured.", ""]
+    else:
+        newest = cpu.loc[cpu["date"].idxmax()]
+        machine, name = str(newest["machine"]), str(newest["device_name"])
+        lines += [f"Only strategies correct on every condition of the check are recommended "
+                  f"({_code(found.safe)}). Everything else (the thread's claims, CUDA, "
+                  f"reproducibility, memory, op counts, deployability, `strategy=\"auto\"`): "
+                  f"[{findings_href}]({findings_href}).", "",
+                  *_grids(found, machine, "cpu", name, "###"), fmt.GRID_LEGEND, ""]
+    lines += [resolution_line(found.resolution), "", README_END]
+    return strip_paths("\n".join(lines))
+
+
+def replace_readme_block(readme: str, block: str, name: str = "README.md") -> str:
+    """``readme`` with the text between its one pair of markers replaced by ``block`` (which
+    carries the markers); nothing outside them changes."""
+    starts, ends = readme.count(README_START), readme.count(README_END)
+    if (starts, ends) != (1, 1) or readme.index(README_END) < readme.index(README_START):
+        raise InputError(f"{name}: expected one '{README_START}' followed by one "
+                         f"'{README_END}', found {starts} and {ends}")
+    head, rest = readme.split(README_START, 1)
+    return head + block + rest.split(README_END, 1)[1]

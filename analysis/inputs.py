@@ -1,0 +1,112 @@
+"""The findings' side inputs, validated: text in, data out (``analysis.cli`` reads the files).
+
+* ``birnn-bench check --json``: the correctness matrix (which strategies are safe defaults);
+* ``scripts/resolution.py --json``: the paired engine's A/A and a known 5% slowdown per regime;
+* ``scripts/crosscheck.py --json``: asv against torch.utils.benchmark on the same cases;
+* ``birnn-bench deploy --json``: deployability per strategy and technology.
+
+Every error is an :class:`InputError` whose message starts with the file's name.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+CHECK_FACTORS = ("cell", "num_layers", "proj_size", "layout", "lengths", "dtype", "padded")
+DEPLOY_COLUMNS = ("strategy", "cell", "layers", "device", "technology", "status")
+DEPLOY_STATUSES = ("works", "fails", "wrong", "unavailable")
+CROSSCHECK_COLUMNS = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers",
+                      "strategy", "asv_median_s", "torch_median_s", "ratio")
+RESOLUTION_SUMMARY = ("workloads", "aa_within", "aa_significant", "slowdown_detected",
+                      "aa_within_required", "median_aa_half_width", "seconds")
+RESOLUTION_RECORD = ("regime", "aa", "slowed", "slowdown", "aa_within", "aa_significant",
+                     "slowdown_detected", "rounds", "seconds")
+
+
+class InputError(ValueError):
+    """An input file is missing something the findings need; the message names the file."""
+
+
+def _json(text: str, name: str) -> Any:
+    if not text.strip():
+        raise InputError(f"{name}: is empty (0 bytes of JSON)")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"{name}: is not valid JSON: {err.msg} at line {err.lineno} column "
+                         f"{err.colno}") from None
+
+
+def _rows(data: Any, name: str, what: str, needed: tuple[str, ...], key: str = "rows"
+          ) -> list[dict]:
+    rows = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise InputError(f"{name}: not a {what} file (no '{key}' list)")
+    for i, row in enumerate(rows):
+        missing = set(needed) - set(row) if isinstance(row, dict) else set(needed)
+        if missing:
+            raise InputError(f"{name}: {key[:-1] if key.endswith('s') else key} {i} lacks "
+                             f"{', '.join(sorted(missing))} (written by an older version?)")
+    return rows
+
+
+def parse_check(text: str, name: str = "check.json") -> dict:
+    """``birnn-bench check --json``: ``{torch, tolerances, rows, summary}``, its summary checked
+    against its rows."""
+    data = _json(text, name)
+    what = "birnn-bench check --json"
+    rows = _rows(data, name, what, (*CHECK_FACTORS, "strategy", "max_len", "fwd_ok", "bwd_ok",
+                                    "passed"))
+    summary = data.get("summary")
+    if not rows or not isinstance(summary, dict):
+        raise InputError(f"{name}: 'rows' must be a non-empty list and 'summary' an object "
+                         f"(write it with: {what} FILE)")
+    for strategy, info in summary.items():
+        if not isinstance(info, dict) or not {"passed", "total"} <= set(info):
+            raise InputError(f"{name}: summary of {strategy!r} lacks 'passed'/'total'")
+        mine = [r for r in rows if r["strategy"] == strategy]
+        if len(mine) != info["total"] or sum(bool(r["passed"]) for r in mine) != info["passed"]:
+            raise InputError(f"{name}: summary of {strategy!r} ({info['passed']}/"
+                             f"{info['total']}) disagrees with its rows")
+    return data
+
+
+def parse_resolution(text: str, name: str = "resolution.json") -> dict:
+    """``scripts/resolution.py --json``: ``{summary, regimes, grid, complete}``."""
+    data = _json(text, name)
+    summary = data.get("summary") if isinstance(data, dict) else None
+    if not isinstance(summary, dict):
+        raise InputError(f"{name}: not a scripts/resolution.py --json file (no 'summary')")
+    missing = set(RESOLUTION_SUMMARY) - set(summary)
+    if missing:
+        raise InputError(f"{name}: summary lacks {', '.join(sorted(missing))}")
+    _rows(data, name, "scripts/resolution.py --json", RESOLUTION_RECORD, key="regimes")
+    if summary["workloads"] != len(data["regimes"]):
+        raise InputError(f"{name}: summary counts {summary['workloads']} workloads, the file "
+                         f"holds {len(data['regimes'])}")
+    return {**data, "source": name}
+
+
+def parse_crosscheck(text: str, name: str = "crosscheck.json") -> dict:
+    """``scripts/crosscheck.py --json``; ``source`` is set to ``name``."""
+    data = _json(text, name)
+    _rows(data, name, "scripts/crosscheck.py --json", CROSSCHECK_COLUMNS)
+    return {**data, "source": name}
+
+
+def parse_deploy(text: str, name: str = "deploy.json") -> pd.DataFrame:
+    """``birnn-bench deploy --json`` -> one row per strategy x cell x layers x device x
+    technology (``source`` = ``name``)."""
+    rows = _rows(_json(text, name), name, "birnn-bench deploy --json", DEPLOY_COLUMNS)
+    for i, row in enumerate(rows):
+        if row["status"] not in DEPLOY_STATUSES:
+            raise InputError(f"{name}: row {i} has status {row['status']!r}, expected one of "
+                             f"{', '.join(DEPLOY_STATUSES)}")
+    frame = pd.DataFrame(rows)
+    for column in ("detail", "note"):
+        frame[column] = frame[column].fillna("").astype(str) if column in frame else ""
+    frame["source"] = name
+    return frame
