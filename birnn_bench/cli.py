@@ -171,7 +171,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_seconds(text: str) -> float:
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0 (nan, inf, 0 and negatives would hang or
+    stop at once)."""
     try:
         value = float(text)
     except ValueError:
@@ -221,7 +223,7 @@ def _add_recommend(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=("forward", "train_step"), default="forward",
                    help="inference (forward) or training (forward + backward)")
     _add_threads(p)
-    p.add_argument("--budget", type=_positive_seconds, default=20.0,
+    p.add_argument("--budget", type=positive_seconds, default=20.0,
                    help="seconds for the timed comparison (default 20; at least the engine's "
                    f"{compare.MIN_ROUNDS} rounds always run)")
     p.add_argument("--target", type=_fraction, default=compare.TARGET,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -26,22 +25,13 @@ sys.path.insert(0, str(REPO))
 from benchmarks import regimes  # noqa: E402
 from birnn_bench import resolution  # noqa: E402
 from birnn_bench._io import check_output_paths  # noqa: E402
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text!r}")
-    return value
+from birnn_bench.cli import positive_seconds  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, default=REPO / "docs" / "resolution.json")
-    parser.add_argument("--budget", type=_seconds, default=10.0,
+    parser.add_argument("--budget", type=positive_seconds, default=10.0,
                         help="seconds of paired rounds per regime (default 10)")
     parser.add_argument("--grid", choices=("quick", "smoke", "full"), default="quick")
     parser.add_argument("--threads", type=int, default=None)
