@@ -38,19 +38,6 @@ def _check_fraction(flag: str, value: float) -> None:
         raise UsageError(f"{flag} {value:g}", "must be a number in (0, 1), e.g. 0.01")
 
 
-def _check_positive(flag: str, value: float) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"{flag} {value:g}", "must be a finite number > 0, e.g. 0.10 for 10%")
-
-
-def _check_strategy(flag: str, name: str) -> None:
-    from birnn_bench.strategies import STRATEGIES
-
-    if name not in STRATEGIES:
-        raise UsageError(f"{flag} {name}", "not a known strategy (one of "
-                         + ", ".join(STRATEGIES) + ")")
-
-
 def _writable_ancestor(flag: str, path: Path) -> None:
     """``path`` does not exist: its nearest existing ancestor must be a writable folder."""
     ancestor = Path(os.path.abspath(path)).parent
@@ -122,22 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser(
         "report", help="write the HTML report, a Markdown summary, CSV tables and figures",
-        description="Writes index.html (self-contained), summary.md, CSV tables (among them "
+        description="Writes index.html (self-contained; it opens with the Compare grid of "
+        "every machine, device and mode), summary.md, CSV tables (among them grid.csv and "
         "recommendations.csv) and PNG/SVG figures into --out.")
     p.add_argument("--out", type=Path, default=Path("report"),
                    help="output folder (created; files in it are overwritten; default: report)")
-    p.add_argument("--results", type=Path, default=None,
-                   help="asv results folder (default: results_dir of asv.conf.json)")
+    p.add_argument("--results", type=Path, nargs="+", action="extend", default=None,
+                   metavar="DIR", help="asv results folder(s), each with its benchmarks.json "
+                   "(default: results_dir of asv.conf.json); several are merged")
     p.add_argument("--config", type=Path, default=None,
                    help="asv.conf.json naming the results folder (default: ./asv.conf.json, "
                    "else the repository's)")
-    p.add_argument("--baseline", default=None,
-                   help="strategy the speed-ups are measured against (default: the suite's "
-                   "baseline, hn_index)")
-    p.add_argument("--alpha", type=float, default=0.01,
-                   help="significance level of the recommendation's margin (default: 0.01)")
-    p.add_argument("--regression-threshold", type=float, default=0.10,
-                   help="relative slow-down that counts as a regression (default: 0.10)")
+    p.add_argument("--check", type=Path, default=None, metavar="FILE",
+                   help="birnn-bench check --json output: which strategies are safe (correct "
+                   "on every condition); only those are recommended. Without it nothing is "
+                   "recommended and the report says the check file is missing")
     p.add_argument("--deploy", type=Path, nargs="+", action="extend", default=None,
                    metavar="FILE", help="birnn-bench deploy --json files (a Deployability "
                    "section; without them the section says how to produce them)")
@@ -210,14 +196,46 @@ def _results_dir(args: argparse.Namespace) -> Path:
 def _check_report_args(args: argparse.Namespace) -> None:
     """Every argument of ``report`` that can be judged without loading (outputs first)."""
     _check_out_dir("--out", args.out)
-    _check_fraction("--alpha", args.alpha)
-    _check_positive("--regression-threshold", args.regression_threshold)
-    _check_strategy("--baseline", args.baseline)
+
+
+def _name(path: Path) -> str:
+    """How the generated files name an input: relative to the working folder when inside it,
+    else by its own name (never an absolute path of this machine)."""
+    try:
+        return Path(os.path.abspath(path)).relative_to(Path.cwd()).as_posix() or "."
+    except ValueError:
+        return Path(os.path.abspath(path)).name
+
+
+def _report_results(args: argparse.Namespace) -> list[Path]:
+    """The results folders of ``report``: each of --results, else the configured one."""
+    if not args.results:
+        return [_results_dir(argparse.Namespace(results=None, config=args.config))]
+    return [_check_results(f"--results {path}", path) for path in args.results]
+
+
+def _read_check(path: Path | None):
+    """``--check``: the report's :class:`analysis.report_model.Check`, or None."""
+    if path is None:
+        return None
+    from analysis.inputs import parse_check
+    from analysis.report_model import Check
+
+    try:
+        data = parse_check(_read_text(path, "write it with birnn-bench check --json FILE"),
+                           _name(path))
+    except ValueError as err:
+        why = str(err)
+        for prefix in (f"{path}: ", f"{_name(path)}: "):
+            why = why.removeprefix(prefix)
+        raise UsageError(f"--check {path}", why) from None
+    return Check(source=_name(path), torch=str(data.get("torch", "?")),
+                 summary={str(k): dict(v) for k, v in data["summary"].items()})
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.load import load_results
-    from analysis.report import build_report, write_report
+    from analysis.report import build_report, merge, shown_problems, write_report
 
     start = time.perf_counter()
 
@@ -226,13 +244,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"[{time.perf_counter() - start:5.1f} s] {message}", file=sys.stderr,
                   flush=True)
 
-    if args.baseline is None:
-        from birnn_bench.strategies import BASELINE
-
-        args.baseline = BASELINE
     try:
         _check_report_args(args)
-        results = _results_dir(args)
+        folders = _report_results(args)
+        check = _read_check(args.check)
         deploy = _read_deploy(args.deploy or [])
     except UsageError as err:
         return _fail("report", err)
@@ -241,20 +256,28 @@ def cmd_report(args: argparse.Namespace) -> int:
         if done == total or done % 10 == 0:
             say(f"loaded {done}/{total} results files")
 
-    say(f"loading results from {results}")
-    loaded = load_results(results, progress=progress)
-    for problem in loaded.problems:
+    parts = []
+    for folder in folders:
+        say(f"loading results from {folder}")
+        parts.append((_name(folder), load_results(folder, progress=progress)))
+    loaded = merge(parts)
+    shown, hidden = shown_problems(loaded)
+    for problem in shown:
         print(f"analysis report: {problem}", file=sys.stderr)
+    if hidden:
+        say(f"{hidden} note(s) on older, partial results files not shown (history only)")
     measured = int(loaded.data["value"].notna().sum())
     if loaded.data.empty or measured == 0:
-        print(f"analysis report: error: nothing could be loaded from {results}"
+        where = ", ".join(str(f) for f in folders)
+        print(f"analysis report: error: nothing could be loaded from {where}"
               + ("" if loaded.problems else " (no measured points)"), file=sys.stderr)
         return 2
     say(f"{len(loaded.files)} files, {measured} measured points, "
         f"{len(loaded.problems)} problem(s)")
-    report = build_report(loaded, baseline=args.baseline, alpha=args.alpha,
-                          threshold=args.regression_threshold, progress=say,
-                          source=str(results), deploy=deploy)
+    if check is None:
+        say("no --check: nothing will be recommended (the safe strategies are unknown)")
+    report = build_report(loaded, check=check, deploy=deploy, sources=[n for n, _ in parts],
+                          progress=say)
     try:
         written = write_report(args.out, report)
     except (OSError, ValueError) as err:
@@ -265,7 +288,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     say(f"wrote {len(written)} files to {args.out}")
     print(f"report: {args.out / 'index.html'}")
     print(f"summary: {args.out / 'summary.md'}")
-    print(f"recommendations: {args.out / 'recommendations.csv'}")
+    print(f"grid: {args.out / 'grid.csv'}")
     return 0
 
 

@@ -11,15 +11,25 @@ blueimp-md5 and bootstrap from public CDNs; offline, the page redirects to asv's
 3. copies them into ``<html dir>/vendor/<package>-<version>/`` and
 4. rewrites the CDN ``<script src>`` / ``<link href>`` references in every published HTML
    file to those local copies, dropping ``integrity`` and ``crossorigin`` (the npm builds do
-   not match the CDN hashes).
+   not match the CDN hashes),
+5. keeps asv's regression list to the changes the report's rule accepts
+   (``filter_regressions``): asv.conf.json already switches detection off for what is never
+   judged (absolute times, the bounds of the paired intervals, the raw error) and to "any
+   change" for deterministic series; on the paired ratios asv's step detection proposes and a
+   step stays only where the two commits' 99% intervals do not overlap
+   (``analysis.history.interval_change``, the rule the report's history uses),
+6. drops from the summary grid the benchmarks without a single measured point
+   (``drop_empty_benchmarks``: an empty tile, e.g. a CUDA-only counter in a CPU-only tree).
 
 Usage: ``python scripts/publish_dashboard.py [--config asv.conf.json] [--html-dir DIR]
-[--vendor-cache DIR]``. Standard library only; ``asv`` and ``npm`` run as subprocesses.
+[--vendor-cache DIR]``. ``asv`` and ``npm`` run as subprocesses; the regression filter
+imports ``analysis.history`` from this repository.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -28,10 +38,12 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from urllib.parse import parse_qs, urlsplit
 
+REPO = Path(__file__).resolve().parents[1]
 VENDOR_SUBDIR = "vendor"
 CACHE_COMPLETE_MARKER = ".complete"
 
@@ -355,6 +367,143 @@ def vendor_assets(
 
 
 # --------------------------------------------------------------------------------------------
+# asv's output: regressions the report's rule accepts, no empty tiles
+# --------------------------------------------------------------------------------------------
+
+#: Paired-ratio benchmarks: their ``_low`` / ``_high`` siblings hold the 99% interval.
+RATIO_SUFFIX = ".track_time_ratio"
+_ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def _series(path: Path, index: int | None) -> dict[int, float]:
+    """revision -> value of one parameter combination of a published graph (null: absent)."""
+    if not path.is_file():
+        return {}
+    out = {}
+    for revision, value in json.loads(path.read_text(encoding="utf-8")):
+        if isinstance(value, list):
+            value = value[index] if index is not None and index < len(value) else None
+        if isinstance(value, int | float):
+            out[int(revision)] = float(value)
+    return out
+
+
+def _interval_change() -> Callable[[tuple, tuple], str]:
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from analysis.history import interval_change
+
+    return interval_change
+
+
+def _accepted_jumps(html_dir: Path, entry: list, change: Callable[[tuple, tuple], str]) -> list:
+    """The jumps of one asv regression entry on a paired ratio that the report's rule
+    accepts: the step's commit and the measured commit before it have 99% intervals apart."""
+    _name, graph_path, _params, index, _last, _best, jumps = entry
+    path = html_dir / graph_path
+    values = _series(path, index)
+    lows = _series(path.with_name(path.name.replace(RATIO_SUFFIX, RATIO_SUFFIX + "_low")), index)
+    highs = _series(path.with_name(path.name.replace(RATIO_SUFFIX, RATIO_SUFFIX + "_high")),
+                    index)
+    kept = []
+    for jump in jumps:
+        after = int(jump[1])
+        before = max((r for r in values if r < after), default=None)
+        points = [(values.get(r), lows.get(r), highs.get(r)) for r in (before, after)]
+        if before is None or any(v is None for point in points for v in point):
+            continue
+        if change(points[0], points[1]) == "slower":
+            kept.append(jump)
+    return kept
+
+
+def filter_regressions(html_dir: Path) -> tuple[int, int]:
+    """Rewrites ``regressions.json`` (and its Atom feed) keeping, on the paired-ratio
+    benchmarks, only the jumps whose two commits' 99% intervals do not overlap; other
+    benchmarks' entries stay as asv found them. Returns (jumps before, jumps after)."""
+    path = html_dir / "regressions.json"
+    if not path.is_file():
+        return 0, 0
+    data = json.loads(path.read_text(encoding="utf-8"))
+    entries = data.get("regressions", [])
+    before = sum(len(e[6]) for e in entries)
+    if not any(e[0].split("(")[0].endswith(RATIO_SUFFIX) for e in entries):
+        return before, before
+    change = _interval_change()
+    index = json.loads((html_dir / "index.json").read_text(encoding="utf-8"))
+    revision_to_hash = {int(k): v for k, v in index.get("revision_to_hash", {}).items()}
+    kept_entries, dropped, kept = [], set(), set()
+    for entry in entries:
+        name = entry[0].split("(")[0]
+        if not name.endswith(RATIO_SUFFIX):
+            kept_entries.append(entry)
+            continue
+        jumps = _accepted_jumps(html_dir, entry, change)
+        params = param_values(index, name, entry[3])
+        for jump in entry[6]:
+            key = (name, params, revision_to_hash.get(int(jump[1]), ""))
+            (kept if jump in jumps else dropped).add(key)
+        if jumps:
+            kept_entries.append([*entry[:6], jumps])
+    data["regressions"] = kept_entries
+    path.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+    _filter_feed(html_dir / "regressions.xml", dropped - kept, index)
+    return before, sum(len(e[6]) for e in kept_entries)
+
+
+def param_values(index: dict, name: str, position: int | None) -> tuple[str, ...]:
+    """The parameter values (asv's repr strings) of a benchmark's flat index ``position``."""
+    params = index.get("benchmarks", {}).get(name, {}).get("params") or []
+    if position is None or not params:
+        return ()
+    found = next(itertools.islice(itertools.product(*params), position, position + 1), ())
+    return tuple(found)
+
+
+def _filter_feed(feed: Path, dropped: set, index: dict) -> None:
+    """Drops the Atom entries of the paired-ratio jumps ``filter_regressions`` dropped (an
+    entry's link names the benchmark, its parameters and the commit of the step)."""
+    if not feed.is_file() or not dropped:
+        return
+    import xml.etree.ElementTree as ET
+
+    ET.register_namespace("", _ATOM[1:-1])
+    tree = ET.parse(feed)
+    root = tree.getroot()
+    hashes = list(index.get("revision_to_hash", {}).values())
+    for item in list(root.findall(f"{_ATOM}entry")):
+        link = item.find(f"{_ATOM}link")
+        fragment = urlsplit(link.get("href", "") if link is not None else "").fragment
+        benchmark, _, query = fragment.partition("?")
+        fields = parse_qs(query)
+        names = index.get("benchmarks", {}).get(benchmark, {}).get("param_names") or []
+        params = tuple(fields.get(f"p-{n}", [""])[0] for n in names)
+        short = fields.get("commits", [""])[0].split("-")[-1]
+        commit = next((h for h in hashes if short and h.startswith(short)), short)
+        if (benchmark, params, commit) in dropped:
+            root.remove(item)
+    tree.write(feed, encoding="utf-8", xml_declaration=True)
+
+
+def drop_empty_benchmarks(html_dir: Path) -> list[str]:
+    """Removes from ``index.json`` the benchmarks whose summary graph holds no measured point
+    (a tile with nothing in it); returns their names."""
+    path = html_dir / "index.json"
+    if not path.is_file():
+        return []
+    index = json.loads(path.read_text(encoding="utf-8"))
+    empty = []
+    for name in list(index.get("benchmarks", {})):
+        summary = html_dir / "graphs" / "summary" / f"{name}.json"
+        if not any(isinstance(v, int | float) for v in _series(summary, None).values()):
+            empty.append(name)
+            del index["benchmarks"][name]
+    if empty:
+        path.write_text(json.dumps(index, separators=(",", ":")), encoding="utf-8")
+    return empty
+
+
+# --------------------------------------------------------------------------------------------
 # asv
 # --------------------------------------------------------------------------------------------
 
@@ -400,6 +549,11 @@ def publish_dashboard(
     cache_dir = (vendor_cache or config.parent / ".asv" / "vendor").resolve()
 
     run_asv_publish(config, html_dir, python)
+    before, after = filter_regressions(html_dir)
+    log(f"regressions: {after} of asv's {before} jumps kept (paired ratios: only where the two "
+        "commits' 99% intervals do not overlap)")
+    for name in drop_empty_benchmarks(html_dir):
+        log(f"no measured point of {name}: left out of the summary grid")
     log(f"vendoring {len(ASSETS)} assets into {html_dir / VENDOR_SUBDIR} (cache: {cache_dir})")
     vendor_assets(html_dir, cache_dir, ASSETS, npm)
     changes = rewrite_html_dir(html_dir)

@@ -1,557 +1,221 @@
-"""analysis/: results tree -> tidy frame -> verdicts, throughput, recommendations, history.
+"""The report (analysis.report, tables, history, figures, report_html/md) and its CLI.
 
-Every results file here comes from a REAL asv run (the session's ``smoke_results``, or
-``asv_partial_samples`` below). Merges, histories and bad input are made by copying those real
-files under other commit hashes / machine names, or by damaging copies; nothing is hand-written.
+Rules are tested on injected values (no live timing widths): rows shaped like the loader's tidy
+frame. What needs a real run uses the session's ``smoke_results`` (a real asv run of the smoke
+grid) and, when the checkout has them, the committed old-format results (results/, Cartesian
+parameters, no paired ratios: they add correctness and history, never a grid).
 """
 
 from __future__ import annotations
 
-import ast
-import itertools
 import json
-import math
-import os
+import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from asv import results as asv_results
 
-from analysis import summarize as s
+from analysis import figures, history, paired, report, tables
 from analysis.cli import main
-from analysis.load import Problem, default_results_dir, load_results
-from birnn_bench.grid import BENCH_PARAM_NAMES, bench_spec
-from birnn_bench.oracle import TOLERANCES
-from birnn_bench.workload import build
-from tests.conftest import REPO, head_commit, load_asv_conf
+from analysis.load import Loaded, Problem, default_results_dir, load_results
+from birnn_bench.strategies import BASELINE, STRATEGIES
+from tests.conftest import REPO
 
+REGIME = "cpu-lstm-L2-B64-T128-H128-skewed-float32"
+OTHER = "cpu-gru-L1-B1-T32-H128-equal-float32"
+SAFE = {"hn_index", "chunk_view", "packed_unpack", "manual_two_rnn"}
 SMOKE_CORRECT = {"hn_index", "packed_unpack", "chunk_view", "manual_two_rnn"}
 SMOKE_WRONG = {"hn_first_layer", "last_step_naive", "padded_gather", "hn_padded"}
-KINDS = {"time_extract": "time", "time_forward": "time", "time_train_step": "time",
-         "track_peak_bytes": "memory", "track_max_abs_error": "error"}
-
-
-# ---------------------------------------------------------------------------------------------
-# helpers: copies of real results files
-
-
-def n_points(tree: Path, device: str | None = None) -> int:
-    """Grid points of the suite per results file, from benchmarks.json (every benchmark but
-    Environment, whose params are columns), optionally on one device only."""
-    names = json.loads((tree / "benchmarks.json").read_text())
-    total = 0
-    for name, info in names.items():
-        if name == "version" or name.endswith("Environment.track_threads"):
-            continue
-        sizes = [len(p) for p in info["params"]]
-        if device is not None:
-            sizes[info["param_names"].index("device")] = 1
-        total += math.prod(sizes)
-    return total
-
-
-def core(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the five benchmarks the analysis is about (the suite may hold more)."""
-    return df[df["metric"].isin(list(KINDS))]
-
-
-def results_file(tree: Path, machine: str = "smoke-box") -> Path:
-    return next(p for p in (tree / machine).glob("*.json") if p.name != "machine.json")
-
-
-def copy_tree(src: Path, dest: Path) -> Path:
-    shutil.copytree(src, dest)
-    return dest
-
-
-def copy_as(source: Path, tree: Path, *, commit: str | None = None, machine: str | None = None,
-            date_shift_ms: int = 0, time_factor: float = 1.0, edit=None) -> Path:
-    """A real results file under another commit hash and/or machine (file name rewritten)."""
-    data = json.loads(source.read_text())
-    if commit is not None:
-        data["commit_hash"] = commit
-    if machine is not None:
-        data["params"]["machine"] = machine
-    data["date"] += date_shift_ms
-    if time_factor != 1.0:
-        columns = data["result_columns"]
-        for name, row in data["results"].items():
-            if ".time_" not in name:
-                continue
-            for key in ("result", "stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75"):
-                at = columns.index(key)
-                row[at] = [v * time_factor if v is not None else None for v in row[at]]
-    if edit is not None:
-        edit(data)
-    folder = tree / (machine or source.parent.name)
-    folder.mkdir(parents=True, exist_ok=True)
-    if machine is not None and not (folder / "machine.json").exists():
-        (folder / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
-    env = source.name.split("-", 1)[1]
-    path = folder / f"{data['commit_hash'][:8]}-{env}"
-    path.write_text(json.dumps(data))
-    return path
-
-
-def synthetic_intervals(width: float):
-    """An ``edit`` for ``copy_as``: every timed point's spread made synthetic and deterministic
-    (asv's 99% interval at +-``width`` of its median, quartiles at +-``width / 2``, no raw
-    samples), so that what a test asserts about intervals does not depend on how loaded the
-    machine was during the real run. The medians stay the measured ones."""
-    spread = {"stats_ci_99_a": 1 - width, "stats_ci_99_b": 1 + width,
-              "stats_q_25": 1 - width / 2, "stats_q_75": 1 + width / 2}
-
-    def edit(data: dict) -> None:
-        columns = data["result_columns"]
-        for name, row in data["results"].items():
-            if ".time_" not in name or row[columns.index("result")] is None:
-                continue
-            value = row[columns.index("result")]
-            for key, factor in spread.items():
-                row[columns.index(key)] = [v * factor if v is not None else None for v in value]
-            at = columns.index("samples")
-            if at < len(row):
-                row[at] = None
-
-    return edit
-
-
-def run_asv(workdir: Path, machine: str, *extra: str) -> Path:
-    """Like conftest.run_asv_smoke, with extra ``asv run`` arguments (a real run)."""
-    conf = load_asv_conf(REPO / "asv.conf.json")
-    conf.update(repo=str(REPO), benchmark_dir=str(REPO / "benchmarks"),
-                results_dir=str(workdir / "results"), html_dir=str(workdir / "html"),
-                env_dir=str(workdir / "env"))
-    conf_path = workdir / "asv.conf.json"
-    conf_path.write_text(json.dumps(conf))
-    env = {**os.environ, "HOME": str(workdir), "BIRNN_BENCH_GRID": "smoke",
-           "ASV_PYTHONPATH": str(REPO)}
-    asv = [sys.executable, "-m", "asv"]
-    subprocess.run([*asv, "machine", "--yes", "--machine", machine], cwd=workdir, env=env,
-                   check=True, capture_output=True, text=True)
-    done = subprocess.run([*asv, "run", "--python=same", f"--set-commit-hash={head_commit()}",
-                           "--config", str(conf_path), "--machine", machine, *extra],
-                          cwd=workdir, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return workdir / "results"
-
-
-@pytest.fixture(scope="module")
-def asv_partial_samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real PARTIAL asv run (Forward only) that records raw samples."""
-    return run_asv(tmp_path_factory.mktemp("asv-partial"), "partial-box", "--bench",
-                   "Forward", "--record-samples")
-
-
-@pytest.fixture(scope="module")
-def smoke(smoke_results: Path):
-    return load_results(smoke_results)
-
-
-def asv_errors(tree: Path, machine: str) -> dict[tuple, float]:
-    """Error per grid point read with asv's own reader: an independent check of the loader."""
-    out = {}
-    for result in asv_results.iter_results(str(tree / machine)):
-        for name in result.get_all_result_keys():
-            if not name.endswith("track_max_abs_error"):
-                continue
-            params = result.get_result_params(name)
-            for combo, value in zip(itertools.product(*params),
-                                    result.get_result_value(name, params), strict=True):
-                if value is not None and value == value:
-                    out[tuple(ast.literal_eval(c) for c in combo)] = value
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# load
-
-
-def test_tidy_frame_has_typed_columns(smoke, smoke_results) -> None:
-    df = smoke.data
-    assert smoke.problems == [] and len(smoke.files) == 1
-    for name in ("machine", "device_name", "commit", "date", "torch", "cudnn", "gpu", "threads",
-                 "benchmark", "metric", "kind", "unit", *BENCH_PARAM_NAMES, "value", "ci_low",
-                 "ci_high", "q25", "q75", "number", "repeat", "samples", "file"):
-        assert name in df.columns, name
-    for name in ("batch", "max_len", "hidden", "layers", "threads", "number", "repeat"):
-        assert str(df[name].dtype) == "Int64", name
-    for name in ("device", "cell", "lengths", "dtype", "strategy", "machine", "kind"):
-        assert isinstance(df[name].dtype, pd.CategoricalDtype), name
-    assert str(df["date"].dtype).startswith("datetime64") and df["value"].dtype == np.float64
-    # Every point of every benchmark; Environment is columns.
-    assert len(df) == n_points(smoke_results)
-    assert dict(zip(core(df)["metric"], core(df)["kind"], strict=True)) == KINDS
-    assert {"seconds", "bytes", "abs error"} <= set(df["unit"])
-    assert set(df["commit"]) == {head_commit()} and set(df["machine"]) == {"smoke-box"}
-    assert set(df["torch"]) == {torch.__version__} and set(df["threads"]) == {1}
-    assert set(df["batch"]) == {4} and set(df["layers"]) == {2}
-    # Categories keep the suite's order (first appearance), not the alphabet's.
-    cats = list(df["strategy"].cat.categories)
-    assert cats[0] == "hn_index"
-    assert cats.index("hn_first_layer") < cats.index("last_step_naive") < cats.index("chunk_view")
-    forward = df[(df["metric"] == "time_forward") & (df["device"] == "cpu")]
-    assert (forward["ci_low"] <= forward["value"]).all()
-    assert (forward["value"] <= forward["ci_high"]).all()
-    assert forward["repeat"].notna().all() and (forward["number"] >= 1).all()
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA points are measured here")
-def test_skipped_cuda_points_are_missing_not_zero(smoke, smoke_results) -> None:
-    df = smoke.data
-    cuda = df[df["device"] == "cuda"]
-    assert len(cuda) == n_points(smoke_results, "cuda")
-    assert cuda["value"].isna().all() and cuda["ci_low"].isna().all()
-    assert cuda["number"].isna().all()
-    assert not (core(df)["value"] == 0).any()
-    cpu = core(df)[core(df)["device"] == "cpu"]
-    assert cpu["value"].notna().all()
-
-
-def test_valid_tokens_match_the_workload_the_suite_builds() -> None:
-    for lengths, batch, max_len in (("skewed", 4, 8), ("uniform", 64, 32), ("equal", 16, 128),
-                                    ("skewed", 256, 512)):
-        spec = bench_spec("cpu", "gru", batch, max_len, lengths, 16, 1, "float32")
-        assert s.valid_tokens(lengths, batch, max_len) == float(build(spec).lengths.sum())
-
-
-def test_default_results_dir_comes_from_asv_conf(tmp_path) -> None:
-    assert default_results_dir(REPO / "asv.conf.json") == (REPO / "results").resolve()
-    conf = tmp_path / "asv.conf.json"
-    conf.write_text('{\n  // a comment, as in the repo\'s\n  "version": 1,\n'
-                    '  "results_dir": "elsewhere/res"\n}\n')
-    assert default_results_dir(conf) == (tmp_path / "elsewhere" / "res").resolve()
-
-
-# ---------------------------------------------------------------------------------------------
-# correctness and recommendations
-
-
-def test_correctness_verdicts_follow_the_oracle_tolerance(smoke, smoke_results) -> None:
-    verdicts = s.correctness(smoke.data)
-    assert len(verdicts) == 8  # CPU only: CUDA points are n/a, not verdicts
-    assert set(verdicts.loc[verdicts["correct"], "strategy"]) == SMOKE_CORRECT
-    assert set(verdicts.loc[~verdicts["correct"], "strategy"]) == SMOKE_WRONG
-    assert (verdicts["tolerance"] == TOLERANCES[torch.float32]).all()
-    independent = asv_errors(smoke_results, "smoke-box")
-    for row in verdicts.itertuples():
-        key = tuple(getattr(row, n) for n in BENCH_PARAM_NAMES)
-        assert row.error == independent[key]
-        assert row.correct == (independent[key] <= TOLERANCES[getattr(torch, row.dtype)])
-    matrix = s.correctness_matrix(verdicts)
-    assert set(matrix.loc[matrix["share"] == 1, "strategy"]) == SMOKE_CORRECT
-
-
-def test_recommendations_list_only_correct_strategies(smoke) -> None:
-    tp = s.throughput(smoke.data)
-    assert set(tp["metric"]) == {"time_extract", "time_forward", "time_train_step"}
-    forward = tp[tp["metric"] == "time_forward"].set_index("strategy")
-    assert (forward["seq_per_s"] == 4 / forward["time_s"]).all()
-    assert (forward["valid_tokens"] == s.valid_tokens("skewed", 4, 8)).all()
-    assert forward["peak_bytes"].gt(0).all()
-    for metric in ("time_forward", "time_train_step"):
-        recs = s.recommend(tp, metric)
-        assert len(recs) == 1  # one device x one regime in the smoke grid
-        rec = recs.iloc[0]
-        assert rec["strategy"] in SMOKE_CORRECT and rec["runner_up"] in SMOKE_CORRECT
-        assert rec["n_correct"] == 4 and set(rec["incorrect"].split(", ")) == SMOKE_WRONG
-        assert rec["margin"] >= 0 and rec["method"] == "asv 99% CIs"
-        assert rec["verdict"] in ("fastest", "no significant difference")
-        assert set(filter(None, rec["tied_with"].split(", "))) <= SMOKE_CORRECT
-    front = s.pareto(tp)
-    assert set(front["strategy"]) == SMOKE_CORRECT and front["on_front"].any()
-    sp = s.speedup(tp)
-    base = sp[sp["strategy"] == "hn_index"]
-    assert np.allclose(base["speedup"], 1.0) and (base["speedup_low"] <= 1).all()
-
-
-def test_compiled_against_eager_is_checked_on_the_timed_point(smoke) -> None:
-    table = s.compiled(smoke.data)
-    # The smoke compile sub-grid on CPU: lstm, hn_index and padded_gather, eager vs compile.
-    assert sorted(table["strategy"]) == ["hn_index", "padded_gather"]
-    assert (table["device"] == "cpu").all() and table["verified"].all()
-    assert np.allclose(table["speedup"], table["eager_s"] / table["compiled_s"])
-    assert ((table["speedup_low"] <= table["speedup"])
-            & (table["speedup"] <= table["speedup_high"])).all()
-    assert (table["ci_method"] == "asv 99% CIs combined").all()  # no samples recorded
-    assert (table["compile_s"] > 0).all()
-    # Verdicts come from the compiled output on that very point: padding read on skewed lengths.
-    verdict = dict(zip(table["strategy"], table["correct"], strict=True))
-    assert verdict == {"hn_index": True, "padded_gather": False}
-
-
-def test_significance_can_say_no_difference() -> None:
-    rng = np.random.default_rng(1)
-    a = tuple(1e-3 * (1 + 0.05 * rng.standard_normal(20)))
-    b = tuple(1e-3 * (1 + 0.05 * rng.standard_normal(20)))
-    c = tuple(1.5e-3 * (1 + 0.05 * rng.standard_normal(20)))
-    row = lambda t: pd.Series({"samples": t, "time_s": float(np.median(t)),  # noqa: E731
-                               "ci_low": np.nan, "ci_high": np.nan})
-    same, p_same, method = s.compare(row(a), row(b))
-    assert method == s.ROUND_METHOD and not same and p_same > 0.01
-    differ, p_diff, _ = s.compare(row(a), row(c))
-    assert differ and p_diff < 0.01
-    # What this shared 2-core box does: a whole process lands on a slower CPU. Pooled, the
-    # samples "differ" (p < 0.01); one round of the faster is slower than one of the other, so
-    # the difference is not reproduced in every round and does not count.
-    jitter = 1 + 0.001 * rng.standard_normal(5)
-    by_round = lambda *levels: tuple(np.concatenate([lv * 1e-3 * jitter for lv in levels]))  # noqa: E731
-    one, other = by_round(1.0, 1.0, 1.0, 1.3), by_round(1.25, 1.35, 1.35, 1.35)
-    assert s.SAMPLES_PER_ROUND == 5
-    noisy, p_noisy, _ = s.compare(row(one), row(other))
-    assert p_noisy < 0.01 and not noisy
-    clean, _, _ = s.compare(row(one), row(by_round(1.35, 1.35, 1.4, 1.35)))
-    assert clean
-    assert s.permutation_p(a, c) == s.permutation_p(a, c)  # fixed seed: deterministic
-    overlap = s.compare(pd.Series({"time_s": 1.0, "ci_low": 0.9, "ci_high": 1.2}),
-                        pd.Series({"time_s": 1.1, "ci_low": 1.0, "ci_high": 1.3}))
-    apart = s.compare(pd.Series({"time_s": 1.0, "ci_low": 0.9, "ci_high": 1.05}),
-                      pd.Series({"time_s": 1.5, "ci_low": 1.4, "ci_high": 1.6}))
-    assert overlap[0] is False and apart[0] is True and apart[2] == "asv 99% CIs"
-
-
-def test_round_medians_follow_asv_processes() -> None:
-    """Samples are split one chunk per asv process when the count says so (3 rounds x 5 now, 4 x
-    5 in older committed results, Compiled's 2 x 10 in aligned halves), else in asv's two
-    default rounds; a chunk never mixes two processes when the count is a multiple of 5."""
-    from birnn_bench import stats
-
-    per_process = lambda *levels: np.repeat(np.array(levels, dtype=float), 5)  # noqa: E731
-    assert stats.round_medians(per_process(1, 2, 3), 5).tolist() == [1, 2, 3]
-    assert stats.round_medians(per_process(1, 2, 3, 4), 5).tolist() == [1, 2, 3, 4]
-    assert stats.round_medians(np.repeat([1.0, 2.0], 10), 5).tolist() == [1, 1, 2, 2]
-    assert stats.round_medians([1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0], 5).tolist() == [1, 2]
-    assert stats.round_medians([1.0, 2.0, 3.0], 5).tolist() == [2]  # too few to split
-    # One process of 5 (rounds=1): the two-round fallback halves it, which is only stricter.
-    assert stats.round_medians(per_process(1), 5).tolist() == [1, 1]
-    # One process of the faster strategy landed on a slow CPU: not reproduced in every round.
-    assert not stats.reproduced_in_every_round(per_process(2, 2, 2), per_process(1, 1, 2.5), 5)
-    assert stats.reproduced_in_every_round(per_process(2, 2, 2), per_process(1, 1, 1.5), 5)
-
-
-def test_round_spread_measures_how_far_one_points_processes_land() -> None:
-    """The figure FINDINGS quotes for the every-round criterion: slowest round median over the
-    fastest, per point, summarised per device; points without samples are left out."""
-    level = lambda *levels: tuple(np.repeat(np.array(levels) * 1e-3, 5))  # noqa: E731
-    keys = {"machine": "box", "device": "cpu", "device_name": "AMD EPYC"}
-    tp = pd.DataFrame([
-        {**keys, "samples": level(1.0, 1.0, 2.0, 1.0)},
-        {**keys, "samples": level(1.0, 1.2, 1.1, 1.0)},
-        {**keys, "samples": level(3.0, 3.0, 3.0, 3.0)},
-        {**keys, "samples": None},
-        {**keys, "device": "cuda", "device_name": "H100", "samples": level(1.0, 1.5, 1.0, 1.0)},
-    ])
-    out = s.round_spread(tp)
-    assert out[["device", "points"]].values.tolist() == [["cpu", 3], ["cuda", 1]]
-    cpu, cuda = out.to_dict("records")
-    assert cpu["max_spread"] == pytest.approx(2.0) and cpu["median_spread"] == pytest.approx(1.2)
-    assert cuda["max_spread"] == pytest.approx(1.5)
-    assert s.round_spread(tp.iloc[[3]]).empty and s.round_spread(tp.iloc[:0]).empty
-
-
-def test_partial_run_with_samples_is_loaded_and_never_recommended(smoke_results,
-                                                                  asv_partial_samples,
-                                                                  tmp_path) -> None:
-    """A real run of only the Forward benchmark, with raw samples, merged with the smoke run:
-    its timings have no error measurement, so nothing is recommended for that machine."""
-    tree = copy_tree(smoke_results, tmp_path / "results")
-    partial = results_file(asv_partial_samples, "partial-box")
-    shutil.copytree(partial.parent, tree / "partial-box")
-    loaded = load_results(tree)
-    assert {str(p.path) for p in loaded.problems} == {f"partial-box/{partial.name}"}
-    (problem,) = loaded.problems
-    assert problem.severity == "warning" and "partial run" in problem.message
-    assert "track_max_abs_error" in problem.message
-    df = loaded.data
-    part = df[df["machine"] == "partial-box"]
-    assert set(part["metric"]) == {"time_forward"}
-    cpu = part[part["device"] == "cpu"]
-    assert all(isinstance(x, tuple) and len(x) >= s.MIN_SAMPLES for x in cpu["samples"])
-    assert all(min(x) <= v <= max(x) for x, v in zip(cpu["samples"], cpu["value"], strict=True))
-    tp = s.throughput(df)
-    recs = s.recommend(tp)
-    mine = recs[recs["machine"] == "partial-box"].iloc[0]
-    assert pd.isna(mine["strategy"]) and mine["verdict"] == "no correct strategy measured"
-    assert set(mine["unverified"].split(", ")) == SMOKE_CORRECT | SMOKE_WRONG
-    smoke_rec = recs[recs["machine"] == "smoke-box"].iloc[0]
-    assert smoke_rec["strategy"] in SMOKE_CORRECT
-    # With samples on both sides, the speed-up interval is a bootstrap.
-    sp = s.speedup(tp)
-    assert set(sp.loc[(sp["machine"] == "partial-box"), "ci_method"]) == {"bootstrap 99%"}
-
-
-# ---------------------------------------------------------------------------------------------
-# several machines and commits; history
-
-
-def test_machines_and_commits_merge(smoke_results, tmp_path) -> None:
-    tree = copy_tree(smoke_results, tmp_path / "results")
-    source = results_file(tree)
-    copy_as(source, tree, commit="a" * 40, date_shift_ms=3_600_000)
-    copy_as(source, tree, machine="other-box")
-    loaded = load_results(tree)
-    assert loaded.problems == [] and len(loaded.files) == 3
-    df = loaded.data
-    assert set(df["machine"]) == {"smoke-box", "other-box"}
-    assert set(df["commit"]) == {head_commit(), "a" * 40}
-    assert len(df) == 3 * n_points(tree)
-    recs = s.recommend(s.throughput(df))
-    assert set(recs["machine"]) == {"smoke-box", "other-box"}
-    assert set(recs["strategy"]) <= SMOKE_CORRECT
-    # The newest commit per machine feeds the tables.
-    snap = s.latest(df)
-    assert set(snap.loc[snap["machine"] == "smoke-box", "commit"]) == {"a" * 40}
-
-
-def test_history_flags_an_injected_regression(smoke_results, tmp_path) -> None:
-    tree = copy_tree(smoke_results, tmp_path / "results")
-    source = results_file(tree)
-    # The compared commits carry synthetic intervals (the smoke run's own widths follow the
-    # machine's load); the head file stays as measured. c: twice b's time, both +-1%: flagged.
-    # d: twice c's time again, but +-70%: its interval reaches into c's, so not flagged.
-    copy_as(source, tree, commit="b" * 40, date_shift_ms=3_600_000,
-            edit=synthetic_intervals(0.01))
-    copy_as(source, tree, commit="c" * 40, date_shift_ms=7_200_000, time_factor=2.0,
-            edit=synthetic_intervals(0.01))
-    copy_as(source, tree, commit="d" * 40, date_shift_ms=10_800_000, time_factor=4.0,
-            edit=synthetic_intervals(0.7))
-    hist = s.history(load_results(tree).data)
-    timed = 3 * 8  # CPU points of the three time benchmarks on the suite's grid
-    compiled = hist[hist["metric"] == "time_forward_compiled"]
-    # The compile sub-grid: eager and compiled points are separate series.
-    assert set(compiled["variant"]) == {"compile=eager", "compile=compile"}
-    assert (hist.loc[hist["metric"] != "time_forward_compiled", "variant"] == "").all()
-    assert not compiled.duplicated(["commit", "strategy", "variant"]).any()
-    hist = hist[hist["metric"] != "time_forward_compiled"]
-    assert len(hist) == 4 * timed
-    assert not hist.loc[hist["commit"] != "c" * 40, "regression"].any()
-    slow = hist[hist["commit"] == "c" * 40]
-    assert np.allclose(slow["ratio"], 2.0) and set(slow["previous_commit"]) == {"b" * 40}
-    # Twice as slow with +-1% intervals: the intervals separate, and every point is flagged.
-    before = hist[hist["commit"] == "b" * 40].set_index(["metric", "strategy"])
-    after = slow.set_index(["metric", "strategy"])
-    separated = before.loc[after.index, "ci_high"].to_numpy() < after["ci_low"].to_numpy()
-    assert separated.all() and len(after) == timed
-    assert after["regression"].all()
-    # Twice as slow again, intervals overlapping: a slowdown, never a flagged regression.
-    noisy = hist[hist["commit"] == "d" * 40]
-    assert np.allclose(noisy["ratio"], 2.0) and set(noisy["previous_commit"]) == {"c" * 40}
-    assert len(noisy) == timed and not noisy["regression"].any()
-    assert not hist["improvement"].any()
-    summary = s.history_summary(hist)
-    assert summary.loc[summary["commit"] == "c" * 40, "regressions"].sum() == \
-        after["regression"].sum()
-
-
-# ---------------------------------------------------------------------------------------------
-# bad input
-
-
-def test_missing_and_empty_results_folders(tmp_path, capsys) -> None:
-    missing = tmp_path / "nope"
-    loaded = load_results(missing)
-    assert loaded.data.empty and loaded.problems == [
-        Problem(str(missing), "results folder does not exist")]
-    assert main(["report", "--results", str(missing), "--out", str(tmp_path / "r"),
-                 "--quiet"]) == 2
-    err = capsys.readouterr().err
-    assert f"{missing}: results folder does not exist" in err
-    assert "nothing could be loaded" in err
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    loaded = load_results(empty)
-    assert loaded.data.empty and "is empty" in loaded.problems[0].message
-    assert main(["report", "--results", str(empty), "--out", str(tmp_path / "r")]) == 2
-    assert "is empty" in capsys.readouterr().err
-    assert not (tmp_path / "r").exists()
-    # The empty frame keeps the schema.
-    assert str(loaded.data["batch"].dtype) == "Int64" and "strategy" in loaded.data
-
-
-def test_truncated_corrupt_and_foreign_files_are_named_and_the_rest_loaded(smoke_results,
-                                                                           tmp_path) -> None:
-    tree = copy_tree(smoke_results, tmp_path / "results")
-    source = results_file(tree)
-    truncated = copy_as(source, tree, commit="d" * 40)
-    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
-    corrupt = copy_as(source, tree, commit="e" * 40)
-    corrupt.write_bytes(b"\x00\x01 not json at all")
-
-    def other_suite(data: dict) -> None:
-        results = data["results"]
-        results["strategies.Old.time_gone"] = results.pop("strategies.Extract.time_extract")
-        row = results["strategies.Forward.time_forward"]
-        row[1] = row[1][:-1]  # one parameter fewer than benchmarks.json names
-
-    foreign = copy_as(source, tree, commit="f" * 40, edit=other_suite)
-
-    def moved(data: dict) -> None:  # a benchmark class moved to another module of the suite
-        results = data["results"]
-        results["extract.Extract.time_extract"] = results.pop("strategies.Extract.time_extract")
-
-    renamed = copy_as(source, tree, commit="1" * 40, edit=moved)
-    (tree / "smoke-box" / "machine.json").write_text("{ broken")
-    loaded = load_results(tree)
-    by_file = {Path(p.path).name: p for p in loaded.problems}
-    assert "is not valid JSON (truncated)" in by_file[truncated.name].message
-    assert by_file[truncated.name].severity == "error"
-    assert "is not valid JSON" in by_file[corrupt.name].message or \
-        "not UTF-8" in by_file[corrupt.name].message
-    message = " / ".join(p.message for p in loaded.problems if p.path.endswith(foreign.name))
-    assert "'strategies.Old.time_gone' is not in benchmarks.json" in message
-    assert "strategies.Forward.time_forward: 8 parameter lists, but benchmarks.json names 9" \
-        in message
-    assert by_file["machine.json"].severity == "warning"
-    assert by_file[renamed.name].severity == "warning"
-    assert "extract.Extract.time_extract as strategies.Extract.time_extract" in \
-        by_file[renamed.name].message
-    # The intact and the moved files are loaded in full, the foreign one in part.
-    assert set(loaded.files) == {f"smoke-box/{p.name}" for p in (source, foreign, renamed)}
-    df = loaded.data
-    for commit in (head_commit(), "1" * 40):
-        assert len(df[df["commit"] == commit]) == n_points(tree)
-    rest = core(df[df["commit"] == "f" * 40])
-    assert set(rest["metric"]) == {"time_train_step", "track_peak_bytes", "track_max_abs_error"}
-    assert set(s.recommend(s.throughput(df))["strategy"]) <= SMOKE_CORRECT
-
-
-def test_missing_benchmarks_json_and_foreign_format(smoke_results, tmp_path) -> None:
-    tree = copy_tree(smoke_results, tmp_path / "results")
-    source = results_file(tree)
-    copy_as(source, tree, commit="9" * 40, edit=lambda d: d.update(version=1))
-    loaded = load_results(tree)
-    (problem,) = loaded.problems
-    assert problem.path.endswith("99999999-" + source.name.split("-", 1)[1])
-    assert "results format version 1, expected 2" in problem.message
-    assert len(loaded.files) == 1
-    (tree / "benchmarks.json").unlink()
-    loaded = load_results(tree)
-    assert loaded.data.empty
-    assert loaded.problems[0].path == str(tree / "benchmarks.json")
-    assert "missing" in loaded.problems[0].message
-
-
-# ---------------------------------------------------------------------------------------------
-# the report, in a browser
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def dump_dom(page: Path, tmp_path: Path) -> str:
-    profile = tmp_path / "chromium-profile"
-    done = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+# ---------------------------------------------------------------------------------------------
+# injected rows, shaped like the loader's
+
+
+def _regime_columns(regime: str) -> dict:
+    device, cell, layers, batch, max_len, hidden, lengths, dtype = regime.split("-")
+    return {"regime": regime, "device": device, "cell": cell, "layers": int(layers[1:]),
+            "batch": int(batch[1:]), "max_len": int(max_len[1:]), "hidden": int(hidden[1:]),
+            "lengths": lengths, "dtype": dtype}
+
+
+def rows(commit: str, day: int, points: dict, machine: str = "box") -> list[dict]:
+    """points: (regime, strategy) -> {"ratio": (r, lo, hi), "error": e, "peak": b, "time": t}."""
+    base = {"machine": machine, "device_name": "CPU", "commit": commit * 40 if len(commit) == 1
+            else commit, "date": pd.Timestamp(f"2026-11-{day:02d}", tz="UTC"),
+            "env": "existing", "file": f"{machine}/{commit}.json", "compile": np.nan}
+    out = []
+    for (regime, strategy), values in points.items():
+        common = {**base, **_regime_columns(regime), "strategy": strategy}
+        if "ratio" in values:
+            for suffix, value in zip(("", "_low", "_high"), values["ratio"], strict=True):
+                out.append({**common, "benchmark": f"ratios.PairedForward.track_time_ratio"
+                            f"{suffix}", "metric": f"track_time_ratio{suffix}",
+                            "kind": "ratio", "unit": "x hn_index", "value": value})
+        for key, bench, kind, unit in (("error", "strategies.Error.track_max_abs_error",
+                                        "error", "abs error"),
+                                       ("peak", "strategies.PeakMemory.track_peak_bytes",
+                                        "memory", "bytes"),
+                                       ("time", "strategies.Forward.time_forward", "time",
+                                        "seconds")):
+            if key in values:
+                out.append({**common, "benchmark": bench, "metric": bench.rsplit(".", 1)[1],
+                            "kind": kind, "unit": unit, "value": values[key]})
+    return out
+
+
+def frame(*parts: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([r for part in parts for r in part])
+
+
+def point(ratio=(1.0, 0.98, 1.02), error=1e-7, peak=1000.0, time=1e-3) -> dict:
+    return {"ratio": ratio, "error": error, "peak": peak, "time": time}
+
+
+# ---------------------------------------------------------------------------------------------
+# history: one rule per kind of series
+
+
+def test_history_counts_ratio_changes_only_when_intervals_are_apart() -> None:
+    a = {(REGIME, BASELINE): point(), (REGIME, "chunk_view"): point((0.80, 0.78, 0.82)),
+         (REGIME, "packed_unpack"): point((1.00, 0.80, 1.25)),
+         (REGIME, "manual_two_rnn"): point((0.90, 0.88, 0.92))}
+    b = {(REGIME, BASELINE): point(time=2e-3),             # absolute time doubled: never judged
+         (REGIME, "chunk_view"): point((0.95, 0.93, 0.97)),    # apart, slower: a regression
+         (REGIME, "packed_unpack"): point((1.50, 1.20, 1.90)),  # +50%, intervals overlap: no
+         (REGIME, "manual_two_rnn"): point((0.90, 0.88, 0.92), peak=1001.0)}  # bytes: yes
+    h = history.changes(history.series(frame(rows("a", 1, a), rows("b", 2, b))))
+    counted = history.flagged(h)
+    found = {(r.benchmark.rsplit(".", 1)[1], r.strategy, r.change) for r in counted.itertuples()}
+    assert found == {("track_time_ratio", "chunk_view", "regression"),
+                     ("track_peak_bytes", "manual_two_rnn", "regression")}
+    assert not h.loc[h["kind"] == history.ABSOLUTE, "judged"].any()
+    summary = history.per_commit(h)
+    assert summary["regressions"].tolist() == [0, 2]
+    assert summary.loc[1, "previous_commit"] == "a" * 40
+    assert "paired ratio (forward): 1 worse" in summary.loc[1, "what"]
+    # The rule is the project's one rule applied to the quotient of the two commits.
+    assert history.interval_change((1.0, 0.98, 1.02), (1.05, 1.03, 1.07)) == "slower"
+    assert history.interval_change((1.0, 0.98, 1.02), (1.03, 1.01, 1.05)) == "tied"
+    assert history.interval_change((1.0, 0.98, 1.02), (0.9, 0.88, 0.97)) == "faster"
+
+
+def test_history_error_verdict_changes_count_rounding_does_not() -> None:
+    a = {(REGIME, "hn_padded"): point(error=1.1e-7), (REGIME, BASELINE): point(error=3e-8)}
+    b = {(REGIME, "hn_padded"): point(error=0.5), (REGIME, BASELINE): point(error=4e-8)}
+    h = history.flagged(history.changes(history.series(frame(rows("a", 1, a),
+                                                             rows("b", 2, b)))))
+    assert h[["quantity", "strategy", "change"]].values.tolist() == [
+        ["error verdict", "hn_padded", "regression"]]
+
+
+def test_history_lines_use_one_fixed_set_of_regimes() -> None:
+    a = {(REGIME, BASELINE): point(time=1e-3), (OTHER, BASELINE): point(time=4e-3)}
+    b = {(REGIME, BASELINE): point(time=2e-3)}  # OTHER not measured: left out everywhere
+    h = history.changes(history.series(frame(rows("a", 1, a), rows("b", 2, b))))
+    lines = history.lines(h, history.ABSOLUTE, "time_forward (s)")
+    assert lines["regimes"].tolist() == [1, 1]
+    assert np.allclose(lines.sort_values("date")["value"], [1e-3, 2e-3])
+
+
+# ---------------------------------------------------------------------------------------------
+# tables: nothing mixes workloads
+
+
+def test_strategy_summary_averages_only_where_both_are_correct() -> None:
+    df = frame(rows("a", 1, {(REGIME, BASELINE): point(),
+                             (REGIME, "chunk_view"): point((0.5, 0.45, 0.55)),
+                             (OTHER, BASELINE): point(),
+                             (OTHER, "chunk_view"): point((2.0, 1.9, 2.1), error=1.0)}))
+    g = paired.grid(df, SAFE)
+    s = tables.strategy_summary(g).set_index("strategy")
+    assert s.loc["chunk_view", "correct"] == 1 and s.loc["chunk_view", "regimes"] == 2
+    assert s.loc["chunk_view", "geomean_over"] == 1
+    assert s.loc["chunk_view", "ratio_geomean"] == pytest.approx(0.5)  # not sqrt(0.5 * 2)
+    assert s.loc["chunk_view", "recommended"] == 1
+
+
+def test_relative_memory_is_per_regime_against_the_baseline() -> None:
+    df = frame(rows("a", 1, {(REGIME, BASELINE): point(peak=1000.0),
+                             (REGIME, "hn_padded"): point(peak=3000.0, error=0.4),
+                             (OTHER, BASELINE): point(peak=10.0),
+                             (OTHER, "hn_padded"): point(peak=10.0)}))
+    mem = tables.relative(df, tables.PEAK, tables.correctness(df)).set_index(
+        ["regime", "strategy"])
+    assert mem.loc[(REGIME, "hn_padded"), "relative"] == 3.0
+    assert not mem.loc[(REGIME, "hn_padded"), "correct"]
+    assert mem.loc[(OTHER, "hn_padded"), "relative"] == 1.0
+    assert mem.loc[(OTHER, "hn_padded"), "correct"]
+
+
+def test_partial_run_warnings_only_for_a_machines_newest_file() -> None:
+    df = frame(rows("a", 1, {(REGIME, BASELINE): point()}),
+               rows("b", 2, {(REGIME, BASELINE): point()}))
+    loaded = Loaded(df, [Problem("box/a.json", "partial run: no results for x", "warning"),
+                         Problem("box/b.json", "partial run: no results for y", "warning"),
+                         Problem("box/a.json", "is not valid JSON", "error")], [], "r")
+    shown, hidden = report.shown_problems(loaded)
+    assert [p.path for p in shown] == ["box/b.json", "box/a.json"] and hidden == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# figures: one colour per strategy, wherever it appears
+
+
+def test_each_strategy_keeps_its_colour_in_any_subset() -> None:
+    everyone = figures.colours()
+    assert list(everyone)[: len(STRATEGIES)] == list(STRATEGIES)
+    assert len({everyone[n] for n in STRATEGIES}) == len(STRATEGIES)
+    subset = figures.colours(["manual_two_rnn", "somebody_new"])
+    assert subset["manual_two_rnn"] == everyone["manual_two_rnn"]
+    assert subset["somebody_new"] not in [everyone[n] for n in STRATEGIES]
+    assert figures.unsafe(STRATEGIES, None) == set()  # no check: nothing drawn as a pitfall
+    assert figures.unsafe(STRATEGIES, SAFE) == set(STRATEGIES) - SAFE
+
+
+def test_ratio_panels_share_one_symmetric_range_set_by_correct_cells() -> None:
+    df = frame(rows("a", 1, {(REGIME, BASELINE): point(),
+                             (REGIME, "chunk_view"): point((0.5, 0.45, 0.55)),
+                             (REGIME, "hn_padded"): point((0.01, 0.009, 0.011), error=1.0)}))
+    g = paired.grid(df, SAFE)
+    assert figures.ratio_bound(g) == pytest.approx(1.0)  # |log2 0.5|; the wrong 0.01 ignored
+    fig = figures.ratio_heatmap(g.assign(label="x"), "t", safe=SAFE)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any(t.startswith("wrong") for t in texts)  # marked, not blank
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# real runs: the smoke results and the committed old-format results
+
+
+@pytest.fixture(scope="module")
+def smoke(smoke_results: Path) -> Loaded:
+    return load_results(smoke_results)
+
+
+def test_correctness_follows_the_oracle_tolerance(smoke) -> None:
+    verdicts = tables.correctness(smoke.data)
+    assert set(verdicts.loc[verdicts["correct"], "strategy"]) == SMOKE_CORRECT
+    assert set(verdicts.loc[~verdicts["correct"], "strategy"]) == SMOKE_WRONG
+
+
+def test_compiled_against_eager_is_unpaired_and_judged_by_the_one_rule(smoke) -> None:
+    table = tables.compiled(smoke.data)
+    if table.empty:
+        pytest.skip("no compiled.Compiled results in this smoke run")
+    assert np.allclose(table["ratio"], table["compiled_s"] / table["eager_s"])
+    assert ((table["low"] <= table["ratio"]) & (table["ratio"] <= table["high"])).all()
+    assert set(table["verdict"]) <= {"faster", "slower", "tied", "undecided"}
+    undecided = table["verdict"] == "undecided"  # asv's interval reached 0: (0, inf)
+    assert (table.loc[undecided, "low"] == 0).all() and np.isinf(table.loc[undecided,
+                                                                             "high"]).all()
 
 
 def committed_results() -> Path | None:
@@ -560,52 +224,111 @@ def committed_results() -> Path | None:
     return path if has_files and (path / "benchmarks.json").is_file() else None
 
 
+def test_old_and_new_results_folders_merge(smoke_results) -> None:
+    old = committed_results()
+    if old is None:
+        pytest.skip("no committed results in this checkout")
+    merged = report.merge([("new", load_results(smoke_results)), ("old", load_results(old))])
+    machines = set(merged.data["machine"].astype(str))
+    assert "smoke-box" in machines and len(machines) >= 2
+    g = paired.grid(merged.data, SAFE)
+    assert set(g["machine"]) == {"smoke-box"}  # old results: no ratios, no grid
+    verdicts = tables.correctness(merged.data)
+    assert machines <= set(verdicts["machine"])  # ... but correctness from both
+    assert all(p.path.startswith(("new/", "old/")) for p in merged.problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# the report in a browser
+
+
+def dump_dom(page: Path, tmp_path: Path) -> str:
+    done = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'chromium-profile'}", "--dump-dom",
+         page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def _grid_tables(dom: str) -> list[str]:
+    return re.findall(r'<table class="grid">(.*?)</table>', dom, flags=re.S)
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="needs chromium")
-@pytest.mark.parametrize("which", ["smoke", "committed"])
-def test_report_opens_in_chromium_and_recommends_only_correct(which, smoke_results, tmp_path,
-                                                              capsys) -> None:
-    tree = smoke_results if which == "smoke" else committed_results()
-    if tree is None:
-        pytest.skip("no committed results in this checkout yet")
+def test_report_opens_with_the_grid(smoke_results, tmp_path, capsys) -> None:
     out = tmp_path / "report"
-    assert main(["report", "--results", str(tree), "--out", str(out)]) == 0
+    folders = [str(smoke_results)] + ([str(committed_results())] if committed_results() else [])
+    argv = ["report", "--results", *folders, "--out", str(out), "--check",
+            str(REPO / "docs" / "check.json")]
+    deploy = REPO / "docs" / "deploy-cpu.json"
+    if deploy.is_file():
+        argv += ["--deploy", str(deploy)]
+    assert main(argv) == 0
     captured = capsys.readouterr()
-    assert "report:" in captured.out and "loading results" in captured.err
-    for name in ("index.html", "summary.md", "recommendations.csv", "correctness.csv",
-                 "throughput.csv", "speedup.csv", "pareto.csv", "correctness.png",
-                 "correctness.svg", "time_vs_batch.png", "memory.svg", "speedup.png"):
-        assert (out / name).is_file(), name
+    assert "partial run" not in captured.err  # the committed machine's old files: history
+    safe = set(json.loads((REPO / "docs" / "check.json").read_text())["summary"])
+    safe = {n for n, i in json.loads((REPO / "docs" / "check.json").read_text())["summary"]
+            .items() if i["passed"] == i["total"]}
     page = (out / "index.html").read_text()
-    assert "http://" not in page and "https://" not in page
-    assert "<script" not in page and "<link" not in page  # nothing loaded from anywhere
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert 'class="scroll"' not in page
     dom = dump_dom(out / "index.html", tmp_path)
-    assert 'id="recommendations"' in dom
-    assert dom.count('src="data:image/png;base64,') >= 4
-    assert "http://" not in dom and "https://" not in dom
-    for heading in ("Production recommendation", "Correctness", "Throughput", "Speed-up",
-                    "Memory", "Pareto front", "History", "Data problems", "Method"):
-        assert heading in dom, heading
-    # Every recommended strategy was measured correct on that very regime (checked against
-    # the error values read with asv's own reader and the oracle's tolerances).
+    # The grid comes first, before any other section.
+    assert dom.index('id="answer"') < dom.index('id="strategies"') < dom.index('id="history"')
+    grid = pd.read_csv(out / "grid.csv")
+    tables_html = _grid_tables(dom)
+    assert len(tables_html) == grid.groupby(["machine", "device", "mode"]).ngroups
+    # Every regime of the grid has its row; wrong cells are struck and crossed, exactly there.
+    for (_machine, _device, _mode), group in grid.groupby(["machine", "device", "mode"]):
+        html = next(t for t in tables_html if all(f'data-regime="{r}"' in t
+                                                  for r in group["regime"].unique()))
+        for regime, cells in group.groupby("regime"):
+            row = re.search(rf'<tr data-regime="{re.escape(regime)}">(.*?)</tr>', html, re.S)
+            assert row is not None, regime
+            tds = re.findall(r"<td[^>]*>.*?</td>", row.group(1), flags=re.S)
+            wrong = [td for td in tds if 'class="c wrong"' in td]
+            assert len(wrong) == int((~cells["correct"]).sum())
+            assert all("<s>" in td and "✗" in td for td in wrong)
+            recommended = re.findall(r'<td class="rec"><code>([^<]+)</code>', row.group(1))
+            assert set(recommended) <= safe  # never a strategy outside the safe set
     recs = pd.read_csv(out / "recommendations.csv")
-    assert len(recs) > 0
-    machines = {str(m) for m in recs["machine"]}
-    errors = {m: asv_errors(tree, m) for m in machines}
-    for row in recs.itertuples():
-        if pd.isna(row.strategy):
-            assert row.verdict == "no correct strategy measured"
-            continue
-        key = (row.device, row.cell, row.batch, row.max_len, row.lengths, row.hidden,
-               row.layers, row.dtype, row.strategy)
-        assert errors[row.machine][key] <= TOLERANCES[getattr(torch, row.dtype)], key
-    if which == "smoke":
-        assert set(recs["strategy"]) <= SMOKE_CORRECT
-        summary = (out / "summary.md").read_text()
-        assert "## Production recommendation" in summary and "| strategy |" not in summary[:50]
+    assert set(recs["recommended"].dropna()) <= safe
+    assert set(grid.loc[grid["recommended"], "strategy"]) <= safe
+    # Deployability is shown when a deploy file is given; no absolute path of this machine.
+    if deploy.is_file():
+        assert 'id="deployability"' in dom and "pass <code>--deploy" not in dom
+    for path in out.iterdir():
+        if path.suffix in (".html", ".md", ".csv", ".svg"):
+            text = path.read_text(errors="replace")
+            assert str(tmp_path) not in text and str(REPO) not in text, path.name
+            assert "/root/" not in text and "/home/" not in text, path.name
+    summary = (out / "summary.md").read_text()
+    assert summary.index("## The answer at a glance") < summary.index("## History")
 
 
-def test_markdown_table_escapes_pipes() -> None:
-    from analysis.report import markdown_table
+@pytest.mark.skipif(CHROMIUM is None, reason="needs chromium")
+def test_without_a_check_nothing_is_recommended(smoke_results, tmp_path) -> None:
+    out = tmp_path / "report"
+    assert main(["report", "--results", str(smoke_results), "--out", str(out), "--quiet"]) == 0
+    dom = dump_dom(out / "index.html", tmp_path)
+    assert "Correctness check file missing" in dom
+    for html in _grid_tables(dom):
+        assert "<code>" not in html and "†" not in html
+        assert "— (no check file)" in html
+    assert "(no check file)" in (out / "summary.md").read_text()
 
-    text = markdown_table(pd.DataFrame({"a": ["x|y", None], "b": [1.5, math.nan]}))
-    assert text.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1.5 |", "|  |  |"]
+
+def test_bad_check_file_and_missing_results(tmp_path, capsys) -> None:
+    bad = tmp_path / "check.json"
+    bad.write_text('{"rows": []}')
+    assert main(["report", "--results", str(tmp_path), "--out", str(tmp_path / "r"),
+                 "--check", str(bad), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"analysis report: error: --check {bad}:") and err.count("\n") == 1
+    missing = tmp_path / "nope"
+    assert main(["report", "--results", str(missing), "--out", str(tmp_path / "r"),
+                 "--quiet"]) == 2
+    assert "results folder does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

@@ -1,9 +1,15 @@
-"""scripts/publish_dashboard.py: an asv dashboard that renders with no internet.
+"""scripts/publish_dashboard.py: an asv dashboard that renders with no internet, and lists the
+regressions the report's rule accepts.
 
 The end-to-end tests build a throwaway asv project (own git repo, two commits), run real
 ``asv run --python=same`` benchmarks, publish with the script, serve the result on 127.0.0.1
 and load it in headless Chromium whose resolver fails every host but 127.0.0.1, so any CDN
 load would fail (and asv would redirect to its "external dependencies failed" page).
+
+The project's own dashboard is tested on the real smoke run (``smoke_results``) copied under
+three real commits of this repository, with injected paired ratios and peak bytes: the
+dashboard's regressions (asv.conf.json's knobs + the script's filter) and the report's history
+must name the same changes.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import load_script
+from tests.conftest import load_asv_conf, load_script
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "scripts" / "publish_dashboard.py"
@@ -399,3 +405,160 @@ def test_missing_package_fails_with_clear_message(tmp_path: Path) -> None:
     message = str(info.value)
     assert "https://cdn.example/none.js" in message
     assert "birnn-bench-no-such-package-xyz@0.0.0" in message and "404 Not Found" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# The project's dashboard: real smoke results under three commits, injected values
+# ---------------------------------------------------------------------------------------------
+
+RATIO = "ratios.PairedForward.track_time_ratio"
+PEAK = "strategies.PeakMemory.track_peak_bytes"
+CUDA_ONLY = ("profiles.Kernels.track_kernels", "profiles.HostSyncs.track_host_syncs")
+
+
+def _commits(n: int) -> list[tuple[str, int]]:
+    """The last ``n`` commits of this repository's history, oldest first: (hash, date ms)."""
+    out = _run(["git", "log", f"-{n}", "--format=%H %ct", "HEAD"], REPO_ROOT).split("\n")
+    pairs = [line.split() for line in out if line.strip()]
+    return [(sha, int(ts) * 1000) for sha, ts in reversed(pairs)]
+
+
+def _set(data: dict, name: str, strategy: str | None, value) -> None:
+    """Sets benchmark ``name``'s result for one strategy (None: every point) to ``value``
+    (a number, or a function of the old value)."""
+    columns = data["result_columns"]
+    row = data["results"][name]
+    strategies = [ast_literal(v) for v in row[columns.index("params")][-1]]
+    values = row[columns.index("result")]
+    for i, old in enumerate(values):
+        if strategy is None or strategies[i % len(strategies)] == strategy:
+            values[i] = value(old) if callable(value) else value
+
+
+def ast_literal(text: str):
+    import ast
+
+    return ast.literal_eval(text)
+
+
+def _ratio(data: dict, ratio: float, low: float, high: float, strategy: str | None = None):
+    for suffix, value in (("", ratio), ("_low", low), ("_high", high)):
+        _set(data, RATIO + suffix, strategy, value)
+
+
+@pytest.fixture(scope="module")
+def project_tree(smoke_results: Path, tmp_path_factory: pytest.TempPathFactory):
+    """(asv config, results tree, [commit A, B, C]): the smoke run as three commits.
+
+    A -> B: every paired ratio 1.00 [0.95, 1.05] -> 1.04 [0.99, 1.09] (intervals overlap),
+    absolute times doubled (never judged), deterministic values identical: nothing counts.
+    B -> C: chunk_view's forward ratio 1.30 [1.20, 1.40] (intervals apart) and packed_unpack's
+    peak bytes +10%: two regressions, and only those."""
+    root = tmp_path_factory.mktemp("project-dashboard")
+    tree = root / "results"
+    shutil.copytree(smoke_results, tree)
+    source = next(p for p in (tree / "smoke-box").glob("*.json") if p.name != "machine.json")
+    original = json.loads(source.read_text())
+    source.unlink()
+    commits = _commits(3)
+    for step, (sha, date) in enumerate(commits):
+        data = json.loads(json.dumps(original))
+        data["commit_hash"], data["date"] = sha, date
+        _ratio(data, *((1.0, 0.95, 1.05) if step == 0 else (1.04, 0.99, 1.09)))
+        if step >= 1:
+            for name in data["results"]:
+                if ".time_" in name:
+                    _set(data, name, None, lambda v: v * 2 if v is not None else v)
+        if step == 2:
+            _ratio(data, 1.30, 1.20, 1.40, "chunk_view")
+            _set(data, PEAK, "packed_unpack", lambda v: v * 1.1)
+        env = source.name.split("-", 1)[1]
+        (tree / "smoke-box" / f"{sha[:8]}-{env}").write_text(json.dumps(data))
+    conf = load_asv_conf(REPO_ROOT / "asv.conf.json")  # the project's regression knobs
+    conf.update(repo=str(REPO_ROOT), results_dir=str(tree), html_dir=str(root / "html"),
+                env_dir=str(root / "env"), benchmark_dir=str(REPO_ROOT / "benchmarks"))
+    config = root / "asv.conf.json"
+    config.write_text(json.dumps(conf))
+    return config, tree, [sha for sha, _ in commits]
+
+
+def _asv_regressions(html_dir: Path) -> set[tuple[str, str, str, str]]:
+    """(benchmark, regime, strategy, commit of the step) of every regression asv lists."""
+    index = json.loads((html_dir / "index.json").read_text())
+    data = json.loads((html_dir / "regressions.json").read_text())
+    found = set()
+    for name, _path, _params, position, _last, _best, jumps in data["regressions"]:
+        bench = name.split("(")[0]
+        values = pd.param_values(index, bench, position)
+        for jump in jumps:
+            commit = index["revision_to_hash"][str(jump[1])]
+            found.add((bench, ast_literal(values[0]), ast_literal(values[1]), commit))
+    return found
+
+
+def test_dashboard_regressions_are_the_reports(project_tree) -> None:
+    from analysis import history
+    from analysis.load import load_results
+
+    config, tree, (_a, b, c) = project_tree
+    html = config.parent / "html"
+    pd.run_asv_publish(config, html)
+    proposed, kept = pd.filter_regressions(html)
+    asv_found = _asv_regressions(html)
+    # The dashboard's error tile is the verdict: the same series as the report's error verdict.
+    asv_found = {("strategies.Error.track_max_abs_error" if n.endswith("track_error_verdict")
+                  else n, r, s, sha) for n, r, s, sha in asv_found}
+    changes = history.changes(history.series(load_results(tree).data))
+    report_found = {(r.benchmark, r.regime, r.strategy, r.commit)
+                    for r in history.flagged(changes).itertuples() if r.change == "regression"}
+    regime = next(iter({r for _, r, _, _ in report_found}))
+    expected = {(RATIO, regime, "chunk_view", c), (PEAK, regime, "packed_unpack", c)}
+    assert report_found == expected
+    assert asv_found == expected
+    assert proposed >= kept == 2
+    # Between A and B nothing counts: identical deterministic values, overlapping intervals,
+    # and absolute times twice as slow (shown, never judged).
+    at_b = changes[changes["commit"] == b]
+    assert (at_b["change"] == "").all()
+    assert (at_b.loc[at_b["quantity"] == "time_forward (s)", "value"]
+            > at_b.loc[at_b["quantity"] == "time_forward (s)", "previous_value"]).all()
+    assert pd.drop_empty_benchmarks(html) == []  # every tile of this CPU tree has data
+    feed = (html / "regressions.xml").read_text()
+    assert feed.count("<entry>") == 2
+
+
+@needs_chromium
+def test_project_dashboard_renders_readable_error_view_and_no_empty_tile(project_tree,
+                                                                         tmp_path) -> None:
+    config, _tree, _ = project_tree
+    site = tmp_path / "site"
+    _run([sys.executable, str(SCRIPT), "--config", str(config), "--html-dir", str(site),
+          "--vendor-cache", str(VENDOR_CACHE)], REPO_ROOT)
+    index = json.loads((site / "index.json").read_text())
+    names = set(index["benchmarks"])
+    assert not names & set(CUDA_ONLY)  # CPU-only tree: the CUDA counters are not defined
+    for name in names:  # every tile has something to draw
+        summary = json.loads((site / "graphs" / "summary" / f"{name}.json").read_text())
+        assert any(v is not None for _, v in summary), name
+        assert index["benchmarks"][name].get("param_names") in ([], ["regime", "strategy"],
+                                                                 ["regime", "strategy",
+                                                                  "compile"],
+                                                                 ["torch", "threads", "cuda",
+                                                                  "cudnn", "gpu",
+                                                                  "cudnn_allow_tf32"]), name
+    verdict = "strategies.Error.track_error_verdict"
+    assert index["benchmarks"][verdict]["unit"] == "wrong (1) or right (0)"
+    with _serve(site) as base:
+        # Tall enough for every tile: asv draws a tile's plot once it is on screen.
+        grid = _chromium(f"{base}/index.html", tmp_path / "p1", "--dump-dom",
+                         "--window-size=1280,8000")
+        graph = _chromium(f"{base}/index.html#{verdict}", tmp_path / "p2", "--dump-dom")
+    assert ASV_ERROR_TEXT not in grid and ASV_ERROR_TEXT not in graph
+    tiles = re.findall(r'class="[^"]*\bbenchmark-container\b', grid)
+    assert len(tiles) == len(names) and grid.count('class="flot-base"') == len(names)
+    # The error view: a verdict, 0 (right) or 1 (wrong), the y axis from 0 to 1 (flot draws
+    # the unit, "wrong (1) or right (0)", into its canvas), the parameters named.
+    ticks = [float(t) for t in re.findall(r'class="flot-tick-label tickLabel"[^>]*>([0-9.]+)<',
+                                          graph)]
+    assert min(ticks) == 0.0 and 1.0 <= max(ticks) <= 1.3, ticks
+    assert ">regime<" in graph and ">strategy<" in graph

@@ -1,0 +1,241 @@
+"""History across commits: every series of the results, which changes count, per commit.
+
+Pure functions: DataFrame in, DataFrame out. A *series* is one benchmark's value for one machine,
+environment, regime, strategy (and extra parameter, e.g. ``compile=eager``) over the commits it
+was measured at, oldest first (commit date, then commit). Each point is compared with the
+previous point of its series, and what counts depends on what the series is:
+
+* ``ratio``: the paired ratios (``ratios.Paired*.track_time_ratio`` with ``_low``/``_high``,
+  each strategy's time over the baseline's in one process). A change counts when the two
+  commits' 99% intervals do not overlap: the ONE rule, ``compare.Interval.verdict``, applied to
+  the conservative interval of now / before (``low / before's high``, ``high / before's low``):
+  it excludes 1 exactly when the intervals are apart.
+* ``deterministic``: peak bytes, op/kernel/sync counts and the error verdict (error above the
+  dtype's tolerance = 1, wrong): identical run to run, so any change counts.
+* ``absolute``: times in seconds (``time_*``, the compile time). They follow the machine's load
+  as much as the code: shown, never judged.
+
+A regression is a change for the worse (a higher ratio, more bytes or ops, right -> wrong), an
+improvement the reverse. ``scripts/publish_dashboard.py`` keeps asv's own regression list to the
+ones this rule accepts (see ``interval_change``).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+
+from analysis.paired import MODES
+from birnn_bench.compare import Interval
+
+RATIO, DETERMINISTIC, ABSOLUTE = "ratio", "deterministic", "absolute"
+#: Deterministic counts and sizes: metric -> what the report calls it.
+DETERMINISTIC_METRICS = {"track_peak_bytes": "peak bytes", "track_ops": "ATen ops",
+                         "track_ops_extract": "ATen ops (extract)",
+                         "track_kernels": "CUDA kernels", "track_host_syncs": "host syncs"}
+#: Errors against the oracle, judged as a verdict (1 = above the dtype's tolerance).
+VERDICT_METRICS = {"track_max_abs_error": "error verdict",
+                   "track_compiled_error": "compiled error verdict"}
+#: Values that are not a series of the code at all (the environment), or another view of one
+#: (the dashboard's error verdict and the error over tolerance: track_max_abs_error's).
+SKIPPED_METRICS = ("track_threads", "track_error_verdict", "track_error_over_tolerance")
+KEYS = ["machine", "env", "benchmark", "regime", "strategy", "variant"]
+COLUMNS = ["machine", "env", "device_name", "kind", "quantity", "benchmark", "regime",
+           "strategy", "variant", "commit", "date", "value", "low", "high"]
+
+
+def interval_change(before: tuple[float, float, float], now: tuple[float, float, float]) -> str:
+    """"slower" / "faster" / "tied": ``now`` = (ratio, low, high) against ``before``'s, by
+    ``Interval.verdict`` on the conservative interval of their quotient (apart iff the two
+    99% intervals do not overlap)."""
+    b_ratio, b_low, b_high = before
+    ratio, low, high = now
+    if not all(np.isfinite(v) and v > 0 for v in (b_ratio, b_low, b_high, ratio, low, high)):
+        return "tied"
+    return Interval(ratio / b_ratio, low / b_high, high / b_low).verdict
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for name in out.columns:
+        if isinstance(out[name].dtype, pd.CategoricalDtype):
+            out[name] = out[name].astype(object)
+    return out
+
+
+def _variant(rows: pd.DataFrame) -> pd.Series:
+    """``name=value`` of the parameters beyond the suite's (``compile=eager``), else ""."""
+    from analysis.load import extra_params
+
+    parts = [name + "=" + rows[name].astype(object).astype(str).where(rows[name].notna(), "")
+             for name in extra_params(rows)]
+    if not parts:
+        return pd.Series("", index=rows.index, dtype=object)
+    joined = functools.reduce(lambda a, b: a + "," + b, parts)
+    return joined.str.replace(r"(^|,)[^,=]+=(?=,|$)", "", regex=True).str.strip(",")
+
+
+def _ratio_series(df: pd.DataFrame) -> pd.DataFrame:
+    rows = df[(df["kind"].astype(str) == "ratio") & df["value"].notna()]
+    if rows.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    rows = _plain(rows[["machine", "env", "device_name", "benchmark", "regime", "strategy",
+                        "commit", "date", "value"]])
+    split = rows["benchmark"].str.extract(r"^(?P<base>.+\.track_time_ratio)(?P<which>_low|_high)?$")
+    rows = rows.assign(base=split["base"], which=split["which"].fillna(""))
+    rows = rows[rows["base"].notna() & rows["base"].str.rsplit(".", n=1).str[0].isin(MODES)]
+    keys = ["machine", "env", "device_name", "base", "regime", "strategy", "commit", "date"]
+    wide = rows.pivot_table(index=keys, columns="which", values="value", aggfunc="first",
+                            observed=True).reset_index()
+    for column in ("", "_low", "_high"):
+        if column not in wide:
+            wide[column] = np.nan
+    wide = wide.rename(columns={"": "value", "_low": "low", "_high": "high",
+                                "base": "benchmark"})
+    wide = wide.dropna(subset=["value"])
+    mode = wide["benchmark"].str.rsplit(".", n=1).str[0].map(MODES)
+    return wide.assign(kind=RATIO, quantity="paired ratio (" + mode.astype(str) + ")",
+                       variant="")[COLUMNS]
+
+
+def _tolerances(dtypes: pd.Series) -> pd.Series:
+    from birnn_bench.oracle import TOLERANCES
+    from birnn_bench.workload import DTYPES
+
+    by_name = {name: TOLERANCES.get(dtype, np.nan) for name, dtype in DTYPES.items()}
+    return dtypes.astype(object).map(by_name).astype(float)
+
+
+def series(df: pd.DataFrame) -> pd.DataFrame:
+    """Every measured point that belongs to a series, long form: machine, env, device_name,
+    kind (ratio / deterministic / absolute), quantity, benchmark, regime, strategy, variant,
+    commit, date, value (an error: its verdict, 1 = wrong), low / high (ratios only)."""
+    ratios = _ratio_series(df)
+    metric = df["metric"].astype(str)
+    rest = df[(df["kind"].astype(str) != "ratio") & df["value"].notna()
+              & ~metric.isin(SKIPPED_METRICS) & df["regime"].notna()]
+    if rest.empty:
+        return ratios.reset_index(drop=True)
+    rest = _plain(rest)
+    rest["variant"] = _variant(rest)
+    metric = rest["metric"]
+    deterministic = metric.isin(list(DETERMINISTIC_METRICS) + list(VERDICT_METRICS))
+    absolute = (rest["kind"] == "time") | (rest["unit"] == "seconds")
+    rest = rest[deterministic | absolute].copy()
+    metric = rest["metric"]
+    verdict = metric.isin(list(VERDICT_METRICS))
+    rest.loc[verdict, "value"] = (rest.loc[verdict, "value"]
+                                  > _tolerances(rest.loc[verdict, "dtype"])).astype(float)
+    rest["kind"] = np.where(metric.isin(list(DETERMINISTIC_METRICS) + list(VERDICT_METRICS)),
+                            DETERMINISTIC, ABSOLUTE)
+    labels = {**DETERMINISTIC_METRICS, **VERDICT_METRICS}
+    rest["quantity"] = metric.map(labels).fillna(metric + " (s)")
+    rest["low"] = np.nan
+    rest["high"] = np.nan
+    out = pd.concat([ratios, rest[COLUMNS]], ignore_index=True) if not ratios.empty \
+        else rest[COLUMNS].reset_index(drop=True)
+    return out
+
+
+def changes(points: pd.DataFrame) -> pd.DataFrame:
+    """``series`` with each point's previous point of the same series (``previous_commit``,
+    ``previous_value``, ``previous_low``, ``previous_high``) and ``change``: "regression",
+    "improvement", "" (no change that counts; always "" for absolute times), and ``judged``
+    (False for absolute times)."""
+    extra = ["previous_commit", "previous_value", "previous_low", "previous_high", "change",
+             "judged"]
+    if points.empty:
+        return pd.DataFrame(columns=[*COLUMNS, *extra])
+    out = points.copy()
+    out["_key"] = out.groupby(KEYS, sort=False, dropna=False).ngroup()
+    dates = pd.to_datetime(out["date"], utc=True)
+    out = out.assign(_date=dates).sort_values(["_key", "_date", "commit"], kind="stable")
+    out = out.drop_duplicates(["_key", "commit"], keep="last").reset_index(drop=True)
+    same = out["_key"].eq(out["_key"].shift())
+    for name, column in (("previous_commit", "commit"), ("previous_value", "value"),
+                         ("previous_low", "low"), ("previous_high", "high")):
+        out[name] = out[column].shift().where(same)
+    change = np.full(len(out), "", dtype=object)
+    kind = out["kind"].to_numpy()
+    has_prev = same.to_numpy()
+    det = has_prev & (kind == DETERMINISTIC)
+    value, prev = out["value"].to_numpy(float), out["previous_value"].to_numpy(float)
+    change[det & (value > prev)] = "regression"
+    change[det & (value < prev)] = "improvement"
+    for i in np.flatnonzero(has_prev & (kind == RATIO)):
+        verdict = interval_change(
+            (prev[i], out.at[i, "previous_low"], out.at[i, "previous_high"]),
+            (value[i], out.at[i, "low"], out.at[i, "high"]))
+        change[i] = {"slower": "regression", "faster": "improvement"}.get(verdict, "")
+    out["change"] = change
+    out["judged"] = kind != ABSOLUTE
+    return out.drop(columns=["_key", "_date"])
+
+
+def flagged(history: pd.DataFrame) -> pd.DataFrame:
+    """The changes that count (``changes`` rows with a regression or improvement)."""
+    return history[history["change"] != ""].reset_index(drop=True)
+
+
+def per_commit(history: pd.DataFrame) -> pd.DataFrame:
+    """One row per machine and commit (oldest first): previous commit measured there, and how
+    many series regressed / improved, in all and per quantity (``what``: readable)."""
+    cols = ["machine", "commit", "date", "previous_commit", "regressions", "improvements",
+            "what"]
+    if history.empty:
+        return pd.DataFrame(columns=cols)
+    h = history.assign(_date=pd.to_datetime(history["date"], utc=True))
+    rows = []
+    for (machine, commit), group in h.groupby(["machine", "commit"], sort=False):
+        counted = group[group["change"] != ""]
+        what = []
+        for quantity, q in counted.groupby("quantity", sort=True):
+            up = int((q["change"] == "regression").sum())
+            down = int((q["change"] == "improvement").sum())
+            what.append(f"{quantity}: " + ", ".join(
+                part for part in (f"{up} worse" if up else "", f"{down} better" if down
+                                  else "") if part))
+        previous = group["previous_commit"].dropna()
+        rows.append({"machine": machine, "commit": commit, "date": group["_date"].min(),
+                     "previous_commit": previous.mode().iloc[0] if not previous.empty else None,
+                     "regressions": int((counted["change"] == "regression").sum()),
+                     "improvements": int((counted["change"] == "improvement").sum()),
+                     "what": "; ".join(what)})
+    return pd.DataFrame(rows, columns=cols).sort_values(["machine", "date", "commit"]) \
+        .reset_index(drop=True)
+
+
+def lines(history: pd.DataFrame, kind: str, quantity: str) -> pd.DataFrame:
+    """Per machine, commit and strategy: the geometric mean of one quantity over the regimes
+    measured at EVERY commit of that machine that has the quantity (a fixed set, so the
+    commits and the strategies are compared on the same workloads). Columns: machine, commit,
+    date, strategy, value, regimes."""
+    cols = ["machine", "commit", "date", "strategy", "value", "regimes"]
+    rows = history[(history["kind"] == kind) & (history["quantity"] == quantity)
+                   & (history["variant"] == "")]
+    rows = rows[rows["value"] > 0]
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    parts = []
+    for machine, mine in rows.groupby("machine", sort=True):
+        commits = mine["commit"].nunique()
+        present = mine.groupby(["regime", "strategy"])["commit"].nunique()
+        everywhere = present[present == commits].reset_index()[["regime", "strategy"]]
+        kept = mine.merge(everywhere, on=["regime", "strategy"])
+        # Every strategy over the same regimes: those all of them have at every commit.
+        per_regime = kept.groupby("regime")["strategy"].nunique()
+        regimes = per_regime[per_regime == kept["strategy"].nunique()].index
+        kept = kept[kept["regime"].isin(regimes)]
+        if kept.empty:
+            continue
+        kept = kept.assign(_log=np.log(kept["value"].astype(float)))
+        g = (kept.groupby(["commit", "strategy"], sort=False)
+             .agg(date=("date", "first"), _log=("_log", "mean"), regimes=("regime", "nunique"))
+             .reset_index())
+        g["value"] = np.exp(g.pop("_log"))
+        parts.append(g.assign(machine=machine))
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(parts, ignore_index=True)[cols]

@@ -1,0 +1,395 @@
+"""The report page: one self-contained HTML file (inline CSS, figures as base64 PNG, nothing
+loaded from anywhere). Text in, text out: ``render`` takes the report's content and returns the
+page. The Compare grid's cells are rendered here (``grid_html``) from ``analysis.paired.grid``
+rows, with the words of ``analysis.format.GRID_LEGEND``."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from analysis import format as fmt
+from analysis import tables
+from analysis.paired import MODE_LABELS
+from analysis.report_model import Content
+from birnn_bench.strategies import BASELINE
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:1.5rem auto;
+max-width:1400px;padding:0 1.5rem;color:#1b1b1b;line-height:1.45}
+h1{margin:0 0 .2rem}h2{border-bottom:2px solid #ddd;padding-bottom:.2rem;margin-top:2.2rem}
+h3{margin:1.4rem 0 .3rem;font-size:1.05rem}
+.meta{color:#555;font-size:.9rem;margin:.2rem 0}
+.check{background:#eef5ff;border-left:4px solid #0072B2;padding:.4rem .8rem;font-size:.92rem}
+.check.missing{background:#fff4e5;border-left-color:#d55e00}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #d0d0d0;padding:.22rem .5rem;text-align:left;vertical-align:top}
+th{background:#f2f2f2}
+table.grid{font-size:.82rem}
+table.grid td,table.grid th{padding:.2rem .35rem}
+table.grid td.c{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+table.grid th.s{text-align:center;vertical-align:bottom}
+table.grid tr>th:first-child{white-space:nowrap;font-weight:600}
+table.grid td.fastest{font-weight:700}
+table.grid td.tied{background:#dcefd9}
+table.grid td.wrong{background:#eeeeee;color:#6b6b6b}
+table.grid td.rec,table.grid td.aa{white-space:nowrap}
+.legend{font-size:.85rem;color:#333;max-width:70rem}
+.legend .tied{background:#dcefd9;padding:0 .3rem}
+.legend .wrong{background:#eeeeee;color:#6b6b6b;padding:0 .3rem}
+.problem-error{color:#a33}.problem-warning{color:#8a6d00}
+figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{color:#555;font-size:.88rem}
+nav a{margin-right:.8rem}
+details summary{cursor:pointer;color:#0b5394}
+"""
+
+MAJOR_SECTIONS = (("answer", "The answer"), ("strategies", "Per strategy"),
+                  ("ratios", "Ratio figures"), ("correctness", "Correctness"),
+                  ("memory", "Memory"), ("ops", "Op counts"),
+                  ("deployability", "Deployability"), ("history", "History"),
+                  ("environment", "Machines"), ("problems", "Data problems"),
+                  ("method", "Method"))
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def legend_html() -> str:
+    """``format.GRID_LEGEND`` with its Markdown marks as HTML (tied cells are also shaded)."""
+    text = html.escape(fmt.GRID_LEGEND)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+    text = re.sub(r"~~(.+?)~~ ✗", r'<span class="wrong"><s>\1</s> ✗</span>', text)
+    text = text.replace("≈:", '<span class="tied">≈</span> (shaded):', 1)
+    return f'<p class="legend">{text}</p>'
+
+
+def _finite(*values: float) -> bool:
+    return all(v is not None and isinstance(v, int | float) and math.isfinite(v)
+               for v in values)
+
+
+def cell_html(row: pd.Series, check_known: bool) -> str:
+    """One strategy's cell of the grid: its ratio; bold = fastest correct, shaded ≈ = tied with
+    it, struck ✗ on grey = wrong here, † = right here but not safe (only with a check)."""
+    text = _e(fmt.ratio(row["ratio"]))
+    title = f"{fmt.ratio_interval(row['ratio'], row['low'], row['high'])}"
+    if _finite(row.get("error", float("nan"))):
+        title += f"; error {row['error']:.2g}"
+    if not row["correct"]:
+        return (f'<td class="c wrong" title="{_e(title)}; wrong here"><s>{text}</s> ✗</td>')
+    classes = ["c"]
+    if row["fastest_correct"]:
+        classes.append("fastest")
+    elif row["tied_with_fastest"]:
+        classes.append("tied")
+        text += " ≈"
+    if check_known and not row["safe"]:
+        text += f" {fmt.DAGGER}"
+        title += "; not safe: fails a condition of the check"
+    return f'<td class="{" ".join(classes)}" title="{_e(title)}">{text}</td>'
+
+
+def _recommended(rec: pd.Series | None, check_known: bool) -> tuple[str, str]:
+    """(recommended cell, vs-baseline cell)."""
+    if not check_known:
+        return "— (no check file)", ""
+    if rec is None or not isinstance(rec.get("recommended"), str):
+        return "none: no safe strategy correct here", ""
+    name = rec["recommended"]
+    if name == BASELINE:
+        return f"<code>{_e(name)}</code>", "safe default"
+    shown = fmt.ratio_interval(rec["ratio"], rec["low"], rec["high"])
+    return f"<code>{_e(name)}</code> {_e(shown)}", _e(rec["verdict"])
+
+
+def grid_html(group: pd.DataFrame, recs: pd.DataFrame, check_known: bool,
+              baseline: str = BASELINE) -> str:
+    """The Compare grid of ONE machine, device and mode as an HTML table: rows regimes,
+    columns strategies (registry order), then the recommendation (safe strategies only) with
+    its interval, the outcome against the baseline, and the baseline's A/A interval."""
+    order = fmt.strategy_order(group["strategy"])
+    by_regime = {r["regime"]: r for _, r in recs.iterrows()} if not recs.empty else {}
+    head = ("<tr><th>regime</th>" + "".join(f'<th class="s">{_e(n).replace("_", "_<wbr>")}</th>'
+                                            for n in order)
+            + f"<th>recommended</th><th>vs {_e(baseline)}</th><th>A/A</th></tr>")
+    body = []
+    for regime, rows in group.groupby("regime", sort=False):
+        cells = {r["strategy"]: cell_html(r, check_known) for _, r in rows.iterrows()}
+        rec, verdict = _recommended(by_regime.get(regime), check_known)
+        aa = rows[rows["strategy"] == baseline]
+        aa_text = fmt.interval(aa.iloc[0]["low"], aa.iloc[0]["high"]) if not aa.empty else ""
+        body.append(f'<tr data-regime="{_e(regime)}"><th>{_e(rows.iloc[0]["label"])}</th>'
+                    + "".join(cells.get(n, "<td></td>") for n in order)
+                    + f'<td class="rec">{rec}</td><td>{verdict}</td>'
+                    f'<td class="aa">{_e(aa_text)}</td></tr>')
+    return f'<table class="grid">{head}{"".join(body)}</table>'
+
+
+def _device_title(machine: str, device_name: str, device: str) -> str:
+    return f"{machine} · {device_name} ({device})"
+
+
+def answer_html(c: Content) -> str:
+    """The grids, one per machine, device and mode, with the legend once above them."""
+    if c.grid.empty:
+        return ("<p>No paired ratios in these results (the <code>ratios.Paired*</code> "
+                "benchmarks; results recorded before them hold absolute times only, which "
+                "compare processes, not strategies): no grid. Run the suite at this commit to "
+                "add them.</p>")
+    parts = [legend_html()]
+    g = c.grid
+    without = without_grid(c)
+    if without:
+        parts.append(f'<p class="meta">No paired ratios from {_e(", ".join(without))}: '
+                     "results recorded before the ratios.Paired* benchmarks hold absolute "
+                     "times only; they add correctness and history below.</p>")
+    for machine, device_name, device, mode in tables.modes_present(g):
+        group = g[(g["machine"] == machine) & (g["device_name"] == device_name)
+                  & (g["device"] == device) & (g["mode"] == mode)]
+        recs = c.recommendations
+        if not recs.empty:
+            recs = recs[(recs["machine"] == machine) & (recs["device_name"] == device_name)
+                        & (recs["mode"] == mode)]
+        commit = str(group["commit"].iloc[0])[:8]
+        parts.append(f'<h3 id="grid-{_e(machine)}-{_e(device)}-{_e(mode)}">'
+                     f"{_e(_device_title(machine, device_name, device))} · "
+                     f"{_e(MODE_LABELS.get(mode, mode))}</h3>"
+                     f'<p class="meta">commit {_e(commit)}, {group["regime"].nunique()} '
+                     f"regime(s); cells: time over {_e(c.baseline)}'s</p>")
+        parts.append(grid_html(group, recs, c.check is not None, c.baseline))
+    return "\n".join(parts)
+
+
+def without_grid(c: Content) -> list[str]:
+    """Machines in the results that have no row in the grid."""
+    machines = {str(m) for m in c.loaded.data["machine"].dropna().unique()}
+    return sorted(machines - {str(m) for m in c.grid["machine"].unique()}) \
+        if not c.grid.empty else sorted(machines)
+
+
+def check_html(c: Content) -> str:
+    if c.check is None:
+        return ('<p class="check missing"><b>Correctness check file missing</b>: no strategy '
+                "is recommended, since which strategies are safe (correct on every condition "
+                "of <code>birnn-bench check</code>) is unknown. Pass <code>--check FILE</code> "
+                "(written by <code>birnn-bench check --json FILE</code>).</p>")
+    safe = ", ".join(f"<code>{_e(n)}</code>" for n in c.check.safe) or "none"
+    total = max((int(i.get("total", 0)) for i in c.check.summary.values()), default=0)
+    return (f'<p class="check">Correctness check <code>{_e(c.check.source)}</code> (torch '
+            f"{_e(c.check.torch)}, {total} conditions per strategy). Safe, i.e. correct on "
+            f"every condition, and so the only strategies ever recommended: {safe}.</p>")
+
+
+def table_html(df: pd.DataFrame, table_id: str | None = None) -> str:
+    if df.empty:
+        return "<p><em>(no rows)</em></p>"
+    return df.to_html(index=False, table_id=table_id, na_rep="", border=0, escape=True)
+
+
+def figure_html(name: str, png: dict[str, bytes], alt: str, caption: str) -> str:
+    if name not in png:
+        return ""
+    data = base64.b64encode(png[name]).decode("ascii")
+    return (f'<figure id="fig-{name}"><img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{_e(caption)} ({name}.png / {name}.svg)</figcaption></figure>")
+
+
+def sources_text(c: Content) -> str:
+    df = c.loaded.data
+    machines = sorted(str(m) for m in df["machine"].dropna().unique())
+    return (f"Results: {', '.join(c.sources)} ({len(c.loaded.files)} files); "
+            f"{len(machines)} machine(s): {', '.join(machines)}; "
+            f"{df['commit'].nunique()} commit(s)")
+
+
+def _strategies_html(c: Content) -> str:
+    s = c.strategies
+    if s.empty:
+        return "<p>No grid, so nothing to summarise.</p>"
+    parts = ["<p>Counts over the regimes of each grid; the geometric mean of a strategy's "
+             f"ratio is taken only over the regimes where it and {_e(c.baseline)} are both "
+             'correct, and says over how many. <a href="strategies.csv">strategies.csv</a></p>']
+    for (machine, device_name, device, mode), group in s.groupby(
+            ["machine", "device_name", "device", "mode"], sort=True):
+        shown = pd.DataFrame({
+            "strategy": group["strategy"],
+            "correct in": group["correct"].astype(str) + "/" + group["regimes"].astype(str),
+            "fastest correct or tied in": group["fastest or tied"].astype(str),
+            "recommended in": group["recommended"].astype(str)
+            if c.check is not None else "— (no check)",
+            f"time over {c.baseline}'s (geomean)": [
+                "" if not n else f"{fmt.ratio(v)} over {n}"
+                for v, n in zip(group["ratio_geomean"], group["geomean_over"], strict=True)]})
+        parts.append(f"<h3>{_e(_device_title(machine, device_name, device))} · "
+                     f"{_e(MODE_LABELS.get(mode, mode))}</h3>")
+        parts.append(table_html(shown))
+    return "\n".join(parts)
+
+
+def _correctness_html(c: Content) -> str:
+    wide = tables.correctness_grid(c.correctness)
+    if wide.empty:
+        return "<p>No error benchmark (track_max_abs_error) in these results.</p>"
+    parts = ["<p>The error benchmark on every regime each machine measured (newest run): the "
+             "max abs error against the float64 oracle over the dtype's tolerance. "
+             '<a href="correctness.csv">correctness.csv</a></p>']
+    for (machine, device_name, device), group in wide.groupby(
+            ["machine", "device_name", "device"], sort=True):
+        shown = group.drop(columns=["machine", "device_name", "device"]).rename(
+            columns={"label": "regime"}).dropna(axis=1, how="all")
+        wrong = int(shown.iloc[:, 1:].apply(lambda col: col.astype(str).str.startswith(
+            "WRONG")).to_numpy().sum())
+        parts.append(f"<details><summary>{_e(_device_title(machine, device_name, device))}: "
+                     f"{len(shown)} regimes, {wrong} wrong cells</summary>"
+                     f"{table_html(shown)}</details>")
+    return "\n".join(parts)
+
+
+def _deploy_html(c: Content) -> str:
+    from analysis import findings
+
+    compiled = c.compiled
+    parts = []
+    if c.deploy is None or c.deploy.empty:
+        parts.append("<p>No deployability results given: pass <code>--deploy FILE</code> "
+                     "(written by <code>birnn-bench deploy --json FILE</code>, e.g. "
+                     "<code>docs/deploy-cpu.json</code>).</p>")
+    else:
+        parts += ["<p>Each strategy deployed per technology; <b>works</b>: every probe shape "
+                  "ran and matched eager; <b>wrong</b>: ran but differs; <b>fails</b>: raised; "
+                  "<b>unavailable</b>: an optional dependency is missing. "
+                  '<a href="deployability.csv">deployability.csv</a></p>',
+                  table_html(findings.deploy_table(c.deploy), "deployability")]
+        details = findings.deploy_details(c.deploy)
+        if not details.empty:
+            parts += ["<details><summary>Why (each distinct message)</summary>",
+                      table_html(details, "deployability-details"), "</details>"]
+    parts.append("<h3>torch.compile against eager</h3>")
+    if compiled.empty:
+        parts.append("<p>No compiled.Compiled results.</p>")
+    else:
+        shown = pd.DataFrame({
+            "machine": compiled["machine"], "regime": compiled["label"],
+            "strategy": compiled["strategy"],
+            "compiled / eager": [fmt.ratio_interval(r, lo, hi) for r, lo, hi in zip(
+                compiled["ratio"], compiled["low"], compiled["high"], strict=True)],
+            "verdict": compiled["verdict"], "compile": compiled["compile_s"].map(fmt.seconds),
+            "compiled output": ["right" if ok else "WRONG" for ok in compiled["correct"]]})
+        parts += ["<p>Unpaired: eager and compiled were timed in separate processes, so the "
+                  "interval combines asv's two 99% intervals (conservative). "
+                  '<a href="compiled.csv">compiled.csv</a></p>', table_html(shown, "compiled")]
+    return "\n".join(parts)
+
+
+def _history_html(c: Content, png: dict[str, bytes]) -> str:
+    commits = c.commits
+    if commits.empty or commits.groupby("machine")["commit"].nunique().max() < 2:
+        return "<p>Fewer than two commits measured on any machine: no history yet.</p>"
+    judged = c.history[c.history["judged"]]
+    parts = [figure_html("history", png, "History", "Above: changes that count, per commit. "
+                         "Below: one line per strategy over a fixed set of regimes."),
+             "<p>A change counts on a paired-ratio series when the two commits' 99% intervals "
+             "do not overlap, on a deterministic one (peak bytes, op counts, error verdict) "
+             "when the value changes at all; absolute times are shown, never judged. "
+             f"{judged.groupby(['machine', 'benchmark', 'regime', 'strategy', 'variant']).ngroups}"
+             " judged series. "
+             '<a href="regressions.csv">regressions.csv</a>, '
+             '<a href="history_summary.csv">history_summary.csv</a></p>']
+    shown = pd.DataFrame({
+        "machine": commits["machine"], "commit": commits["commit"].astype(str).str[:8],
+        "date": pd.to_datetime(commits["date"]).dt.strftime("%Y-%m-%d %H:%M"),
+        "against": commits["previous_commit"].fillna("").astype(str).str[:8],
+        "worse": commits["regressions"], "better": commits["improvements"],
+        "what changed": commits["what"]})
+    parts.append(table_html(shown, "history-commits"))
+    return "\n".join(parts)
+
+
+def _problems_html(c: Content) -> str:
+    note = (f"<p>{c.hidden_problems} note(s) on older, partial results files left out: the "
+            "tables use each benchmark's newest complete run, and those files only add "
+            "history.</p>") if c.hidden_problems else ""
+    if not c.problems:
+        return "<p>None: every results file the report uses was read in full.</p>" + note
+    items = "".join(f'<li class="problem-{_e(p.severity)}"><b>{_e(p.severity)}</b>: '
+                    f"<code>{_e(p.path)}</code>: {_e(p.message)}</li>" for p in c.problems)
+    return f"<ul>{items}</ul>{note}"
+
+
+def method_notes(c: Content) -> Sequence[str]:
+    from birnn_bench.oracle import TOLERANCES
+
+    tol = ", ".join(f"{str(k).replace('torch.', '')} {v:g}" for k, v in TOLERANCES.items())
+    return [
+        f"Paired ratios (ratios.Paired*): in one process per regime and mode, every strategy "
+        f"is timed in short blocks interleaved with {c.baseline}'s, in a shuffled order every "
+        "round; a strategy's ratio is the median of its per-round time over the baseline's, "
+        f"with a distribution-free 99% interval. {c.baseline}'s own cell is its A/A: a "
+        "separately built copy against itself in the same rounds, the resolution of the grid.",
+        "Faster / slower / tied: the one rule, birnn_bench.compare.Interval.verdict (the 99% "
+        "interval excludes 1, or not). Tied with the fastest: the 99% intervals overlap.",
+        "Correct: the error benchmark measured the strategy's max abs error against the float64 "
+        "per-sequence oracle on the same machine and regime, within the dtype's tolerance "
+        f"({tol}); not measured means not correct. Safe: correct on every condition of "
+        "birnn-bench check; only a safe strategy is recommended, and the baseline unless a safe "
+        "strategy is significantly faster.",
+        "No table or figure mixes workloads: ratios are per regime, or a geometric mean over "
+        "regimes where both strategies are correct, with the count. Absolute times "
+        "(strategies.*.time_*) are kept for history only: strategies timed in different "
+        "processes on a shared machine differ by the machine as much as by the code.",
+        "History: see the History section for which changes count.",
+    ]
+
+
+def render(c: Content, out_tables: dict[str, pd.DataFrame], png: dict[str, bytes],
+           descriptions: dict[str, str]) -> str:
+    """The self-contained page; ``descriptions``: what each CSV table holds."""
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<title>birnn-bench report</title>", f"<style>{CSS}</style></head><body>",
+        "<h1>birnn-bench: the last hidden state of a bidirectional RNN</h1>",
+        f'<p class="meta">{_e(sources_text(c))}. Generated {generated}.</p>',
+        check_html(c),
+        "<nav>" + "".join(f'<a href="#{a}">{_e(b)}</a>' for a, b in MAJOR_SECTIONS) + "</nav>",
+        '<h2 id="answer">The answer at a glance</h2>',
+        answer_html(c),
+        '<h2 id="strategies">Per strategy</h2>', _strategies_html(c),
+        '<h2 id="ratios">Paired ratios, as figures</h2>',
+        figure_html("ratios_forward", png, "Paired ratios, forward", "Each strategy's time "
+                    f"over {c.baseline}'s per regime; grey and crossed: wrong on that regime.")
+        or "<p>No paired ratios.</p>",
+        figure_html("ratios_train_step", png, "Paired ratios, training step", "The same for "
+                    "a training step (regimes where one is measured)."),
+        '<h2 id="correctness">Correctness per regime</h2>', _correctness_html(c),
+        '<h2 id="memory">Memory</h2>',
+        figure_html("memory", png, "Peak memory", f"Peak bytes of one forward over "
+                    f"{c.baseline}'s on the same regime (exact, identical run to run).")
+        or "<p>No peak-memory results.</p>",
+        '<p>Per point: <a href="memory.csv">memory.csv</a></p>',
+        '<h2 id="ops">Op counts</h2>',
+        figure_html("op_counts", png, "ATen ops", f"ATen ops of one forward over "
+                    f"{c.baseline}'s on the same regime (counted at the dispatcher, exact).")
+        or "<p>No profile benchmarks (profiles.Profiles.track_ops) in these results.</p>",
+        '<p>Per point: <a href="op_counts.csv">op_counts.csv</a></p>',
+        '<h2 id="deployability">Deployability</h2>', _deploy_html(c),
+        '<h2 id="history">History</h2>', _history_html(c, png),
+        '<h2 id="environment">Machines and versions</h2>',
+        table_html(out_tables["environment"], "environment"),
+        '<h2 id="problems">Data problems</h2>', _problems_html(c),
+        '<h2 id="method">Method</h2>',
+        "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in method_notes(c)) + "</ul>",
+        "<p>Tables: " + ", ".join(f'<a href="{n}.csv" title="{_e(descriptions[n])}">{n}.csv</a>'
+                                  for n in descriptions if n in out_tables) + "</p>",
+        "</body></html>",
+    ]
+    return "\n".join(p for p in parts if p)

@@ -1,0 +1,51 @@
+"""What the report is made of, between building it (``analysis.report``) and rendering it
+(``analysis.report_html``, ``analysis.report_md``): plain data, no behaviour beyond lookups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from analysis.claims import safe
+from analysis.load import Loaded, Problem
+from birnn_bench.strategies import BASELINE
+
+
+@dataclass(frozen=True)
+class Check:
+    """What the report needs of ``birnn-bench check --json``: where it came from (a name, not
+    a path), the torch it ran under, and per strategy passed / total conditions."""
+
+    source: str
+    torch: str
+    summary: dict[str, dict]
+
+    @property
+    def safe(self) -> list[str]:
+        return safe(self.summary)
+
+
+@dataclass
+class Content:
+    """What the HTML and Markdown renderers read."""
+
+    loaded: Loaded
+    sources: list[str]
+    check: Check | None
+    grid: pd.DataFrame
+    recommendations: pd.DataFrame
+    strategies: pd.DataFrame
+    correctness: pd.DataFrame
+    compiled: pd.DataFrame
+    history: pd.DataFrame
+    commits: pd.DataFrame
+    problems: list[Problem]
+    hidden_problems: int
+    deploy: pd.DataFrame | None
+    figures: list[str] = field(default_factory=list)
+    baseline: str = BASELINE
+
+    @property
+    def safe(self) -> list[str] | None:
+        return None if self.check is None else self.check.safe
