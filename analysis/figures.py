@@ -151,7 +151,7 @@ def ratio_heatmap(g: pd.DataFrame, title: str, bound: float | None = None,
     col_w, row_h = 0.95, 0.34
     left = 0.35 + 0.062 * max(len(str(x)) for x in g["label"])
     top_title, panel_head, gap = 0.45, 0.75, 0.25
-    bottom = 0.95  # colour bar, its label, the legend
+    bottom = 1.15  # colour bar, its label, the legend
     rows = [group["label"].nunique() for _, group in panels]
     width = left + col_w * len(order) + 0.3
     height = top_title + sum(panel_head + row_h * n + gap for n in rows) + bottom
@@ -182,7 +182,7 @@ def ratio_heatmap(g: pd.DataFrame, title: str, bound: float | None = None,
             fig.text(0.1 / width, (y + row_h * n + panel_head - 0.12) / height,
                      f"{machine} · {device_name} ({device})", fontsize=10, va="top")
             y -= gap
-        bar_ax = fig.add_axes((left / width, 0.62 / height, col_w * len(order) / width,
+        bar_ax = fig.add_axes((left / width, 0.8 / height, col_w * len(order) / width,
                                0.16 / height))
         bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), cax=bar_ax,
                            orientation="horizontal")
