@@ -7,7 +7,7 @@ baseline blocks around it, the median of those per-round ratios with a 99% inter
 that stay put across commits on a noisy machine (absolute times do not). The baseline's own
 row is its A/A: the baseline against itself in the same rounds, i.e. the measured resolution.
 
-``BIRNN_BENCH_PAIRED_BUDGET`` (seconds per regime and mode, default 6) bounds the time; every
+``BIRNN_BENCH_PAIRED_BUDGET`` (seconds per regime and mode, default 8) bounds the time; every
 regime gets at least the engine's minimum rounds, so every value has an interval.
 """
 
@@ -27,7 +27,7 @@ UNIT = f"x {BASELINE}"
 
 
 def _budget():
-    text = os.environ.get(BUDGET_ENV, "6")
+    text = os.environ.get(BUDGET_ENV, "8")
     try:
         value = float(text)
     except ValueError:
