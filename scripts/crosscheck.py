@@ -5,10 +5,11 @@ For three strategies on three regimes of the quick grid (``benchmarks/regimes.py
 measures every point twice, back to back: once through asv_runner's TimeBenchmark (the very
 object ``asv run`` builds for ``strategies.Forward.time_forward``) and once with
 ``torch.utils.benchmark`` on the same ``BenchCase(regime.spec(), strategy)``. Rounds interleave
-all points, so drift hits both methods alike. The ratio of the two medians (with a bootstrap
-interval) must lie within ``--tolerance`` (15%) of 1.
+all points, so drift hits both methods alike. Per round, the ratio of the two medians; over the
+rounds, their median with the engine's 99% interval (``birnn_bench.compare``). The median ratio
+must lie within ``--tolerance`` (15%) of 1.
 
-    python scripts/crosscheck.py [--device cpu|cuda] [--rounds 3] [--json FILE]
+    python scripts/crosscheck.py [--device cpu|cuda] [--rounds 8] [--json FILE]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -25,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from asv_runner.discovery import get_benchmark_from_name  # noqa: E402
 
 from benchmarks import regimes  # noqa: E402
-from birnn_bench import measure, stats  # noqa: E402
+from birnn_bench import compare, measure  # noqa: E402
 from birnn_bench.bench import BenchCase  # noqa: E402
 
 BENCHMARK = "strategies.Forward.time_forward"
@@ -76,19 +78,22 @@ def torch_samples(point: tuple[str, str], min_run_time: float) -> list[float]:
 
 def run(device: str, rounds: int, min_run_time: float) -> list[dict]:
     points = [(regime(device, name).id, strategy) for name in REGIMES for strategy in STRATEGIES]
-    samples = {p: {"asv": [], "torch": []} for p in points}
+    samples = {p: {"asv": [], "torch": [], "ratios": []} for p in points}
     for round_index in range(rounds):
         for n, point in enumerate(points, start=1):
             print(f"\rround {round_index + 1}/{rounds}: point {n}/{len(points)}", end="",
                   file=sys.stderr, flush=True)
-            samples[point]["asv"] += asv_samples(point)
-            samples[point]["torch"] += torch_samples(point, min_run_time)
+            by_asv, by_torch = asv_samples(point), torch_samples(point, min_run_time)
+            samples[point]["asv"] += by_asv
+            samples[point]["torch"] += by_torch
+            samples[point]["ratios"].append(statistics.median(by_torch)
+                                            / statistics.median(by_asv))
     print(file=sys.stderr)
     rows = []
     for point in points:
-        ratio = stats.ratio_interval(samples[point]["torch"], samples[point]["asv"])
-        asv_median = stats.median_interval(samples[point]["asv"]).estimate
-        torch_median = stats.median_interval(samples[point]["torch"]).estimate
+        ratio = compare.median_interval(samples[point]["ratios"])
+        asv_median = statistics.median(samples[point]["asv"])
+        torch_median = statistics.median(samples[point]["torch"])
         r = regime(*point[0].split("-", 1))
         rows.append({
             "regime": r.id, "device": r.device, "cell": r.cell, "batch": r.batch,
@@ -105,7 +110,7 @@ def run(device: str, rounds: int, min_run_time: float) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=compare.MIN_ROUNDS)
     parser.add_argument("--min-run-time", type=float, default=0.2)
     parser.add_argument("--tolerance", type=float, default=0.15)
     parser.add_argument("--json", type=Path)
@@ -113,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     threads = measure.pin_threads()
     rows = run(args.device, args.rounds, args.min_run_time)
     print(f"torch.utils.benchmark median / asv median, {args.device}, {threads} thread(s)")
-    print(f"{'shape':<38} {'strategy':<15} {'asv':>10} {'torch':>10} {'ratio':>6}  95% CI")
+    print(f"{'shape':<38} {'strategy':<15} {'asv':>10} {'torch':>10} {'ratio':>6}  "
+          "99% interval")
     worst = 0.0
     for row in rows:
         shape = f"{row['cell']} b{row['batch']} T{row['max_len']} {row['lengths']} " \
