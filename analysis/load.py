@@ -134,6 +134,16 @@ class _Benchmark:
     version: str | None
 
 
+#: The parameter names of the suite before regimes (results committed up to 5c96a7d2), by count:
+#: what the old results files need to load beside a benchmarks.json of today's suite.
+LEGACY_PARAM_NAMES = {
+    9: ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "dtype", "strategy"),
+    10: ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "dtype", "strategy",
+         "compile"),
+}
+LEGACY_MODULES = ("strategies", "profiles", "deploy", "compiled")
+
+
 def kind_of(bench_type: str, unit: str) -> str:
     """``time`` / ``memory`` / ``error`` / ``ratio`` / ``track``: what a benchmark measures."""
     if bench_type == "time":
@@ -475,10 +485,16 @@ class _Loader:
             return f"{bench.name}: parameter values are not lists of lists"
         if not all(isinstance(v, str) for p in params for v in p):
             return f"{bench.name}: parameter values are not repr() strings"
-        if len(params) != len(bench.param_names):
-            return (f"{bench.name}: {len(params)} parameter lists, but benchmarks.json names "
-                    f"{len(bench.param_names)} ({', '.join(bench.param_names)}): another suite "
-                    "version")
+        param_names = bench.param_names
+        if len(params) != len(param_names):
+            legacy = LEGACY_PARAM_NAMES.get(len(params))
+            if legacy is None or bench.name.split(".")[0] not in LEGACY_MODULES:
+                return (f"{bench.name}: {len(params)} parameter lists, but benchmarks.json "
+                        f"names {len(param_names)} ({', '.join(param_names)}): another suite "
+                        "version")
+            # A results file of the Cartesian suite (before regimes) next to a benchmarks.json
+            # of today's: its parameters had these names.
+            param_names = legacy
         n = math.prod(len(p) for p in params)
         result = row.get("result")
         if result is not None and (not isinstance(result, list) or len(result) != n):
@@ -487,7 +503,7 @@ class _Loader:
                     "inconsistent)")
         if n == 0:
             return None
-        _, codes = self._param_block(bench.param_names, params)
+        _, codes = self._param_block(param_names, params)
         keep = None
         if "__bad_regimes__" in codes:
             ids, dropped = codes["__bad_regimes__"]
@@ -524,7 +540,7 @@ class _Loader:
                 if name in chunk:
                     chunk[name] = chunk[name][keep]
         if left_out:
-            message, severity = judge.left_out_message(bench.name, bench.param_names, params,
+            message, severity = judge.left_out_message(bench.name, param_names, params,
                                                        left_out)
             self.problems.append(Problem(rel, message, severity))
         self.chunks.append(chunk)

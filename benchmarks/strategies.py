@@ -89,7 +89,7 @@ class Error(Bulk):
     def track_error_over_tolerance(self, cache, regime, strategy):
         return cache[(regime, strategy)][1]
 
-    track_error_over_tolerance.unit = "x tolerance"
+    track_error_over_tolerance.unit = "error / tolerance"
 
     def track_error_verdict(self, cache, regime, strategy):
         return int(cache[(regime, strategy)][1] > 1)
