@@ -9,7 +9,6 @@ code 2, never a traceback."""
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -31,11 +30,6 @@ class UsageError(ValueError):
 def _fail(command: str, err: Exception) -> int:
     print(f"analysis {command}: error: {err}", file=sys.stderr)
     return 2
-
-
-def _check_fraction(flag: str, value: float) -> None:
-    if not (math.isfinite(value) and 0 < value < 1):
-        raise UsageError(f"{flag} {value:g}", "must be a number in (0, 1), e.g. 0.01")
 
 
 def _writable_ancestor(flag: str, path: Path) -> None:
@@ -164,9 +158,6 @@ def _add_findings(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--readme", type=Path, default=REPO / "README.md",
                    help="README whose findings block is replaced (default: README.md)")
     p.add_argument("--no-readme", action="store_true", help="leave the README alone")
-    p.add_argument("--alpha", type=float, default=0.01,
-                   help="significance level; the suite's paired intervals are 99%%, so only "
-                   "0.01 is accepted (default: 0.01)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -353,7 +344,6 @@ def cmd_findings(args: argparse.Namespace) -> int:
     from analysis.findings import build_findings
     from analysis.load import load_results
     from analysis.policy_rules import policy_json
-    from birnn_bench.compare import CONFIDENCE
 
     start = time.perf_counter()
 
@@ -371,10 +361,6 @@ def cmd_findings(args: argparse.Namespace) -> int:
         return parse(_read_text(path, hint), _display(path))
 
     try:
-        _check_fraction("--alpha", args.alpha)
-        if not math.isclose(args.alpha, 1 - CONFIDENCE):
-            raise UsageError(f"--alpha {args.alpha:g}", f"the suite's paired ratios carry "
-                             f"{CONFIDENCE:.0%} intervals: only {1 - CONFIDENCE:g} is possible")
         _check_out_file("--out", args.out)
         _check_out_file("--policy", args.policy)
         results = _results_dir(args)

@@ -13,18 +13,11 @@ import json
 import shutil
 import subprocess
 import sys
-import warnings
 import zipfile
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 import pytest
-from matplotlib.figure import Figure
 
-from analysis import plots
-from analysis import summarize as s
 from birnn_bench import policy
 from tests.conftest import REPO
 
@@ -143,75 +136,3 @@ def test_report_imports_without_datetime_utc() -> None:
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "imported analysis.report" in done.stdout
-
-
-# ---------------------------------------------------------------------------------------------
-# 3. figures name the baseline actually used
-
-
-def _throughput(strategies: dict[str, float]) -> pd.DataFrame:
-    """A throughput-shaped frame: one CPU device, two batch sizes, ``strategy -> time``."""
-    rows = []
-    for batch in (1, 64):
-        for strategy, seconds in strategies.items():
-            rows.append({"machine": "box", "device": "cpu", "device_name": "cpu (box)",
-                         "batch": batch, "lengths": "skewed", "max_len": 32, "layers": 1,
-                         "cell": "lstm", "hidden": 128, "dtype": "float32",
-                         "metric": s.FORWARD, "strategy": strategy, "time_s": seconds * batch,
-                         "ci_low": 0.99 * seconds * batch, "ci_high": 1.01 * seconds * batch,
-                         "samples": None, "peak_bytes": 1000.0 * seconds, "correct": True,
-                         "verified": True})
-    return pd.DataFrame(rows)
-
-
-def _label_texts(fig: Figure) -> list[str]:
-    """Titles, axis labels and figure-level texts (not tick labels: strategies name those)."""
-    texts = [t.get_text() for t in fig.texts]
-    if fig._suptitle is not None:
-        texts.append(fig._suptitle.get_text())
-    for ax in fig.axes:
-        texts += [ax.get_title(loc) for loc in ("left", "center", "right")]
-        texts += [ax.get_xlabel(), ax.get_ylabel()]
-    return [t for t in texts if t]
-
-
-TIMES = {"hn_index": 2e-3, "packed_unpack": 1e-3, "chunk_view": 3e-3}
-
-
-@pytest.mark.parametrize("draw", [plots.speedup_heatmap, plots.memory_bars])
-def test_figures_name_the_baseline_they_were_given(draw) -> None:
-    sp = s.speedup(_throughput(TIMES), "packed_unpack")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fig = draw(sp, baseline="packed_unpack")
-    texts = _label_texts(fig)
-    plt.close(fig)
-    assert any("packed_unpack" in t for t in texts), texts
-    assert not any("hn_index" in t for t in texts), texts
-
-
-@pytest.mark.parametrize("draw", [plots.speedup_heatmap, plots.memory_bars])
-def test_figures_read_the_baseline_off_the_speedup_table(draw) -> None:
-    """The report hands over only ``s.speedup(tp, baseline)``: its baseline is the strategy
-    compared with itself."""
-    for baseline in ("packed_unpack", "chunk_view"):
-        sp = s.speedup(_throughput(TIMES), baseline)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fig = draw(sp)
-        texts = _label_texts(fig)
-        plt.close(fig)
-        assert any(baseline in t for t in texts), texts
-        assert not any("hn_index" in t for t in texts), texts
-    assert plots.baseline_of(s.speedup(_throughput(TIMES), "chunk_view")) == "chunk_view"
-    assert plots.baseline_of(s.speedup(_throughput(TIMES))) == "hn_index"
-
-
-def test_an_unreadable_baseline_is_not_guessed() -> None:
-    sp = s.speedup(_throughput({"hn_index": 1e-3, "packed_unpack": 1e-3}))
-    assert plots.baseline_of(sp) is None  # two strategies tie with the baseline everywhere
-    fig = plots.speedup_heatmap(sp)
-    texts = _label_texts(fig)
-    plt.close(fig)
-    assert any("the baseline" in t for t in texts) and not any("hn_index" in t for t in texts)
-    assert np.isfinite(sp["speedup"]).all()

@@ -428,21 +428,19 @@ def report_error(capsys, *argv: str) -> str:
     return err.strip()
 
 
-@pytest.mark.parametrize(("option", "value", "why"), [
-    ("--regression-threshold", "-1", "--regression-threshold -1: must be a finite number > 0"),
-    ("--regression-threshold", "0", "--regression-threshold 0: must be a finite number > 0"),
-    ("--regression-threshold", "nan", "--regression-threshold nan: must be a finite number > 0"),
-    ("--alpha", "5", "--alpha 5: must be a number in (0, 1)"),
-    ("--alpha", "0", "--alpha 0: must be a number in (0, 1)"),
-    ("--alpha", "1", "--alpha 1: must be a number in (0, 1)"),
-    ("--alpha", "nan", "--alpha nan: must be a number in (0, 1)"),
-    ("--baseline", "nope", "--baseline nope: not a known strategy (one of hn_index, "),
+@pytest.mark.parametrize(("content", "why"), [
+    (None, "no such file"),
+    ("{bad", "is not valid JSON"),
 ])
-def test_bad_numbers_and_names_are_refused(tmp_path, capsys, no_load, option, value,
-                                           why) -> None:
+def test_a_bad_check_file_is_refused_before_loading(tmp_path, capsys, no_load, content,
+                                                    why) -> None:
+    check = tmp_path / "check.json"
+    if content is not None:
+        check.write_text(content)
     out = tmp_path / "r"
-    err = report_error(capsys, "--results", str(tmp_path), "--out", str(out), option, value)
-    assert err.startswith("analysis report: error: " + why)
+    err = report_error(capsys, "--results", str(tmp_path), "--out", str(out), "--check",
+                       str(check))
+    assert err.startswith(f"analysis report: error: --check {check}: {why}")
     assert not out.exists()
 
 
@@ -512,9 +510,6 @@ def test_results_and_config_must_be_readable(tmp_path, capsys, no_load) -> None:
 
 
 def test_findings_checks_its_arguments_first(tmp_path, capsys, no_load) -> None:
-    assert main(["findings", "--quiet", "--results", str(tmp_path), "--alpha", "2"]) == 2
-    assert capsys.readouterr().err.strip() == \
-        "analysis findings: error: --alpha 2: must be a number in (0, 1), e.g. 0.01"
     assert main(["findings", "--quiet", "--results", str(tmp_path), "--out",
                  str(tmp_path)]) == 2
     assert f"error: --out {tmp_path}: is a folder, not a file" in capsys.readouterr().err
