@@ -59,11 +59,8 @@ say "3/4 findings: docs/FINDINGS.md, birnn_bench/auto_policy.json, README.md blo
   --out docs/FINDINGS.md --policy birnn_bench/auto_policy.json --readme README.md
 
 say "4/4 report: docs/report/"
-report_args=()
-if [ ${#deploy[@]} -gt 0 ]; then report_args=(--deploy "${deploy[@]}"); fi
-if "$PY" -m analysis report --help | grep -q -- '--check'; then
-  report_args+=(--check docs/check.json)  # only safe strategies recommended there too
-fi
+report_args=(--check docs/check.json)  # only safe strategies recommended there too
+if [ ${#deploy[@]} -gt 0 ]; then report_args+=(--deploy "${deploy[@]}"); fi
 "$PY" -m analysis report "${results[@]}" --out docs/report "${report_args[@]}"
 
 say "done: docs/FINDINGS.md, README.md (findings block), birnn_bench/auto_policy.json," \
