@@ -63,7 +63,13 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
     for column in ("ratio", "low", "high"):
         if column not in wide:
             wide[column] = float("nan")
-    return wide[columns].reset_index(drop=True)
+    return wide[consistent(wide)][columns].reset_index(drop=True)
+
+
+def consistent(wide: pd.DataFrame) -> pd.Series:
+    """Rows whose interval holds its estimate (low <= ratio <= high): the engine writes nothing
+    else, so any other row is a corrupt results file and is left out."""
+    return (wide["low"] <= wide["ratio"]) & (wide["ratio"] <= wide["high"])
 
 
 def latest(frame: pd.DataFrame) -> pd.DataFrame:

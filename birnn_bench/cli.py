@@ -52,13 +52,20 @@ def _csv_list(kind: type, choices: Sequence | None = None):
     return parse
 
 
-def _positive_int(text: str) -> int:
+#: Above this, torch's own argument parsing overflows (a C long long) with a message that names
+#: no option; no real batch, length, width or thread count comes near it.
+LARGEST_INT = 2**31 - 1
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer in 1..LARGEST_INT."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    if not 1 <= value <= LARGEST_INT:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {LARGEST_INT}, got "
+                                         f"{value}")
     return value
 
 
@@ -98,7 +105,7 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
                        description="Runs every strategy on every condition of the grid and "
                        "compares it with the per-sequence float64 oracle.")
     p.add_argument("--cells", type=_csv_list(str, CELLS), default=list(check.CHECK_CELLS))
-    p.add_argument("--layers", type=_csv_list(_positive_int), default=list(check.CHECK_LAYERS))
+    p.add_argument("--layers", type=_csv_list(positive_int), default=list(check.CHECK_LAYERS))
     p.add_argument("--layouts", type=_csv_list(str, LAYOUTS), default=list(check.CHECK_LAYOUTS))
     p.add_argument("--lengths", type=_csv_list(str, LENGTH_PATTERNS),
                    default=list(check.CHECK_LENGTHS),
@@ -106,9 +113,9 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtypes", type=_csv_list(str, DTYPES), default=list(check.CHECK_DTYPES))
     p.add_argument("--strategies", type=_csv_list(str, STRATEGIES), default=list(STRATEGIES))
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--batch", type=_positive_int, default=check.CHECK_SHAPE["batch"])
-    p.add_argument("--max-len", type=_positive_int, default=check.CHECK_SHAPE["max_len"])
-    p.add_argument("--hidden", type=_positive_int, default=check.CHECK_SHAPE["hidden_size"])
+    p.add_argument("--batch", type=positive_int, default=check.CHECK_SHAPE["batch"])
+    p.add_argument("--max-len", type=positive_int, default=check.CHECK_SHAPE["max_len"])
+    p.add_argument("--hidden", type=positive_int, default=check.CHECK_SHAPE["hidden_size"])
     p.add_argument("--seed", type=_seed, default=0, help="0..2**64-1 (default: 0)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write rows and summary as JSON")
     p.add_argument("--csv", type=Path, metavar="FILE", help="write rows as CSV")
@@ -194,7 +201,7 @@ def _fraction(text: str) -> float:
 
 
 def _add_threads(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threads", type=_positive_int, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help=f"torch threads, pinned for the whole run (default: "
                    f"${measure.THREADS_ENV}, else {measure.DEFAULT_THREADS})")
 
@@ -207,15 +214,15 @@ def _add_recommend(sub: argparse._SubParsersAction) -> None:
                        "over hn_index's in the same round, threads pinned, CUDA synchronised) "
                        "and recommends a strategy correct on every condition of the check.")
     p.add_argument("--cell", choices=sorted(CELLS), default="lstm")
-    p.add_argument("--hidden", type=_positive_int, default=256)
-    p.add_argument("--input-size", type=_positive_int, default=128)
+    p.add_argument("--hidden", type=positive_int, default=256)
+    p.add_argument("--input-size", type=positive_int, default=128)
     p.add_argument("--proj-size", type=int, default=0)
-    p.add_argument("--layers", type=_positive_int, default=1)
-    p.add_argument("--batch", type=_positive_int, default=32)
+    p.add_argument("--layers", type=positive_int, default=1)
+    p.add_argument("--batch", type=positive_int, default=32)
     p.add_argument("--lengths", default="uniform",
                    help=f"a distribution ({', '.join(LENGTH_PATTERNS)}) or a FILE of integer "
                    "lengths (your real sequence lengths; a batch is drawn from them)")
-    p.add_argument("--max-len", type=_positive_int, default=None,
+    p.add_argument("--max-len", type=positive_int, default=None,
                    help="T, the padded length (default: the file's longest length, else 64)")
     p.add_argument("--layout", choices=LAYOUTS, default="batch_first")
     p.add_argument("--device", default="cpu")
@@ -318,7 +325,7 @@ def _add_deploy(sub: argparse._SubParsersAction) -> None:
                        "batch and T). ONNX needs the optional packages "
                        f"{', '.join(deploy.ONNX_PACKAGES)}; without them its cells are n/a.")
     p.add_argument("--cells", type=_csv_list(str, CELLS), default=["lstm", "gru"])
-    p.add_argument("--layers", type=_csv_list(_positive_int), default=[1, 2])
+    p.add_argument("--layers", type=_csv_list(positive_int), default=[1, 2])
     p.add_argument("--strategies", type=_csv_list(str, STRATEGIES), default=list(STRATEGIES))
     p.add_argument("--technologies", type=_csv_list(str, deploy.ALL_TECHNOLOGIES),
                    default=list(deploy.ALL_TECHNOLOGIES),

@@ -106,6 +106,12 @@ def _cuda_build() -> bool:
 
 
 def main() -> int:
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                            epilog="Settings come from the environment (see the module's "
+                            "docstring: MACHINE, BIRNN_BENCH_GRID, REPORT_DIR, FRESH, ASV_CONFIG, "
+                            "ASV_ARGS).").parse_args()
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     machine = os.environ.get("MACHINE") or socket.gethostname()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks import regimes  # noqa: E402
 from birnn_bench import resolution  # noqa: E402
 from birnn_bench._io import check_output_paths  # noqa: E402
-from birnn_bench.cli import positive_seconds  # noqa: E402
+from birnn_bench.cli import positive_int, positive_seconds  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=positive_seconds, default=10.0,
                         help="seconds of paired rounds per regime (default 10)")
     parser.add_argument("--grid", choices=("quick", "smoke", "full"), default="quick")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=positive_int, default=None)
     args = parser.parse_args(argv)
     try:
         check_output_paths((("--json", args.json),))

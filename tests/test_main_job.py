@@ -28,13 +28,14 @@ def _environment(tmp_path: Path) -> dict[str, str]:
             "BIRNN_BENCH_PAIRED_BUDGET": "1"}
 
 
-def _stop_after_first_group(env: dict[str, str], sig: int, log: Path) -> int:
+def _stop_after(groups: int, env: dict[str, str], sig: int, log: Path) -> int:
+    """Runs the main job and sends ``sig`` once ``groups`` groups have been saved."""
     with log.open("w") as out:
         job = subprocess.Popen([sys.executable, str(SCRIPT)], cwd=REPO, env=env, stdout=out,
                                stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and job.poll() is None:
-            if ": saved in " in log.read_text():
+            if log.read_text().count(": saved in ") >= groups:
                 job.send_signal(sig)
                 break
             time.sleep(0.2)
@@ -63,7 +64,7 @@ def _survivors(tmp_path: Path) -> list[str]:
 
 def test_interrupted_main_job_keeps_finished_groups_and_resumes(tmp_path: Path) -> None:
     env = _environment(tmp_path)
-    first = _stop_after_first_group(env, signal.SIGINT, tmp_path / "first.log")
+    first = _stop_after(1, env, signal.SIGINT, tmp_path / "first.log")
     assert first == 128 + signal.SIGINT, (tmp_path / "first.log").read_text()[-2000:]
     assert "finished groups are kept" in (tmp_path / "first.log").read_text()
     kept = _results(tmp_path)
@@ -78,8 +79,8 @@ def test_interrupted_main_job_keeps_finished_groups_and_resumes(tmp_path: Path) 
     assert report.returncode == 0, report.stderr[-2000:]
     assert (tmp_path / "partial" / "index.html").is_file()
 
-    # SIGTERM on the rerun: the finished group is skipped, the next one is kept.
-    second = _stop_after_first_group(env, signal.SIGTERM, tmp_path / "second.log")
+    # SIGTERM on the rerun, once the finished group was skipped and the next one saved.
+    second = _stop_after(2, env, signal.SIGTERM, tmp_path / "second.log")
     assert second == 128 + signal.SIGTERM
     assert {name.split(".")[1] for name in _results(tmp_path)} == {"PairedForward",
                                                                    "PairedTrainStep"}

@@ -87,7 +87,7 @@ def test_offline_run_merges_into_one_dashboard(tmp_path: Path) -> None:
     shutil.copytree(bundle, box / "bundle", symlinks=True)
     shutil.rmtree(bundle)
     tree = box / "bundle" / "tree"
-    assert (tree / "birnn_bench" / "grid.py").is_file()
+    assert (tree / "birnn_bench" / "check.py").is_file()
     assert not [p for p in tree.rglob(".git*") if p.name == ".git"]
     assert subprocess.run(["git", "-C", str(tree), "rev-parse", "--show-toplevel"],
                           capture_output=True, env=env, check=False).returncode != 0
@@ -155,13 +155,13 @@ def test_offline_run_merges_into_one_dashboard(tmp_path: Path) -> None:
 
 def test_make_refuses_a_dirty_tree(tmp_path: Path) -> None:
     clone, _ = _clone(tmp_path)
-    (clone / "birnn_bench" / "grid.py").write_text("# edited\n", encoding="utf-8")
+    (clone / "birnn_bench" / "check.py").write_text("# edited\n", encoding="utf-8")
     out = tmp_path / "bundle"
     proc = _run([sys.executable, str(SCRIPT), "make", "--out", str(out), "--repo", str(clone),
                  "--skip-wheels"], _env(tmp_path), ok=False)
     assert proc.returncode == 1
     assert "uncommitted changes to tracked files" in proc.stderr
-    assert "birnn_bench/grid.py" in proc.stderr
+    assert "birnn_bench/check.py" in proc.stderr
     assert not out.exists()
 
 
