@@ -7,8 +7,9 @@ baseline blocks around it, the median of those per-round ratios with a 99% inter
 that stay put across commits on a noisy machine (absolute times do not). The baseline's own
 row is its A/A: the baseline against itself in the same rounds, i.e. the measured resolution.
 
-``BIRNN_BENCH_PAIRED_BUDGET`` (seconds per regime and mode, default 8) bounds the time; every
-regime gets at least the engine's minimum rounds, so every value has an interval.
+``BIRNN_BENCH_PAIRED_BUDGET`` (seconds per regime and mode, default 8) bounds the time once a
+regime has had ``MIN_ROUNDS`` (16) rounds, so every value has an interval robust to a disturbed
+round or two.
 """
 
 import os
@@ -22,6 +23,11 @@ except ImportError:  # a commit that predates the paired engine: its points are 
     compare_strategies = None
 
 BUDGET_ENV = "BIRNN_BENCH_PAIRED_BUDGET"
+#: Rounds every regime gets before the budget may stop it. With the engine's minimum (8) the 99%
+#: interval is the min..max of the rounds, and one disturbed round on a long regime widened an
+#: A/A to 0.97-1.45 on a quiet box; with 16 it runs from the 3rd to the 14th value, so two
+#: outliers on either side change nothing.
+MIN_ROUNDS = 16
 
 UNIT = f"x {BASELINE}"
 
@@ -47,7 +53,8 @@ def paired_ratios(mode):
     found = {}
     started = time.perf_counter()
     for index, regime in enumerate(todo, start=1):
-        result = compare_strategies(regime.spec(), list(STRATEGIES), mode, budget_s=budget)
+        result = compare_strategies(regime.spec(), list(STRATEGIES), mode, budget_s=budget,
+                                    min_rounds=MIN_ROUNDS)
         for name, paired in result.ratios.items():
             ratio = paired.ratio
             found[(regime.id, name)] = (ratio.estimate, ratio.low, ratio.high)
