@@ -23,10 +23,9 @@ except ImportError:  # a commit that predates the paired engine: its points are 
     compare_strategies = None
 
 BUDGET_ENV = "BIRNN_BENCH_PAIRED_BUDGET"
-#: Rounds every regime gets before the budget may stop it. With the engine's minimum (8) the 99%
-#: interval is the min..max of the rounds, and one disturbed round on a long regime widened an
-#: A/A to 0.97-1.45 on a quiet box; with 16 it runs from the 3rd to the 14th value, so two
-#: outliers on either side change nothing.
+#: Rounds every regime gets before the budget may stop it (the engine's ROBUST_ROUNDS, 16): with
+#: the engine's minimum (8) the 99% interval is the min..max of the rounds, and one disturbed
+#: round on a long regime widened an A/A to 0.97-1.45 on a quiet box.
 MIN_ROUNDS = 16
 
 UNIT = f"x {BASELINE}"

@@ -14,7 +14,7 @@ import torch
 from birnn_bench import compare, measure
 from birnn_bench.oracle import error_against_oracle
 from birnn_bench.strategies import BASELINE, STRATEGIES, States
-from birnn_bench.workload import WorkloadSpec, build
+from birnn_bench.workload import Workload, WorkloadSpec, build
 
 #: What can be timed: inference (eval, no_grad) and a training step (forward + backward).
 MODES = ("forward", "train_step")
@@ -24,13 +24,14 @@ class BenchCase:
     """The rnn, x and lengths of ``spec`` with ``strategy``; the first forward runs here, untimed
     (allocator, cuDNN plans and CUDA out-of-memory errors happen in it)."""
 
-    def __init__(self, spec: WorkloadSpec, strategy: str) -> None:
+    def __init__(self, spec: WorkloadSpec, strategy: str,
+                 workload: Workload | None = None) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy: expected one of {sorted(STRATEGIES)}, got {strategy!r}")
         self.spec = spec
         self.device = spec.device
         self.strategy = STRATEGIES[strategy]
-        self.rnn, self.x, self.lengths = build(spec)
+        self.rnn, self.x, self.lengths = workload if workload is not None else build(spec)
         self.forward()
         measure.synchronize(self.device)
         self._ran: object = None
@@ -94,19 +95,21 @@ class BenchCase:
 
 def compare_strategies(spec: WorkloadSpec, names: Sequence[str], mode: str = "forward", *,
                        baseline: str = BASELINE, extra: dict[str, Callable[[], object]] | None
-                       = None, **engine: object) -> compare.Comparison:
-    """The paired comparison (``compare.compare``) of ``names`` on one workload: each strategy
-    its own case of the same spec, the baseline included, CUDA synchronised around each block.
-    ``extra`` adds candidates that are not strategies (the resolution check's slowed copy)."""
+                       = None, workload: Workload | None = None,
+                       **engine: object) -> compare.Comparison:
+    """The paired comparison (``compare.compare``) of ``names`` on one workload, the baseline
+    included, CUDA synchronised around each block. Every strategy reads the SAME rnn, x and
+    lengths: with a copy each, where each tensor happens to lie in memory moved a strategy by
+    1-2% (two of 16 A/A comparisons against a separately built copy came out "significant"),
+    and the A/A is then the baseline's own call, in a random place of every round like any other
+    candidate. ``extra`` adds candidates that are not strategies (the resolution check's slowed
+    baseline), on ``workload`` when given (built from ``spec`` otherwise)."""
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    workload = workload if workload is not None else build(spec)
     wanted = list(dict.fromkeys([baseline, *names]))
-    calls = {name: BenchCase(spec, name).call(mode) for name in wanted}
+    calls = {name: BenchCase(spec, name, workload).call(mode) for name in wanted}
     calls.update(extra or {})
-    # The A/A copy has its own tensors, as every other candidate: reading the baseline's
-    # just-used weights and inputs would give it a warm start no other candidate gets.
-    aa_call = BenchCase(spec, baseline).call(mode)
     sync = (lambda: torch.cuda.synchronize(spec.device)) \
         if torch.device(spec.device).type == "cuda" else None
-    return compare.compare(calls, baseline, sync=sync, aa_call=aa_call,
-                           **engine)  # type: ignore[arg-type]
+    return compare.compare(calls, baseline, sync=sync, **engine)  # type: ignore[arg-type]

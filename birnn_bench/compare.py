@@ -26,6 +26,10 @@ from typing import Any
 CONFIDENCE = 0.99
 #: The fewest rounds whose min..max covers the median at 99% (2 * 0.5**8 < 0.01).
 MIN_ROUNDS = 8
+#: Rounds after which the 99% interval runs from the 3rd to the 14th value: one or two disturbed
+#: rounds on either side no longer move it (with 8 it is the min..max). The suite and the
+#: resolution check use it; ``recommend`` keeps the minimum (a user is waiting).
+ROBUST_ROUNDS = 16
 #: Stop once every interval's half-width is within this fraction of its estimate ...
 TARGET = 0.02
 #: ... or, for a candidate already significantly apart from the baseline, within this one: its

@@ -17,7 +17,7 @@ from typing import Any
 from birnn_bench import compare, measure
 from birnn_bench.bench import BenchCase, compare_strategies
 from birnn_bench.strategies import BASELINE
-from birnn_bench.workload import WorkloadSpec
+from birnn_bench.workload import WorkloadSpec, build
 
 SLOWDOWN = 0.05
 #: What counts as resolved: every A/A interval within +-3% of 1 ...
@@ -52,7 +52,8 @@ def resolution_check(spec: WorkloadSpec, *, slowdown: float = SLOWDOWN, budget_s
         raise ValueError(f"slowdown: expected a fraction in (0, 1), got {slowdown!r}")
     with measure.pinned(threads) as pinned:
         started = time.perf_counter()
-        case = BenchCase(spec, BASELINE)
+        workload = build(spec)  # the slowed copy reads the baseline's very tensors
+        case = BenchCase(spec, BASELINE, workload)
         calls = []
         for _ in range(7):
             begin = time.perf_counter()
@@ -66,7 +67,8 @@ def resolution_check(spec: WorkloadSpec, *, slowdown: float = SLOWDOWN, budget_s
             _spin(spin)
 
         name = f"{BASELINE} +{slowdown:.0%}"
-        result = compare_strategies(spec, [], "forward", extra={name: slowed},
+        engine.setdefault("min_rounds", compare.ROBUST_ROUNDS)
+        result = compare_strategies(spec, [], "forward", extra={name: slowed}, workload=workload,
                                     budget_s=budget_s, target=target, **engine)
     aa, slow = result.resolution, result.ratios[name].ratio
     return {

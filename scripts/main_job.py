@@ -19,6 +19,7 @@ it started; what finished stays.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -49,20 +50,38 @@ GROUPS = (
 _running: subprocess.Popen | None = None
 
 
+def _session(sid: int) -> list[int]:
+    """Every process of session ``sid``: the step, asv, and asv's forkserver, which puts itself
+    in a process group of its own (so killing the step's group alone would leave it behind)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # after "pid (comm)": state, ppid, pgrp, session
+            found.append(int(entry.name))
+    return found
+
+
 def _stop(signum: int, frame: object) -> None:
-    """Ends the running step's whole process group (asv, its forkserver, the benchmark
-    children), then exits with the signal's conventional code."""
-    if _running is not None and _running.poll() is None:
-        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(_running.pid, sig)
-            except ProcessLookupError:
+    """Ends every process the running step started (its whole session: asv, its forkserver,
+    the benchmark children), then exits with the signal's conventional code."""
+    if _running is not None:
+        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            members = _session(_running.pid)
+            for pid in members:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + wait
+            while _session(_running.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                _running.wait(0.1)
+            if not _session(_running.pid):
                 break
-            try:
-                _running.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
     print(f"\nmain job: stopped by signal {signum}; finished groups are kept in results/, "
           "run it again to measure the rest", file=sys.stderr, flush=True)
     sys.exit(128 + signum)
