@@ -19,8 +19,9 @@ GRID_LEGEND = (f"Cells: each strategy's time over {BASELINE}'s, paired per round
                f"correct on that regime; ≈: statistically tied with it (99% intervals overlap); "
                f"~~struck~~ ✗: wrong on that regime (error against the float64 oracle above "
                f"tolerance); {DAGGER}: right on that regime but not on every condition of the "
-               f"correctness check, so never recommended. {BASELINE}'s own cell is its A/A "
-               f"(against itself in the same rounds). Recommended: the safe strategy "
+               f"correctness check, so never recommended. {BASELINE}'s own cell is 1 by "
+               f"definition; the A/A column is its measured resolution (against itself in the "
+               f"same rounds). Recommended: the safe strategy "
                f"significantly faster than {BASELINE} (99% interval below 1), else {BASELINE}.")
 
 
@@ -117,7 +118,8 @@ def grid_frame(g: pd.DataFrame) -> pd.DataFrame:
                 "" if best["strategy"] == BASELINE else interval(best["low"], best["high"]))
             row[f"vs {BASELINE}"] = "safe default" if best["strategy"] == BASELINE \
                 else best["verdict"]
-        row["A/A"] = interval(aa.iloc[0]["low"], aa.iloc[0]["high"]) if not aa.empty else ""
+        row["A/A"] = interval(aa.iloc[0]["aa_low"], aa.iloc[0]["aa_high"]) if not aa.empty \
+            else ""
         rows.append(row)
     return pd.DataFrame(rows)
 

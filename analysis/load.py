@@ -359,6 +359,7 @@ class _Loader:
         file_index = len(self.files)
         chunks_before = len(self.chunks)
         skipped: list[str] = []
+        retired: list[str] = []
         renamed: list[str] = []
         seen: set[str] = set()
         for name, row in results.items():
@@ -368,8 +369,7 @@ class _Loader:
             if bench is None:
                 bench = self._same_method(name)
                 if bench is None:
-                    skipped.append(f"{name!r} is not in benchmarks.json (another suite "
-                                   "version?)")
+                    retired.append(name)
                     continue
                 renamed.append(f"{name} as {bench.name}")
             seen.add(bench.name)
@@ -382,6 +382,9 @@ class _Loader:
                 skipped.append(why)
         if skipped:
             self.problems.append(Problem(rel, "benchmarks skipped: " + "; ".join(skipped)))
+        if retired:  # another version of the suite: not a defect of the file
+            self.problems.append(Problem(rel, "benchmarks the suite in benchmarks.json does not "
+                                         "have, left out: " + ", ".join(retired), "warning"))
         if renamed:
             self.problems.append(Problem(rel, "benchmarks not in benchmarks.json, read as the "
                                          "one benchmark with the same method name (moved in "

@@ -98,12 +98,14 @@ def errors(df: pd.DataFrame) -> pd.DataFrame:
 
 def grid(df: pd.DataFrame, safe: Collection[str], baseline: str = BASELINE) -> pd.DataFrame:
     """The Compare grid, long form: the latest paired ratios of every machine with
-    ``error``, ``correct``, ``safe``, ``verdict`` (against the baseline; "A/A" for its own row)
-    and the flags ``fastest_correct``, ``tied_with_fastest``, ``recommended``, ``floor``."""
+    ``error``, ``correct``, ``safe``, ``verdict`` (against the baseline; "A/A" for its own row,
+    whose ratio is 1 and whose measured A/A is in ``aa_ratio``, ``aa_low``, ``aa_high``) and the
+    flags ``fastest_correct``, ``tied_with_fastest``, ``recommended``, ``floor``."""
     found = latest(ratios(df))
     if found.empty:
-        return found.assign(error=[], correct=[], safe=[], verdict=[], fastest_correct=[],
-                            tied_with_fastest=[], recommended=[], floor=[])
+        return found.assign(error=[], correct=[], safe=[], verdict=[], aa_ratio=[], aa_low=[],
+                            aa_high=[], fastest_correct=[], tied_with_fastest=[],
+                            recommended=[], floor=[])
     found = found.merge(errors(df), on=["machine", "commit", "regime", "strategy"], how="left")
     found["correct"] = found["correct"].fillna(False).astype(bool)
     found["safe"] = found["strategy"].isin(list(safe))
@@ -111,6 +113,12 @@ def grid(df: pd.DataFrame, safe: Collection[str], baseline: str = BASELINE) -> p
         "A/A" if name == baseline else Interval(r, lo, hi).verdict
         for name, r, lo, hi in zip(found["strategy"], found["ratio"], found["low"],
                                    found["high"], strict=True)]
+    # The baseline's row holds its A/A (the resolution): kept as aa_*; as a strategy it IS the
+    # reference, 1 by definition, and is ranked as such (a noisy A/A of 0.85 is no speed-up).
+    is_base = found["strategy"] == baseline
+    for column in ("ratio", "low", "high"):
+        found["aa_" + column] = found[column].where(is_base)
+        found.loc[is_base, column] = 1.0
     parts = [_decide(group, baseline) for _, group in found.groupby(GROUP, sort=False)]
     out = pd.concat(parts, ignore_index=True)
     order = {name: i for i, name in enumerate(STRATEGIES)}
@@ -169,7 +177,7 @@ def recommendations(g: pd.DataFrame) -> pd.DataFrame:
             row.update(fastest_correct=None, fastest_ratio=float("nan"), fastest_safe=False)
         row.update(floor=floor["strategy"], floor_ratio=floor["ratio"],
                    floor_correct=bool(floor["correct"]), floor_safe=bool(floor["safe"]))
-        row.update(aa_low=aa.iloc[0]["low"] if not aa.empty else float("nan"),
-                   aa_high=aa.iloc[0]["high"] if not aa.empty else float("nan"))
+        row.update(aa_low=aa.iloc[0]["aa_low"] if not aa.empty else float("nan"),
+                   aa_high=aa.iloc[0]["aa_high"] if not aa.empty else float("nan"))
         rows.append(row)
     return pd.DataFrame(rows)

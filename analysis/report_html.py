@@ -125,7 +125,8 @@ def grid_html(group: pd.DataFrame, recs: pd.DataFrame, check_known: bool,
         cells = {r["strategy"]: cell_html(r, check_known) for _, r in rows.iterrows()}
         rec, verdict = _recommended(by_regime.get(regime), check_known)
         aa = rows[rows["strategy"] == baseline]
-        aa_text = fmt.interval(aa.iloc[0]["low"], aa.iloc[0]["high"]) if not aa.empty else ""
+        aa_text = fmt.interval(aa.iloc[0]["aa_low"], aa.iloc[0]["aa_high"]) if not aa.empty \
+            else ""
         body.append(f'<tr data-regime="{_e(regime)}"><th>{_e(rows.iloc[0]["label"])}</th>'
                     + "".join(cells.get(n, "<td></td>") for n in order)
                     + f'<td class="rec">{rec}</td><td>{verdict}</td>'
@@ -330,10 +331,11 @@ def method_notes(c: Content) -> Sequence[str]:
     tol = ", ".join(f"{str(k).replace('torch.', '')} {v:g}" for k, v in TOLERANCES.items())
     return [
         f"Paired ratios (ratios.Paired*): in one process per regime and mode, every strategy "
-        f"is timed in short blocks interleaved with {c.baseline}'s, in a shuffled order every "
-        "round; a strategy's ratio is the median of its per-round time over the baseline's, "
-        f"with a distribution-free 99% interval. {c.baseline}'s own cell is its A/A: a "
-        "separately built copy against itself in the same rounds, the resolution of the grid.",
+        f"is timed in short blocks with {c.baseline}'s, all reading the same tensors, in a "
+        "shuffled order every round; a strategy's ratio is the median of its per-round time "
+        f"over the baseline's, with a distribution-free 99% interval. {c.baseline}'s own cell "
+        "is 1 by definition; the A/A column is the baseline against itself in the same rounds, "
+        "the resolution of the grid.",
         "Faster / slower / tied: the one rule, birnn_bench.compare.Interval.verdict (the 99% "
         "interval excludes 1, or not). Tied with the fastest: the 99% intervals overlap.",
         "Correct: the error benchmark measured the strategy's max abs error against the float64 "

@@ -160,14 +160,13 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
             budget_s: float = 10.0, block_s: float = BLOCK_SECONDS, blocks: int = BLOCKS,
             min_rounds: int = MIN_ROUNDS, max_rounds: int = 2000, seed: int = 0,
             confidence: float = CONFIDENCE, clock: Clock = time.perf_counter,
-            sync: Callable[[], None] | None = None, aa_call: Callable[[], object] | None = None,
+            sync: Callable[[], None] | None = None,
             progress: Progress | None = None) -> Comparison:
     """Times ``candidates`` (name -> zero-argument call) against ``candidates[baseline]``.
 
     Every round runs ``blocks`` blocks of each candidate still undecided, of the baseline and of
-    its A/A copy (``aa_call``, a separately built copy of the baseline, else the baseline's own
-    call), in a shuffled order; a candidate's ratio is its fastest block over the baseline's
-    fastest block of the same round. After ``min_rounds`` a candidate
+    the baseline a second time (the A/A), in a shuffled order; a candidate's ratio is its fastest
+    block over the baseline's fastest block of the same round. After ``min_rounds`` a candidate
     whose interval is narrower than ``target`` (relative half-width), or narrower than
     ``decided_target`` and clear of 1, drops out; the comparison stops when all have, when
     ``budget_s`` of wall time is spent (checked after ``min_rounds`` only, so every answer has
@@ -188,11 +187,9 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
     sync = sync or (lambda: None)
     started = clock()
     aa = baseline + AA_SUFFIX
-    calls = {**candidates, aa: aa_call or candidates[baseline]}
+    calls = {**candidates, aa: candidates[baseline]}
     number = {name: _calibrate(fn, block_s, clock, sync) for name, fn in candidates.items()}
     number[aa] = number[baseline]
-    if aa_call is not None:
-        _calibrate(aa_call, block_s, clock, sync)  # its warm-up call
     times: dict[str, list[float]] = {name: [] for name in calls}
     ratios: dict[str, list[float]] = {name: [] for name in calls if name != baseline}
     active = [name for name in candidates if name != baseline]

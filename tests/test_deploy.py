@@ -257,7 +257,7 @@ def test_cli_deploy(tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize("argv, message", [
     (["--technologies", "script,tflite"], "'tflite' is not one of"),
-    (["--layers", "0"], "expected an integer >= 1"),
+    (["--layers", "0"], "expected an integer from 1 to"),
     (["--strategies", "best"], "'best' is not one of"),
     (["--cells", "transformer"], "'transformer' is not one of"),
 ])
