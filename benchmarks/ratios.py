@@ -18,15 +18,17 @@ import time
 from .common import BASELINE, PARAM_NAMES, PARAMS, STRATEGIES, pin, progress, runnable_regimes
 
 try:
+    from birnn_bench import compare
     from birnn_bench.bench import compare_strategies
 except ImportError:  # a commit that predates the paired engine: its points are n/a
-    compare_strategies = None
+    compare = compare_strategies = None
 
 BUDGET_ENV = "BIRNN_BENCH_PAIRED_BUDGET"
-#: Rounds every regime gets before the budget may stop it (the engine's ROBUST_ROUNDS, 16): with
-#: the engine's minimum (8) the 99% interval is the min..max of the rounds, and one disturbed
-#: round on a long regime widened an A/A to 0.97-1.45 on a quiet box.
-MIN_ROUNDS = 16
+#: Rounds every regime gets before the budget may stop it: the engine's ROBUST_ROUNDS (16; with
+#: its minimum, 8, the 99% interval is the min..max of the rounds, and one disturbed round on a
+#: long regime widened an A/A to 0.97-1.45 on a quiet box). 16 for the commits of this session
+#: whose engine predates the constant.
+MIN_ROUNDS = getattr(compare, "ROBUST_ROUNDS", 16)
 
 UNIT = f"x {BASELINE}"
 
