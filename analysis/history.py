@@ -11,7 +11,8 @@ previous point of its series, and what counts depends on what the series is:
   the conservative interval of now / before (``low / before's high``, ``high / before's low``):
   it excludes 1 exactly when the intervals are apart.
 * ``deterministic``: peak bytes, op/kernel/sync counts and the error verdict (error above the
-  dtype's tolerance = 1, wrong): identical run to run, so any change counts.
+  dtype's tolerance = 1, wrong): identical run to run, so any change counts; instructions per
+  call (callgrind): a change of more than ``INSTRUCTION_TOLERANCE`` counts.
 * ``absolute``: times in seconds (``time_*``, the compile time). They follow the machine's load
   as much as the code: shown, never judged.
 
@@ -35,6 +36,11 @@ RATIO, DETERMINISTIC, ABSOLUTE = "ratio", "deterministic", "absolute"
 DETERMINISTIC_METRICS = {"track_peak_bytes": "peak bytes", "track_ops": "ATen ops",
                          "track_ops_extract": "ATen ops (extract)",
                          "track_kernels": "CUDA kernels", "track_host_syncs": "host syncs"}
+#: Instructions per call under callgrind (``instructions.Instructions``): two runs of one commit
+#: agree to the instruction here; the tolerance covers what differs between environments.
+INSTRUCTION_METRICS = {"track_instructions": "instructions",
+                       "track_instructions_extract": "instructions (extract)"}
+INSTRUCTION_TOLERANCE = 0.005
 #: Errors against the oracle, judged as a verdict (1 = above the dtype's tolerance).
 VERDICT_METRICS = {"track_max_abs_error": "error verdict",
                    "track_compiled_error": "compiled error verdict"}
@@ -121,16 +127,16 @@ def series(df: pd.DataFrame) -> pd.DataFrame:
     rest = _plain(rest)
     rest["variant"] = _variant(rest)
     metric = rest["metric"]
-    deterministic = metric.isin(list(DETERMINISTIC_METRICS) + list(VERDICT_METRICS))
+    counted = [*DETERMINISTIC_METRICS, *INSTRUCTION_METRICS, *VERDICT_METRICS]
+    deterministic = metric.isin(counted)
     absolute = (rest["kind"] == "time") | (rest["unit"] == "seconds")
     rest = rest[deterministic | absolute].copy()
     metric = rest["metric"]
     verdict = metric.isin(list(VERDICT_METRICS))
     rest.loc[verdict, "value"] = (rest.loc[verdict, "value"]
                                   > _tolerances(rest.loc[verdict, "dtype"])).astype(float)
-    rest["kind"] = np.where(metric.isin(list(DETERMINISTIC_METRICS) + list(VERDICT_METRICS)),
-                            DETERMINISTIC, ABSOLUTE)
-    labels = {**DETERMINISTIC_METRICS, **VERDICT_METRICS}
+    rest["kind"] = np.where(metric.isin(counted), DETERMINISTIC, ABSOLUTE)
+    labels = {**DETERMINISTIC_METRICS, **INSTRUCTION_METRICS, **VERDICT_METRICS}
     rest["quantity"] = metric.map(labels).fillna(metric + " (s)")
     rest["low"] = np.nan
     rest["high"] = np.nan
@@ -162,8 +168,12 @@ def changes(points: pd.DataFrame) -> pd.DataFrame:
     has_prev = same.to_numpy()
     det = has_prev & (kind == DETERMINISTIC)
     value, prev = out["value"].to_numpy(float), out["previous_value"].to_numpy(float)
-    change[det & (value > prev)] = "regression"
-    change[det & (value < prev)] = "improvement"
+    # Instructions: only a change beyond the tolerance counts (prev > 0 where it is set).
+    slack = np.where(out["benchmark"].astype(str).str.rsplit(".", n=1).str[-1]
+                     .isin(list(INSTRUCTION_METRICS)), INSTRUCTION_TOLERANCE, 0.0)
+    with np.errstate(invalid="ignore"):
+        change[det & (value > prev * (1 + slack))] = "regression"
+        change[det & (value < prev * (1 - slack))] = "improvement"
     for i in np.flatnonzero(has_prev & (kind == RATIO)):
         verdict = interval_change(
             (prev[i], out.at[i, "previous_low"], out.at[i, "previous_high"]),

@@ -73,6 +73,8 @@ def value_rule(kind: str, unit: str) -> Rule:
         return Rule("a time in seconds", 0.0, strict=True)
     if unit == "bytes" or kind == "memory":
         return Rule("a byte count", 0.0, strict=True)
+    if unit == "instructions":
+        return Rule("instructions per call", 0.0, strict=True)
     return Rule(f"a number ({unit or 'no unit'})")
 
 

@@ -154,3 +154,22 @@ def regimes(name: str | None = None, on: tuple[str, ...] | None = None) -> list[
 
 def by_id(name: str | None = None, on: tuple[str, ...] | None = None) -> dict[str, Regime]:
     return {regime.id: regime for regime in regimes(name, on)}
+
+
+#: Where instructions are counted (under valgrind, CPU): small, since a forward costs valgrind
+#: ~50x its native time and each new oneDNN kernel a minute or so to translate (B64 T128 H128
+#: took 100 s per forward). Skewed lengths, where packing and padding differ; two layers of LSTM
+#: and one of GRU. Every strategy on both: about 4 minutes on one core here.
+COUNTED = Shape("counted", batch=16, max_len=32, hidden=32, lengths="skewed", cpu_train=False)
+INSTRUCTION_CELLS = (("lstm", 2), ("gru", 1))
+
+
+def instruction_regimes(name: str | None = None) -> dict[str, Regime]:
+    """The CPU regimes of ``instructions.Instructions``: the smoke regime on the smoke grid,
+    else ``COUNTED`` for ``INSTRUCTION_CELLS``."""
+    if (name or grid_name()) == "smoke":
+        return {regime.id: regime for regime in _smoke("cpu")}
+    found = [Regime(COUNTED.name, "cpu", cell, layers, COUNTED.batch, COUNTED.max_len,
+                    COUNTED.hidden, COUNTED.lengths, "float32", train=False)
+             for cell, layers in INSTRUCTION_CELLS]
+    return {regime.id: regime for regime in found}

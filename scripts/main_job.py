@@ -1,6 +1,7 @@
 """The main job: correctness matrix, a quick asv run of this commit, the analysis report.
 
-    python3 scripts/main_job.py            (what `bash scripts/main_job.sh` runs)
+    python3 scripts/main_job.py                 (what `bash scripts/main_job.sh` runs)
+    python3 scripts/main_job.py --instructions  (instructions per call under callgrind instead)
 
 1. ``birnn-bench check`` -> ``$REPORT_DIR/check.json`` (the safe set the report recommends from);
 2. ``asv run --python=same`` of this commit under this machine's name, ONE invocation per
@@ -46,6 +47,8 @@ GROUPS = (
     ("torch.compile against eager", "compiled.Compiled(Figures)?"),
     ("environment", "strategies.Environment"),
 )
+#: Deterministic but slow (one valgrind process, minutes): its own command, not the quick job.
+INSTRUCTIONS = ("instructions per call under callgrind", "instructions.Instructions")
 
 _running: subprocess.Popen | None = None
 
@@ -127,10 +130,14 @@ def _cuda_build() -> bool:
 def main() -> int:
     import argparse
 
-    argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                            epilog="Settings come from the environment (see the module's "
-                            "docstring: MACHINE, BIRNN_BENCH_GRID, REPORT_DIR, FRESH, ASV_CONFIG, "
-                            "ASV_ARGS).").parse_args()
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Settings come from the environment (see the module's docstring: MACHINE, "
+        "BIRNN_BENCH_GRID, REPORT_DIR, FRESH, ASV_CONFIG, ASV_ARGS).")
+    parser.add_argument("--instructions", action="store_true",
+                        help="run only the instruction counts (callgrind; about 10 minutes on "
+                        "2 cores) instead of the quick groups, then the report")
+    args = parser.parse_args()
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     machine = os.environ.get("MACHINE") or socket.gethostname()
@@ -161,7 +168,8 @@ def main() -> int:
     skip = [] if os.environ.get("FRESH") == "1" else ["--skip-existing"]
     failed = []
     cuda = _cuda_build()
-    groups = [g for g in GROUPS if cuda or g[1] != "profiles.CudaCounts"]
+    groups = [INSTRUCTIONS] if args.instructions else \
+        [g for g in GROUPS if cuda or g[1] != "profiles.CudaCounts"]
     for index, (what, name) in enumerate(groups, start=1):
         group_start = time.perf_counter()
         say(f"  [{index}/{len(groups)}] {what} ({name})")

@@ -1,0 +1,62 @@
+"""asv benchmarks: instructions per call under callgrind, the series that does not follow load.
+
+``setup_cache`` counts every point in ONE valgrind process (``birnn_bench.instructions``; its
+start-up alone costs a minute or more), on the few CPU regimes of
+``regimes.instruction_regimes``. Two runs of one commit agree to the instruction on this machine,
+so any change across commits is a change in the work the code does. Where valgrind (or torch's
+support for it) is missing, every point is n/a with the reason, never a failure.
+
+Not part of the quick main job (it adds minutes): ``python3 scripts/main_job.py --instructions``.
+"""
+
+from . import regimes
+from .common import PARAM_NAMES, STRATEGIES, pin, progress
+
+try:
+    from birnn_bench import instructions as _instructions
+except ImportError:  # a commit that predates the instruction counts: its points are n/a
+    _instructions = None
+
+REGIMES = regimes.instruction_regimes()
+PARAMS = [list(REGIMES), list(STRATEGIES)]
+
+
+def count_all():
+    """{(regime, strategy): (forward, extract)} instructions per call, or the reason for n/a."""
+    if _instructions is None:
+        return "this commit predates birnn_bench.instructions"
+    reason = _instructions.unavailable()
+    if reason:
+        progress(f"instructions: n/a ({reason})")
+        return reason
+    keys = [(regime_id, name) for regime_id in REGIMES for name in STRATEGIES]
+    points = [_instructions.Point(REGIMES[regime_id].spec().as_dict(), name)
+              for regime_id, name in keys]
+    counts = _instructions.count(points, threads=pin(), progress=progress)
+    return dict(zip(keys, counts, strict=True))
+
+
+class Instructions:
+    """Instructions per call of the inference forward and of the extract step alone."""
+
+    params = PARAMS
+    param_names = PARAM_NAMES
+    unit = "instructions"
+    timeout = 3600
+
+    def setup_cache(self):
+        return count_all()
+
+    setup_cache.timeout = 3600
+
+    def setup(self, cache, regime, strategy):
+        if isinstance(cache, str):
+            raise NotImplementedError(cache)
+        if (regime, strategy) not in cache:
+            raise NotImplementedError(f"{regime} / {strategy}: not counted on this machine")
+
+    def track_instructions(self, cache, regime, strategy):
+        return cache[(regime, strategy)]["forward"]
+
+    def track_instructions_extract(self, cache, regime, strategy):
+        return cache[(regime, strategy)]["extract"]

@@ -1,0 +1,157 @@
+"""Instructions per call, counted under valgrind's callgrind: a figure that does not follow load.
+
+Wall time on a shared machine moves 1.5-3.8x from one process to the next; the instructions a
+call executes move about 0.05%. So a change in a strategy's work shows as a change in its count,
+whatever else the machine is doing.
+
+``count(points)`` runs ONE valgrind process for all points (valgrind's start-up, mostly importing
+torch, costs minutes; each new oneDNN kernel costs more): the worker (``python -m
+birnn_bench.instructions PLAN``) builds each point's case, warms the step outside the count, then
+counts ``calls`` calls between ``torch._C._valgrind_toggle()`` and
+``torch._C._valgrind_toggle_and_dump_stats()``; each dump is one point. Python's hash seed is
+fixed and the garbage collector is off during the counted calls.
+
+Under valgrind oneDNN takes its AVX2 path (valgrind has no AVX-512): deterministic, but not the
+path a native run takes. The counts compare commits on one machine; they are not times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+#: What is counted per call: the whole inference forward, or only the state-taking step.
+STEPS = ("forward", "extract")
+CALLS = 3
+
+
+@dataclass(frozen=True)
+class Point:
+    """One workload (``WorkloadSpec`` fields) and strategy: each of ``STEPS`` is counted."""
+
+    spec: dict
+    strategy: str
+
+
+def unavailable() -> str | None:
+    """Why instructions cannot be counted here, or None when they can."""
+    if shutil.which("valgrind") is None:
+        return "valgrind is not installed (Debian: apt-get install valgrind)"
+    import torch
+
+    if not torch._C._valgrind_supported_platform():
+        return "this torch build has no valgrind support"
+    return None
+
+
+def _instructions(dump: Path) -> int:
+    """Ir of one callgrind dump (its ``totals:`` line, else ``summary:``)."""
+    text = dump.read_text(encoding="utf-8", errors="replace")
+    for key in ("totals", "summary"):
+        found = re.search(rf"^{key}:\s*(\d+)", text, re.MULTILINE)
+        if found:
+            return int(found.group(1))
+    raise RuntimeError(f"{dump}: no totals in this callgrind output")
+
+
+def count(points: Sequence[Point], *, calls: int = CALLS, threads: int = 1,
+          progress: Callable[[str], None] | None = None,
+          timeout: float = 3600.0) -> list[dict[str, float]]:
+    """Instructions per call of each point's ``STEPS`` ({step: count}), in order, from ONE
+    valgrind process.
+
+    Raises RuntimeError naming the reason when valgrind is missing or the worker fails."""
+    if calls < 1:
+        raise ValueError(f"calls: expected an integer >= 1, got {calls!r}")
+    reason = unavailable()
+    if reason:
+        raise RuntimeError(reason)
+    from birnn_bench.strategies import STRATEGIES
+    from birnn_bench.workload import WorkloadSpec
+
+    for point in points:  # bad input fails here, before minutes of valgrind start-up
+        WorkloadSpec(**point.spec)
+        if point.strategy not in STRATEGIES:
+            raise ValueError(f"strategy: expected one of {sorted(STRATEGIES)}, "
+                             f"got {point.strategy!r}")
+    with tempfile.TemporaryDirectory(prefix="birnn-callgrind-") as tmp:
+        work = Path(tmp)
+        plan = work / "plan.json"
+        plan.write_text(json.dumps({"calls": calls, "threads": threads,
+                                    "points": [asdict(p) for p in points]}))
+        command = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
+                   f"--callgrind-out-file={work / 'cg.out'}", "--quiet",
+                   sys.executable, "-m", "birnn_bench.instructions", str(plan)]
+        env = dict(os.environ, PYTHONHASHSEED="0")
+        started = time.perf_counter()
+        with subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) as worker:
+            assert worker.stdout is not None
+            for line in worker.stdout:
+                if progress is not None:
+                    progress(f"{line.rstrip()} ({time.perf_counter() - started:.0f} s)")
+            try:
+                _, errors = worker.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                raise RuntimeError(f"callgrind worker: over {timeout:.0f} s") from None
+        if worker.returncode != 0:
+            raise RuntimeError(f"callgrind worker exited with {worker.returncode}: "
+                               f"{errors.strip()[-2000:]}")
+        dumps = sorted(work.glob("cg.out.*"), key=lambda p: int(p.suffix[1:]))
+        if len(dumps) != len(points) * len(STEPS):
+            raise RuntimeError(f"callgrind: expected {len(points) * len(STEPS)} dumps, found "
+                               f"{len(dumps)}")
+        per_call = [_instructions(dump) / calls for dump in dumps]
+        return [dict(zip(STEPS, per_call[i:i + len(STEPS)], strict=True))
+                for i in range(0, len(per_call), len(STEPS))]
+
+
+def _count_calls(step: Callable[[], object], calls: int) -> None:
+    """``calls`` calls of ``step``, counted, after one more warm call (the first call of a step
+    allocates, and oneDNN generates its kernels, outside the count). One dump."""
+    import gc
+
+    import torch
+
+    step()
+    gc.collect()
+    gc.disable()
+    try:
+        torch._C._valgrind_toggle()
+        for _ in range(calls):
+            step()
+        torch._C._valgrind_toggle_and_dump_stats()
+    finally:
+        gc.enable()
+
+
+def _work(plan_path: str) -> None:
+    """The worker, under valgrind: one dump per point and step, in the plan's order."""
+    from birnn_bench import measure
+    from birnn_bench.bench import BenchCase
+    from birnn_bench.workload import WorkloadSpec
+
+    plan = json.loads(Path(plan_path).read_text())
+    calls = plan["calls"]
+    with measure.pinned(plan["threads"]):
+        for index, raw in enumerate(plan["points"], start=1):
+            point = Point(**raw)
+            case = BenchCase(WorkloadSpec(**point.spec), point.strategy)  # runs one forward
+            _count_calls(case.forward, calls)
+            case.prepare_extract()
+            _count_calls(case.extract, calls)
+            print(f"[instructions {index}/{len(plan['points'])}] {point.strategy}", flush=True)
+
+
+if __name__ == "__main__":
+    _work(sys.argv[1])
