@@ -153,8 +153,12 @@ def _figures(content: Content, memory: pd.DataFrame, ops: pd.DataFrame) -> dict[
     h = content.history
     if content.commits.groupby("machine")["commit"].nunique().max() >= 2 \
             if not content.commits.empty else False:
-        lines = history.lines(h, history.RATIO, "paired ratio (forward)")
-        label = f"time over {BASELINE}'s, forward\n(geomean over the same regimes)"
+        # The most deterministic series two commits have: instructions, else paired ratios.
+        lines = history.lines(h, history.DETERMINISTIC, "instructions")
+        label = "instructions per forward (callgrind)\n(geomean over the same regimes)"
+        if lines.empty or lines.groupby("machine")["commit"].nunique().max() < 2:
+            lines = history.lines(h, history.RATIO, "paired ratio (forward)")
+            label = f"time over {BASELINE}'s, forward\n(geomean over the same regimes)"
         if lines.empty or lines.groupby("machine")["commit"].nunique().max() < 2:
             lines = history.lines(h, history.ABSOLUTE, "time_forward (s)")
             lines = lines.assign(value=lines["value"] * 1e3)

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from analysis import format as fmt
-from analysis import tables
+from analysis import history, tables
 from analysis.paired import MODE_LABELS
 from analysis.report_model import Content
 from birnn_bench.strategies import BASELINE
@@ -299,7 +299,9 @@ def _history_html(c: Content, png: dict[str, bytes]) -> str:
                          "Below: one line per strategy over a fixed set of regimes."),
              "<p>A change counts on a paired-ratio series when the two commits' 99% intervals "
              "do not overlap, on a deterministic one (peak bytes, op counts, error verdict) "
-             "when the value changes at all; absolute times are shown, never judged. "
+             "when the value changes at all, on instructions per call (callgrind) when it "
+             f"moves by more than {history.INSTRUCTION_TOLERANCE:.1%}; absolute times are "
+             "shown, never judged. "
              f"{judged.groupby(['machine', 'benchmark', 'regime', 'strategy', 'variant']).ngroups}"
              " judged series. "
              '<a href="regressions.csv">regressions.csv</a>, '

@@ -2,15 +2,16 @@
 
 ``setup_cache`` counts every point in ONE valgrind process (``birnn_bench.instructions``; its
 start-up alone costs a minute or more), on the few CPU regimes of
-``regimes.instruction_regimes``. Two runs of one commit agree to the instruction on this machine,
-so any change across commits is a change in the work the code does. Where valgrind (or torch's
+``regimes.instruction_regimes`` (on the smoke grid: the baseline on the smoke regime). Two runs
+of one commit agree to the instruction on this machine, so any change across commits is a
+change in the work the code does. Where valgrind (or torch's
 support for it) is missing, every point is n/a with the reason, never a failure.
 
 Not part of the quick main job (it adds minutes): ``python3 scripts/main_job.py --instructions``.
 """
 
 from . import regimes
-from .common import PARAM_NAMES, STRATEGIES, pin, progress
+from .common import BASELINE, PARAM_NAMES, STRATEGIES, pin, progress
 
 try:
     from birnn_bench import instructions as _instructions
@@ -21,16 +22,21 @@ REGIMES = regimes.instruction_regimes()
 PARAMS = [list(REGIMES), list(STRATEGIES)]
 
 
-def count_all():
-    """{(regime, strategy): (forward, extract)} instructions per call, or the reason for n/a."""
+def count_all(grid=None):
+    """{(regime, strategy): {step: instructions per call}} on ``grid`` (default:
+    ``BIRNN_BENCH_GRID``), or the reason why nothing is counted (n/a)."""
     if _instructions is None:
         return "this commit predates birnn_bench.instructions"
     reason = _instructions.unavailable()
     if reason:
         progress(f"instructions: n/a ({reason})")
         return reason
-    keys = [(regime_id, name) for regime_id in REGIMES for name in STRATEGIES]
-    points = [_instructions.Point(REGIMES[regime_id].spec().as_dict(), name)
+    # The smoke grid (CI) counts one point for real: valgrind's start-up alone is a minute.
+    grid = grid or regimes.grid_name()
+    chosen = regimes.instruction_regimes(grid)
+    names = [BASELINE] if grid == "smoke" else list(STRATEGIES)
+    keys = [(regime_id, name) for regime_id in chosen for name in names]
+    points = [_instructions.Point(chosen[regime_id].spec().as_dict(), name)
               for regime_id, name in keys]
     counts = _instructions.count(points, threads=pin(), progress=progress)
     return dict(zip(keys, counts, strict=True))

@@ -149,6 +149,9 @@ def main() -> int:
     started = time.perf_counter()
     python = sys.executable
 
+    if args.instructions and run(["sh", str(REPO / "scripts" / "apt_install.sh"), "valgrind"],
+                                 env):
+        say("valgrind could not be installed: the instruction counts will show as n/a")
     say("1/3 correctness matrix: birnn-bench check")
     if run([python, "-m", "birnn_bench.cli", "check", "--quiet", "--json",
             f"{report}/check.json"], env):

@@ -61,7 +61,9 @@ def rows(commit: str, day: int, points: dict, machine: str = "box") -> list[dict
                                        ("peak", "strategies.PeakMemory.track_peak_bytes",
                                         "memory", "bytes"),
                                        ("time", "strategies.Forward.time_forward", "time",
-                                        "seconds")):
+                                        "seconds"),
+                                       ("instr", "instructions.Instructions.track_instructions",
+                                        "track", "instructions")):
             if key in values:
                 out.append({**common, "benchmark": bench, "metric": bench.rsplit(".", 1)[1],
                             "kind": kind, "unit": unit, "value": values[key]})
@@ -111,6 +113,19 @@ def test_history_error_verdict_changes_count_rounding_does_not() -> None:
                                                              rows("b", 2, b)))))
     assert h[["quantity", "strategy", "change"]].values.tolist() == [
         ["error verdict", "hn_padded", "regression"]]
+
+
+def test_history_counts_instruction_changes_beyond_half_a_percent() -> None:
+    a = {(REGIME, s): {"instr": 1e6, "time": 1e-3} for s in ("hn_index", "chunk_view",
+                                                             "padded_gather")}
+    b = {(REGIME, "hn_index"): {"instr": 1e6 * 1.004, "time": 3e-3},  # within 0.5%; time x3
+         (REGIME, "chunk_view"): {"instr": 1e6 * 1.05, "time": 1e-3},  # +5%: a regression
+         (REGIME, "padded_gather"): {"instr": 1e6 * 0.99, "time": 1e-3}}  # -1%: improvement
+    h = history.changes(history.series(frame(rows("a", 1, a), rows("b", 2, b))))
+    counted = history.flagged(h)
+    assert sorted(counted[["quantity", "strategy", "change"]].values.tolist()) == [
+        ["instructions", "chunk_view", "regression"],
+        ["instructions", "padded_gather", "improvement"]]
 
 
 def test_history_lines_use_one_fixed_set_of_regimes() -> None:

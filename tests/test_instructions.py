@@ -1,0 +1,89 @@
+"""Instructions per call under callgrind: deterministic, one valgrind process, n/a without it.
+
+One test counts a tiny point for real, twice, in two valgrind processes at once (about a minute
+and a half on two cores); the rest run without valgrind.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+import benchmarks.common  # noqa: F401  (warms the profiler, as asv's forkserver does)
+from benchmarks import instructions as suite
+from benchmarks import regimes
+from birnn_bench import instructions
+from birnn_bench.strategies import BASELINE
+
+
+def test_two_runs_count_the_same_instructions() -> None:
+    """The suite's own path (count_all, the asv class) and a direct count of the same point, in
+    two valgrind processes: they agree within 0.5% (here: to the instruction)."""
+    assert instructions.unavailable() is None, (
+        "valgrind is needed here: bash scripts/install_test_deps.sh installs it")
+    (regime_id, regime), = regimes.instruction_regimes("smoke").items()
+    found: dict[str, object] = {}
+
+    def direct() -> None:
+        found["direct"] = instructions.count([instructions.Point(regime.spec().as_dict(),
+                                                                 BASELINE)])[0]
+
+    other = threading.Thread(target=direct)
+    other.start()
+    cache = suite.count_all("smoke")
+    other.join()
+    assert isinstance(cache, dict) and set(cache) == {(regime_id, BASELINE)}
+    bench = suite.Instructions()
+    bench.setup(cache, regime_id, BASELINE)
+    counted = {"forward": bench.track_instructions(cache, regime_id, BASELINE),
+               "extract": bench.track_instructions_extract(cache, regime_id, BASELINE)}
+    again = found["direct"]
+    assert isinstance(again, dict)
+    for step in instructions.STEPS:
+        assert counted[step] > 0
+        assert abs(counted[step] - again[step]) <= 0.005 * again[step], (step, counted, again)
+    # The extract step is a part of the forward.
+    assert counted["extract"] < counted["forward"]
+    with pytest.raises(NotImplementedError, match="not counted on this machine"):
+        bench.setup(cache, regime_id, "manual_two_rnn")
+
+
+def test_without_valgrind_every_point_is_na_with_the_reason(monkeypatch) -> None:
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
+    reason = suite.count_all("smoke")
+    assert isinstance(reason, str) and "valgrind is not installed" in reason
+    bench = suite.Instructions()
+    with pytest.raises(NotImplementedError, match="valgrind is not installed"):
+        bench.setup(reason, *[p[0] for p in suite.PARAMS])
+    with pytest.raises(RuntimeError, match="valgrind is not installed"):
+        instructions.count([instructions.Point({}, BASELINE)])
+
+
+@pytest.mark.parametrize(("points", "calls", "message"), [
+    ([instructions.Point({}, "no_such_strategy")], 3, "strategy: expected one of"),
+    ([instructions.Point({"hidden_size": 0}, BASELINE)], 3, "hidden_size: expected"),
+    ([instructions.Point({"cell": "transformer"}, BASELINE)], 3, "cell"),
+    ([instructions.Point({}, BASELINE)], 0, "calls: expected an integer >= 1"),
+])
+def test_bad_points_fail_before_valgrind_starts(monkeypatch, points, calls, message) -> None:
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: "/usr/bin/valgrind")
+
+    def no_valgrind(*args, **kwargs):
+        raise AssertionError("valgrind started for bad input")
+
+    monkeypatch.setattr(subprocess, "Popen", no_valgrind)
+    with pytest.raises(ValueError, match=message):
+        instructions.count(points, calls=calls)
+
+
+def test_a_dump_is_read_from_its_totals_line(tmp_path: Path) -> None:
+    dump = tmp_path / "cg.out.1"
+    dump.write_text("version: 1\ncreator: callgrind-3.19.0\nevents: Ir\nsummary: 1234\n"
+                    "fn=(1) main\n3 1234\ntotals: 1234\n")
+    assert instructions._instructions(dump) == 1234
+    dump.write_text("version: 1\nevents: Ir\n")
+    with pytest.raises(RuntimeError, match="no totals"):
+        instructions._instructions(dump)
