@@ -47,6 +47,11 @@ VERDICT_METRICS = {"track_max_abs_error": "error verdict",
 #: Values that are not a series of the code at all (the environment), or another view of one
 #: (the dashboard's error verdict and the error over tolerance: track_max_abs_error's).
 SKIPPED_METRICS = ("track_threads", "track_error_verdict", "track_error_over_tolerance")
+#: The rules above in one sentence, for the report's pages.
+RULES = ("a change counts on instructions per call (callgrind) when it moves by more than "
+         f"{INSTRUCTION_TOLERANCE:.1%}, on a paired ratio when the two commits' 99% intervals do "
+         "not overlap, on a deterministic value (peak bytes, op counts, error verdict) when it "
+         "changes at all; absolute times are shown, never judged.")
 KEYS = ["machine", "env", "benchmark", "regime", "strategy", "variant"]
 COLUMNS = ["machine", "env", "device_name", "kind", "quantity", "benchmark", "regime",
            "strategy", "variant", "commit", "date", "value", "low", "high"]

@@ -297,11 +297,7 @@ def _history_html(c: Content, png: dict[str, bytes]) -> str:
     judged = c.history[c.history["judged"]]
     parts = [figure_html("history", png, "History", "Above: changes that count, per commit. "
                          "Below: one line per strategy over a fixed set of regimes."),
-             "<p>A change counts on a paired-ratio series when the two commits' 99% intervals "
-             "do not overlap, on a deterministic one (peak bytes, op counts, error verdict) "
-             "when the value changes at all, on instructions per call (callgrind) when it "
-             f"moves by more than {history.INSTRUCTION_TOLERANCE:.1%}; absolute times are "
-             "shown, never judged. "
+             f"<p>{html.escape(history.RULES[0].upper() + history.RULES[1:])} "
              f"{judged.groupby(['machine', 'benchmark', 'regime', 'strategy', 'variant']).ngroups}"
              " judged series. "
              '<a href="regressions.csv">regressions.csv</a>, '

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis import format as fmt
-from analysis import tables
+from analysis import history, tables
 from analysis.paired import MODE_LABELS
 from analysis.report_html import method_notes, sources_text
 from analysis.report_model import Content
@@ -80,9 +80,7 @@ def _history(c: Content) -> list[str]:
     if commits.empty or commits.groupby("machine")["commit"].nunique().max() < 2:
         return ["Fewer than two commits measured on any machine: no history yet."]
     changed = commits[(commits["regressions"] > 0) | (commits["improvements"] > 0)]
-    lines = [f"{len(commits)} commit(s) measured; a change counts when the paired ratios' 99% "
-             "intervals of two commits do not overlap, or a deterministic value (peak bytes, "
-             "op counts, error verdict) changes; absolute times are never judged."]
+    lines = [f"{len(commits)} commit(s) measured; {history.RULES}"]
     if changed.empty:
         return [*lines, "", "No change that counts between consecutive commits."]
     return [*lines, ""] + [

@@ -33,7 +33,8 @@ def _rev(name: str) -> str:
     done = subprocess.run(["git", "rev-parse", "--verify", f"{name}^{{commit}}"], cwd=REPO,
                           capture_output=True, text=True)
     if done.returncode:
-        raise SystemExit(f"branch_check: {name!r} is not a commit here")
+        print(f"branch_check: {name!r} is not a commit here", file=sys.stderr)
+        raise SystemExit(2)
     return done.stdout.strip()
 
 
@@ -68,7 +69,7 @@ def main(argv: list[str]) -> int:
     if len(argv) > 2 or any(a.startswith("-") for a in argv):
         print(__doc__, file=sys.stderr)
         return 2
-    base, head = (_rev(name) for name in ([*argv, "main", "HEAD"][:2] if len(argv) < 2 else argv))
+    base, head = (_rev(name) for name in [*argv, *["main", "HEAD"][len(argv):]])
     if base == head:
         print("branch_check: BASE and HEAD are the same commit", file=sys.stderr)
         return 2

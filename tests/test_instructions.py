@@ -7,6 +7,7 @@ and a half on two cores); the rest run without valgrind.
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -87,3 +88,44 @@ def test_a_dump_is_read_from_its_totals_line(tmp_path: Path) -> None:
     dump.write_text("version: 1\nevents: Ir\n")
     with pytest.raises(RuntimeError, match="no totals"):
         instructions._instructions(dump)
+
+
+# ---------------------------------------------------------------------------------------------
+# scripts/branch_check.py: the maintainer's verdict on a branch
+
+def test_branch_check_reads_instructions_first_and_exits_by_the_rules() -> None:
+    import pandas as pd
+
+    from analysis import history
+    from tests.conftest import REPO, load_script
+
+    check = load_script(REPO / "scripts" / "branch_check.py", "branch_check")
+    regime = "cpu-lstm-L2-B16-T32-H32-skewed-float32"
+    rows = []
+    for commit, day, extract, ratio in (("a" * 40, 1, 1.0e5, (1.0, 0.9, 1.1)),
+                                        ("b" * 40, 2, 1.1e5, (1.02, 0.92, 1.12))):
+        base = {"machine": "box", "env": "e", "device_name": "CPU", "regime": regime,
+                "strategy": "padded_gather", "commit": commit, "compile": float("nan"),
+                "date": pd.Timestamp(f"2026-11-0{day}", tz="UTC"), "dtype": "float32"}
+        rows.append({**base, "benchmark": "instructions.Instructions.track_instructions_extract",
+                     "metric": "track_instructions_extract", "kind": "track",
+                     "unit": "instructions", "value": extract})
+        for suffix, value in zip(("", "_low", "_high"), ratio, strict=True):
+            rows.append({**base, "benchmark": f"ratios.PairedForward.track_time_ratio{suffix}",
+                         "metric": f"track_time_ratio{suffix}", "kind": "ratio",
+                         "unit": "x hn_index", "value": value})
+    h = history.changes(history.series(pd.DataFrame(rows)))
+    judged = h[(h["commit"] == "b" * 40) & h["judged"]]
+    text = check.report(judged)
+    assert text[0] == "instructions (extract): 1 series, 1 worse, 0 better"
+    assert "REGRESSION  padded_gather" in text[1] and "(+10.00%)" in text[1]
+    assert text[2] == "paired ratio (forward): 1 series, 0 worse, 0 better"
+
+
+def test_branch_check_refuses_a_bad_commit_before_running_anything() -> None:
+    from tests.conftest import REPO
+
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "branch_check.py"),
+                           "no-such-branch-here"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "'no-such-branch-here' is not a commit here" in done.stderr
