@@ -1,14 +1,15 @@
 """Instructions per call under callgrind: deterministic, one valgrind process, n/a without it.
 
-One test counts a tiny point for real, twice, in two valgrind processes at once (about a minute
-and a half on two cores); the rest run without valgrind.
+The smoke asv run (conftest) counts one tiny point under valgrind for real; one test counts it
+again in a second valgrind process (about a minute and a half); the rest run without valgrind.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,34 +21,36 @@ from birnn_bench import instructions
 from birnn_bench.strategies import BASELINE
 
 
-def test_two_runs_count_the_same_instructions() -> None:
-    """The suite's own path (count_all, the asv class) and a direct count of the same point, in
-    two valgrind processes: they agree within 0.5% (here: to the instruction)."""
+def test_two_runs_count_the_same_instructions(smoke_results: Path) -> None:
+    """The smoke asv run counted one point under valgrind (asv, the suite's class); a direct count
+    of the same point in another valgrind process agrees within 0.5% (here: to the instruction).
+    Both also drive the asv class without asv."""
     assert instructions.unavailable() is None, (
         "valgrind is needed here: bash scripts/install_test_deps.sh installs it")
     (regime_id, regime), = regimes.instruction_regimes("smoke").items()
-    found: dict[str, object] = {}
-
-    def direct() -> None:
-        found["direct"] = instructions.count([instructions.Point(regime.spec().as_dict(),
-                                                                 BASELINE)])[0]
-
-    other = threading.Thread(target=direct)
-    other.start()
-    cache = suite.count_all("smoke")
-    other.join()
-    assert isinstance(cache, dict) and set(cache) == {(regime_id, BASELINE)}
+    data = json.loads(next(p for p in (smoke_results / "smoke-box").glob("*.json")
+                           if p.name != "machine.json").read_text())
+    columns = data["result_columns"]
+    by_asv = {}
+    for step, name in (("forward", "track_instructions"), ("extract",
+                                                          "track_instructions_extract")):
+        row = dict(zip(columns, data["results"][f"instructions.Instructions.{name}"],
+                       strict=False))
+        values = dict(zip(itertools.product(*row["params"]), row["result"], strict=True))
+        by_asv[step] = values[(repr(regime_id), repr(BASELINE))]
+        # Only the baseline is counted on the smoke grid: the other points are n/a.
+        assert sum(v is not None and v == v for v in values.values()) == 1  # NaN: n/a
+    cache = {(regime_id, BASELINE): instructions.count(
+        [instructions.Point(regime.spec().as_dict(), BASELINE)])[0]}
     bench = suite.Instructions()
     bench.setup(cache, regime_id, BASELINE)
-    counted = {"forward": bench.track_instructions(cache, regime_id, BASELINE),
-               "extract": bench.track_instructions_extract(cache, regime_id, BASELINE)}
-    again = found["direct"]
-    assert isinstance(again, dict)
+    again = {"forward": bench.track_instructions(cache, regime_id, BASELINE),
+             "extract": bench.track_instructions_extract(cache, regime_id, BASELINE)}
     for step in instructions.STEPS:
-        assert counted[step] > 0
-        assert abs(counted[step] - again[step]) <= 0.005 * again[step], (step, counted, again)
+        assert by_asv[step] > 0
+        assert abs(by_asv[step] - again[step]) <= 0.005 * again[step], (step, by_asv, again)
     # The extract step is a part of the forward.
-    assert counted["extract"] < counted["forward"]
+    assert again["extract"] < again["forward"]
     with pytest.raises(NotImplementedError, match="not counted on this machine"):
         bench.setup(cache, regime_id, "manual_two_rnn")
 
