@@ -128,3 +128,30 @@ def _label(row: pd.Series) -> str:
     from analysis.paired import regime_label
 
     return regime_label(row)
+
+
+def device_title(machine: str, device_name: str, device: str) -> str:
+    return f"{machine} · {device_name} ({device})"
+
+
+def strategy_tables(summary: pd.DataFrame, baseline: str, checked: bool
+                    ) -> list[tuple[str, pd.DataFrame]]:
+    """``tables.strategy_summary`` as both pages show it: (title, table) per machine, device
+    and mode; "recommended in" is a dash when no check said which strategies are safe."""
+    from analysis.paired import MODE_LABELS
+
+    out = []
+    for (machine, device_name, device, mode), group in summary.groupby(
+            ["machine", "device_name", "device", "mode"], sort=True):
+        shown = pd.DataFrame({
+            "strategy": group["strategy"],
+            "correct in": group["correct"].astype(str) + "/" + group["regimes"].astype(str),
+            "fastest correct or tied in": group["fastest or tied"].astype(str),
+            "recommended in": group["recommended"].astype(str) if checked else "— (no check)",
+            f"time over {baseline}'s (geomean)": [
+                "" if not n else f"{ratio(v)} over {n}"
+                for v, n in zip(group["ratio_geomean"], group["geomean_over"], strict=True)]})
+        out.append((f"{device_title(machine, device_name, device)} · "
+                    f"{MODE_LABELS.get(mode, mode)}", shown))
+    return out
+

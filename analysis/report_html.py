@@ -134,10 +134,6 @@ def grid_html(group: pd.DataFrame, recs: pd.DataFrame, check_known: bool,
     return f'<table class="grid">{head}{"".join(body)}</table>'
 
 
-def _device_title(machine: str, device_name: str, device: str) -> str:
-    return f"{machine} · {device_name} ({device})"
-
-
 def answer_html(c: Content) -> str:
     """The grids, one per machine, device and mode, with the legend once above them."""
     if c.grid.empty:
@@ -161,7 +157,7 @@ def answer_html(c: Content) -> str:
                         & (recs["mode"] == mode)]
         commit = str(group["commit"].iloc[0])[:8]
         parts.append(f'<h3 id="grid-{_e(machine)}-{_e(device)}-{_e(mode)}">'
-                     f"{_e(_device_title(machine, device_name, device))} · "
+                     f"{_e(fmt.device_title(machine, device_name, device))} · "
                      f"{_e(MODE_LABELS.get(mode, mode))}</h3>"
                      f'<p class="meta">commit {_e(commit)}, {group["regime"].nunique()} '
                      f"regime(s); cells: time over {_e(c.baseline)}'s</p>")
@@ -218,20 +214,8 @@ def _strategies_html(c: Content) -> str:
     parts = ["<p>Counts over the regimes of each grid; the geometric mean of a strategy's "
              f"ratio is taken only over the regimes where it and {_e(c.baseline)} are both "
              'correct, and says over how many. <a href="strategies.csv">strategies.csv</a></p>']
-    for (machine, device_name, device, mode), group in s.groupby(
-            ["machine", "device_name", "device", "mode"], sort=True):
-        shown = pd.DataFrame({
-            "strategy": group["strategy"],
-            "correct in": group["correct"].astype(str) + "/" + group["regimes"].astype(str),
-            "fastest correct or tied in": group["fastest or tied"].astype(str),
-            "recommended in": group["recommended"].astype(str)
-            if c.check is not None else "— (no check)",
-            f"time over {c.baseline}'s (geomean)": [
-                "" if not n else f"{fmt.ratio(v)} over {n}"
-                for v, n in zip(group["ratio_geomean"], group["geomean_over"], strict=True)]})
-        parts.append(f"<h3>{_e(_device_title(machine, device_name, device))} · "
-                     f"{_e(MODE_LABELS.get(mode, mode))}</h3>")
-        parts.append(table_html(shown))
+    for title, shown in fmt.strategy_tables(s, c.baseline, c.check is not None):
+        parts += [f"<h3>{_e(title)}</h3>", table_html(shown)]
     return "\n".join(parts)
 
 
@@ -248,7 +232,7 @@ def _correctness_html(c: Content) -> str:
             columns={"label": "regime"}).dropna(axis=1, how="all")
         wrong = int(shown.iloc[:, 1:].apply(lambda col: col.astype(str).str.startswith(
             "WRONG")).to_numpy().sum())
-        parts.append(f"<details><summary>{_e(_device_title(machine, device_name, device))}: "
+        parts.append(f"<details><summary>{_e(fmt.device_title(machine, device_name, device))}: "
                      f"{len(shown)} regimes, {wrong} wrong cells</summary>"
                      f"{table_html(shown)}</details>")
     return "\n".join(parts)

@@ -59,19 +59,8 @@ def _strategies(c: Content) -> list[str]:
     out = ["## Per strategy", "",
            f"Geometric means only over regimes where the strategy and {c.baseline} are both "
            "correct (how many: after the value).", ""]
-    for (machine, device_name, device, mode), group in s.groupby(
-            ["machine", "device_name", "device", "mode"], sort=True):
-        shown = pd.DataFrame({
-            "strategy": group["strategy"],
-            "correct in": group["correct"].astype(str) + "/" + group["regimes"].astype(str),
-            "fastest or tied in": group["fastest or tied"].astype(str),
-            "recommended in": group["recommended"].astype(str) if c.check is not None
-            else "— (no check)",
-            "ratio (geomean)": ["" if not n else f"{fmt.ratio(v)} over {n}" for v, n in
-                                zip(group["ratio_geomean"], group["geomean_over"],
-                                    strict=True)]})
-        out += [f"### {machine} · {device_name} ({device}) · {MODE_LABELS.get(mode, mode)}", "",
-                fmt.markdown_table(shown), ""]
+    for title, shown in fmt.strategy_tables(s, c.baseline, c.check is not None):
+        out += [f"### {title}", "", fmt.markdown_table(shown), ""]
     return out
 
 

@@ -43,6 +43,10 @@ class Strategy:
     prepare: Callable[[nn.RNNBase, Tensor, Tensor], Any]
     run: Callable[[nn.RNNBase, Any], Any]
     extract: Callable[[nn.RNNBase, Any, Tensor], States]
+    #: What PyTorch's semantics predict, (num_layers, padded, max_len) -> (fwd right, bwd
+    #: right): a hypothesis the tests hold against the check's measured verdicts, never used
+    #: as a verdict.
+    expected: Callable[[int, bool, int], tuple[bool, bool]]
 
     def __call__(self, rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> States:
         # The cheap invariants first (ValueError/TypeError naming the argument): a mismatched
@@ -225,6 +229,35 @@ def gather_both_directions(
 
 
 # ---------------------------------------------------------------------------------------------
+# expected verdicts: (num_layers, padded, max_len) -> (fwd right, bwd right)
+
+
+def right_everywhere(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
+    return True, True
+
+
+def right_with_one_layer(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
+    """h_n[0], h_n[1] are the FIRST layer's states."""
+    return layers == 1, layers == 1
+
+
+def right_without_padding(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
+    """Both directions read the padding."""
+    return not padded, not padded
+
+
+def backward_read_in_padding(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
+    """The backward direction starts in the padding; above layer 1 the forward reads the layer
+    below's backward outputs, contaminated by padding too."""
+    return (not padded) or layers == 1, not padded
+
+
+def backward_at_last_step(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
+    """The backward direction at t=-1 has seen one step only."""
+    return not padded, steps == 1
+
+
+# ---------------------------------------------------------------------------------------------
 # the registry, in the order the thread discusses the answers
 
 _ALL = [
@@ -238,6 +271,7 @@ _ALL = [
         prepare=pack_inputs,
         run=run_rnn,
         extract=last_layer_from_h_n,
+        expected=right_everywhere,
     ),
     Strategy(
         name="hn_first_layer",
@@ -249,6 +283,7 @@ _ALL = [
         prepare=pack_inputs,
         run=run_rnn,
         extract=first_layer_from_h_n,
+        expected=right_with_one_layer,
     ),
     Strategy(
         name="last_step_naive",
@@ -260,6 +295,7 @@ _ALL = [
         prepare=keep_padded,
         run=run_rnn,
         extract=last_padded_step,
+        expected=backward_at_last_step,
     ),
     Strategy(
         name="chunk_view",
@@ -272,6 +308,7 @@ _ALL = [
         prepare=pack_inputs,
         run=run_rnn,
         extract=chunk_then_gather,
+        expected=right_everywhere,
     ),
     Strategy(
         name="packed_unpack",
@@ -284,6 +321,7 @@ _ALL = [
         prepare=pack_inputs,
         run=run_rnn,
         extract=gather_from_unpacked,
+        expected=right_everywhere,
     ),
     Strategy(
         name="padded_gather",
@@ -296,6 +334,7 @@ _ALL = [
         prepare=keep_padded,
         run=run_rnn,
         extract=gather_from_padded,
+        expected=backward_read_in_padding,
     ),
     Strategy(
         name="hn_padded",
@@ -307,6 +346,7 @@ _ALL = [
         prepare=keep_padded,
         run=run_rnn,
         extract=last_of_h_n,
+        expected=right_without_padding,
     ),
     Strategy(
         name="manual_two_rnn",
@@ -319,6 +359,7 @@ _ALL = [
         prepare=reverse_inputs,
         run=run_two_rnns,
         extract=gather_both_directions,
+        expected=right_everywhere,
     ),
 ]
 

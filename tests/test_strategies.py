@@ -17,23 +17,6 @@ CORRECT = ("hn_index", "packed_unpack", "chunk_view", "manual_two_rnn")
 PITFALLS = ("last_step_naive", "hn_first_layer", "hn_padded")
 
 
-def expected_verdict(strategy: str, num_layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
-    """(fwd correct, bwd correct) as PyTorch's semantics say they must be."""
-    if strategy in CORRECT:
-        return True, True
-    if strategy == "hn_first_layer":  # h_n[0], h_n[1] are the FIRST layer's states
-        return num_layers == 1, num_layers == 1
-    if strategy == "padded_gather":
-        # Backward starts in the padding; above layer 1 the forward reads the layer below's
-        # backward outputs, contaminated by padding too.
-        return (not padded) or num_layers == 1, not padded
-    if strategy == "hn_padded":  # both directions read the padding
-        return not padded, not padded
-    if strategy == "last_step_naive":  # backward at t=-1 has seen one step only
-        return not padded, steps == 1
-    raise AssertionError(f"no expected verdict for {strategy}")
-
-
 def test_registry_names_and_metadata() -> None:
     assert set(CORRECT + PITFALLS + ("padded_gather",)) <= set(STRATEGIES)
     for name, strategy in STRATEGIES.items():
@@ -62,7 +45,7 @@ def test_default_grid_covers_every_factor(default_matrix) -> None:
 
 def test_verdict_pattern_matches_semantics(default_matrix) -> None:
     for row in default_matrix:
-        expected = expected_verdict(row.strategy, row.num_layers, row.padded, row.max_len)
+        expected = STRATEGIES[row.strategy].expected(row.num_layers, row.padded, row.max_len)
         assert (row.fwd_ok, row.bwd_ok) == expected, row
         assert row.error == ""
 
