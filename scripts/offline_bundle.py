@@ -4,34 +4,20 @@
 A GPU box often has Python, torch and a copy of files, but no network, no ``git`` checkout and no
 asv. This script packs what asv needs there and brings the results home:
 
-``make --out DIR``
-    Writes a self-contained bundle (needs a clean working tree: the results must carry the real
-    hash of exactly the code that ran):
+``make --out DIR`` writes a self-contained bundle from a clean working tree (the results must
+carry the real hash of exactly the code that ran): ``tree/`` (the tracked files, no ``.git``; on
+``ASV_PYTHONPATH``), ``bundle.git`` (a shallow bare clone of HEAD, so ``asv run
+--set-commit-hash`` finds the commit and its date), ``wheels/`` (asv and asv_runner for the
+target Python; ``--skip-wheels`` when it has asv), ``asv.offline.conf.json`` (asv.conf.json with
+its paths inside DIR: asv changes into the config's directory), ``COMMIT`` and ``run.sh``.
 
-    - ``tree/``: the tracked files of the working tree (no ``.git``); ``ASV_PYTHONPATH`` points
-      here, so ``birnn_bench`` imports without being installed;
-    - ``bundle.git``: a shallow bare clone of HEAD (~150 KB), so ``asv run --set-commit-hash``
-      finds the commit and its date;
-    - ``wheels/``: asv and asv_runner for the target Python (``pip download``; skip with
-      ``--skip-wheels`` when the target already has asv);
-    - ``asv.offline.conf.json``: this repo's asv.conf.json with ``repo``, ``branches``,
-      ``benchmark_dir``, ``results_dir`` and ``html_dir`` pointing inside DIR (asv changes into
-      the directory of the config given with ``--config``, so relative paths resolve there);
-    - ``COMMIT``: the full hash, and ``run.sh``: what the offline machine runs.
+``bash DIR/run.sh`` (on the offline machine; its header lists the environment variables) runs
+``asv run --python=same --set-commit-hash=$(cat COMMIT)``; results land in
+``DIR/results/<machine>/``.
 
-``bash DIR/run.sh`` (on the offline machine, from any directory)
-    Installs the wheels into ``DIR/pydeps`` if the interpreter lacks asv (``pip --no-index
-    --target``: the interpreter's own site-packages are not touched), records the machine as
-    ``$MACHINE`` (default: hostname) in ``DIR/asv-home/.asv-machine.json`` (not the user's
-    ``~/.asv-machine.json``), and runs ``asv run --python=same --set-commit-hash=$(cat COMMIT)``.
-    Results land in ``DIR/results/<machine>/``. Environment: ``PYTHON`` (default ``python3``),
-    ``MACHINE``, ``BIRNN_BENCH_GRID`` (default ``quick``), ``BIRNN_BENCH_THREADS`` (default 1),
-    ``ASV_ARGS`` (extra ``asv run`` arguments, e.g. ``--bench PeakMemory``).
-
-``merge --from DIR/results [--into results]``
-    Copies the machine folders (``<machine>/*.json`` incl. ``machine.json``) into this repo's
-    results tree. Never deletes; refuses to overwrite a different file of the same name unless
-    ``--force``; keeps the target's ``benchmarks.json`` and says so when the source's differs.
+``merge --from DIR/results [--into results]`` copies the machine folders into this repo's results
+tree: never deletes, refuses to overwrite a different file unless ``--force``, keeps the target's
+``benchmarks.json`` and says how the source's differs. See docs/offline.md.
 
 Standard library only; git, pip and asv run as subprocesses.
 """
@@ -99,16 +85,14 @@ def strip_json_comments(text: str) -> str:
                 raise BundleError("unterminated /* comment in JSON")
             out.append(" ")
             i = close + 2
-        elif char in "}]":
-            # Drop a trailing comma: the last non-blank piece written is a lone ",".
-            k = len(out) - 1
-            while k >= 0 and not out[k].strip():
-                k -= 1
-            if k >= 0 and out[k] == ",":
-                del out[k]
-            out.append(char)
-            i += 1
         else:
+            if char in "}]":
+                # Drop a trailing comma: the last non-blank piece written is a lone ",".
+                k = len(out) - 1
+                while k >= 0 and not out[k].strip():
+                    k -= 1
+                if k >= 0 and out[k] == ",":
+                    del out[k]
             out.append(char)
             i += 1
     return "".join(out)
@@ -129,10 +113,13 @@ def load_commented_json(path: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
+def git_run(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=False)
+
+
 def git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
-    )
+    proc = git_run(repo, *args)
     if proc.returncode != 0:
         detail = proc.stderr.strip() or proc.stdout.strip()
         raise BundleError(f"git {' '.join(args)} failed in {repo}: {detail}")
@@ -151,10 +138,7 @@ def repo_state(repo: Path) -> tuple[Path, str, str]:
             "Results must carry the real hash of exactly the code that ran: commit (or stash) "
             "them first."
         )
-    proc = subprocess.run(
-        ["git", "-C", str(top), "symbolic-ref", "--quiet", "--short", "HEAD"],
-        capture_output=True, text=True, check=False,
-    )
+    proc = git_run(top, "symbolic-ref", "--quiet", "--short", "HEAD")
     branch = proc.stdout.strip()
     if proc.returncode != 0 or not branch:
         raise BundleError(
@@ -182,19 +166,13 @@ def offline_config(source: dict[str, Any], branch: str) -> dict[str, Any]:
     benchmark_dir = Path(str(source.get("benchmark_dir", "benchmarks")))
     if benchmark_dir.is_absolute():
         raise BundleError(f"benchmark_dir {benchmark_dir} in asv.conf.json must be relative")
-    conf.update(
-        repo=BUNDLE_GIT,
-        branches=[branch],
-        benchmark_dir=f"{TREE}/{benchmark_dir.as_posix()}",
-        env_dir="env",
-        results_dir=RESULTS,
-        html_dir="html",
-    )
-    conf.pop("dvcs", None)  # a bare git repo: asv detects it
-    # asv copies the matrix into every result's requirements and graph parameters even with
-    # --python=same, where nothing is installed: the box's torch is not the pinned one. The
-    # Environment benchmark records the real versions. The rest is for virtualenvs only.
-    for key in ("matrix", "pythons", "build_command", "install_command"):
+    conf.update(repo=BUNDLE_GIT, branches=[branch], env_dir="env", results_dir=RESULTS,
+                html_dir="html", benchmark_dir=f"{TREE}/{benchmark_dir.as_posix()}")
+    # dvcs: asv detects the bare git repo. asv copies the matrix into every result's
+    # requirements and graph parameters even with --python=same, where nothing is installed: the
+    # box's torch is not the pinned one. The Environment benchmark records the real versions.
+    # The rest is for virtualenvs only.
+    for key in ("dvcs", "matrix", "pythons", "build_command", "install_command"):
         conf.pop(key, None)
     return conf
 
@@ -268,16 +246,7 @@ say "2/5 checking torch in $PY_EXE (Python $PY_VERSION)"
     || die "torch does not import in $PY_EXE; set PYTHON to an interpreter that has torch"
 
 say "3/5 checking asv"
-RUNNER_PATH=""
-if PYTHONPATH="$BUNDLE/pydeps/asv" "$PYTHON" -c 'import asv, asv_runner' 2>/dev/null; then
-    if [ -d "$BUNDLE/pydeps/asv" ]; then
-        export PYTHONPATH="$BUNDLE/pydeps/asv"
-        RUNNER_PATH=":$BUNDLE/pydeps/runner"
-        say "    using asv installed earlier in $BUNDLE/pydeps"
-    else
-        say "    $PY_EXE already has asv $("$PYTHON" -c 'import asv; print(asv.__version__)')"
-    fi
-else
+if ! PYTHONPATH="$BUNDLE/pydeps/asv" "$PYTHON" -c 'import asv, asv_runner' 2>/dev/null; then
     ls wheels/asv-*.whl >/dev/null 2>&1 \
         || die "$PY_EXE has no asv and the bundle has no wheels/ (made with --skip-wheels?)"
     [ "$PY_VERSION" = "$WHEELS_PYTHON" ] || say "    WARNING: wheels/ was made for Python" \
@@ -292,6 +261,13 @@ else
     "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
         --find-links wheels --target pydeps/runner asv_runner \
         || die "pip could not install asv_runner from wheels/"
+elif [ -d "$BUNDLE/pydeps/asv" ]; then
+    say "    using asv installed earlier in $BUNDLE/pydeps"
+else
+    say "    $PY_EXE already has asv $("$PYTHON" -c 'import asv; print(asv.__version__)')"
+fi
+RUNNER_PATH=""
+if [ -d "$BUNDLE/pydeps/asv" ]; then
     export PYTHONPATH="$BUNDLE/pydeps/asv"
     RUNNER_PATH=":$BUNDLE/pydeps/runner"
 fi
@@ -311,16 +287,13 @@ set -f
 CMD+=(${ASV_ARGS:-})
 set +f
 say "    HOME=$ASV_MACHINE_HOME ASV_PYTHONPATH=$ASV_PYTHONPATH ${CMD[*]}"
-set +e
-HOME="$ASV_MACHINE_HOME" "${CMD[@]}"
-RC=$?
-set -e
+RC=0
+HOME="$ASV_MACHINE_HOME" "${CMD[@]}" || RC=$?
 
 shopt -s nullglob
 FILES=("results/$MACHINE"/*-*.json)
-if [ "${#FILES[@]}" -eq 0 ]; then
-    die "asv exited with $RC and saved no results in $BUNDLE/results/$MACHINE/"
-fi
+[ "${#FILES[@]}" -gt 0 ] \
+    || die "asv exited with $RC and saved no results in $BUNDLE/results/$MACHINE/"
 [ "$RC" -eq 0 ] || say "WARNING: asv exited with $RC (some benchmarks failed; see above)"
 say "done: results for commit ${COMMIT:0:8} in $BUNDLE/results/$MACHINE/: ${FILES[*]##*/}"
 say "copy $BUNDLE/results back and run there:"
@@ -330,24 +303,15 @@ exit "$RC"
 
 
 def render_run_sh(commit: str, branch: str, python_version: str) -> str:
-    created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    replacements = {
-        "@CREATED@": created, "@COMMIT@": commit, "@BRANCH@": branch,
-        "@WHEELS_PYTHON@": python_version, "@ASV_VERSION@": ASV_VERSION,
-    }
-    text = RUN_SH
-    for key, value in replacements.items():
+    text = RUN_SH.replace("@CREATED@", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    for key, value in (("@COMMIT@", commit), ("@BRANCH@", branch),
+                       ("@WHEELS_PYTHON@", python_version), ("@ASV_VERSION@", ASV_VERSION)):
         text = text.replace(key, value)
     return text
 
 
-def make_bundle(
-    out: Path,
-    repo: Path = REPO_ROOT,
-    python_version: str = DEFAULT_PYTHON_VERSION,
-    platforms: Sequence[str] = DEFAULT_PLATFORMS,
-    skip_wheels: bool = False,
-) -> Path:
+def make_bundle(out: Path, repo: Path = REPO_ROOT, python_version: str = DEFAULT_PYTHON_VERSION,
+                platforms: Sequence[str] = DEFAULT_PLATFORMS, skip_wheels: bool = False) -> Path:
     """Write the bundle into ``out`` (which must not exist or be empty); return ``out``."""
     if not re.fullmatch(r"\d+\.\d+", python_version):
         raise BundleError(f"--python-version: expected e.g. 3.12, got {python_version!r}")
@@ -355,7 +319,8 @@ def make_bundle(
     out = out.resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BundleError(f"{out} exists and is not an empty directory")
-    if out == top or (top in out.parents and not _is_ignored(top, out)):
+    if out == top or (top in out.parents
+                      and git_run(top, "check-ignore", "-q", str(out)).returncode != 0):
         raise BundleError(f"{out} is inside the repository {top} and not git-ignored: "
                           "choose a directory outside it (or an ignored one such as out/)")
     config = load_commented_json(top / "asv.conf.json")
@@ -378,11 +343,10 @@ def make_bundle(
     log(f"shallow bare clone of {branch} at {commit[:8]} in {bundle_git} "
         f"({_size(bundle_git) // 1024} KB)")
 
-    conf = offline_config(config, branch)
     header = ("// Generated by scripts/offline_bundle.py make. asv changes into this file's\n"
               "// directory, so the relative paths below point inside the bundle.\n")
-    (out / OFFLINE_CONFIG).write_text(header + json.dumps(conf, indent=4) + "\n",
-                                      encoding="utf-8")
+    conf = json.dumps(offline_config(config, branch), indent=4)
+    (out / OFFLINE_CONFIG).write_text(f"{header}{conf}\n", encoding="utf-8")
     (out / "COMMIT").write_text(commit + "\n", encoding="utf-8")
     run_sh = out / "run.sh"
     run_sh.write_text(render_run_sh(commit, branch, python_version), encoding="utf-8")
@@ -403,12 +367,6 @@ def make_bundle(
         f"  there, copy {out.name}/results back and run\n"
         f"    python scripts/offline_bundle.py merge --from <copy>/results --into results")
     return out
-
-
-def _is_ignored(repo: Path, path: Path) -> bool:
-    proc = subprocess.run(["git", "-C", str(repo), "check-ignore", "-q", str(path)],
-                          capture_output=True, check=False)
-    return proc.returncode == 0
 
 
 def _size(path: Path) -> int:
@@ -432,12 +390,9 @@ class MergePlan:
 def plan_merge(source: Path, target: Path, force: bool = False) -> MergePlan:
     plan = MergePlan()
     for entry in sorted(source.iterdir()):
-        if not entry.is_dir():
-            if entry.name != "benchmarks.json":
+        if not (entry / "machine.json").is_file():  # also when entry is a file
+            if entry.is_dir() or entry.name != "benchmarks.json":
                 plan.skipped.append(entry)
-            continue
-        if not (entry / "machine.json").is_file():
-            plan.skipped.append(entry)
             continue
         plan.machines.append(entry.name)
         for item in sorted(entry.iterdir()):
@@ -463,16 +418,11 @@ def _load_results_json(path: Path) -> Any:
 
 def describe_benchmarks_difference(source: Path, target: Path) -> list[str]:
     """Lines explaining how two benchmarks.json files differ (empty when they agree)."""
-    src, dst = _load_results_json(source), _load_results_json(target)
-    src.pop("version", None)
-    dst.pop("version", None)
-    lines = []
-    only_src = sorted(set(src) - set(dst))
-    only_dst = sorted(set(dst) - set(src))
-    if only_src:
-        lines.append(f"only in the source (not shown by asv publish here): {', '.join(only_src)}")
-    if only_dst:
-        lines.append(f"only here: {', '.join(only_dst)}")
+    src, dst = ({k: v for k, v in _load_results_json(path).items() if k != "version"}
+                for path in (source, target))
+    lines = [f"{label}: {', '.join(sorted(names))}" for label, names in (
+        ("only in the source (not shown by asv publish here)", set(src) - set(dst)),
+        ("only here", set(dst) - set(src))) if names]
     for name in sorted(set(src) & set(dst)):
         a, b = src[name], dst[name]
         if a.get("version") != b.get("version"):
@@ -532,24 +482,19 @@ def merge_results(source: Path, target: Path, force: bool = False) -> MergePlan:
 def _check_commits(source: Path, target: Path, plan: MergePlan) -> None:
     """Warn about results whose commit this repository does not hold (asv publish fails)."""
     repo = target.parent
-    if subprocess.run(["git", "-C", str(repo), "rev-parse", "--git-dir"],
-                      capture_output=True, check=False).returncode != 0:
+    if git_run(repo, "rev-parse", "--git-dir").returncode != 0:
         return
     hashes: set[str] = set()
-    for machine in plan.machines:
-        for path in (source / machine).glob("*.json"):
-            if path.name == "machine.json":
-                continue
-            try:
-                value = _load_results_json(path).get("commit_hash")
-            except (OSError, ValueError, AttributeError):
-                continue
-            if isinstance(value, str):
-                hashes.add(value)
+    for path in [p for machine in plan.machines for p in (source / machine).glob("*.json")
+                 if p.name != "machine.json"]:
+        try:
+            value = _load_results_json(path).get("commit_hash")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, str):
+            hashes.add(value)
     for commit in sorted(hashes):
-        proc = subprocess.run(["git", "-C", str(repo), "cat-file", "-e", f"{commit}^{{commit}}"],
-                              capture_output=True, check=False)
-        if proc.returncode != 0:
+        if git_run(repo, "cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
             log(f"WARNING: commit {commit} is not in {repo}: fetch it before asv publish")
 
 
@@ -558,7 +503,6 @@ def _merge_benchmarks_json(source: Path, target: Path) -> None:
     if not src.is_file():
         return
     if not dest.exists():
-        target.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest)
         log(f"copied benchmarks.json (there was none in {target})")
         return
