@@ -166,7 +166,7 @@ def _results_dir(args: argparse.Namespace) -> Path:
     checked to be a readable folder; a garbage configuration is a UsageError too."""
     if args.results is not None:
         return _check_results(f"--results {args.results}", args.results)
-    from analysis.load import default_results_dir
+    from analysis.asv_files import default_results_dir
 
     config = args.config or _find_config()
     if config is None:

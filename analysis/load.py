@@ -1,7 +1,7 @@
 """asv results tree -> one tidy, long-form DataFrame (one row per measured or skipped point).
 
-The only module besides the report writer that touches files. It parses asv's files itself
-(orjson when installed, else stdlib ``json``; see ``_parse_json``) because
+With ``analysis.asv_files``, the only module besides the report writer that touches files. It
+parses asv's files itself (``asv_files``: orjson when installed, else stdlib ``json``) because
 ``asv.results.Results.load`` builds a Python dict per point, far too slow for a hundred
 full-grid runs, and its errors do not say which file or what was wrong. Columns are built as
 integer codes shared by all files and turned into categoricals once, at the end: 100 commits of
@@ -29,11 +29,9 @@ either format has the same columns.
 
 from __future__ import annotations
 
-import ast
-import contextlib
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,15 +39,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import judge
-
-try:  # 4x faster than json on large results files; optional (stdlib json otherwise)
-    import orjson as _orjson
-except ImportError:  # pragma: no cover
-    _orjson = None
+from analysis import asv_files, judge
+from analysis.asv_files import Benchmark, Problem, literal
 
 RESULTS_API_VERSION = 2  # asv's results file format
-BENCHMARKS_API_VERSION = 2  # asv's benchmarks.json format
 #: ``strategies.Environment.track_threads`` carries the environment in its parameters.
 ENVIRONMENT_PARAMS = ("torch", "threads", "cuda", "cudnn", "gpu", "cudnn_allow_tf32")
 #: Parameters that are integers whatever the literal looks like (the suite's grid).
@@ -61,7 +54,8 @@ FILE_COLUMNS = ("machine", "device_name", "commit", "date", "env", "python", "cp
                 "cuda", "cudnn", "gpu", "cudnn_allow_tf32", "threads")
 BENCH_COLUMNS = ("benchmark", "metric", "kind", "unit")
 STAT_COLUMNS = ("value", "ci_low", "ci_high", "q25", "q75", "number", "repeat", "samples")
-#: asv's result column -> ours.
+
+
 def extra_params(df: pd.DataFrame) -> list[str]:
     """Parameter columns of ``df`` beyond the suite's grid (``compile`` of the compile
     sub-grid, say): NaN where a benchmark lacks the parameter."""
@@ -69,6 +63,7 @@ def extra_params(df: pd.DataFrame) -> list[str]:
     return [name for name in df.columns if name not in fixed]
 
 
+#: asv's result column -> ours.
 _STATS = {"result": "value", "stats_ci_99_a": "ci_low", "stats_ci_99_b": "ci_high",
           "stats_q_25": "q25", "stats_q_75": "q75", "stats_number": "number",
           "stats_repeat": "repeat"}
@@ -78,19 +73,6 @@ _BAD_DATA = (TypeError, ValueError, KeyError, IndexError, AttributeError, Overfl
              RecursionError, MemoryError)
 _CATEGORIES = ("machine", "device_name", "commit", "env", "python", "cpu", "torch", "cuda",
                "cudnn", "gpu", "cudnn_allow_tf32", "benchmark", "metric", "kind", "unit", "file")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something wrong with one file (or the tree): ``error`` means skipped, ``warning`` means
-    loaded with a caveat."""
-
-    path: str
-    message: str
-    severity: str = "error"
-
-    def __str__(self) -> str:
-        return f"{self.severity}: {self.path}: {self.message}"
 
 
 @dataclass
@@ -125,15 +107,6 @@ class _Codes:
         return code
 
 
-@dataclass
-class _Benchmark:
-    name: str
-    param_names: tuple[str, ...]
-    kind: str
-    unit: str
-    version: str | None
-
-
 #: Benchmarks measured by a command of their own, not by the quick run.
 OWN_RUN_PREFIX = "instructions."
 #: The parameter names of the suite before regimes (results committed up to 5c96a7d2), by count:
@@ -146,142 +119,8 @@ LEGACY_PARAM_NAMES = {
 LEGACY_MODULES = ("strategies", "profiles", "deploy", "compiled")
 
 
-def kind_of(bench_type: str, unit: str) -> str:
-    """``time`` / ``memory`` / ``error`` / ``ratio`` / ``track``: what a benchmark measures."""
-    if bench_type == "time":
-        return "time"
-    if judge.is_ratio(unit):
-        return "ratio"
-    if bench_type in ("peakmem", "mem") or unit == "bytes":
-        return "memory"
-    if "error" in unit:
-        return "error"
-    return "track"
-
-
-def default_results_dir(config: str | Path) -> Path:
-    """The ``results_dir`` that an ``asv.conf.json`` names (relative to the config's folder).
-
-    Raises ``ValueError`` (saying what is wrong) when ``config`` cannot be read or is not an
-    asv configuration."""
-    from asv import util
-
-    config = Path(config)
-    try:
-        conf = util.load_json(str(config), js_comments=True)
-    except OSError as err:
-        raise ValueError(f"cannot be read ({err.strerror or err})") from None
-    except UnicodeDecodeError as err:
-        raise ValueError(f"is not UTF-8 text ({err.reason} at byte {err.start})") from None
-    except (ValueError, RecursionError, util.UserError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"is not valid JSON ({first})") from None
-    if not isinstance(conf, dict):
-        raise ValueError(f"holds a JSON {type(conf).__name__}, expected an asv configuration "
-                         "object")
-    results = conf.get("results_dir", "results")
-    if not isinstance(results, str) or not results:
-        raise ValueError(f"its results_dir is {judge.show(results)}, expected a folder name")
-    return (config.parent / results).resolve()
-
-
-def _literal(text: str) -> Any:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
-
-
-def _parse_json(raw: bytes) -> Any:
-    """``json.loads``, through orjson when it is installed and the file is plain asv output.
-
-    asv writes a bare ``NaN`` (not JSON) for every skipped point, after ``[`` or ``, ``;
-    orjson rejects it, so those tokens are rewritten to ``null`` (both mean "no value" here).
-    When any other ``NaN`` would remain, or the file holds ``Infinity``, or orjson rejects the
-    file (corrupt, truncated), stdlib ``json`` parses it and its error messages are the ones
-    reported.
-    """
-    if _orjson is not None and b"Infinity" not in raw:
-        if b"NaN" in raw:
-            raw_nulls = raw.replace(b", NaN", b", null").replace(b"[NaN", b"[null")
-            if b"NaN" not in raw_nulls:
-                with contextlib.suppress(_orjson.JSONDecodeError):
-                    return _orjson.loads(raw_nulls)
-        else:
-            with contextlib.suppress(_orjson.JSONDecodeError):
-                return _orjson.loads(raw)
-    return json.loads(raw)
-
-
-def _read_json(path: Path) -> tuple[Any, str | None]:
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        return None, f"cannot be read ({err.strerror or err})"
-    if not raw.strip():
-        return None, "is empty (0 bytes of JSON)"
-    try:
-        return _parse_json(raw), None
-    except UnicodeDecodeError as err:
-        return None, f"is not UTF-8 text ({err.reason} at byte {err.start})"
-    except json.JSONDecodeError as err:
-        where = f"line {err.lineno} column {err.colno} (char {err.pos} of {len(raw)})"
-        # An error in the last bytes of the file: it ends early (an interrupted write or copy).
-        hint = "truncated" if err.pos >= len(raw.rstrip()) - 64 else "corrupt"
-        return None, f"is not valid JSON ({hint}): {err.msg} at {where}"
-    except RecursionError:
-        return None, "nests lists or objects too deeply to be read (RecursionError)"
-    except (ValueError, OverflowError) as err:  # e.g. an integer of more than 4300 digits
-        return None, f"cannot be read: {type(err).__name__}: {str(err)[:120]}"
-
-
-def _read_benchmarks(path: Path, problems: list[Problem]) -> dict[str, _Benchmark] | None:
-    if not path.is_file():
-        problems.append(Problem(str(path), "missing: asv writes it next to the machine folders "
-                                "on every run; without it no parameter has a name, so nothing "
-                                "can be loaded"))
-        return None
-    data, error = _read_json(path)
-    if error is None and not isinstance(data, dict):
-        error = f"holds a JSON {type(data).__name__}, expected an object of benchmarks"
-    if error is not None:
-        problems.append(Problem(str(path), f"{error}; nothing can be loaded without it"))
-        return None
-    version = data.get("version")
-    if version != BENCHMARKS_API_VERSION:
-        problems.append(Problem(str(path), f"format version {version!r}, expected "
-                                f"{BENCHMARKS_API_VERSION} (another asv version?); read anyway",
-                                "warning"))
-    out = {}
-    for name, info in data.items():
-        if name == "version":
-            continue
-        names = info.get("param_names") or [] if isinstance(info, dict) else None
-        if not isinstance(info, dict) or "type" not in info or not isinstance(names, list) \
-                or not all(isinstance(n, str) for n in names):
-            problems.append(Problem(str(path), f"entry {name!r} is not a benchmark description; "
-                                    "ignored", "warning"))
-            continue
-        unit = str(info.get("unit", ""))
-        out[name] = _Benchmark(name, tuple(names),
-                               kind_of(str(info["type"]), unit), unit, info.get("version"))
-    return out
-
-
-def _read_machine(path: Path, problems: list[Problem]) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    data, error = _read_json(path)
-    if error is None and not isinstance(data, dict):
-        error = f"holds a JSON {type(data).__name__}, expected an object"
-    if error is not None:
-        problems.append(Problem(str(path), f"{error}; machine details left blank", "warning"))
-        return {}
-    return data
-
-
 class _Loader:
-    def __init__(self, root: Path, benchmarks: dict[str, _Benchmark]) -> None:
+    def __init__(self, root: Path, benchmarks: dict[str, Benchmark]) -> None:
         self.root = root
         self.benchmarks = benchmarks
         self.codes = {name: _Codes() for name in _CATEGORIES}
@@ -313,7 +152,7 @@ class _Loader:
 
     def _load_file(self, path: Path, rel: str, machine_dir: str,
                    machine_info: dict[str, Any]) -> bool:
-        data, error = _read_json(path)
+        data, error = asv_files.read_json(path)
         if error is None:
             error = self._check_shape(data)
         if error is not None:
@@ -439,7 +278,7 @@ class _Loader:
                                      "warning"))
         return None
 
-    def _same_method(self, name: str) -> _Benchmark | None:
+    def _same_method(self, name: str) -> Benchmark | None:
         method = name.rsplit(".", 1)[-1]
         matches = [b for b in self.benchmarks.values() if b.name.rsplit(".", 1)[-1] == method]
         return matches[0] if len(matches) == 1 else None
@@ -482,10 +321,10 @@ class _Loader:
         env = {}
         for pname, pvalues in zip(bench.param_names, values, strict=True):
             if isinstance(pvalues, list) and pvalues:
-                env[pname] = str(_literal(pvalues[0]))
+                env[pname] = str(literal(pvalues[0]))
         return env
 
-    def _load_benchmark(self, bench: _Benchmark, row: dict[str, Any], file_index: int,
+    def _load_benchmark(self, bench: Benchmark, row: dict[str, Any], file_index: int,
                         device_names: dict[str, int], rel: str) -> str | None:
         params = row.get("params")
         if params is None:
@@ -574,8 +413,8 @@ class _Loader:
             lookup = np.array([table.code(v) for v in values], dtype=np.int32)
             codes[name] = lookup[local[i]]
             if name == "device":
-                codes["__device_names__"] = ([str(_literal(v)) for v in values], local[i])
-        codes.update(judge.regime_codes(names, [[_literal(v) for v in p] for p in params],
+                codes["__device_names__"] = ([str(literal(v)) for v in values], local[i])
+        codes.update(judge.regime_codes(names, [[literal(v) for v in p] for p in params],
                                         local, self._param_code))
         block = (int(np.prod(shape)) if shape else 1, codes)
         self.block_cache[key] = block
@@ -663,7 +502,7 @@ def _code_dtype(n_categories: int) -> type:
 
 def _typed_param(name: str, reprs: Sequence[str], codes: np.ndarray) -> Any:
     """A parameter column: Int64 for integer literals, float for numbers, else categorical."""
-    values = [_literal(r) for r in reprs]
+    values = [literal(r) for r in reprs]
     present = [v for v in values if v is not None]
     none = [i for i, v in enumerate(values) if v is None]
     missing = codes < 0
@@ -708,10 +547,6 @@ def empty_frame() -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _results_files(machine_dir: Path) -> Iterable[Path]:
-    return sorted(p for p in machine_dir.glob("*.json") if p.name != "machine.json")
-
-
 def load_results(results_dir: str | Path, progress: Progress | None = None) -> Loaded:
     """Every results file under ``results_dir`` (all machines, all commits) as one tidy frame.
 
@@ -733,17 +568,18 @@ def load_results(results_dir: str | Path, progress: Progress | None = None) -> L
         problems.append(Problem(str(root), "is not a folder (expected an asv results folder)"))
         return Loaded(empty_frame(), problems, [], str(root))
     machine_dirs = sorted(p for p in root.iterdir() if p.is_dir())
-    targets = [(d, f) for d in machine_dirs for f in _results_files(d)]
+    targets = [(d, f) for d in machine_dirs for f in asv_files.results_files(d)]
     if not targets:
         what = "is empty" if not any(root.iterdir()) else "holds no results files"
         problems.append(Problem(str(root), f"{what} (expected <machine>/<commit>-<env>.json "
                                 "files written by asv run)"))
         return Loaded(empty_frame(), problems, [], str(root))
-    benchmarks = _read_benchmarks(root / "benchmarks.json", problems)
+    benchmarks = asv_files.read_benchmarks(root / "benchmarks.json", problems)
     if benchmarks is None:
         return Loaded(empty_frame(), problems, [], str(root))
     loader = _Loader(root, benchmarks)
-    machines = {d: _read_machine(d / "machine.json", loader.problems) for d in machine_dirs}
+    machines = {d: asv_files.read_machine(d / "machine.json", loader.problems)
+                for d in machine_dirs}
     loaded: list[str] = []
     for i, (machine_dir, path) in enumerate(targets):
         if loader.load_file(path, machine_dir.name, machines[machine_dir]):

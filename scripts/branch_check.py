@@ -90,7 +90,7 @@ def main(argv: list[str]) -> int:
         if code:
             print(f"branch_check: asv run of {commit[:8]} failed ({code})", file=sys.stderr)
             return 2
-    from analysis.load import default_results_dir
+    from analysis.asv_files import default_results_dir
 
     rows = verdicts(default_results_dir(config), machine, base, head)
     if rows.empty:

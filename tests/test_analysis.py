@@ -19,8 +19,9 @@ import pandas as pd
 import pytest
 
 from analysis import figures, history, paired, report, tables
+from analysis.asv_files import default_results_dir
 from analysis.cli import main
-from analysis.load import Loaded, Problem, default_results_dir, load_results
+from analysis.load import Loaded, Problem, load_results
 from birnn_bench.strategies import BASELINE, STRATEGIES
 from tests.conftest import REPO
 

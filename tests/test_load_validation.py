@@ -324,11 +324,11 @@ def test_an_unreadable_file_is_one_problem_and_the_rest_loads(tmp_path, raw, why
 def test_deep_nesting_never_stops_the_load(tmp_path, monkeypatch, parser) -> None:
     """A value nested 100 000 lists deep: stdlib json cannot parse it (RecursionError: the
     file's problem); orjson can (the value is reported as a list where a time belongs)."""
-    import analysis.load
+    import analysis.asv_files
 
     if parser == "json":
-        monkeypatch.setattr(analysis.load, "_orjson", None)
-    elif analysis.load._orjson is None:
+        monkeypatch.setattr(analysis.asv_files, "_orjson", None)
+    elif analysis.asv_files._orjson is None:
         pytest.skip("orjson is not installed")
     text = json.dumps(results_data("b" * 40)).replace(
         "[0.001, 0.002]", "[0.001, " + "[" * 100_000 + "0.002" + "]" * 100_000 + "]", 1)
