@@ -43,8 +43,6 @@ from analysis import asv_files, judge
 from analysis.asv_files import Benchmark, Problem, literal
 
 RESULTS_API_VERSION = 2  # asv's results file format
-#: ``strategies.Environment.track_threads`` carries the environment in its parameters.
-ENVIRONMENT_PARAMS = ("torch", "threads", "cuda", "cudnn", "gpu", "cudnn_allow_tf32")
 #: Parameters that are integers whatever the literal looks like (the suite's grid).
 INT_PARAMS = ("batch", "max_len", "hidden", "layers")
 #: The suite's parameters, always present as columns (empty frames included).

@@ -28,13 +28,6 @@ from birnn_bench.strategies import BASELINE
 
 Progress = Callable[[str], None]
 
-FIGURES = {
-    "ratios_forward": "Paired ratios, inference (forward)",
-    "ratios_train_step": "Paired ratios, training step",
-    "memory": "Peak memory per regime",
-    "op_counts": "ATen ops per regime",
-    "history": "History across commits",
-}
 #: CSV tables written next to the report (name -> what it holds).
 TABLES = {
     "grid": "the Compare grid, long form: per machine, device, mode, regime and strategy the "

@@ -7,7 +7,7 @@ from torch import nn
 
 from birnn_bench import policy
 from birnn_bench._rnn import batch_dim, time_dim
-from birnn_bench.strategies import STRATEGIES
+from birnn_bench.strategies import BASELINE, STRATEGIES
 from birnn_bench.validate import validate_inputs
 
 Tensor = torch.Tensor
@@ -19,7 +19,7 @@ def last_states(
     x: Tensor,
     lengths: Tensor,
     *,
-    strategy: str = "hn_index",
+    strategy: str = BASELINE,
     concat: bool = False,
     reduce: str | None = None,
 ) -> tuple[Tensor, Tensor] | Tensor:

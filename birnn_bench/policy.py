@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from birnn_bench.strategies import BASELINE
+
 if TYPE_CHECKING:
     if sys.version_info >= (3, 11):
         from importlib.resources.abc import Traversable
@@ -31,10 +33,7 @@ if TYPE_CHECKING:
         from importlib.abc import Traversable
 
 POLICY_NAME = "auto_policy.json"
-#: Where the findings command writes the policy in a checkout (the installed copy is read through
-#: ``importlib.resources``, see ``load_policy``).
-POLICY_PATH = Path(__file__).with_name(POLICY_NAME)
-DEFAULT_STRATEGY = "hn_index"
+DEFAULT_STRATEGY = BASELINE  # what "auto" falls back to without a policy
 
 
 @dataclass(frozen=True)
