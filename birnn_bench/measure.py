@@ -1,7 +1,7 @@
 """How things are measured: pinned threads, CUDA-synchronised clocks, deterministic peak bytes.
 
-Timing statistics come from ``torch.utils.benchmark`` (``time_callable``) or from asv (which
-calls ``synchronized_timer``); nothing here writes its own statistics.
+Timings come from the paired engine (``birnn_bench.compare``) or from asv (which calls
+``synchronized_timer``); nothing here writes its own statistics.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
-import torch.utils.benchmark as torch_benchmark
 from torch.profiler import ProfilerActivity, profile
 
 THREADS_ENV = "BIRNN_BENCH_THREADS"
@@ -51,17 +50,6 @@ def synchronized_timer() -> float:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         torch.cuda.synchronize()
     return time.perf_counter()
-
-
-def time_callable(fn: Callable[[], Any], *, label: str = "", sub_label: str = "",
-                  description: str = "", min_run_time: float = 0.2,
-                  threads: int | None = None) -> torch_benchmark.Measurement:
-    """torch.utils.benchmark's blocked_autorange (it synchronises CUDA itself)."""
-    timer = torch_benchmark.Timer(
-        stmt="fn()", globals={"fn": fn}, label=label, sub_label=sub_label,
-        description=description, num_threads=threads or torch.get_num_threads(),
-    )
-    return timer.blocked_autorange(min_run_time=min_run_time)
 
 
 def _cpu_peak_bytes(fn: Callable[[], Any]) -> int:

@@ -24,6 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import torch  # noqa: E402
+import torch.utils.benchmark as torch_benchmark  # noqa: E402
 from asv_runner.discovery import get_benchmark_from_name  # noqa: E402
 
 from benchmarks import regimes  # noqa: E402
@@ -73,7 +75,9 @@ def asv_samples(point: tuple[str, str]) -> list[float]:
 def torch_samples(point: tuple[str, str], min_run_time: float) -> list[float]:
     device, name = point[0].split("-", 1)
     case = BenchCase(regime(device, name).spec(), point[1])
-    return list(measure.time_callable(case.forward, min_run_time=min_run_time).times)
+    timer = torch_benchmark.Timer(stmt="fn()", globals={"fn": case.forward},
+                                  num_threads=torch.get_num_threads())
+    return list(timer.blocked_autorange(min_run_time=min_run_time).times)
 
 
 def run(device: str, rounds: int, min_run_time: float) -> list[dict]:

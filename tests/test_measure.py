@@ -97,10 +97,3 @@ def test_synchronized_timer_without_cuda_is_perf_counter() -> None:
     first = measure.synchronized_timer()
     second = measure.synchronized_timer()
     assert second >= first
-
-
-def test_time_callable_uses_torch_utils_benchmark() -> None:
-    measurement = measure.time_callable(lambda: torch.ones(8).sum(), label="x",
-                                        min_run_time=0.01, threads=1)
-    assert isinstance(measurement, torch.utils.benchmark.Measurement)
-    assert measurement.median > 0 and measurement.task_spec.num_threads == 1
