@@ -20,6 +20,7 @@ from analysis import format as fmt
 from analysis import paired
 from analysis.load import Loaded, Problem
 from analysis.policy_rules import auto_policy
+from analysis.tables import over_baseline
 from birnn_bench.strategies import BASELINE
 
 DEVICE_KEYS = ["machine", "device", "device_name"]
@@ -117,10 +118,7 @@ def per_regime(df: pd.DataFrame, metric: str, baseline: str = BASELINE) -> pd.Da
     rows = _measured(df, [metric])
     if rows.empty:
         return pd.DataFrame(columns=cols)
-    base = rows.loc[rows["strategy"] == baseline, ["machine", "regime", "value"]]
-    rows = rows.merge(base.rename(columns={"value": "base"}), on=["machine", "regime"],
-                      how="left")
-    rows["vs_baseline"] = rows["value"] / rows["base"]
+    rows = over_baseline(rows, baseline).rename(columns={"relative": "vs_baseline"})
     return rows[cols].reset_index(drop=True)
 
 

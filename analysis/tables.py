@@ -127,6 +127,15 @@ def strategy_summary(g: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def over_baseline(rows: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
+    """``rows`` (one value per machine, regime and strategy) with ``baseline_value``, the
+    baseline's value on the SAME machine and regime, and ``relative`` = value over it."""
+    base = rows.loc[rows["strategy"] == baseline, ["machine", "regime", "value"]]
+    out = rows.merge(base.rename(columns={"value": "baseline_value"}), on=["machine", "regime"],
+                     how="left")
+    return out.assign(relative=out["value"] / out["baseline_value"])
+
+
 def relative(df: pd.DataFrame, metric: str, verdicts: pd.DataFrame,
              baseline: str = BASELINE) -> pd.DataFrame:
     """One deterministic metric (``track_peak_bytes``, ``track_ops``) per machine, regime and
@@ -138,10 +147,7 @@ def relative(df: pd.DataFrame, metric: str, verdicts: pd.DataFrame,
     rows = _metric(df, metric)
     if rows.empty:
         return pd.DataFrame(columns=cols)
-    base = rows.loc[rows["strategy"] == baseline, ["machine", "regime", "value"]]
-    out = rows.merge(base.rename(columns={"value": "baseline_value"}), on=["machine", "regime"],
-                     how="left")
-    out["relative"] = out["value"] / out["baseline_value"]
+    out = over_baseline(rows, baseline)
     out["label"] = [regime_label(r) for r in out[REGIME_COLUMNS].to_dict("records")]
     ok = verdicts[["machine", "regime", "strategy", "correct"]] if not verdicts.empty else \
         pd.DataFrame(columns=["machine", "regime", "strategy", "correct"])
