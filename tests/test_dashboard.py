@@ -420,7 +420,12 @@ def _commits(n: int) -> list[tuple[str, int]]:
     """The last ``n`` commits of this repository's history, oldest first: (hash, date ms)."""
     out = _run(["git", "log", f"-{n}", "--format=%H %ct", "HEAD"], REPO_ROOT).split("\n")
     pairs = [line.split() for line in out if line.strip()]
-    return [(sha, int(ts) * 1000) for sha, ts in reversed(pairs)]
+    # Strictly increasing dates: two commits made within one second share a timestamp, and the
+    # history orders ties by hash, not by git's order.
+    found: list[tuple[str, int]] = []
+    for sha, ts in reversed(pairs):
+        found.append((sha, max(int(ts) * 1000, found[-1][1] + 1000 if found else 0)))
+    return found
 
 
 def _set(data: dict, name: str, strategy: str | None, value) -> None:
