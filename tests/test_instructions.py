@@ -1,7 +1,7 @@
 """Instructions per call under callgrind: deterministic, one valgrind process, n/a without it.
 
-The smoke asv run (conftest) counts one tiny point under valgrind for real, and a second
-valgrind process counts it again alongside; the rest run without valgrind.
+The smoke asv run (conftest) counts one tiny point under valgrind for real, and a second asv run
+counts it again alongside; the rest run without valgrind.
 """
 
 from __future__ import annotations
@@ -21,35 +21,40 @@ from birnn_bench import instructions
 from birnn_bench.strategies import BASELINE
 
 
+def _asv_counts(results: Path, regime_id: str) -> dict[str, float]:
+    """{step: instructions per call} of the baseline in an asv results tree of the smoke grid;
+    the other strategies are n/a there (NaN)."""
+    data = json.loads(next(p for p in (results / "smoke-box").glob("*.json")
+                           if p.name != "machine.json").read_text())
+    found = {}
+    for step, name in (("forward", "track_instructions"), ("extract",
+                                                          "track_instructions_extract")):
+        row = dict(zip(data["result_columns"],
+                       data["results"][f"instructions.Instructions.{name}"], strict=False))
+        values = dict(zip(itertools.product(*row["params"]), row["result"], strict=True))
+        found[step] = values[(repr(regime_id), repr(BASELINE))]
+        assert sum(v is not None and v == v for v in values.values()) == 1  # NaN: n/a
+    return found
+
+
 def test_two_runs_count_the_same_instructions(smoke_results: Path) -> None:
-    """The smoke asv run counted one point under valgrind (asv, the suite's class); the count of
-    the same point in a second valgrind process (conftest, alongside the asv run) agrees within
-    0.5% (here: to the instruction). The second count also drives the asv class without asv."""
+    """Two asv runs of the instruction counts on this commit (the smoke run, and a second one
+    alongside it, conftest) agree within 0.5% on the smoke point; the asv class serves them."""
     assert instructions.unavailable() is None, (
         "valgrind is needed here: bash scripts/install_test_deps.sh installs it")
     (regime_id,) = regimes.instruction_regimes("smoke")
-    data = json.loads(next(p for p in (smoke_results / "smoke-box").glob("*.json")
-                           if p.name != "machine.json").read_text())
-    columns = data["result_columns"]
-    by_asv = {}
-    for step, name in (("forward", "track_instructions"), ("extract",
-                                                          "track_instructions_extract")):
-        row = dict(zip(columns, data["results"][f"instructions.Instructions.{name}"],
-                       strict=False))
-        values = dict(zip(itertools.product(*row["params"]), row["result"], strict=True))
-        by_asv[step] = values[(repr(regime_id), repr(BASELINE))]
-        # Only the baseline is counted on the smoke grid: the other points are n/a.
-        assert sum(v is not None and v == v for v in values.values()) == 1  # NaN: n/a
-    recount = json.loads((smoke_results.parent / "recount.json").read_text())
-    assert "error" not in recount, recount
-    cache = {(regime_id, BASELINE): recount}
+    recount = smoke_results.parent / "recount"
+    assert not (recount / "failed.txt").exists(), (recount / "failed.txt").read_text()
+    first = _asv_counts(smoke_results, regime_id)
+    again = _asv_counts(recount / "results", regime_id)
+    cache = {(regime_id, BASELINE): again}
     bench = suite.Instructions()
     bench.setup(cache, regime_id, BASELINE)
-    again = {"forward": bench.track_instructions(cache, regime_id, BASELINE),
-             "extract": bench.track_instructions_extract(cache, regime_id, BASELINE)}
+    assert bench.track_instructions(cache, regime_id, BASELINE) == again["forward"]
+    assert bench.track_instructions_extract(cache, regime_id, BASELINE) == again["extract"]
     for step in instructions.STEPS:
-        assert by_asv[step] > 0
-        assert abs(by_asv[step] - again[step]) <= 0.005 * again[step], (step, by_asv, again)
+        assert first[step] > 0
+        assert abs(first[step] - again[step]) <= 0.005 * again[step], (step, first, again)
     # The extract step is a part of the forward.
     assert again["extract"] < again["forward"]
     with pytest.raises(NotImplementedError, match="not counted on this machine"):
