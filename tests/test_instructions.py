@@ -89,6 +89,36 @@ def test_bad_points_fail_before_valgrind_starts(monkeypatch, points, calls, mess
         instructions.count(points, calls=calls)
 
 
+def test_the_worker_starts_the_same_whoever_calls(monkeypatch, tmp_path: Path) -> None:
+    """What the worker's memory looks like moves its count: bytecode compiled first (a worker
+    that compiled the package itself counted 1.1% fewer extract instructions), cwd ``/``, the
+    plan on stdin, the caller's environment, cwd and temp dir left out."""
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: "/usr/bin/valgrind")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("SOME_CALLER_VARIABLE", "x")
+    monkeypatch.chdir(tmp_path)
+    events: list[tuple] = []
+    monkeypatch.setattr(instructions.compileall, "compile_dir",
+                        lambda path, **kwargs: events.append(("compiled", Path(path))))
+
+    class WorkerStartedError(Exception):
+        pass
+
+    def started(command, **kwargs):
+        events.append(("started", command, kwargs))
+        raise WorkerStartedError
+
+    monkeypatch.setattr(subprocess, "Popen", started)
+    with pytest.raises(WorkerStartedError):
+        instructions.count([instructions.Point({}, BASELINE)])
+    assert events[0] == ("compiled", Path(instructions.__file__).resolve().parent)
+    _, command, kwargs = events[1]
+    assert command[-3:] == [sys.executable, "-m", "birnn_bench.instructions"]
+    assert kwargs["cwd"] == "/" and kwargs["stdin"] == subprocess.PIPE
+    assert set(kwargs["env"]) == {"PATH", "PYTHONHASHSEED", "OMP_WAIT_POLICY", "PYTHONPATH"}
+    assert all(str(tmp_path) not in part for part in command[-3:])
+
+
 def test_a_dump_is_read_from_its_totals_line(tmp_path: Path) -> None:
     dump = tmp_path / "cg.out.1"
     dump.write_text("version: 1\ncreator: callgrind-3.19.0\nevents: Ir\nsummary: 1234\n"
