@@ -150,7 +150,11 @@ def strategy_tables(summary: pd.DataFrame, baseline: str, checked: bool
             "recommended in": group["recommended"].astype(str) if checked else "— (no check)",
             f"time over {baseline}'s (geomean)": [
                 "" if not n else f"{ratio(v)} over {n}"
-                for v, n in zip(group["ratio_geomean"], group["geomean_over"], strict=True)]})
+                for v, n in zip(group["ratio_geomean"], group["geomean_over"], strict=True)],
+            # What each name does, from its registry entry (blank for a strategy a newer suite
+            # measured and this checkout does not know).
+            "what it does": [STRATEGIES[n].description if n in STRATEGIES else ""
+                             for n in group["strategy"]]})
         out.append((f"{device_title(machine, device_name, device)} · "
                     f"{MODE_LABELS.get(mode, mode)}", shown))
     return out

@@ -359,7 +359,3 @@ def to_json(rows: Sequence[DeployResult]) -> str:
 def to_csv(rows: Sequence[DeployResult]) -> str:
     return dataclass_csv(rows, DeployResult)
 
-
-def from_json(text: str) -> list[DeployResult]:
-    """Rows back from ``to_json`` (for the report)."""
-    return [DeployResult(**row) for row in json.loads(text)["rows"]]

@@ -38,7 +38,6 @@ class Strategy:
     name: str
     description: str
     claim: str
-    packs: bool
     pitfall: bool
     prepare: Callable[[nn.RNNBase, Tensor, Tensor], Any]
     run: Callable[[nn.RNNBase, Any], Any]
@@ -266,7 +265,6 @@ _ALL = [
         description="pack (enforce_sorted=False), run, h_n.view(num_layers, 2, B, H)[-1]",
         claim="The asker: lasthidden[-1] + lasthidden[-2] after pack_sequence; igrinis: "
         "'if you have more layers, your variant seems better'.",
-        packs=True,
         pitfall=False,
         prepare=pack_inputs,
         run=run_rnn,
@@ -278,7 +276,6 @@ _ALL = [
         description="pack, run, h_n[0] and h_n[1]",
         claim="igrinis: 'u_emb_batch = lasthidden[0] + lasthidden[1], assuming you have only "
         "one layer'.",
-        packs=True,
         pitfall=True,
         prepare=pack_inputs,
         run=run_rnn,
@@ -290,7 +287,6 @@ _ALL = [
         description="run on the padded batch, output at the last padded step for both directions",
         claim="igrinis: 'output[-1, :, :H] + output[-1, :, H:] should give the same result'; "
         "the last answer recommends output[:, -1, :H] + output[:, -1, H:] over h_n.",
-        packs=False,
         pitfall=True,
         prepare=keep_padded,
         run=run_rnn,
@@ -303,7 +299,6 @@ _ALL = [
         "forward at lengths-1, backward at t=0",
         claim="Second answer: split output with view(seq_len, batch, 2, H) or torch.chunk, "
         "gather the forward pass at lengths-1 and the backward pass at position 0.",
-        packs=True,
         pitfall=False,
         prepare=pack_inputs,
         run=run_rnn,
@@ -316,7 +311,6 @@ _ALL = [
         "lengths-1, backward at t=0",
         claim="The PackedSequence recipe the asker cites (PyTorch forum, source 2): unpack the "
         "output and gather each sequence's last valid step.",
-        packs=True,
         pitfall=False,
         prepare=pack_inputs,
         run=run_rnn,
@@ -329,7 +323,6 @@ _ALL = [
         "backward at t=0",
         claim="Second answer, 'for people using unpacked sequences': gather the forward pass "
         "at lengths-1, the backward pass at position 0.",
-        packs=False,
         pitfall=False,
         prepare=keep_padded,
         run=run_rnn,
@@ -341,7 +334,6 @@ _ALL = [
         description="run on the padded batch (no packing), h_n[-2] and h_n[-1]",
         claim="Third answer: on an unpacked batch, 'h_n of the reverse direction is the hidden "
         "state of the first step', so read h_n.",
-        packs=False,
         pitfall=True,
         prepare=keep_padded,
         run=run_rnn,
@@ -354,7 +346,6 @@ _ALL = [
         "fed each sequence reversed within its length, layers stacked by hand, no packing",
         claim="igrinis: 'create two regular LSTMs, feed one the input sequence and the other "
         "the reversed sequence, take the last state of both'.",
-        packs=False,
         pitfall=False,
         prepare=reverse_inputs,
         run=run_two_rnns,
