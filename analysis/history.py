@@ -37,10 +37,11 @@ DETERMINISTIC_METRICS = {"track_peak_bytes": "peak bytes", "track_ops": "ATen op
                          "track_ops_extract": "ATen ops (extract)",
                          "track_kernels": "CUDA kernels", "track_host_syncs": "host syncs"}
 #: Instructions per call under callgrind (``instructions.Instructions``): two runs of one commit
-#: agree to the instruction here; the tolerance covers what differs between environments.
+#: agree to the instruction here; across commits a change to other imported code moves counts
+#: (up to 0.44% seen on untouched strategies, README), so a change counts above 1%.
 INSTRUCTION_METRICS = {"track_instructions": "instructions",
                        "track_instructions_extract": "instructions (extract)"}
-INSTRUCTION_TOLERANCE = 0.005
+INSTRUCTION_TOLERANCE = 0.01
 #: Errors against the oracle, judged as a verdict (1 = above the dtype's tolerance).
 VERDICT_METRICS = {"track_max_abs_error": "error verdict",
                    "track_compiled_error": "compiled error verdict"}

@@ -7,7 +7,7 @@
    (``instructions.Instructions``, one valgrind process per commit, ~4 minutes here) and the
    paired time ratios of inference (``ratios.PairedForward``, ~3 minutes);
 2. the verdict of every series between the two commits, by the report's rules
-   (``analysis.history``): instructions count when they move by more than 0.5% (two runs of
+   (``analysis.history``): instructions count when they move by more than 1% (two runs of
    one commit agree to the instruction), a paired ratio when the two commits' 99% intervals do
    not overlap. Wall time alone is never compared across processes.
 
