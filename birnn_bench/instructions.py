@@ -6,8 +6,8 @@ whatever else the machine is doing.
 
 ``count(points)`` runs ONE valgrind process for all points (valgrind's start-up, mostly importing
 torch, costs minutes; each new oneDNN kernel costs more): the worker (``python -m
-birnn_bench.instructions PLAN``) builds each point's case, warms the step outside the count, then
-counts ``calls`` calls between ``torch._C._valgrind_toggle()`` and
+birnn_bench.instructions``, its plan on stdin) builds each point's case, warms the step outside
+the count, then counts ``calls`` calls between ``torch._C._valgrind_toggle()`` and
 ``torch._C._valgrind_toggle_and_dump_stats()``; each dump is one point. Python's hash seed is
 fixed and the garbage collector is off during the counted calls.
 
@@ -19,7 +19,8 @@ the ``.pyc`` files (CI failed on it when two counts raced); a longer working dir
 0.1%.
 
 Under valgrind oneDNN takes its AVX2 path (valgrind has no AVX-512): deterministic, but not the
-path a native run takes. The counts compare commits on one machine; they are not times.
+path a native run takes. The counts compare commits on one machine, from one install
+location (another clone of the same code counted up to 0.16% differently); they are not times.
 """
 
 from __future__ import annotations
