@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """Record this machine for asv under NAME with asv's detected os/arch/cpu/ram.
 
-``asv machine --yes --machine NAME`` stores the name only (asv 0.6.6) when NAME is not the
-hostname; this stores asv's own defaults under NAME in ``~/.asv-machine.json``.
-Usage: ``python scripts/asv_machine.py NAME``.
+``asv machine --yes --machine NAME`` (asv 0.6.6) stores the name only when NAME is not the
+hostname. Usage: ``python scripts/asv_machine.py NAME``.
 """
 
 from __future__ import annotations

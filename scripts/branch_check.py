@@ -2,14 +2,10 @@
 
     python3 scripts/branch_check.py [BASE [HEAD]]      (defaults: main, HEAD)
 
-1. ``asv run`` of BASE and of HEAD (each built in asv's own virtualenv; results saved under
-   ``results/<machine>/`` like any run): instructions per call under callgrind
-   (``instructions.Instructions``, one valgrind process per commit, ~4 minutes here) and the
-   paired time ratios of inference (``ratios.PairedForward``, ~3 minutes);
-2. the verdict of every series between the two commits, by the report's rules
-   (``analysis.history``): instructions count when they move by more than 1% (two runs of
-   one commit agree to the instruction), a paired ratio when the two commits' 99% intervals do
-   not overlap. Wall time alone is never compared across processes.
+``asv run`` of BASE and of HEAD (each in asv's own virtualenv, saved under results/<machine>/):
+instructions per call under callgrind (~4 minutes a commit) and the paired inference ratios
+(~3 minutes); then each series' verdict by the report's rules (``analysis.history``):
+instructions count past 1%, a paired ratio when the commits' 99% intervals do not overlap.
 
 Exit status: 0 no regression, 1 a regression, 2 the check could not run. Environment: MACHINE
 (asv machine name, default: hostname), ASV_CONFIG, FRESH=1 (measure again what is there),
@@ -25,7 +21,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-
 BENCH = r"^(instructions\.Instructions|ratios\.PairedForward)\."
 
 

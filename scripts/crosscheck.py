@@ -1,13 +1,11 @@
 #!/usr/bin/env python3
 """Measurement integrity: asv's own timing vs torch.utils.benchmark, side by side, one process.
 
-For three strategies on three regimes of the quick grid (``benchmarks/regimes.py``), each round
-measures every point twice, back to back: once through asv_runner's TimeBenchmark (the very
-object ``asv run`` builds for ``strategies.Forward.time_forward``) and once with
-``torch.utils.benchmark`` on the same ``BenchCase(regime.spec(), strategy)``. Rounds interleave
-all points, so drift hits both methods alike. Per round, the ratio of the two medians; over the
-rounds, their median with the engine's 99% interval (``birnn_bench.compare``). The median ratio
-must lie within ``--tolerance`` (15%) of 1.
+Three strategies on three quick-grid regimes; each round measures every point back to back
+through asv_runner's TimeBenchmark (the object ``asv run`` builds for ``BENCHMARK``) and with
+``torch.utils.benchmark`` on the same BenchCase, rounds interleaving all points so that drift hits
+both alike. The median of the per-round ratios of medians (with the engine's 99% interval) must
+lie within ``--tolerance`` of 1.
 
     python scripts/crosscheck.py [--device cpu|cuda] [--rounds 8] [--json FILE]
 """
@@ -34,8 +32,8 @@ from birnn_bench.bench import BenchCase  # noqa: E402
 
 BENCHMARK = "strategies.Forward.time_forward"
 STRATEGIES = ("hn_index", "packed_unpack", "manual_two_rnn")
-#: Regimes of the quick grid (ids without the device): a latency case, a 2-layer batch of
-#: skewed lengths, a GRU batch of equal lengths.
+#: Quick-grid regimes (ids without the device): a latency case, a 2-layer batch of skewed
+#: lengths, a GRU batch of equal lengths.
 REGIMES = ("lstm-L1-B1-T32-H128-equal-float32", "lstm-L2-B64-T128-H128-skewed-float32",
            "gru-L1-B64-T32-H128-equal-float32")
 
@@ -48,22 +46,18 @@ def regime(device: str, name: str) -> regimes.Regime:
     return found[f"{device}-{name}"]
 
 
-def _param_index(params: list[list[str]], point: tuple) -> int:
-    """Index of ``point`` in asv's flattened parameter product (asv holds values as repr())."""
-    wanted = tuple(repr(v) for v in point)
-    for index, combo in enumerate(itertools.product(*params)):
-        if combo == wanted:
-            return index
-    raise ValueError(f"{point} is not a point of the benchmark (BIRNN_BENCH_GRID must be quick, "
-                     "the default)")
-
-
 def asv_samples(point: tuple[str, str]) -> list[float]:
     """Seconds per call of (regime id, strategy), as asv run measures them (setup, warmup,
     repeat, samples)."""
     root = str(REPO / "benchmarks")
-    probe = get_benchmark_from_name(root, BENCHMARK)
-    bench = get_benchmark_from_name(root, f"{BENCHMARK}-{_param_index(probe.params, point)}")
+    params = get_benchmark_from_name(root, BENCHMARK).params
+    wanted = tuple(repr(v) for v in point)  # asv holds parameter values as repr()
+    index = next((i for i, combo in enumerate(itertools.product(*params)) if combo == wanted),
+                 None)
+    if index is None:
+        raise ValueError(f"{point} is not a point of the benchmark (BIRNN_BENCH_GRID must be "
+                         "quick, the default)")
+    bench = get_benchmark_from_name(root, f"{BENCHMARK}-{index}")
     if bench.do_setup():
         raise RuntimeError(f"asv skipped {point}")
     try:
@@ -73,8 +67,7 @@ def asv_samples(point: tuple[str, str]) -> list[float]:
 
 
 def torch_samples(point: tuple[str, str], min_run_time: float) -> list[float]:
-    device, name = point[0].split("-", 1)
-    case = BenchCase(regime(device, name).spec(), point[1])
+    case = BenchCase(regime(*point[0].split("-", 1)).spec(), point[1])
     timer = torch_benchmark.Timer(stmt="fn()", globals={"fn": case.forward},
                                   num_threads=torch.get_num_threads())
     return list(timer.blocked_autorange(min_run_time=min_run_time).times)
@@ -96,14 +89,13 @@ def run(device: str, rounds: int, min_run_time: float) -> list[dict]:
     rows = []
     for point in points:
         ratio = compare.median_interval(samples[point]["ratios"])
-        asv_median = statistics.median(samples[point]["asv"])
-        torch_median = statistics.median(samples[point]["torch"])
         r = regime(*point[0].split("-", 1))
         rows.append({
             "regime": r.id, "device": r.device, "cell": r.cell, "batch": r.batch,
             "max_len": r.max_len, "lengths": r.lengths, "hidden": r.hidden, "layers": r.layers,
             "dtype": r.dtype, "strategy": point[1],
-            "asv_median_s": asv_median, "torch_median_s": torch_median,
+            "asv_median_s": statistics.median(samples[point]["asv"]),
+            "torch_median_s": statistics.median(samples[point]["torch"]),
             "ratio": ratio.estimate, "ratio_low": ratio.low, "ratio_high": ratio.high,
             "asv_samples": len(samples[point]["asv"]),
             "torch_samples": len(samples[point]["torch"]),
@@ -124,14 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch.utils.benchmark median / asv median, {args.device}, {threads} thread(s)")
     print(f"{'shape':<38} {'strategy':<15} {'asv':>10} {'torch':>10} {'ratio':>6}  "
           "99% interval")
-    worst = 0.0
     for row in rows:
         shape = f"{row['cell']} b{row['batch']} T{row['max_len']} {row['lengths']} " \
                 f"h{row['hidden']} L{row['layers']}"
         print(f"{shape:<38} {row['strategy']:<15} {row['asv_median_s'] * 1e3:>8.3f}ms "
               f"{row['torch_median_s'] * 1e3:>8.3f}ms {row['ratio']:>6.3f}  "
               f"{row['ratio_low']:.3f}-{row['ratio_high']:.3f}")
-        worst = max(worst, abs(row["ratio"] - 1))
+    worst = max([0.0, *(abs(row["ratio"] - 1) for row in rows)])
     agree = worst <= args.tolerance
     print(f"largest disagreement {worst * 100:.1f}% (tolerance {args.tolerance * 100:.0f}%): "
           f"{'AGREE' if agree else 'DISAGREE'}")

@@ -1,25 +1,19 @@
 """The main job: correctness matrix, a quick asv run of this commit, the analysis report.
 
-    python3 scripts/main_job.py                 (what `bash scripts/main_job.sh` runs)
-    python3 scripts/main_job.py --instructions  (instructions per call under callgrind instead)
-
-1. ``birnn-bench check`` -> ``$REPORT_DIR/check.json`` (the safe set the report recommends from);
-2. ``asv run --python=same`` of this commit under this machine's name, ONE invocation per
-   benchmark group (paired ratios first: they decide; then correctness, memory, op counts,
-   absolute times, torch.compile, environment). asv saves a run's results only when it ends, so
-   each group's results are on disk as soon as that group is done: an interrupted job keeps every
-   finished group, and a rerun measures only what is missing (``--skip-existing``);
-3. ``birnn-bench report`` -> ``$REPORT_DIR/`` from the whole results tree.
+``birnn-bench check`` -> ``$REPORT_DIR/check.json``; ``asv run --python=same`` of this commit,
+one invocation per benchmark group (paired ratios first: they decide), each saved when it ends,
+so an interrupted job keeps every finished group and a rerun measures only what is missing;
+``birnn-bench report`` -> ``$REPORT_DIR/``. SIGINT/SIGTERM stop every process the step started.
 
 Environment: MACHINE (asv machine name, default: hostname), BIRNN_BENCH_GRID (quick | full |
 smoke), REPORT_DIR (default report/), FRESH=1 (measure again what this commit already has),
 ASV_CONFIG (another asv config, e.g. one whose results_dir is elsewhere), ASV_ARGS (extra
-``asv run`` arguments). SIGINT/SIGTERM stop the running step and every process
-it started; what finished stays.
+``asv run`` arguments).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shlex
@@ -70,12 +64,10 @@ def _session(sid: int) -> list[int]:
 
 
 def _stop(signum: int, frame: object) -> None:
-    """Ends every process the running step started (its whole session: asv, its forkserver,
-    the benchmark children), then exits with the signal's conventional code."""
+    """Ends the running step's whole session, then exits with the signal's conventional code."""
     if _running is not None:
         for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            members = _session(_running.pid)
-            for pid in members:
+            for pid in _session(_running.pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
             deadline = time.monotonic() + wait
@@ -95,7 +87,7 @@ def say(message: str) -> None:
 
 
 def run(command: list[str], env: dict[str, str]) -> int:
-    """One step in its own process group, so that a signal can end all of it."""
+    """One step in its own session, so that a signal can end all of it."""
     global _running
     _running = subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True)
     code = _running.wait()
@@ -119,17 +111,7 @@ def _tail(path: Path, done: threading.Event) -> None:
             return
 
 
-def _cuda_build() -> bool:
-    """Whether this torch is a CUDA build (the suite then has CUDA-only benchmarks); asked in a
-    subprocess so that this process stays light."""
-    done = subprocess.run([sys.executable, "-c", "import torch; print(bool(torch.version.cuda))"],
-                          capture_output=True, text=True)
-    return done.stdout.strip() == "True"
-
-
 def main() -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="Settings come from the environment (see the module's docstring: MACHINE, "
@@ -148,7 +130,6 @@ def main() -> int:
                             capture_output=True, text=True).stdout.strip()
     started = time.perf_counter()
     python = sys.executable
-
     if args.instructions and run(["sh", str(REPO / "scripts" / "apt_install.sh"), "valgrind"],
                                  env):
         say("valgrind could not be installed: the instruction counts will show as n/a")
@@ -164,21 +145,22 @@ def main() -> int:
     env["BIRNN_BENCH_PROGRESS"] = str(progress)
     done = threading.Event()
     threading.Thread(target=_tail, args=(progress, done), daemon=True).start()
-    extra = shlex.split(os.environ.get("ASV_ARGS", ""))
     config = os.environ.get("ASV_CONFIG")
-    if config:
-        extra = ["--config", config, *extra]
-    skip = [] if os.environ.get("FRESH") == "1" else ["--skip-existing"]
-    failed = []
-    cuda = _cuda_build()
+    extra = [*([] if os.environ.get("FRESH") == "1" else ["--skip-existing"]),
+             *(["--config", config] if config else []),
+             *shlex.split(os.environ.get("ASV_ARGS", ""))]
+    # A CUDA build of torch has the CUDA-only group; asked in a subprocess to keep this one light.
+    cuda = subprocess.run([python, "-c", "import torch; print(bool(torch.version.cuda))"],
+                          capture_output=True, text=True).stdout.strip() == "True"
     groups = [INSTRUCTIONS] if args.instructions else \
         [g for g in GROUPS if cuda or g[1] != "profiles.CudaCounts"]
+    failed = []
     for index, (what, name) in enumerate(groups, start=1):
         group_start = time.perf_counter()
         say(f"  [{index}/{len(groups)}] {what} ({name})")
         code = run([python, "-m", "asv", "run", "--python=same", f"--set-commit-hash={commit}",
                     "--machine", machine, "--record-samples", "--show-stderr",
-                    "--bench", f"^{name}\\.", *skip, *extra], env)
+                    "--bench", f"^{name}\\.", *extra], env)
         if code:
             failed.append(name)
         say(f"  [{index}/{len(groups)}] {what}: {'FAILED' if code else 'saved'} in "

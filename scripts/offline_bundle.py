@@ -1,24 +1,11 @@
 #!/usr/bin/env python3
 """Run the asv suite on a machine with torch but no network, and merge its results back here.
 
-A GPU box often has Python, torch and a copy of files, but no network, no ``git`` checkout and no
-asv. This script packs what asv needs there and brings the results home:
-
-``make --out DIR`` writes a self-contained bundle from a clean working tree (the results must
-carry the real hash of exactly the code that ran): ``tree/`` (the tracked files, no ``.git``; on
-``ASV_PYTHONPATH``), ``bundle.git`` (a shallow bare clone of HEAD, so ``asv run
---set-commit-hash`` finds the commit and its date), ``wheels/`` (asv and asv_runner for the
-target Python; ``--skip-wheels`` when it has asv), ``asv.offline.conf.json`` (asv.conf.json with
-its paths inside DIR: asv changes into the config's directory), ``COMMIT`` and ``run.sh``.
-
-``bash DIR/run.sh`` (on the offline machine; its header lists the environment variables) runs
-``asv run --python=same --set-commit-hash=$(cat COMMIT)``; results land in
-``DIR/results/<machine>/``.
-
-``merge --from DIR/results [--into results]`` copies the machine folders into this repo's results
-tree: never deletes, refuses to overwrite a different file unless ``--force``, keeps the target's
-``benchmarks.json`` and says how the source's differs. See docs/offline.md.
-
+``make --out DIR`` writes, from a clean working tree (the results must carry the real hash of
+exactly the code that ran), a bundle: the tracked files, a shallow bare clone of HEAD (so asv
+finds the commit and its date), asv wheels, an asv config with its paths inside DIR, ``COMMIT``
+and ``run.sh``, whose header lists its environment variables. ``merge --from DIR/results``
+copies the machine folders into this repo's results tree. See docs/offline.md.
 Standard library only; git, pip and asv run as subprocesses.
 """
 
@@ -47,7 +34,6 @@ DEFAULT_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux
 OFFLINE_CONFIG = "asv.offline.conf.json"
 BUNDLE_GIT = "bundle.git"
 TREE = "tree"
-WHEELS = "wheels"
 RESULTS = "results"
 
 
@@ -59,13 +45,9 @@ def log(message: str) -> None:
     print(f"[offline_bundle] {message}", flush=True)
 
 
-# --------------------------------------------------------------------------------------------
-# JSON with comments (asv reads its config with json5)
-# --------------------------------------------------------------------------------------------
-
-
 def strip_json_comments(text: str) -> str:
-    """Remove ``//`` and ``/* */`` comments and trailing commas outside strings."""
+    """Remove ``//`` and ``/* */`` comments and trailing commas outside strings (asv reads its
+    config with json5)."""
     out: list[str] = []
     i, n = 0, len(text)
     while i < n:
@@ -108,11 +90,6 @@ def load_commented_json(path: Path) -> dict[str, Any]:
     return data
 
 
-# --------------------------------------------------------------------------------------------
-# make
-# --------------------------------------------------------------------------------------------
-
-
 def git_run(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
                           check=False)
@@ -136,15 +113,12 @@ def repo_state(repo: Path) -> tuple[Path, str, str]:
         raise BundleError(
             f"the working tree of {top} has uncommitted changes to tracked files:\n  {shown}\n"
             "Results must carry the real hash of exactly the code that ran: commit (or stash) "
-            "them first."
-        )
+            "them first.")
     proc = git_run(top, "symbolic-ref", "--quiet", "--short", "HEAD")
     branch = proc.stdout.strip()
     if proc.returncode != 0 or not branch:
-        raise BundleError(
-            f"HEAD of {top} is detached ({commit[:8]}): check out a branch that contains it "
-            "(asv files results under branches)"
-        )
+        raise BundleError(f"HEAD of {top} is detached ({commit[:8]}): check out a branch that "
+                          "contains it (asv files results under branches)")
     return top, commit, branch
 
 
@@ -168,22 +142,19 @@ def offline_config(source: dict[str, Any], branch: str) -> dict[str, Any]:
         raise BundleError(f"benchmark_dir {benchmark_dir} in asv.conf.json must be relative")
     conf.update(repo=BUNDLE_GIT, branches=[branch], env_dir="env", results_dir=RESULTS,
                 html_dir="html", benchmark_dir=f"{TREE}/{benchmark_dir.as_posix()}")
-    # dvcs: asv detects the bare git repo. asv copies the matrix into every result's
-    # requirements and graph parameters even with --python=same, where nothing is installed: the
-    # box's torch is not the pinned one. The Environment benchmark records the real versions.
-    # The rest is for virtualenvs only.
+    # asv detects the bare git repo (dvcs). It would copy the matrix into every result's
+    # requirements even with --python=same, where nothing is installed (the Environment
+    # benchmark records the real versions); the rest is for virtualenvs only.
     for key in ("dvcs", "matrix", "pythons", "build_command", "install_command"):
         conf.pop(key, None)
     return conf
 
 
 def download_wheels(dest: Path, python_version: str, platforms: Sequence[str]) -> list[str]:
-    cmd = [
-        sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
-        "--python-version", python_version, "--only-binary=:all:",
-        *(arg for platform in platforms for arg in ("--platform", platform)),
-        f"asv=={ASV_VERSION}", "asv_runner", "-d", str(dest),
-    ]
+    cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
+           "--python-version", python_version, "--only-binary=:all:",
+           *(arg for platform in platforms for arg in ("--platform", platform)),
+           f"asv=={ASV_VERSION}", "asv_runner", "-d", str(dest)]
     log(f"downloading asv {ASV_VERSION} + asv_runner for Python {python_version}: "
         f"{shlex.join(cmd)}")
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -191,8 +162,7 @@ def download_wheels(dest: Path, python_version: str, platforms: Sequence[str]) -
         detail = "\n  ".join((proc.stderr.strip() or proc.stdout.strip()).splitlines()[-8:])
         raise BundleError(
             f"pip download failed (exit code {proc.returncode}); this step needs the network "
-            f"(or use --skip-wheels if the target already has asv):\n  {detail}"
-        )
+            f"(or use --skip-wheels if the target already has asv):\n  {detail}")
     wheels = sorted(p.name for p in dest.glob("*.whl"))
     if not any(name.startswith("asv-") for name in wheels):
         raise BundleError(f"pip download wrote no asv wheel into {dest}")
@@ -302,12 +272,8 @@ exit "$RC"
 """
 
 
-def render_run_sh(commit: str, branch: str, python_version: str) -> str:
-    text = RUN_SH.replace("@CREATED@", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
-    for key, value in (("@COMMIT@", commit), ("@BRANCH@", branch),
-                       ("@WHEELS_PYTHON@", python_version), ("@ASV_VERSION@", ASV_VERSION)):
-        text = text.replace(key, value)
-    return text
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
 def make_bundle(out: Path, repo: Path = REPO_ROOT, python_version: str = DEFAULT_PYTHON_VERSION,
@@ -329,11 +295,9 @@ def make_bundle(out: Path, repo: Path = REPO_ROOT, python_version: str = DEFAULT
     if branches and branch not in branches:
         log(f"WARNING: branch {branch!r} is not among asv.conf.json's branches {branches}: "
             "asv publish here will not show these results until the commit is on one of them")
-
     out.mkdir(parents=True, exist_ok=True)
     count = copy_tracked_files(top, out / TREE)
     log(f"copied {count} tracked files into {out / TREE} (no .git)")
-
     bundle_git = out / BUNDLE_GIT
     git(top, "clone", "--quiet", "--bare", "--depth", "1", "--branch", branch,
         top.as_uri(), str(bundle_git))
@@ -342,18 +306,20 @@ def make_bundle(out: Path, repo: Path = REPO_ROOT, python_version: str = DEFAULT
         raise BundleError(f"{bundle_git} holds {cloned}, not {commit}: HEAD moved during make?")
     log(f"shallow bare clone of {branch} at {commit[:8]} in {bundle_git} "
         f"({_size(bundle_git) // 1024} KB)")
-
     header = ("// Generated by scripts/offline_bundle.py make. asv changes into this file's\n"
               "// directory, so the relative paths below point inside the bundle.\n")
     conf = json.dumps(offline_config(config, branch), indent=4)
     (out / OFFLINE_CONFIG).write_text(f"{header}{conf}\n", encoding="utf-8")
     (out / "COMMIT").write_text(commit + "\n", encoding="utf-8")
+    text = RUN_SH.replace("@CREATED@", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    for key, value in (("@COMMIT@", commit), ("@BRANCH@", branch),
+                       ("@WHEELS_PYTHON@", python_version), ("@ASV_VERSION@", ASV_VERSION)):
+        text = text.replace(key, value)
     run_sh = out / "run.sh"
-    run_sh.write_text(render_run_sh(commit, branch, python_version), encoding="utf-8")
+    run_sh.write_text(text, encoding="utf-8")
     run_sh.chmod(0o755)
     log(f"wrote {OFFLINE_CONFIG}, COMMIT and run.sh")
-
-    wheels_dir = out / WHEELS
+    wheels_dir = out / "wheels"
     wheels_dir.mkdir()
     if skip_wheels:
         log("--skip-wheels: no wheels/ content; the offline machine must already have "
@@ -361,21 +327,11 @@ def make_bundle(out: Path, repo: Path = REPO_ROOT, python_version: str = DEFAULT
     else:
         wheels = download_wheels(wheels_dir, python_version, platforms)
         log(f"{len(wheels)} wheels in {wheels_dir} ({_size(wheels_dir) // 2**20} MB)")
-
     log(f"bundle ready: {out} ({_size(out) // 1024} KB). Copy it to the offline machine, run\n"
         f"    MACHINE=<name> BIRNN_BENCH_GRID=quick bash {out.name}/run.sh\n"
         f"  there, copy {out.name}/results back and run\n"
         f"    python scripts/offline_bundle.py merge --from <copy>/results --into results")
     return out
-
-
-def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
-
-
-# --------------------------------------------------------------------------------------------
-# merge
-# --------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -396,29 +352,22 @@ def plan_merge(source: Path, target: Path, force: bool = False) -> MergePlan:
             continue
         plan.machines.append(entry.name)
         for item in sorted(entry.iterdir()):
+            dest = target / entry.name / item.name
             if not item.is_file() or item.suffix != ".json":
                 plan.skipped.append(item)
-                continue
-            dest = target / entry.name / item.name
-            if not dest.exists():
+            elif not dest.exists():
                 plan.copy.append((item, dest))
             elif filecmp.cmp(item, dest, shallow=False):
                 plan.same.append(dest)
-            elif force:
-                plan.copy.append((item, dest))
             else:
-                plan.conflicts.append((item, dest))
+                (plan.copy if force else plan.conflicts).append((item, dest))
     return plan
-
-
-def _load_results_json(path: Path) -> Any:
-    # asv writes bare NaN (not strict JSON); Python's json module reads it.
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def describe_benchmarks_difference(source: Path, target: Path) -> list[str]:
     """Lines explaining how two benchmarks.json files differ (empty when they agree)."""
-    src, dst = ({k: v for k, v in _load_results_json(path).items() if k != "version"}
+    src, dst = ({k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items()
+                 if k != "version"}
                 for path in (source, target))
     lines = [f"{label}: {', '.join(sorted(names))}" for label, names in (
         ("only in the source (not shown by asv publish here)", set(src) - set(dst)),
@@ -457,8 +406,7 @@ def merge_results(source: Path, target: Path, force: bool = False) -> MergePlan:
             f"{len(plan.conflicts)} file(s) exist with different content; nothing was copied:\n"
             f"  {lines}\nTwo machines sharing a name, or a rerun of the same commit? Rename the "
             "source's machine folder (and the \"machine\" inside its machine.json), or pass "
-            "--force to overwrite these files."
-        )
+            "--force to overwrite these files.")
     for src, dest in plan.copy:
         dest.parent.mkdir(parents=True, exist_ok=True)
         replaced = dest.exists()
@@ -472,23 +420,23 @@ def merge_results(source: Path, target: Path, force: bool = False) -> MergePlan:
         log(f"already there, identical: {dest.relative_to(target)}")
     for path in plan.skipped:
         log(f"skipped (not a machine results file): {path}")
-    _check_commits(source, target, plan)
+    _check_commits(source, target.parent, plan.machines)
     _merge_benchmarks_json(source, target)
     log(f"merged: {len(plan.copy)} file(s) copied, {len(plan.same)} already present, "
         f"nothing deleted. Publish with: python scripts/publish_dashboard.py")
     return plan
 
 
-def _check_commits(source: Path, target: Path, plan: MergePlan) -> None:
-    """Warn about results whose commit this repository does not hold (asv publish fails)."""
-    repo = target.parent
+def _check_commits(source: Path, repo: Path, machines: list[str]) -> None:
+    """Warn about results whose commit ``repo`` does not hold (asv publish fails)."""
     if git_run(repo, "rev-parse", "--git-dir").returncode != 0:
         return
     hashes: set[str] = set()
-    for path in [p for machine in plan.machines for p in (source / machine).glob("*.json")
+    for path in [p for machine in machines for p in (source / machine).glob("*.json")
                  if p.name != "machine.json"]:
         try:
-            value = _load_results_json(path).get("commit_hash")
+            # asv writes bare NaN (not strict JSON); Python's json module reads it.
+            value = json.loads(path.read_text(encoding="utf-8")).get("commit_hash")
         except (OSError, ValueError, AttributeError):
             continue
         if isinstance(value, str):
@@ -505,32 +453,17 @@ def _merge_benchmarks_json(source: Path, target: Path) -> None:
     if not dest.exists():
         shutil.copy2(src, dest)
         log(f"copied benchmarks.json (there was none in {target})")
-        return
-    differences = describe_benchmarks_difference(src, dest)
-    if not differences:
+    elif differences := describe_benchmarks_difference(src, dest):
+        log("benchmarks.json: kept this one; the source's differs. asv publish lists "
+            "benchmarks, their code versions and parameter values from THIS file:\n  "
+            + "\n  ".join(differences))
+    else:
         log("benchmarks.json: the source's matches this one")
-        return
-    log("benchmarks.json: kept this one; the source's differs. asv publish lists benchmarks, "
-        "their code versions and parameter values from THIS file:\n  " + "\n  ".join(differences))
-
-
-# --------------------------------------------------------------------------------------------
-# command line
-# --------------------------------------------------------------------------------------------
-
-
-def default_results_dir() -> Path:
-    try:
-        name = load_commented_json(REPO_ROOT / "asv.conf.json").get("results_dir", RESULTS)
-    except BundleError:
-        name = RESULTS
-    return REPO_ROOT / str(name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-
     make = sub.add_parser("make", help="write a bundle for a machine without network")
     make.add_argument("--out", type=Path, required=True, help="bundle directory (new or empty)")
     make.add_argument("--repo", type=Path, default=REPO_ROOT,
@@ -542,7 +475,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "x86_64 tags; asv 0.6.6 publishes no aarch64 wheel)")
     make.add_argument("--skip-wheels", action="store_true",
                       help="do not download wheels (the offline machine already has asv)")
-
     merge = sub.add_parser("merge", help="copy an offline machine's results into this tree")
     merge.add_argument("--from", dest="source", type=Path, required=True,
                        help="results directory brought back (DIR/results)")
@@ -551,14 +483,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "next to this script)")
     merge.add_argument("--force", action="store_true",
                        help="overwrite files of the same name whose content differs")
-
     args = parser.parse_args(argv)
     try:
         if args.command == "make":
             make_bundle(args.out, args.repo, args.python_version,
                         tuple(args.platforms or DEFAULT_PLATFORMS), args.skip_wheels)
         else:
-            merge_results(args.source, args.into or default_results_dir(), args.force)
+            try:
+                into = load_commented_json(REPO_ROOT / "asv.conf.json").get("results_dir", RESULTS)
+            except BundleError:
+                into = RESULTS
+            merge_results(args.source, args.into or REPO_ROOT / str(into), args.force)
     except BundleError as exc:
         print(f"offline_bundle: error: {exc}", file=sys.stderr)
         return 1

@@ -1,29 +1,12 @@
 #!/usr/bin/env python3
 """Publish the asv dashboard so that it renders with no internet access.
 
-asv 0.6.6's published ``index.html`` loads jQuery, flot, flot-orderbars, stupidtable,
-blueimp-md5 and bootstrap from public CDNs; offline, the page redirects to asv's
-"external dependencies failed to load" page. This script
-
-1. runs ``asv publish`` (html dir from the asv config unless ``--html-dir`` is given),
-2. fetches the same libraries from the npm registry with ``npm pack`` into a cache
-   directory (default ``.asv/vendor`` next to the config; later runs reuse it offline),
-3. copies them into ``<html dir>/vendor/<package>-<version>/`` and
-4. rewrites the CDN ``<script src>`` / ``<link href>`` references in every published HTML
-   file to those local copies, dropping ``integrity`` and ``crossorigin`` (the npm builds do
-   not match the CDN hashes),
-5. keeps asv's regression list to the changes the report's rule accepts
-   (``filter_regressions``): asv.conf.json already switches detection off for what is never
-   judged (absolute times, the bounds of the paired intervals, the raw error) and to "any
-   change" for deterministic series; on the paired ratios asv's step detection proposes and a
-   step stays only where the two commits' 99% intervals do not overlap
-   (``analysis.history.interval_change``, the rule the report's history uses),
-6. drops from the summary grid the benchmarks without a single measured point
-   (``drop_empty_benchmarks``: an empty tile, e.g. a CUDA-only counter in a CPU-only tree).
-
-Usage: ``python scripts/publish_dashboard.py [--config asv.conf.json] [--html-dir DIR]
-[--vendor-cache DIR]``. ``asv`` and ``npm`` run as subprocesses; the regression filter
-imports ``analysis.history`` from this repository.
+asv 0.6.6's published ``index.html`` loads jQuery, flot, flot-orderbars, stupidtable, blueimp-md5
+and bootstrap from public CDNs; offline, the page redirects to asv's "external dependencies failed
+to load" page. This script runs ``asv publish``, keeps asv's regressions on the paired ratios to
+the steps whose two commits' 99% intervals do not overlap (``analysis.history.interval_change``,
+the report's rule), drops the summary tiles with no measured point, copies the libraries from the
+npm registry (``npm pack``, cached) into ``<html dir>/vendor/`` and points the HTML at them.
 """
 
 from __future__ import annotations
@@ -106,23 +89,14 @@ ASSETS: tuple[Asset, ...] = (
     Asset(f"{_CDNJS}/flot/0.8.3/jquery.flot.time.min.js", FLOT, "jquery.flot.time.js"),
     Asset(f"{_CDNJS}/flot/0.8.3/jquery.flot.selection.min.js", FLOT, "jquery.flot.selection.js"),
     Asset(f"{_CDNJS}/flot/0.8.3/jquery.flot.categories.min.js", FLOT, "jquery.flot.categories.js"),
-    Asset(
-        f"{_JSDELIVR}/flot-orderbars@1.0.0/js/jquery.flot.orderBars.js",
-        FLOT_ORDERBARS,
-        "js/jquery.flot.orderBars.js",
-    ),
+    Asset(f"{_JSDELIVR}/flot-orderbars@1.0.0/js/jquery.flot.orderBars.js", FLOT_ORDERBARS,
+          "js/jquery.flot.orderBars.js"),
     Asset(f"{_CDNJS}/stupidtable/1.0.1/stupidtable.min.js", STUPIDTABLE, "stupidtable.min.js"),
     Asset(f"{_CDNJS}/blueimp-md5/2.19.0/js/md5.min.js", BLUEIMP_MD5, "js/md5.min.js"),
-    Asset(
-        f"{_JSDELIVR}/bootstrap@3.1.1/dist/js/bootstrap.min.js",
-        BOOTSTRAP,
-        "dist/js/bootstrap.min.js",
-    ),
-    Asset(
-        f"{_JSDELIVR}/bootstrap@3.1.1/dist/css/bootstrap.min.css",
-        BOOTSTRAP,
-        "dist/css/bootstrap.min.css",
-    ),
+    Asset(f"{_JSDELIVR}/bootstrap@3.1.1/dist/js/bootstrap.min.js", BOOTSTRAP,
+          "dist/js/bootstrap.min.js"),
+    Asset(f"{_JSDELIVR}/bootstrap@3.1.1/dist/css/bootstrap.min.css", BOOTSTRAP,
+          "dist/css/bootstrap.min.css"),
 )
 
 
@@ -130,50 +104,33 @@ def log(message: str) -> None:
     print(f"[publish_dashboard] {message}", flush=True)
 
 
-# --------------------------------------------------------------------------------------------
-# HTML rewriting
-# --------------------------------------------------------------------------------------------
-
 _TAG_RE = re.compile(r"<(?P<tag>script|link)\b(?P<attrs>[^>]*)>", re.IGNORECASE)
-_ATTR_RE = re.compile(
-    r"""(?P<lead>\s+)(?P<name>[^\s=/>"']+)"""
-    r"""(?:\s*=\s*(?P<value>"[^"]*"|'[^']*'|[^\s"'>]+))?""",
-)
+_ATTR_RE = re.compile(r"""(?P<lead>\s+)(?P<name>[^\s=/>"']+)"""
+                      r"""(?:\s*=\s*(?P<value>"[^"]*"|'[^']*'|[^\s"'>]+))?""")
 _DROPPED_ATTRS = frozenset({"integrity", "crossorigin"})
 # <link rel=...> values that make the browser fetch the href while rendering.
 _LOADING_RELS = frozenset({"stylesheet", "icon", "preload", "modulepreload"})
 
 
 def _unquote(value: str | None) -> str:
-    if value is None:
-        return ""
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+    if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         return value[1:-1]
-    return value
-
-
-def _is_remote(url: str) -> bool:
-    return bool(re.match(r"(?i)^(https?:)?//", url.strip()))
+    return value or ""
 
 
 def rewrite_html(html: str, url_map: dict[str, str]) -> tuple[str, list[str], list[str]]:
-    """Point ``<script src>`` / ``<link href>`` URLs found in ``url_map`` at their local copies.
-
-    In rewritten tags the ``integrity`` and ``crossorigin`` attributes are removed; all other
-    attributes (e.g. ``onerror``) and the rest of the document are left byte-for-byte intact.
-
-    Returns ``(new_html, replaced_urls, unknown_remote_urls)``, where the last list holds
-    remote URLs that a ``<script>`` or a stylesheet-like ``<link>`` would still load.
+    """Point ``<script src>`` / ``<link href>`` URLs found in ``url_map`` at their local copies,
+    dropping ``integrity`` and ``crossorigin`` (the npm builds do not match the CDN hashes); the
+    rest of the document stays byte-for-byte. Returns ``(new_html, replaced_urls,
+    unknown_remote_urls)``: the remote URLs a ``<script>`` or loading ``<link>`` would still load.
     """
     replaced: list[str] = []
     unknown: list[str] = []
 
     def fix_tag(match: re.Match[str]) -> str:
-        tag = match.group("tag").lower()
-        attrs = match.group("attrs")
-        parsed = [
-            (m.group("name").lower(), _unquote(m.group("value"))) for m in _ATTR_RE.finditer(attrs)
-        ]
+        tag, attrs = match.group("tag").lower(), match.group("attrs")
+        parsed = [(m.group("name").lower(), _unquote(m.group("value")))
+                  for m in _ATTR_RE.finditer(attrs)]
         url_attr = "src" if tag == "script" else "href"
         url = next((value for name, value in parsed if name == url_attr), None)
         if url is None:
@@ -183,7 +140,7 @@ def rewrite_html(html: str, url_map: dict[str, str]) -> tuple[str, list[str], li
             if not _LOADING_RELS.intersection(rels):
                 return match.group(0)
         if url not in url_map:
-            if _is_remote(url):
+            if re.match(r"(?i)^(https?:)?//", url.strip()):
                 unknown.append(url)
             return match.group(0)
 
@@ -211,17 +168,13 @@ def local_url_map(html_file: Path, html_dir: Path, assets: Iterable[Asset]) -> d
 
 def rewrite_html_dir(html_dir: Path, assets: Sequence[Asset] = ASSETS) -> dict[Path, list[str]]:
     """Rewrite every ``*.html`` under ``html_dir``; return the replaced URLs per changed file.
-
-    Raises :class:`DashboardError` if any HTML file would still load a remote URL that has no
-    local replacement (e.g. a newer asv added a dependency) -- nothing is written then.
-    """
+    Writes nothing if any file would still load a remote URL with no local replacement."""
     changes: dict[Path, list[str]] = {}
     new_texts: dict[Path, str] = {}
     unknown: list[str] = []
     for html_file in sorted(html_dir.rglob("*.html")):
-        text = html_file.read_text(encoding="utf-8")
         url_map = local_url_map(html_file, html_dir, assets)
-        new_text, replaced, remote = rewrite_html(text, url_map)
+        new_text, replaced, remote = rewrite_html(html_file.read_text(encoding="utf-8"), url_map)
         unknown += [f"{html_file.relative_to(html_dir)}: {url}" for url in remote]
         if replaced:
             changes[html_file] = replaced
@@ -229,16 +182,10 @@ def rewrite_html_dir(html_dir: Path, assets: Sequence[Asset] = ASSETS) -> dict[P
     if unknown:
         raise DashboardError(
             "published HTML loads remote URLs with no local replacement; add them to ASSETS in "
-            "scripts/publish_dashboard.py:\n  " + "\n  ".join(unknown)
-        )
+            "scripts/publish_dashboard.py:\n  " + "\n  ".join(unknown))
     for html_file, new_text in new_texts.items():
         html_file.write_text(new_text, encoding="utf-8")
     return changes
-
-
-# --------------------------------------------------------------------------------------------
-# npm packages
-# --------------------------------------------------------------------------------------------
 
 
 def _safe_extract(tarball: Path, dest: Path) -> None:
@@ -266,10 +213,8 @@ def npm_pack(package: NpmPackage, dest: Path, npm: str | None = None) -> Path:
     """Download ``package``'s tarball from the npm registry into ``dest``; return its path."""
     npm = npm or shutil.which("npm")
     if npm is None:
-        raise DashboardError(
-            f"cannot fetch {package.spec}: 'npm' is not on PATH and the package is not in the "
-            "vendor cache"
-        )
+        raise DashboardError(f"cannot fetch {package.spec}: 'npm' is not on PATH and the package "
+                             "is not in the vendor cache")
     dest.mkdir(parents=True, exist_ok=True)
     cmd = [npm, "pack", package.spec, "--json", "--pack-destination", str(dest)]
     log(f"fetching {package.spec} from the npm registry: {' '.join(cmd)}")
@@ -279,18 +224,14 @@ def npm_pack(package: NpmPackage, dest: Path, npm: str | None = None) -> Path:
         raise DashboardError(f"cannot fetch {package.spec}: 'npm pack' timed out") from exc
     if proc.returncode != 0:
         detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-5:]
-        raise DashboardError(
-            f"cannot fetch {package.spec} from the npm registry (npm pack exit code "
-            f"{proc.returncode}):\n  " + "\n  ".join(detail)
-        )
+        raise DashboardError(f"cannot fetch {package.spec} from the npm registry (npm pack exit "
+                             f"code {proc.returncode}):\n  " + "\n  ".join(detail))
     try:
         filename = json.loads(proc.stdout)[0]["filename"]
     except (ValueError, LookupError, TypeError) as exc:
-        raise DashboardError(
-            f"cannot fetch {package.spec}: unexpected 'npm pack --json' output: {proc.stdout!r}"
-        ) from exc
-    # npm names scoped tarballs "scope-name-x.y.z.tgz" (no "@").
-    tarball = dest / Path(filename).name
+        raise DashboardError(f"cannot fetch {package.spec}: unexpected 'npm pack --json' output: "
+                             f"{proc.stdout!r}") from exc
+    tarball = dest / Path(filename).name  # scoped: "scope-name-x.y.z.tgz" (no "@")
     if not tarball.is_file():
         raise DashboardError(f"cannot fetch {package.spec}: npm did not write {tarball}")
     return tarball
@@ -311,32 +252,23 @@ def ensure_package(package: NpmPackage, cache_dir: Path, npm: str | None = None)
         log(f"extracting cached tarball {tarball}")
     if root.exists():
         shutil.rmtree(root)
-    staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{package.dirname}-"))
-    try:
-        _safe_extract(tarball, staging)
-        (staging / CACHE_COMPLETE_MARKER).write_text(package.spec + "\n", encoding="utf-8")
-        staging.chmod(0o755)  # mkdtemp makes it 0700
-        staging.rename(root)
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        tarball.unlink(missing_ok=True)  # corrupt or truncated: fetch it again next time
-        raise DashboardError(
-            f"cannot unpack {package.spec} from {tarball} ({exc}); removed it, run again"
-        ) from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with tempfile.TemporaryDirectory(dir=cache_dir, prefix=f".{package.dirname}-") as tmp:
+        staging = Path(tmp) / package.dirname
+        try:
+            staging.mkdir(mode=0o755)
+            _safe_extract(tarball, staging)
+            (staging / CACHE_COMPLETE_MARKER).write_text(package.spec + "\n", encoding="utf-8")
+            staging.rename(root)
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            tarball.unlink(missing_ok=True)  # corrupt or truncated: fetch it again next time
+            raise DashboardError(f"cannot unpack {package.spec} from {tarball} ({exc}); removed "
+                                 "it, run again") from exc
     return root
 
 
-def vendor_assets(
-    html_dir: Path,
-    cache_dir: Path,
-    assets: Sequence[Asset] = ASSETS,
-    npm: str | None = None,
-) -> list[Path]:
+def vendor_assets(html_dir: Path, cache_dir: Path, assets: Sequence[Asset] = ASSETS,
+                  npm: str | None = None) -> None:
     """Copy every asset (and its package's ``extra_dirs``) into ``html_dir/vendor``."""
-    copied: list[Path] = []
     roots: dict[NpmPackage, Path] = {}
     for asset in assets:
         if asset.package not in roots:
@@ -346,13 +278,11 @@ def vendor_assets(
                 raise DashboardError(f"asset {asset.cdn_url}: {exc}") from exc
         source = roots[asset.package].joinpath(*PurePosixPath(asset.path).parts)
         if not source.is_file():
-            raise DashboardError(
-                f"asset {asset.cdn_url}: {asset.path} not found in npm package {asset.package.spec}"
-            )
+            raise DashboardError(f"asset {asset.cdn_url}: {asset.path} not found in npm package "
+                                 f"{asset.package.spec}")
         target = html_dir.joinpath(*PurePosixPath(asset.local_path).parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
-        copied.append(target)
         log(f"vendored {asset.package.spec}/{asset.path} -> {asset.local_path}")
     for package, root in roots.items():
         for extra in package.extra_dirs:
@@ -361,14 +291,8 @@ def vendor_assets(
                 raise DashboardError(f"{extra}/ not found in npm package {package.spec}")
             target = html_dir / VENDOR_SUBDIR / package.dirname / extra
             shutil.copytree(source, target, dirs_exist_ok=True)
-            copied.extend(p for p in target.rglob("*") if p.is_file())
             log(f"vendored {package.spec}/{extra}/ -> {VENDOR_SUBDIR}/{package.dirname}/{extra}/")
-    return copied
 
-
-# --------------------------------------------------------------------------------------------
-# asv's output: regressions the report's rule accepts, no empty tiles
-# --------------------------------------------------------------------------------------------
 
 #: Paired-ratio benchmarks: their ``_low`` / ``_high`` siblings hold the 99% interval.
 RATIO_SUFFIX = ".track_time_ratio"
@@ -388,23 +312,14 @@ def _series(path: Path, index: int | None) -> dict[int, float]:
     return out
 
 
-def _interval_change() -> Callable[[tuple, tuple], str]:
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from analysis.history import interval_change
-
-    return interval_change
-
-
 def _accepted_jumps(html_dir: Path, entry: list, change: Callable[[tuple, tuple], str]) -> list:
     """The jumps of one asv regression entry on a paired ratio that the report's rule
     accepts: the step's commit and the measured commit before it have 99% intervals apart."""
     _name, graph_path, _params, index, _last, _best, jumps = entry
     path = html_dir / graph_path
-    values = _series(path, index)
-    lows = _series(path.with_name(path.name.replace(RATIO_SUFFIX, RATIO_SUFFIX + "_low")), index)
-    highs = _series(path.with_name(path.name.replace(RATIO_SUFFIX, RATIO_SUFFIX + "_high")),
-                    index)
+    values, lows, highs = (
+        _series(path.with_name(path.name.replace(RATIO_SUFFIX, RATIO_SUFFIX + suffix)), index)
+        for suffix in ("", "_low", "_high"))
     kept = []
     for jump in jumps:
         after = int(jump[1])
@@ -429,7 +344,10 @@ def filter_regressions(html_dir: Path) -> tuple[int, int]:
     before = sum(len(e[6]) for e in entries)
     if not any(e[0].split("(")[0].endswith(RATIO_SUFFIX) for e in entries):
         return before, before
-    change = _interval_change()
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from analysis.history import interval_change
+
     index = json.loads((html_dir / "index.json").read_text(encoding="utf-8"))
     revision_to_hash = {int(k): v for k, v in index.get("revision_to_hash", {}).items()}
     kept_entries, dropped, kept = [], set(), set()
@@ -438,7 +356,7 @@ def filter_regressions(html_dir: Path) -> tuple[int, int]:
         if not name.endswith(RATIO_SUFFIX):
             kept_entries.append(entry)
             continue
-        jumps = _accepted_jumps(html_dir, entry, change)
+        jumps = _accepted_jumps(html_dir, entry, interval_change)
         params = param_values(index, name, entry[3])
         for jump in entry[6]:
             key = (name, params, revision_to_hash.get(int(jump[1]), ""))
@@ -456,8 +374,7 @@ def param_values(index: dict, name: str, position: int | None) -> tuple[str, ...
     params = index.get("benchmarks", {}).get(name, {}).get("params") or []
     if position is None or not params:
         return ()
-    found = next(itertools.islice(itertools.product(*params), position, position + 1), ())
-    return tuple(found)
+    return tuple(next(itertools.islice(itertools.product(*params), position, position + 1), ()))
 
 
 def _filter_feed(feed: Path, dropped: set, index: dict) -> None:
@@ -487,7 +404,7 @@ def _filter_feed(feed: Path, dropped: set, index: dict) -> None:
 
 def drop_empty_benchmarks(html_dir: Path) -> list[str]:
     """Removes from ``index.json`` the benchmarks whose summary graph holds no measured point
-    (a tile with nothing in it); returns their names."""
+    (a tile with nothing in it, e.g. a CUDA-only counter in a CPU-only tree); returns them."""
     path = html_dir / "index.json"
     if not path.is_file():
         return []
@@ -503,26 +420,6 @@ def drop_empty_benchmarks(html_dir: Path) -> list[str]:
     return empty
 
 
-# --------------------------------------------------------------------------------------------
-# asv
-# --------------------------------------------------------------------------------------------
-
-
-def asv_html_dir(config: Path, python: str = sys.executable) -> Path:
-    """``html_dir`` of an asv config, read with asv's own loader, resolved like asv does.
-
-    asv resolves relative paths against its working directory; :func:`run_asv_publish` runs
-    it in the config's directory, so the result is relative to that.
-    """
-    code = "import sys; from asv.config import Config; print(Config.load(sys.argv[1]).html_dir)"
-    proc = subprocess.run(
-        [python, "-c", code, str(config)], capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        raise DashboardError(f"cannot read html_dir from {config}:\n{proc.stderr.strip()}")
-    return (config.parent / proc.stdout.strip()).resolve()
-
-
 def run_asv_publish(config: Path, html_dir: Path, python: str = sys.executable) -> None:
     """Run ``asv publish`` for ``config`` (in its directory), writing to ``html_dir``."""
     cmd = [python, "-m", "asv", "publish", "--config", str(config), "--html-dir", str(html_dir)]
@@ -534,20 +431,24 @@ def run_asv_publish(config: Path, html_dir: Path, python: str = sys.executable) 
         raise DashboardError(f"asv publish wrote no {html_dir / 'index.html'}")
 
 
-def publish_dashboard(
-    config: Path,
-    html_dir: Path | None = None,
-    vendor_cache: Path | None = None,
-    python: str = sys.executable,
-    npm: str | None = None,
-) -> Path:
-    """Publish, vendor the JS/CSS and rewrite the HTML; return the html dir."""
+def publish_dashboard(config: Path, html_dir: Path | None = None,
+                      vendor_cache: Path | None = None, python: str = sys.executable,
+                      npm: str | None = None) -> Path:
+    """Publish, filter, vendor the JS/CSS and rewrite the HTML; return the html dir."""
     config = config.resolve()
     if not config.is_file():
         raise DashboardError(f"asv config {config} not found")
-    html_dir = html_dir.resolve() if html_dir is not None else asv_html_dir(config, python)
+    if html_dir is None:
+        # asv's own loader; asv resolves a relative html_dir against the config's directory,
+        # where run_asv_publish runs it.
+        code = "import sys; from asv.config import Config; print(Config.load(sys.argv[1]).html_dir)"
+        proc = subprocess.run([python, "-c", code, str(config)], capture_output=True, text=True,
+                              check=False)
+        if proc.returncode != 0:
+            raise DashboardError(f"cannot read html_dir from {config}:\n{proc.stderr.strip()}")
+        html_dir = config.parent / proc.stdout.strip()
+    html_dir = html_dir.resolve()
     cache_dir = (vendor_cache or config.parent / ".asv" / "vendor").resolve()
-
     run_asv_publish(config, html_dir, python)
     before, after = filter_regressions(html_dir)
     log(f"regressions: {after} of asv's {before} jumps kept (paired ratios: only where the two "
@@ -556,30 +457,21 @@ def publish_dashboard(
         log(f"no measured point of {name}: left out of the summary grid")
     log(f"vendoring {len(ASSETS)} assets into {html_dir / VENDOR_SUBDIR} (cache: {cache_dir})")
     vendor_assets(html_dir, cache_dir, ASSETS, npm)
-    changes = rewrite_html_dir(html_dir)
-    for html_file, urls in changes.items():
+    for html_file, urls in rewrite_html_dir(html_dir).items():
         log(f"rewrote {len(urls)} CDN references in {html_file.relative_to(html_dir)}")
-    log(
-        f"done: {html_dir} needs no internet; serve it over HTTP (asv's JS fetches JSON, which "
-        f"browsers block from file://), e.g. python -m http.server -d {html_dir}"
-    )
+    log(f"done: {html_dir} needs no internet; serve it over HTTP (asv's JS fetches JSON, which "
+        f"browsers block from file://), e.g. python -m http.server -d {html_dir}")
     return html_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--config", type=Path, default=Path("asv.conf.json"), help="asv config (asv.conf.json)"
-    )
-    parser.add_argument(
-        "--html-dir", type=Path, default=None, help="output directory (default: html_dir of config)"
-    )
-    parser.add_argument(
-        "--vendor-cache",
-        type=Path,
-        default=None,
-        help="npm tarball cache (default: .asv/vendor next to the config)",
-    )
+    parser.add_argument("--config", type=Path, default=Path("asv.conf.json"),
+                        help="asv config (asv.conf.json)")
+    parser.add_argument("--html-dir", type=Path, default=None,
+                        help="output directory (default: html_dir of config)")
+    parser.add_argument("--vendor-cache", type=Path, default=None,
+                        help="npm tarball cache (default: .asv/vendor next to the config)")
     args = parser.parse_args(argv)
     try:
         publish_dashboard(args.config, args.html_dir, args.vendor_cache)

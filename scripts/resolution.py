@@ -2,10 +2,9 @@
 
     python3 scripts/resolution.py [--json docs/resolution.json] [--budget 10] [--grid quick]
 
-For every CPU regime of the grid (``benchmarks/regimes.py``): the baseline against itself (A/A)
-and against a copy of itself slowed by a calibrated 5% (``birnn_bench.resolution``). The JSON is
-rewritten after each regime, so an interrupted run keeps what it measured; the analysis quotes
-it in FINDINGS.md. Exit 0 when the criteria hold (A/A within +-3% in >= 90% of regimes, none
+Per CPU regime of the grid: the baseline against itself (A/A) and against a copy slowed by a
+calibrated 5% (``birnn_bench.resolution``); the JSON, quoted in FINDINGS.md, is rewritten after
+each regime. Exit 0 when the criteria hold (A/A within +-3% in >= 90% of regimes, none
 significant, the 5% slowdown detected in >= 90%), 1 when they do not, 2 on bad arguments.
 """
 
@@ -18,8 +17,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# The regimes live with the asv suite (benchmarks/ is not an installed package): import it from
-# this checkout.
+# benchmarks/ (the regimes) is not an installed package: import it from this checkout.
 sys.path.insert(0, str(REPO))
 
 from benchmarks import regimes  # noqa: E402
