@@ -1,24 +1,19 @@
-"""Reading asv's JSON files: ``asv.conf.json``'s results folder, ``benchmarks.json``,
-``machine.json`` and the results files (orjson when installed, else stdlib ``json``).
-
-Nothing here raises for bad data: every defect is returned or recorded as a :class:`Problem`
-naming the file and what is wrong with it (missing, unreadable, not UTF-8, truncated or corrupt
-JSON, the wrong kind of JSON value), so that the caller can load the rest.
-"""
+"""Reading asv's JSON files (orjson when installed, else stdlib ``json``). Nothing here raises
+for bad data: every defect is returned or recorded as a :class:`Problem` naming the file and what
+is wrong with it, so that the caller can load the rest."""
 
 from __future__ import annotations
 
 import ast
 import contextlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from analysis import judge
 
-try:  # 4x faster than json on large results files; optional (stdlib json otherwise)
+try:
     import orjson as _orjson
 except ImportError:  # pragma: no cover
     _orjson = None
@@ -64,10 +59,8 @@ def kind_of(bench_type: str, unit: str) -> str:
 
 
 def default_results_dir(config: str | Path) -> Path:
-    """The ``results_dir`` that an ``asv.conf.json`` names (relative to the config's folder).
-
-    Raises ``ValueError`` (saying what is wrong) when ``config`` cannot be read or is not an
-    asv configuration."""
+    """The ``results_dir`` that an ``asv.conf.json`` names (relative to the config's folder);
+    ``ValueError`` saying what is wrong when ``config`` is not a readable asv configuration."""
     from asv import util
 
     config = Path(config)
@@ -98,23 +91,16 @@ def literal(text: str) -> Any:
 
 
 def _parse_json(raw: bytes) -> Any:
-    """``json.loads``, through orjson when it is installed and the file is plain asv output.
+    """``json.loads``, through orjson (4x faster) when installed and the file is plain asv output.
 
-    asv writes a bare ``NaN`` (not JSON) for every skipped point, after ``[`` or ``, ``;
-    orjson rejects it, so those tokens are rewritten to ``null`` (both mean "no value" here).
-    When any other ``NaN`` would remain, or the file holds ``Infinity``, or orjson rejects the
-    file (corrupt, truncated), stdlib ``json`` parses it and its error messages are the ones
-    reported.
-    """
+    asv writes a bare ``NaN`` (not JSON, rejected by orjson) for every skipped point, after ``[``
+    or ``, ``: rewritten to ``null`` (both mean "no value"). Any other ``NaN``, ``Infinity`` or a
+    file orjson rejects goes to stdlib ``json``, whose error messages are the ones reported."""
     if _orjson is not None and b"Infinity" not in raw:
-        if b"NaN" in raw:
-            raw_nulls = raw.replace(b", NaN", b", null").replace(b"[NaN", b"[null")
-            if b"NaN" not in raw_nulls:
-                with contextlib.suppress(_orjson.JSONDecodeError):
-                    return _orjson.loads(raw_nulls)
-        else:
+        nulls = raw.replace(b", NaN", b", null").replace(b"[NaN", b"[null")
+        if b"NaN" not in nulls:
             with contextlib.suppress(_orjson.JSONDecodeError):
-                return _orjson.loads(raw)
+                return _orjson.loads(nulls)
     return json.loads(raw)
 
 
@@ -171,8 +157,8 @@ def read_benchmarks(path: Path, problems: list[Problem]) -> dict[str, Benchmark]
                                     "ignored", "warning"))
             continue
         unit = str(info.get("unit", ""))
-        out[name] = Benchmark(name, tuple(names),
-                              kind_of(str(info["type"]), unit), unit, info.get("version"))
+        out[name] = Benchmark(name, tuple(names), kind_of(str(info["type"]), unit), unit,
+                              info.get("version"))
     return out
 
 
@@ -187,8 +173,3 @@ def read_machine(path: Path, problems: list[Problem]) -> dict[str, Any]:
         problems.append(Problem(str(path), f"{error}; machine details left blank", "warning"))
         return {}
     return data
-
-
-def results_files(machine_dir: Path) -> Iterable[Path]:
-    """The results files of one machine folder, sorted by name."""
-    return sorted(p for p in machine_dir.glob("*.json") if p.name != "machine.json")

@@ -1,29 +1,16 @@
 """History across commits: every series of the results, which changes count, per commit.
 
-Pure functions: DataFrame in, DataFrame out. A *series* is one benchmark's value for one machine,
-environment, regime, strategy (and extra parameter, e.g. ``compile=eager``) over the commits it
-was measured at, oldest first (commit date, then commit). Each point is compared with the
-previous point of its series, and what counts depends on what the series is:
-
-* ``ratio``: the paired ratios (``ratios.Paired*.track_time_ratio`` with ``_low``/``_high``,
-  each strategy's time over the baseline's in one process). A change counts when the two
-  commits' 99% intervals do not overlap: the ONE rule, ``compare.Interval.verdict``, applied to
-  the conservative interval of now / before (``low / before's high``, ``high / before's low``):
-  it excludes 1 exactly when the intervals are apart.
-* ``deterministic``: peak bytes, op/kernel/sync counts and the error verdict (error above the
-  dtype's tolerance = 1, wrong): identical run to run, so any change counts; instructions per
-  call (callgrind): a change of more than ``INSTRUCTION_TOLERANCE`` counts.
-* ``absolute``: times in seconds (``time_*``, the compile time). They follow the machine's load
-  as much as the code: shown, never judged.
-
-A regression is a change for the worse (a higher ratio, more bytes or ops, right -> wrong), an
-improvement the reverse. ``scripts/publish_dashboard.py`` keeps asv's own regression list to the
-ones this rule accepts (see ``interval_change``).
+A *series* is one benchmark's value for one machine, environment, regime, strategy (and extra
+parameter, e.g. ``compile=eager``) over its commits, oldest first; each point is compared with the
+previous one. ``ratio`` (paired ratios with ``_low``/``_high``): a change counts when the two 99%
+intervals do not overlap (``interval_change``; ``scripts/publish_dashboard.py`` uses the same
+rule). ``deterministic`` (peak bytes, op/kernel/sync counts, the error verdict): any change
+counts; instructions per call only beyond ``INSTRUCTION_TOLERANCE``. ``absolute`` (times in
+seconds) follows the machine's load as much as the code: shown, never judged. A regression is a
+change for the worse (higher ratio, more bytes or ops, right -> wrong).
 """
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 import pandas as pd
@@ -85,7 +72,7 @@ def _variant(rows: pd.DataFrame) -> pd.Series:
              for name in extra_params(rows)]
     if not parts:
         return pd.Series("", index=rows.index, dtype=object)
-    joined = functools.reduce(lambda a, b: a + "," + b, parts)
+    joined = parts[0].str.cat(parts[1:], sep=",")
     return joined.str.replace(r"(^|,)[^,=]+=(?=,|$)", "", regex=True).str.strip(",")
 
 
@@ -101,29 +88,20 @@ def _ratio_series(df: pd.DataFrame) -> pd.DataFrame:
     keys = ["machine", "env", "device_name", "base", "regime", "strategy", "commit", "date"]
     wide = rows.pivot_table(index=keys, columns="which", values="value", aggfunc="first",
                             observed=True).reset_index()
-    for column in ("", "_low", "_high"):
-        if column not in wide:
-            wide[column] = np.nan
-    wide = wide.rename(columns={"": "value", "_low": "low", "_high": "high",
-                                "base": "benchmark"})
+    wide = wide.reindex(columns=[*keys, "", "_low", "_high"]).rename(
+        columns={"": "value", "_low": "low", "_high": "high", "base": "benchmark"})
     wide = wide.dropna(subset=["value"])
     mode = wide["benchmark"].str.rsplit(".", n=1).str[0].map(MODES)
     return wide.assign(kind=RATIO, quantity="paired ratio (" + mode.astype(str) + ")",
                        variant="")[COLUMNS]
 
 
-def _tolerances(dtypes: pd.Series) -> pd.Series:
+def series(df: pd.DataFrame) -> pd.DataFrame:
+    """Every measured point that belongs to a series, long form (``COLUMNS``): an error's value
+    is its verdict (1 = wrong), low / high are set for ratios only."""
     from birnn_bench.oracle import TOLERANCES
     from birnn_bench.workload import DTYPES
 
-    by_name = {name: TOLERANCES.get(dtype, np.nan) for name, dtype in DTYPES.items()}
-    return dtypes.astype(object).map(by_name).astype(float)
-
-
-def series(df: pd.DataFrame) -> pd.DataFrame:
-    """Every measured point that belongs to a series, long form: machine, env, device_name,
-    kind (ratio / deterministic / absolute), quantity, benchmark, regime, strategy, variant,
-    commit, date, value (an error: its verdict, 1 = wrong), low / high (ratios only)."""
     ratios = _ratio_series(df)
     metric = df["metric"].astype(str)
     rest = df[(df["kind"].astype(str) != "ratio") & df["value"].notna()
@@ -132,23 +110,21 @@ def series(df: pd.DataFrame) -> pd.DataFrame:
         return ratios.reset_index(drop=True)
     rest = _plain(rest)
     rest["variant"] = _variant(rest)
-    metric = rest["metric"]
     counted = [*DETERMINISTIC_METRICS, *INSTRUCTION_METRICS, *VERDICT_METRICS]
-    deterministic = metric.isin(counted)
-    absolute = (rest["kind"] == "time") | (rest["unit"] == "seconds")
-    rest = rest[deterministic | absolute].copy()
+    rest = rest[rest["metric"].isin(counted) | (rest["kind"] == "time")
+                | (rest["unit"] == "seconds")].copy()
     metric = rest["metric"]
     verdict = metric.isin(list(VERDICT_METRICS))
-    rest.loc[verdict, "value"] = (rest.loc[verdict, "value"]
-                                  > _tolerances(rest.loc[verdict, "dtype"])).astype(float)
+    tolerances = {name: TOLERANCES.get(dtype, np.nan) for name, dtype in DTYPES.items()}
+    tolerance = rest.loc[verdict, "dtype"].astype(object).map(tolerances).astype(float)
+    rest.loc[verdict, "value"] = (rest.loc[verdict, "value"] > tolerance).astype(float)
     rest["kind"] = np.where(metric.isin(counted), DETERMINISTIC, ABSOLUTE)
     labels = {**DETERMINISTIC_METRICS, **INSTRUCTION_METRICS, **VERDICT_METRICS}
     rest["quantity"] = metric.map(labels).fillna(metric + " (s)")
-    rest["low"] = np.nan
-    rest["high"] = np.nan
-    out = pd.concat([ratios, rest[COLUMNS]], ignore_index=True) if not ratios.empty \
-        else rest[COLUMNS].reset_index(drop=True)
-    return out
+    rest["low"] = rest["high"] = np.nan
+    if ratios.empty:
+        return rest[COLUMNS].reset_index(drop=True)
+    return pd.concat([ratios, rest[COLUMNS]], ignore_index=True)
 
 
 def changes(points: pd.DataFrame) -> pd.DataFrame:
@@ -160,18 +136,15 @@ def changes(points: pd.DataFrame) -> pd.DataFrame:
              "judged"]
     if points.empty:
         return pd.DataFrame(columns=[*COLUMNS, *extra])
-    out = points.copy()
-    out["_key"] = out.groupby(KEYS, sort=False, dropna=False).ngroup()
-    dates = pd.to_datetime(out["date"], utc=True)
-    out = out.assign(_date=dates).sort_values(["_key", "_date", "commit"], kind="stable")
+    out = points.assign(_key=points.groupby(KEYS, sort=False, dropna=False).ngroup(),
+                        _date=pd.to_datetime(points["date"], utc=True))
+    out = out.sort_values(["_key", "_date", "commit"], kind="stable")
     out = out.drop_duplicates(["_key", "commit"], keep="last").reset_index(drop=True)
     same = out["_key"].eq(out["_key"].shift())
-    for name, column in (("previous_commit", "commit"), ("previous_value", "value"),
-                         ("previous_low", "low"), ("previous_high", "high")):
-        out[name] = out[column].shift().where(same)
+    for column in ("commit", "value", "low", "high"):
+        out["previous_" + column] = out[column].shift().where(same)
     change = np.full(len(out), "", dtype=object)
-    kind = out["kind"].to_numpy()
-    has_prev = same.to_numpy()
+    kind, has_prev = out["kind"].to_numpy(), same.to_numpy()
     det = has_prev & (kind == DETERMINISTIC)
     value, prev = out["value"].to_numpy(float), out["previous_value"].to_numpy(float)
     # Instructions: only a change beyond the tolerance counts (prev > 0 where it is set).
@@ -210,9 +183,8 @@ def per_commit(history: pd.DataFrame) -> pd.DataFrame:
         for quantity, q in counted.groupby("quantity", sort=True):
             up = int((q["change"] == "regression").sum())
             down = int((q["change"] == "improvement").sum())
-            what.append(f"{quantity}: " + ", ".join(
-                part for part in (f"{up} worse" if up else "", f"{down} better" if down
-                                  else "") if part))
+            parts = [f"{up} worse" if up else "", f"{down} better" if down else ""]
+            what.append(f"{quantity}: " + ", ".join(part for part in parts if part))
         previous = group["previous_commit"].dropna()
         rows.append({"machine": machine, "commit": commit, "date": group["_date"].min(),
                      "previous_commit": previous.mode().iloc[0] if not previous.empty else None,
@@ -225,9 +197,8 @@ def per_commit(history: pd.DataFrame) -> pd.DataFrame:
 
 def lines(history: pd.DataFrame, kind: str, quantity: str) -> pd.DataFrame:
     """Per machine, commit and strategy: the geometric mean of one quantity over the regimes
-    measured at EVERY commit of that machine that has the quantity (a fixed set, so the
-    commits and the strategies are compared on the same workloads). Columns: machine, commit,
-    date, strategy, value, regimes."""
+    measured at EVERY commit of that machine that has the quantity (a fixed set, so commits and
+    strategies are compared on the same workloads)."""
     cols = ["machine", "commit", "date", "strategy", "value", "regimes"]
     rows = history[(history["kind"] == kind) & (history["quantity"] == quantity)
                    & (history["variant"] == "")]

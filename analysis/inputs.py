@@ -1,12 +1,6 @@
-"""The findings' side inputs, validated: text in, data out (``analysis.cli`` reads the files).
-
-* ``birnn-bench check --json``: the correctness matrix (which strategies are safe defaults);
-* ``scripts/resolution.py --json``: the paired engine's A/A and a known 5% slowdown per regime;
-* ``scripts/crosscheck.py --json``: asv against torch.utils.benchmark on the same cases;
-* ``birnn-bench deploy --json``: deployability per strategy and technology.
-
-Every error is an :class:`InputError` whose message starts with the file's name.
-"""
+"""The findings' side inputs (``birnn-bench check --json``, ``scripts/resolution.py --json``,
+``scripts/crosscheck.py --json``, ``birnn-bench deploy --json``), validated: text in, data out.
+Every error is an :class:`InputError` whose message starts with the file's name."""
 
 from __future__ import annotations
 
@@ -48,8 +42,8 @@ def _rows(data: Any, name: str, what: str, needed: tuple[str, ...], key: str = "
     for i, row in enumerate(rows):
         missing = set(needed) - set(row) if isinstance(row, dict) else set(needed)
         if missing:
-            raise InputError(f"{name}: {key[:-1] if key.endswith('s') else key} {i} lacks "
-                             f"{', '.join(sorted(missing))} (written by an older version?)")
+            raise InputError(f"{name}: {key[:-1]} {i} lacks {', '.join(sorted(missing))} "
+                             "(written by an older version?)")
     return rows
 
 

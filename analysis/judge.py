@@ -1,16 +1,9 @@
 """What a loaded value may be: the rules ``analysis.load`` holds every value to, and regime ids.
 
-Every value of a results file is judged against its benchmark's unit before it enters the frame:
-times (``seconds``) and byte counts must be finite and > 0, errors (``abs error``) finite and
->= 0, counts (``ops``, ``kernels``, ``syncs``, ``threads``) finite, whole and >= 0, ratios
-(``x <baseline>``, the ``ratios`` benchmarks) finite and > 0. A JSON boolean, a string, a list
-or an object where a number belongs is never a number (``true`` is not 1). ``null`` / ``NaN`` is
-asv's "not measured" and is not a problem. Whatever fails is reported and left out, never
-guessed.
-
-Regime ids (``benchmarks/regimes.py``, ``Regime.id``) look like
-``cpu-lstm-L2-B64-T128-H128-skewed-float32``: ``parse_regime`` reads one back into the grid's
-columns, ``regime_id`` writes one from them (for results recorded before regimes had ids).
+Times and byte counts must be finite and > 0, errors finite and >= 0, counts whole and >= 0,
+ratios finite and > 0. A JSON boolean, string, list or object is never a number (``true`` is
+not 1); ``null`` / ``NaN`` is asv's "not measured", not a problem. Whatever fails is reported
+and left out, never guessed. Regime ids are ``benchmarks/regimes.py``'s ``Regime.id``.
 """
 
 from __future__ import annotations
@@ -20,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -40,6 +33,8 @@ _REGIME = re.compile(
 #: Largest whole number a float64 holds exactly: counts, ``number`` and ``repeat`` stay below.
 _MAX_EXACT = 2.0 ** 53
 _NUMBER_TYPES = {float, int}
+_COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def is_ratio(unit: str) -> bool:
@@ -57,8 +52,18 @@ class Rule:
     integral: bool = False
     finite: bool = True
 
+    def breaks_minimum(self, value: Any) -> Any:
+        return value <= self.minimum if self.strict else value < self.minimum
 
-ANY_NUMBER = Rule("a number", finite=False)
+    def bound(self) -> str:
+        return f"{'> ' if self.strict else '>= '}{self.minimum:g}"
+
+
+#: asv's 99% interval: +-inf means "no estimate" (one sample) and the lower end may fall below
+#: 0 (a Laplace posterior), so only the type is judged.
+CI_RULE = Rule("a number", finite=False)
+#: ``stats_number`` / ``stats_repeat``: how many calls and samples asv took.
+TALLY_RULE = Rule("a count of calls or samples", 1.0, integral=True)
 
 
 def value_rule(kind: str, unit: str) -> Rule:
@@ -78,44 +83,23 @@ def value_rule(kind: str, unit: str) -> Rule:
     return Rule(f"a number ({unit or 'no unit'})")
 
 
-def quartile_rule(rule: Rule) -> Rule:
-    """Quartiles of the samples: the value's sign rule, not necessarily whole numbers."""
-    return Rule(rule.what, rule.minimum, rule.strict, False, rule.finite)
-
-
-#: asv's 99% interval: +-inf means "no estimate" (one sample) and the lower end may fall below
-#: 0 (a Laplace posterior), so only the type is judged.
-CI_RULE = ANY_NUMBER
-#: ``stats_number`` / ``stats_repeat``: how many calls and samples asv took.
-TALLY_RULE = Rule("a count of calls or samples", 1.0, integral=True)
-
-
 def type_name(value: Any) -> str:
     """How a message names the JSON type of ``value`` (``a JSON boolean``, ``a string``)."""
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "a JSON boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, dict):
-        return "a JSON object"
+    for types, name in ((bool, "a JSON boolean"), (str, "a string"), (list | tuple, "a list"),
+                        (dict, "a JSON object")):
+        if isinstance(value, types):
+            return name
     return f"a {type(value).__name__}"
 
 
 def numbers(values: Sequence[Any] | None, n: int) -> tuple[np.ndarray, dict[int, str]]:
-    """``values`` as float64 (``None`` -> NaN) and, per index that is not a number, why.
-
-    Fast path: a list of plain floats / ints / None (what asv writes) goes through numpy in one
-    call; anything else is judged one by one, so ``true`` never becomes 1.0 and ``"1.5"``
-    never 1.5.
-    """
+    """``values`` as float64 (``None`` -> NaN) and, per index that is not a number, why
+    (``true`` never becomes 1.0, ``"1.5"`` never 1.5)."""
     if values is None:
         return np.full(n, np.nan), {}
-    kinds = set(map(type, values))
-    if kinds <= {float, int, type(None)}:
+    if set(map(type, values)) <= {float, int, type(None)}:  # what asv writes: one numpy call
         try:
             return np.array(values, dtype=np.float64), {}
         except OverflowError:  # an int beyond float64: judged one by one below
@@ -142,44 +126,21 @@ def violations(values: np.ndarray, rule: Rule) -> dict[int, str]:
     if rule.finite:
         for i in np.flatnonzero(present & np.isinf(values)):
             bad[int(i)] = "infinite"
-    finite = present & np.isfinite(values)
-    if rule.minimum is not None:
-        with np.errstate(invalid="ignore"):
-            low = values <= rule.minimum if rule.strict else values < rule.minimum
-        sign = "> " if rule.strict else ">= "
-        for i in np.flatnonzero(present & low):
-            bad.setdefault(int(i), f"not {sign}{rule.minimum:g}")
-    if rule.integral:
-        with np.errstate(invalid="ignore"):
-            frac = finite & ((values != np.floor(values)) | (np.abs(values) > _MAX_EXACT))
-        for i in np.flatnonzero(frac):
-            bad.setdefault(int(i), "not a whole number")
+    with np.errstate(invalid="ignore"):
+        if rule.minimum is not None:
+            for i in np.flatnonzero(present & rule.breaks_minimum(values)):
+                bad.setdefault(int(i), f"not {rule.bound()}")
+        if rule.integral:
+            frac = (present & np.isfinite(values)
+                    & ((values != np.floor(values)) | (np.abs(values) > _MAX_EXACT)))
+            for i in np.flatnonzero(frac):
+                bad.setdefault(int(i), "not a whole number")
     return bad
-
-
-def sample_problem(samples: Any, rule: Rule) -> str | None:
-    """Why one point's raw samples cannot be used (None when they can)."""
-    if not isinstance(samples, list):
-        return f"{type_name(samples)}, not a list of samples"
-    for value in samples:
-        if type(value) not in _NUMBER_TYPES:  # bool is not int here: true is no sample
-            return f"holds {type_name(value)}, not {rule.what}"
-    try:
-        low, total = float(min(samples)), float(sum(samples))
-    except OverflowError:
-        return "holds a number too large for a float"
-    if math.isnan(total) or math.isinf(total):
-        return "holds a NaN or infinite sample"
-    if rule.minimum is not None and (low <= rule.minimum if rule.strict else low < rule.minimum):
-        return f"holds {low:g}, not {'> ' if rule.strict else '>= '}{rule.minimum:g}"
-    return None
 
 
 def sample_problems(samples: Sequence[Any], rule: Rule) -> dict[int, str]:
     """Per point whose raw samples cannot be used (``None`` / ``[]``: not recorded): why.
-
-    One numpy pass over every sample when all are plain numbers within the rule (what asv
-    writes); point by point only when something is off."""
+    One numpy pass when all are plain numbers within the rule (what asv writes)."""
     points = [p for p in samples if p]
     if all(type(p) is list for p in points):
         flat = list(itertools.chain.from_iterable(points))
@@ -194,10 +155,27 @@ def sample_problems(samples: Sequence[Any], rule: Rule) -> dict[int, str]:
     bad = {}
     for i, point in enumerate(samples):
         if point:
-            why = sample_problem(point, rule)
+            why = _sample_problem(point, rule)
             if why is not None:
                 bad[i] = why
     return bad
+
+
+def _sample_problem(samples: Any, rule: Rule) -> str | None:
+    if not isinstance(samples, list):
+        return f"{type_name(samples)}, not a list of samples"
+    for value in samples:
+        if type(value) not in _NUMBER_TYPES:  # bool is not int here: true is no sample
+            return f"holds {type_name(value)}, not {rule.what}"
+    try:
+        low, total = float(min(samples)), float(sum(samples))
+    except OverflowError:
+        return "holds a number too large for a float"
+    if math.isnan(total) or math.isinf(total):
+        return "holds a NaN or infinite sample"
+    if rule.minimum is not None and rule.breaks_minimum(low):
+        return f"holds {low:g}, not {rule.bound()}"
+    return None
 
 
 def show(value: Any, limit: int = 40) -> str:
@@ -209,21 +187,9 @@ def show(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def describe_point(names: Sequence[str], params: Sequence[Sequence[str]], index: int) -> str:
-    """``device='cpu', cell='lstm', ...``: the parameter values of point ``index`` of the
-    product of ``params`` (asv's order: the last parameter varies fastest)."""
-    if not names:
-        return "(no parameters)"
-    where = np.unravel_index(index, tuple(len(p) for p in params))
-    return ", ".join(f"{name}={values[int(at)]}"
-                     for name, values, at in zip(names, params, where, strict=True))
-
-
 def parse_regime(text: Any) -> dict[str, Any] | None:
     """The columns of a regime id (ints as ints), or None when ``text`` is not one."""
-    if not isinstance(text, str):
-        return None
-    match = _REGIME.fullmatch(text)
+    match = _REGIME.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         return None
     return {name: int(match[name]) if name in REGIME_INTS else match[name]
@@ -239,14 +205,12 @@ def regime_id(device: Any, cell: Any, layers: Any, batch: Any, max_len: Any, hid
 def regime_codes(names: Sequence[str], values: Sequence[Sequence[Any]], local: np.ndarray,
                  code: Callable[[str, Any], int]) -> dict[str, Any]:
     """Per-row codes of the regime columns of a block of points (``local``: each parameter's
-    index per row; ``values``: the parameter values, evaluated; ``code(column, value)``: the
-    loader's code of a value).
+    index per row; ``values``: the parameter values; ``code(column, value)``: the loader's code).
 
-    With a ``regime`` parameter: the grid's columns read from its ids (a column given as a
-    parameter of its own keeps that one), ``__device_names__`` (device per id, index per row)
-    and, when some ids are not ids, ``__bad_regimes__`` (those ids, a mask of their rows).
-    Without one but with every grid column: the ``regime`` column those columns make. Else
-    nothing."""
+    With a ``regime`` parameter: the grid columns read from its ids (unless given as parameters),
+    ``__device_names__`` (device per id, index per row) and, when some ids are not ids,
+    ``__bad_regimes__`` (those ids, a mask of their rows). With every grid column instead: the
+    ``regime`` column they make."""
     out: dict[str, Any] = {}
     if "regime" in names:
         at = list(names).index("regime")
@@ -272,23 +236,8 @@ def regime_codes(names: Sequence[str], values: Sequence[Sequence[Any]], local: n
     return out
 
 
-# -- one benchmark's columns, one file's fields ------------------------------------------------
-
 #: What was left out: asv column, point index (-1: the whole column), the raw value, why.
 LeftOut = tuple[str, int, Any, str]
-#: asv's columns of numbers, per point.
-NUMBER_COLUMNS = ("result", "stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75",
-                  "stats_number", "stats_repeat")
-_COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
-_HEX = re.compile(r"[0-9a-fA-F]+")
-
-
-def column_rules(kind: str, unit: str) -> dict[str, Rule]:
-    """The rule of each of asv's number columns for a benchmark of this kind and unit."""
-    rule = value_rule(kind, unit)
-    return {"result": rule, "stats_q_25": quartile_rule(rule),
-            "stats_q_75": quartile_rule(rule), "stats_ci_99_a": CI_RULE,
-            "stats_ci_99_b": CI_RULE, "stats_number": TALLY_RULE, "stats_repeat": TALLY_RULE}
 
 
 def judge_columns(row: dict[str, Any], n: int, kind: str, unit: str
@@ -297,15 +246,18 @@ def judge_columns(row: dict[str, Any], n: int, kind: str, unit: str
     (NaN where not measured or left out), ``samples`` (an object array of tuples or None) when
     recorded, and what was left out. A point whose ``result`` is left out loses its statistics
     and samples too. A string instead: why the benchmark cannot be read at all."""
-    rules = column_rules(kind, unit)
+    value = value_rule(kind, unit)
+    quartile = replace(value, integral=False)  # quartiles of counts need not be whole
+    rules = {"result": value, "stats_ci_99_a": CI_RULE, "stats_ci_99_b": CI_RULE,
+             "stats_q_25": quartile, "stats_q_75": quartile, "stats_number": TALLY_RULE,
+             "stats_repeat": TALLY_RULE}
     out: dict[str, np.ndarray] = {}
     left_out: list[LeftOut] = []
-    for key in NUMBER_COLUMNS:
+    for key, rule in rules.items():
         values = row.get(key)
         if values is not None and (not isinstance(values, list) or len(values) != n):
             return f"column {key!r} has the wrong length"
         floats, bad = numbers(values, n)
-        rule = rules[key]
         whys = {i: f"{why}, not {rule.what}" for i, why in bad.items()}
         for i, why in violations(floats, rule).items():
             whys.setdefault(i, f"{why}, for {rule.what}")
@@ -318,7 +270,7 @@ def judge_columns(row: dict[str, Any], n: int, kind: str, unit: str
     samples = row.get("samples")
     if isinstance(samples, list) and len(samples) == n:
         if any(s for s in samples):
-            bad = sample_problems(samples, quartile_rule(rules["result"]))
+            bad = sample_problems(samples, quartile)
             kept = np.array([tuple(s) if isinstance(s, list) and s else None for s in samples]
                             + [None], dtype=object)[:-1]
             for i in sorted(dead | set(bad)):
@@ -335,8 +287,14 @@ def left_out_message(bench: str, names: Sequence[str], params: Sequence[Sequence
                      left_out: Sequence[LeftOut], shown: int = 3) -> tuple[str, str]:
     """(message, severity) of one benchmark's left-out values: how many, the first few with
     their point; ``error`` when a point's value itself was left out, else ``warning``."""
-    items = [f"{key} {show(raw)}"
-             + (f" at ({describe_point(names, params, i)})" if i >= 0 else "") + f": {why}"
+    def point(index: int) -> str:  # asv's order: the last parameter varies fastest
+        if not names:
+            return "(no parameters)"
+        where = np.unravel_index(index, tuple(len(p) for p in params))
+        return ", ".join(f"{name}={values[int(at)]}"
+                         for name, values, at in zip(names, params, where, strict=True))
+
+    items = [f"{key} {show(raw)}" + (f" at ({point(i)})" if i >= 0 else "") + f": {why}"
              for key, i, raw, why in left_out[:shown]]
     more = f"; and {len(left_out) - shown} more" if len(left_out) > shown else ""
     points = len({i for key, i, _, _ in left_out if key == "result"})

@@ -1,20 +1,13 @@
 """Paired ratios -> the Compare grid. Pure functions: DataFrame in, DataFrame out.
 
-The suite's ``ratios.Paired*`` benchmarks hold, per regime and strategy, the strategy's time over
-the baseline's, taken per round in one process, with a 99% interval (``birnn_bench.compare``);
-the baseline's own row is its A/A, the measured resolution. This module joins them with the
-error benchmark of the same machine, commit, regime and strategy, and decides with the rules the
-library uses for ``recommend`` (``birnn_bench.recommend.choose``, ``compare.Interval``):
-
-* *correct* here: error against the float64 oracle on that very regime within the dtype's
-  tolerance (not measured means not correct);
-* *safe*: correct on every condition of the correctness matrix (the caller passes that set,
-  from ``birnn-bench check``); only a safe strategy is ever recommended;
-* *fastest correct*: the lowest ratio among the strategies correct here (safe or not: a †);
-* *tied with the fastest*: a correct strategy whose interval overlaps the fastest one's (at
-  this resolution the two cannot be told apart);
-* *recommended*: a safe strategy significantly faster than the baseline, else the baseline;
-* *floor*: the lowest ratio of all, correct or not.
+``ratios.Paired*`` hold each strategy's time over the baseline's, per round in one process, with
+a 99% interval; the baseline's own row is its A/A (the resolution). Joined with the error of the
+same machine, commit, regime and strategy and decided by the library's rules (``recommend``,
+``compare.Interval``): *correct* = error within the dtype's tolerance on that regime (not measured
+is not correct); *safe* = correct on every condition of ``birnn-bench check`` (only a safe
+strategy is recommended); *fastest correct* = lowest ratio among the correct (safe or not: a †);
+*tied with the fastest* = correct and interval overlapping the fastest one's; *recommended* = a
+safe strategy significantly faster than the baseline, else the baseline; *floor* = lowest ratio.
 """
 
 from __future__ import annotations
@@ -63,13 +56,9 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
     for column in ("ratio", "low", "high"):
         if column not in wide:
             wide[column] = float("nan")
-    return wide[consistent(wide)][columns].reset_index(drop=True)
-
-
-def consistent(wide: pd.DataFrame) -> pd.Series:
-    """Rows whose interval holds its estimate (low <= ratio <= high): the engine writes nothing
-    else, so any other row is a corrupt results file and is left out."""
-    return (wide["low"] <= wide["ratio"]) & (wide["ratio"] <= wide["high"])
+    # The engine writes low <= ratio <= high: any other row is a corrupt results file.
+    consistent = (wide["low"] <= wide["ratio"]) & (wide["ratio"] <= wide["high"])
+    return wide[consistent][columns].reset_index(drop=True)
 
 
 def latest(frame: pd.DataFrame) -> pd.DataFrame:
@@ -87,13 +76,12 @@ def errors(df: pd.DataFrame) -> pd.DataFrame:
     from birnn_bench.workload import DTYPES
 
     rows = df[(df["metric"].astype(str) == ERROR_METRIC) & df["regime"].notna()]
-    out = rows[["machine", "commit", "regime", "strategy", "dtype", "value"]].astype(
-        {"machine": object, "commit": object, "regime": object, "strategy": object,
-         "dtype": object}).rename(columns={"value": "error"})
-    out["correct"] = [bool(e <= tolerance(DTYPES[d])) for e, d in zip(out["error"], out["dtype"],
-                                                                       strict=True)]
-    return out.drop(columns="dtype").drop_duplicates(
-        ["machine", "commit", "regime", "strategy"], keep="last")
+    keys = ["machine", "commit", "regime", "strategy"]
+    out = rows[[*keys, "dtype", "value"]].astype(dict.fromkeys([*keys, "dtype"], object))
+    out = out.rename(columns={"value": "error"})
+    out["correct"] = [bool(e <= tolerance(DTYPES[d]))
+                      for e, d in zip(out["error"], out["dtype"], strict=True)]
+    return out.drop(columns="dtype").drop_duplicates(keys, keep="last")
 
 
 def grid(df: pd.DataFrame, safe: Collection[str], baseline: str = BASELINE) -> pd.DataFrame:
@@ -152,32 +140,23 @@ def recommendations(g: pd.DataFrame) -> pd.DataFrame:
     """One row per machine, mode and regime: the recommendation with its ratio and interval,
     the fastest correct (``fastest_safe`` False: not a safe default), the floor and whether it
     is correct here, and the A/A resolution."""
+    nan = float("nan")
+    absent = {"strategy": None, "ratio": nan, "low": nan, "high": nan, "verdict": "",
+              "safe": False, "aa_low": nan, "aa_high": nan}
     rows = []
     for keys, group in g.groupby(GROUP, sort=False):
         first = group.iloc[0]
-        pick = group[group["recommended"]]
-        fastest = group[group["fastest_correct"]]
+        best, top, aa = (picked.iloc[0] if not picked.empty else absent for picked in (
+            group[group["recommended"]], group[group["fastest_correct"]],
+            group[group["verdict"] == "A/A"]))
         floor = group[group["floor"]].iloc[0]
-        aa = group[group["verdict"] == "A/A"]
         row = dict(zip(GROUP, keys, strict=True))
-        row.update({c: first[c] for c in ("commit", *REGIME_COLUMNS)})
-        row["label"] = regime_label(first)
-        if not pick.empty:
-            best = pick.iloc[0]
-            row.update(recommended=best["strategy"], ratio=best["ratio"], low=best["low"],
-                       high=best["high"], verdict=best["verdict"])
-        else:
-            row.update(recommended=None, ratio=float("nan"), low=float("nan"),
-                       high=float("nan"), verdict="")
-        if not fastest.empty:
-            row.update(fastest_correct=fastest.iloc[0]["strategy"],
-                       fastest_ratio=fastest.iloc[0]["ratio"],
-                       fastest_safe=bool(fastest.iloc[0]["safe"]))
-        else:
-            row.update(fastest_correct=None, fastest_ratio=float("nan"), fastest_safe=False)
-        row.update(floor=floor["strategy"], floor_ratio=floor["ratio"],
-                   floor_correct=bool(floor["correct"]), floor_safe=bool(floor["safe"]))
-        row.update(aa_low=aa.iloc[0]["aa_low"] if not aa.empty else float("nan"),
-                   aa_high=aa.iloc[0]["aa_high"] if not aa.empty else float("nan"))
+        row.update({c: first[c] for c in ("commit", *REGIME_COLUMNS)}, label=regime_label(first))
+        row.update(recommended=best["strategy"], ratio=best["ratio"], low=best["low"],
+                   high=best["high"], verdict=best["verdict"], fastest_correct=top["strategy"],
+                   fastest_ratio=top["ratio"], fastest_safe=bool(top["safe"]),
+                   floor=floor["strategy"], floor_ratio=floor["ratio"],
+                   floor_correct=bool(floor["correct"]), floor_safe=bool(floor["safe"]),
+                   aa_low=aa["aa_low"], aa_high=aa["aa_high"])
         rows.append(row)
     return pd.DataFrame(rows)
