@@ -1,4 +1,4 @@
-"""``python -m analysis report --out DIR``."""
+"""``python -m analysis report|findings``."""
 
 import sys
 

@@ -1,10 +1,8 @@
 """The thread's claims, settled by ``birnn-bench check --json`` (dicts in, DataFrames out).
 
 :data:`CLAIMS` holds the quotes of the Stack Overflow thread "Taking the last state from BiLSTM
-(BiGRU) in PyTorch" and which strategy of the registry embodies each; never a verdict. Every
-verdict is computed from the check's rows (and, for a whole strategy, the check's own
-``always_fails`` / ``never_fails`` summary). :func:`safe` is the set every recommendation is
-drawn from: the strategies correct on every condition of the check.
+(BiGRU) in PyTorch" and the strategy embodying each, never a verdict: verdicts are computed from
+the check's rows. :func:`safe` (correct on every condition) is what recommendations draw from.
 """
 
 from __future__ import annotations
@@ -58,8 +56,8 @@ CLAIMS: tuple[Claim, ...] = (
            Part("hn_first_layer", expect=False, scope=_two_layers, scope_label=_L2,
                 role="h_n[0:2]"))),
     Claim("A1c", "igrinis (answer 1)", "`output[-1, :, :H] + output[-1, :, H:]` \"should give "
-          "the same result\"", (Part("last_step_naive", role="the output at the last padded "
-                                     "step"),)),
+          "the same result\"",
+          (Part("last_step_naive", role="the output at the last padded step"),)),
     Claim("A1d", "igrinis (answer 1)", "\"Create two regular LSTMs, feed one the input and the "
           "other the reversed sequence\", take both last states",
           (Part("manual_two_rnn", role="two unidirectional rnns on the module's weights"),),
@@ -70,8 +68,8 @@ CLAIMS: tuple[Claim, ...] = (
           "backward pass at position 0",
           (Part("chunk_view", role="on the output unpacked from a PackedSequence"),)),
     Claim("A2b", "answer 2", "The same gather \"for people using unpacked sequences\" (a "
-          "padded batch, no packing)", (Part("padded_gather", role="gather on the padded "
-                                             "batch's output"),)),
+          "padded batch, no packing)",
+          (Part("padded_gather", role="gather on the padded batch's output"),)),
     Claim("A3a", "answer 3", "\"h_n of the reverse direction is the hidden state of the first "
           "step\" (`output[:, 0, H:] == h_n[1]`)",
           (Part("hn_index", half="bwd", role="h_n's backward half (packed)"),
@@ -106,16 +104,14 @@ def safe(check_summary: Mapping[str, Mapping]) -> list[str]:
 
 def _pattern(rows: Sequence[Row], good: Callable[[Row], bool]) -> tuple[list[str], list[str]]:
     """(factor values under which every row is bad, under which none is) as ``field=value``,
-    the way ``birnn_bench.check.summarize`` computes them; empty when all or none are good."""
+    as ``birnn_bench.check.summarize`` computes them; empty when all or none are good."""
     if sum(bool(good(r)) for r in rows) in (0, len(rows)):
         return [], []
     always, never = [], []
     for name in CHECK_FACTORS:
         for value in dict.fromkeys(r[name] for r in rows):
-            group = [r for r in rows if r[name] == value]
-            bad = sum(not good(r) for r in group)
-            (always if bad == len(group) else never if bad == 0 else [])\
-                .append(f"{name}={value}")
+            bad = [not good(r) for r in rows if r[name] == value]
+            (always if all(bad) else never if not any(bad) else []).append(f"{name}={value}")
     return always, never
 
 
@@ -229,21 +225,18 @@ def _verdict(results: Sequence[_Result]) -> str:
     return f"holds in {held}/{total} (no single factor decides)"
 
 
-def claims(check_summary: Mapping[str, Mapping], check_rows: Sequence[Row],
-           catalogue: Sequence[Claim] = CLAIMS) -> pd.DataFrame:
+def claims(check_summary: Mapping[str, Mapping], check_rows: Sequence[Row]) -> pd.DataFrame:
     """Every claim with its verdict ("holds", "holds only when ...", "false", "not tested"):
     columns id, who, quote, strategies, verdict, evidence_held ("k/n" conditions where the
     evidence came out as the claim says), where (per strategy), note."""
     rows = [dict(r) for r in check_rows]
     out = []
-    for claim in catalogue:
+    for claim in CLAIMS:
         results = [_evaluate(part, check_summary, rows) for part in claim.parts]
-        out.append({
-            "id": claim.id, "who": claim.who, "quote": claim.quote,
-            "strategies": ", ".join(dict.fromkeys(p.strategy for p in claim.parts)),
-            "verdict": _verdict(results),
-            "evidence_held": f"{sum(r.good for r in results)}/"
-                             f"{sum(len(r.rows) for r in results)}",
-            "where": "; ".join(_part_text(r) for r in results), "note": claim.note})
+        held, total = sum(r.good for r in results), sum(len(r.rows) for r in results)
+        out.append({"id": claim.id, "who": claim.who, "quote": claim.quote,
+                    "strategies": ", ".join(dict.fromkeys(p.strategy for p in claim.parts)),
+                    "verdict": _verdict(results), "evidence_held": f"{held}/{total}",
+                    "where": "; ".join(_part_text(r) for r in results), "note": claim.note})
     return pd.DataFrame(out, columns=["id", "who", "quote", "strategies", "verdict",
                                       "evidence_held", "where", "note"])

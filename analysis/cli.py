@@ -1,10 +1,7 @@
-"""``python -m analysis report`` (and ``birnn-bench report``): results tree -> report folder;
+"""``python -m analysis report`` (and ``birnn-bench report``): results -> report folder;
 ``python -m analysis findings``: results + check (+ resolution, crosscheck, deploy) ->
-docs/FINDINGS.md, birnn_bench/auto_policy.json and the README's generated block.
-
-Every argument is checked before any work (nothing is loaded or written while one is wrong): a
-user mistake is one line on stderr, ``analysis <command>: error: <what>: <why>``, and exit
-code 2, never a traceback."""
+docs/FINDINGS.md, the auto policy and the README block. Every argument is checked before any
+work: a mistake is one line on stderr, ``analysis <command>: error: <what>: <why>``, exit 2."""
 
 from __future__ import annotations
 
@@ -17,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+CONFIG_HELP = ("asv.conf.json naming the results folder (default: ./asv.conf.json, else the "
+               "repository's)")
 
 
 class UsageError(ValueError):
@@ -24,55 +23,47 @@ class UsageError(ValueError):
 
     def __init__(self, what: str, why: str) -> None:
         super().__init__(f"{what}: {why}")
-        self.what, self.why = what, why
 
 
-def _fail(command: str, err: Exception) -> int:
+def _fail(command: str, err: object) -> int:
     print(f"analysis {command}: error: {err}", file=sys.stderr)
     return 2
 
 
-def _writable_ancestor(flag: str, path: Path) -> None:
-    """``path`` does not exist: its nearest existing ancestor must be a writable folder."""
+def _progress(quiet: bool) -> Callable[[str], None]:
+    start = time.perf_counter()
+
+    def say(message: str) -> None:
+        if not quiet:
+            print(f"[{time.perf_counter() - start:5.1f} s] {message}", file=sys.stderr,
+                  flush=True)
+
+    return say
+
+
+def _check_out(flag: str, path: Path, folder: bool) -> None:
+    """An output folder (``folder``) or file: an existing writable one, or one that can be
+    created (its nearest existing ancestor is a writable folder)."""
+    what = f"{flag} {path}"
+    if folder and path.is_file():
+        raise UsageError(what, "is an existing file, not a folder (give a folder to write into)")
+    if not folder and path.is_dir():
+        raise UsageError(what, "is a folder, not a file")
+    if path.exists():
+        if not (path.is_dir() if folder else path.is_file()):
+            raise UsageError(what, f"exists and is not a {'folder' if folder else 'regular file'}")
+        if not os.access(path, os.W_OK | os.X_OK if folder else os.W_OK):
+            raise UsageError(what, f"the {'folder' if folder else 'file'} is not writable")
+        return
+    if path.is_symlink():
+        raise UsageError(what, "is a symbolic link to nothing")
     ancestor = Path(os.path.abspath(path)).parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise UsageError(f"{flag} {path}", f"cannot be created: {ancestor} is a file, not a "
-                         "folder")
+        raise UsageError(what, f"cannot be created: {ancestor} is a file, not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {path}", f"cannot be created: {ancestor} is not writable")
-
-
-def _check_out_dir(flag: str, path: Path) -> None:
-    """An output folder: an existing writable folder, or one that can be created."""
-    if path.is_dir():
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise UsageError(f"{flag} {path}", "the folder is not writable")
-    elif path.is_file():
-        raise UsageError(f"{flag} {path}", "is an existing file, not a folder (give a folder "
-                         "to write into)")
-    elif path.is_symlink():
-        raise UsageError(f"{flag} {path}", "is a symbolic link to nothing")
-    elif path.exists():
-        raise UsageError(f"{flag} {path}", "exists and is not a folder")
-    else:
-        _writable_ancestor(flag, path)
-
-
-def _check_out_file(flag: str, path: Path) -> None:
-    """An output file: an existing writable regular file, or one that can be created."""
-    if path.is_dir():
-        raise UsageError(f"{flag} {path}", "is a folder, not a file")
-    if path.exists():
-        if not path.is_file():
-            raise UsageError(f"{flag} {path}", "exists and is not a regular file")
-        if not os.access(path, os.W_OK):
-            raise UsageError(f"{flag} {path}", "the file is not writable")
-    elif path.is_symlink():
-        raise UsageError(f"{flag} {path}", "is a symbolic link to nothing")
-    else:
-        _writable_ancestor(flag, path)
+        raise UsageError(what, f"cannot be created: {ancestor} is not writable")
 
 
 def _check_results(what: str, path: Path, note: str = "") -> Path:
@@ -86,13 +77,6 @@ def _check_results(what: str, path: Path, note: str = "") -> Path:
     except OSError as err:
         raise UsageError(what, f"cannot be read ({err.strerror or err})") from None
     return path
-
-
-def _find_config() -> Path | None:
-    for candidate in (Path.cwd() / "asv.conf.json", REPO / "asv.conf.json"):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,9 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, nargs="+", action="extend", default=None,
                    metavar="DIR", help="asv results folder(s), each with its benchmarks.json "
                    "(default: results_dir of asv.conf.json); several are merged")
-    p.add_argument("--config", type=Path, default=None,
-                   help="asv.conf.json naming the results folder (default: ./asv.conf.json, "
-                   "else the repository's)")
+    p.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
     p.add_argument("--check", type=Path, default=None, metavar="FILE",
                    help="birnn-bench check --json output: which strategies are safe (correct "
                    "on every condition); only those are recommended. Without it nothing is "
@@ -122,11 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="FILE", help="birnn-bench deploy --json files (a Deployability "
                    "section; without them the section says how to produce them)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    _add_findings(sub)
-    return parser
-
-
-def _add_findings(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "findings", help="docs/FINDINGS.md, the auto policy and the README block",
         description="Builds docs/FINDINGS.md (the Compare grid per device and mode from the "
@@ -136,9 +113,7 @@ def _add_findings(sub: argparse._SubParsersAction) -> None:
         "Only these files are written; inputs are all read and checked first.")
     p.add_argument("--results", type=Path, default=None,
                    help="asv results folder (default: results_dir of asv.conf.json)")
-    p.add_argument("--config", type=Path, default=None,
-                   help="asv.conf.json naming the results folder (default: ./asv.conf.json, "
-                   "else the repository's)")
+    p.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
     p.add_argument("--check", type=Path, default=REPO / "docs" / "check.json", metavar="FILE",
                    help="birnn-bench check --json output: the safe strategies (default: "
                    "docs/check.json)")
@@ -159,50 +134,73 @@ def _add_findings(sub: argparse._SubParsersAction) -> None:
                    help="README whose findings block is replaced (default: README.md)")
     p.add_argument("--no-readme", action="store_true", help="leave the README alone")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return parser
 
 
-def _results_dir(args: argparse.Namespace) -> Path:
-    """The results folder (--results, else the results_dir of --config or asv.conf.json),
-    checked to be a readable folder; a garbage configuration is a UsageError too."""
-    if args.results is not None:
-        return _check_results(f"--results {args.results}", args.results)
+def _results_dir(results: Path | None, config: Path | None) -> Path:
+    """The results folder (``results``, else the results_dir of ``config`` or asv.conf.json
+    here or in the repository), checked to be a readable folder."""
+    if results is not None:
+        return _check_results(f"--results {results}", results)
     from analysis.asv_files import default_results_dir
 
-    config = args.config or _find_config()
-    if config is None:
+    found = config or next((c for c in (Path.cwd() / "asv.conf.json", REPO / "asv.conf.json")
+                            if c.is_file()), None)
+    if found is None:
         raise UsageError("--results", "not given, and no asv.conf.json here or in the "
                          "repository names one: pass --results DIR")
-    flag = f"--config {config}" if args.config is not None else f"asv.conf.json {config}"
-    if not config.exists():
+    flag = f"--config {found}" if config is not None else f"asv.conf.json {found}"
+    if not found.exists():
         raise UsageError(flag, "no such file")
-    if not config.is_file():
+    if not found.is_file():
         raise UsageError(flag, "is not a file")
     try:
-        results = default_results_dir(config)
+        folder = default_results_dir(found)
     except ValueError as err:
         raise UsageError(flag, str(err)) from None
-    return _check_results(f"results_dir {results}", results, f" (named by {config})")
-
-
-def _check_report_args(args: argparse.Namespace) -> None:
-    """Every argument of ``report`` that can be judged without loading (outputs first)."""
-    _check_out_dir("--out", args.out)
+    return _check_results(f"results_dir {folder}", folder, f" (named by {found})")
 
 
 def _name(path: Path) -> str:
-    """How the generated files name an input: relative to the working folder when inside it,
-    else by its own name (never an absolute path of this machine)."""
+    """How the report names an input: relative to the working folder when inside it, else by
+    its own name (never an absolute path of this machine)."""
     try:
         return Path(os.path.abspath(path)).relative_to(Path.cwd()).as_posix() or "."
     except ValueError:
         return Path(os.path.abspath(path)).name
 
 
-def _report_results(args: argparse.Namespace) -> list[Path]:
-    """The results folders of ``report``: each of --results, else the configured one."""
-    if not args.results:
-        return [_results_dir(argparse.Namespace(results=None, config=args.config))]
-    return [_check_results(f"--results {path}", path) for path in args.results]
+def _display(path: Path) -> str:
+    """How the findings name an input: relative to the repository when inside it."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def _read_text(path: Path, what: str) -> str:
+    if not path.exists():
+        raise ValueError(f"{path}: no such file ({what})")
+    if not path.is_file():
+        raise ValueError(f"{path}: is not a file ({what})")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: is not UTF-8 text ({err.reason} at byte {err.start})") \
+            from None
+    except OSError as err:
+        raise ValueError(f"{path}: cannot be read ({err.strerror or err})") from None
+
+
+def _parse(flag: str, path: Path, parse: Callable[[str, str], Any], name: str) -> Any:
+    """``path`` read and parsed by one of ``inputs.parse_*``; a UsageError without the path."""
+    try:
+        return parse(_read_text(path, f"write it with birnn-bench {flag[2:]} --json FILE"), name)
+    except ValueError as err:
+        why = str(err)
+        for prefix in (f"{path}: ", f"{name}: "):
+            why = why.removeprefix(prefix)
+        raise UsageError(f"{flag} {path}", why) from None
 
 
 def _read_check(path: Path | None):
@@ -212,32 +210,32 @@ def _read_check(path: Path | None):
     from analysis.inputs import parse_check
     from analysis.report_model import Check
 
-    try:
-        data = parse_check(_read_text(path, "write it with birnn-bench check --json FILE"),
-                           _name(path))
-    except ValueError as err:
-        why = str(err)
-        for prefix in (f"{path}: ", f"{_name(path)}: "):
-            why = why.removeprefix(prefix)
-        raise UsageError(f"--check {path}", why) from None
+    data = _parse("--check", path, parse_check, _name(path))
     return Check(source=_name(path), torch=str(data.get("torch", "?")),
                  summary={str(k): dict(v) for k, v in data["summary"].items()})
+
+
+def _read_deploy(paths: Sequence[Path]):
+    """The deploy files as one frame, or None when there are none."""
+    if not paths:
+        return None
+    import pandas as pd
+
+    from analysis.inputs import parse_deploy
+
+    return pd.concat([_parse("--deploy", p, parse_deploy, _display(p)) for p in paths],
+                     ignore_index=True)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.load import load_results
     from analysis.report import build_report, merge, shown_problems, write_report
 
-    start = time.perf_counter()
-
-    def say(message: str) -> None:
-        if not args.quiet:
-            print(f"[{time.perf_counter() - start:5.1f} s] {message}", file=sys.stderr,
-                  flush=True)
-
+    say = _progress(args.quiet)
     try:
-        _check_report_args(args)
-        folders = _report_results(args)
+        _check_out("--out", args.out, folder=True)
+        folders = [_check_results(f"--results {path}", path) for path in args.results] \
+            if args.results else [_results_dir(None, args.config)]
         check = _read_check(args.check)
         deploy = _read_deploy(args.deploy or [])
     except UsageError as err:
@@ -259,10 +257,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         say(f"{hidden} note(s) on older, partial results files not shown (history only)")
     measured = int(loaded.data["value"].notna().sum())
     if loaded.data.empty or measured == 0:
-        where = ", ".join(str(f) for f in folders)
-        print(f"analysis report: error: nothing could be loaded from {where}"
-              + ("" if loaded.problems else " (no measured points)"), file=sys.stderr)
-        return 2
+        return _fail("report", f"nothing could be loaded from {', '.join(map(str, folders))}"
+                     + ("" if loaded.problems else " (no measured points)"))
     say(f"{len(loaded.files)} files, {measured} measured points, "
         f"{len(loaded.problems)} problem(s)")
     if check is None:
@@ -277,65 +273,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         return _fail("report", UsageError(f"--out {args.out}", "cannot write the report"
                                           + (f" ({where}: {why})" if where else f" ({why})")))
     say(f"wrote {len(written)} files to {args.out}")
-    print(f"report: {args.out / 'index.html'}")
-    print(f"summary: {args.out / 'summary.md'}")
-    print(f"grid: {args.out / 'grid.csv'}")
+    for what, name in (("report", "index.html"), ("summary", "summary.md"), ("grid", "grid.csv")):
+        print(f"{what}: {args.out / name}")
     return 0
-
-
-def _read_text(path: Path, what: str) -> str:
-    if not path.exists():
-        raise ValueError(f"{path}: no such file ({what})")
-    if not path.is_file():
-        raise ValueError(f"{path}: is not a file ({what})")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: is not UTF-8 text ({err.reason} at byte {err.start})") \
-            from None
-    except OSError as err:
-        raise ValueError(f"{path}: cannot be read ({err.strerror or err})") from None
-
-
-def _read_deploy(paths: Sequence[Path]):
-    """The deploy files as one frame, or None when there are none (UsageError when one cannot
-    be read or is not a deploy file)."""
-    if not paths:
-        return None
-    import pandas as pd
-
-    from analysis.inputs import parse_deploy
-
-    frames = []
-    for p in paths:
-        try:
-            frames.append(parse_deploy(_read_text(p, "write it with birnn-bench deploy --json "
-                                                  "FILE"), _display(p)))
-        except ValueError as err:
-            why = str(err)
-            for prefix in (f"{p}: ", f"{_display(p)}: "):
-                why = why.removeprefix(prefix)
-            raise UsageError(f"--deploy {p}", why) from None
-    return pd.concat(frames, ignore_index=True)
-
-
-def _display(path: Path) -> str:
-    """A path as the generated files name it: relative to the repository when inside it."""
-    try:
-        return str(path.resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
-
-
-def _discover(given: list[Path] | None, pattern: str) -> list[Path]:
-    if given is not None:
-        return list(given)
-    return sorted((REPO / "docs").glob(pattern))
-
-
-def _href(target: Path, document: Path) -> str:
-    """``target`` relative to the folder of ``document``, with forward slashes."""
-    return Path(os.path.relpath(target.resolve(), document.resolve().parent)).as_posix()
 
 
 def cmd_findings(args: argparse.Namespace) -> int:
@@ -345,25 +285,18 @@ def cmd_findings(args: argparse.Namespace) -> int:
     from analysis.load import load_results
     from analysis.policy_rules import policy_json
 
-    start = time.perf_counter()
-
-    def say(message: str) -> None:
-        if not args.quiet:
-            print(f"[{time.perf_counter() - start:5.1f} s] {message}", file=sys.stderr,
-                  flush=True)
-
-    def fail(message: str) -> int:
-        print(f"analysis findings: error: {message}", file=sys.stderr)
-        return 2
+    say = _progress(args.quiet)
 
     def read(path: Path, parse: Callable[[str, str], Any], hint: str) -> Any:
-        """``path`` read and parsed by one of ``inputs.parse_*``."""
         return parse(_read_text(path, hint), _display(path))
 
+    def discover(given: list[Path] | None, pattern: str) -> list[Path]:
+        return list(given) if given is not None else sorted((REPO / "docs").glob(pattern))
+
     try:
-        _check_out_file("--out", args.out)
-        _check_out_file("--policy", args.policy)
-        results = _results_dir(args)
+        _check_out("--out", args.out, folder=False)
+        _check_out("--policy", args.policy, folder=False)
+        results = _results_dir(args.results, args.config)
         check = read(args.check, inputs.parse_check,
                      f"write it with birnn-bench check --json {args.check}")
         resolution_path = args.resolution
@@ -373,34 +306,33 @@ def cmd_findings(args: argparse.Namespace) -> int:
                           "scripts/resolution.py --json FILE") if resolution_path else None
         crosscheck = [read(p, inputs.parse_crosscheck, "write it with python3 "
                            "scripts/crosscheck.py --json FILE")
-                      for p in _discover(args.crosscheck, "crosscheck-*.json")]
-        deploy = _read_deploy(_discover(args.deploy, "deploy-*.json"))
+                      for p in discover(args.crosscheck, "crosscheck-*.json")]
+        deploy = _read_deploy(discover(args.deploy, "deploy-*.json"))
         readme = None
         if not args.no_readme:
             readme = _read_text(args.readme, "the README whose findings block is generated")
             render.replace_readme_block(readme, "", _display(args.readme))  # markers usable?
     except (FileNotFoundError, ValueError, OSError) as err:
-        return fail(str(err))
+        return _fail("findings", err)
 
     say(f"loading results from {results}")
     loaded = load_results(results)
     for problem in loaded.problems:
         print(f"analysis findings: {problem}", file=sys.stderr)
     if loaded.data.empty or int(loaded.data["value"].notna().sum()) == 0:
-        return fail(f"nothing could be loaded from {results}"
-                    + ("" if loaded.problems else " (no measured points)"))
+        return _fail("findings", f"nothing could be loaded from {results}"
+                     + ("" if loaded.problems else " (no measured points)"))
     found = build_findings(loaded, check, resolution, crosscheck, deploy)
-    text = render.render_findings(found)
-    policy = policy_json(found.policy)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    args.policy.parent.mkdir(parents=True, exist_ok=True)
-    args.policy.write_text(policy, encoding="utf-8")
+    for path, text in ((args.out, render.render_findings(found)),
+                       (args.policy, policy_json(found.policy))):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
     print(f"findings: {args.out} ({found.grid['regime'].nunique() if not found.grid.empty else 0}"
           " regimes with paired ratios)")
     print(f"policy: {args.policy} ({len(found.policy['rules'])} rules)")
     if readme is not None:
-        block = render.readme_block(found, _href(args.out, args.readme))
+        href = Path(os.path.relpath(args.out.resolve(), args.readme.resolve().parent))
+        block = render.readme_block(found, href.as_posix())
         updated = render.replace_readme_block(readme, block, _display(args.readme))
         if updated != readme:
             args.readme.write_text(updated, encoding="utf-8")
@@ -412,8 +344,4 @@ def cmd_findings(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; ``argv`` like ``["report", "--out", "DIR"]``. Returns the exit code."""
     args = build_parser().parse_args(argv)
-    if args.command == "report":
-        return cmd_report(args)
-    if args.command == "findings":
-        return cmd_findings(args)
-    return 2  # pragma: no cover (argparse requires a known command)
+    return cmd_report(args) if args.command == "report" else cmd_findings(args)

@@ -1,19 +1,8 @@
-"""The report's figures: one question each, a tidy long-form table in, a matplotlib Figure out.
+"""The report's figures: a tidy long-form table in, a matplotlib Figure out (no files).
 
-Nothing here reads or writes files. One colour per strategy in every figure (``colours``: the
-registry's order, a colour-blind-safe palette, fixed whatever subset a figure shows); a
-strategy that is not safe (``style_of``: fails a condition of the correctness check) is drawn
-dashed / with a dashed bar edge in every figure, and a value measured WRONG on its regime is
-crossed out (grey, ``×`` hatching) where it appears. The legends say so.
-
-* ``ratio_heatmap``: per device and mode, regimes x strategies, each strategy's time over the
-  baseline's (paired per round), on a symmetric log colour range that every panel shares;
-* ``relative_bars``: a deterministic quantity (peak bytes, op counts) per regime relative to
-  the baseline's, one panel per strategy;
-* ``history``: per machine, commits in commit-date order labelled by short hash: the flagged
-  changes per commit, and the paired ratios (or, where no commit has them, absolute times,
-  shown and never judged) of a fixed set of regimes.
-"""
+One colour per strategy in every figure (``colours``, fixed whatever subset a figure shows); a
+strategy that is not safe (fails a condition of the correctness check) is drawn dashed, and a
+value measured WRONG on its regime grey and crossed out. The legends say so."""
 
 from __future__ import annotations
 
@@ -37,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from analysis.format import device_title, strategy_order
 from birnn_bench.strategies import BASELINE, STRATEGIES
 
 #: Indices into seaborn's colour-blind palette, in the registry's order: its grey and yellow
@@ -44,8 +34,7 @@ from birnn_bench.strategies import BASELINE, STRATEGIES
 _PALETTE_INDICES = (0, 1, 2, 3, 4, 5, 6, 9)
 #: Ratios: faster than the baseline blue, slower orange (safe for the common deficiencies).
 DIVERGING = "RdBu_r"
-WRONG_COLOUR = "#bdbdbd"
-WRONG_HATCH = "xx"
+WRONG_COLOUR, WRONG_HATCH = "#bdbdbd", "xx"
 UNSAFE_DASHES = (0, (4, 2))
 #: The colour range of every ratio panel is at least +-this many doublings.
 MIN_LOG2_RANGE = 0.5
@@ -56,20 +45,12 @@ def colours(names: Iterable[str] = ()) -> dict[str, tuple[float, float, float]]:
     (in ``names``) get the colours after them, in the order given."""
     palette = sns.color_palette("colorblind", 10)
     order = list(STRATEGIES) + [n for n in dict.fromkeys(names) if n not in STRATEGIES]
-    spare = [i for i in range(10) if i not in _PALETTE_INDICES]
-    indices = list(_PALETTE_INDICES) + spare
+    indices = [*_PALETTE_INDICES, *(i for i in range(10) if i not in _PALETTE_INDICES)]
     return {name: palette[indices[i % len(indices)]] for i, name in enumerate(order)}
 
 
-def strategy_order(names: Iterable[str]) -> list[str]:
-    """Registry order, unknown names last (alphabetically)."""
-    present = set(names)
-    return [n for n in STRATEGIES if n in present] + sorted(present - set(STRATEGIES))
-
-
 def unsafe(names: Iterable[str], safe: Collection[str] | None) -> set[str]:
-    """The strategies drawn in the pitfall style: not in ``safe`` (None: no check file, so
-    none are)."""
+    """The strategies drawn in the pitfall style: not in ``safe`` (None: no check, so none)."""
     return set() if safe is None else {n for n in names if n not in safe}
 
 
@@ -100,24 +81,14 @@ def empty(message: str) -> Figure:
     return fig
 
 
-def _log2_bound(values: Iterable[float]) -> float:
-    logs = [abs(math.log2(v)) for v in values if v is not None and np.isfinite(v) and v > 0]
-    return max([MIN_LOG2_RANGE, *logs])
-
-
 def ratio_bound(g: pd.DataFrame) -> float:
     """The symmetric log2 colour range for ratio panels: the largest doubling of any CORRECT
     cell of ``g`` (at least ``MIN_LOG2_RANGE``). Pass the same bound to every panel."""
     if g.empty:
         return MIN_LOG2_RANGE
-    return _log2_bound(g.loc[g["correct"].astype(bool), "ratio"])
-
-
-def _ratio_ticks(bound: float) -> tuple[list[float], list[str]]:
-    """Colour-bar ticks (log2 positions, labels) at round ratios within +-``bound``."""
-    ratios = (0.1, 0.25, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 4.0, 10.0)
-    inside = [r for r in ratios if abs(math.log2(r)) <= bound + 1e-9]
-    return [math.log2(r) for r in inside], [f"{r:g}×" for r in inside]
+    values = g.loc[g["correct"].astype(bool), "ratio"]
+    logs = [abs(math.log2(v)) for v in values if v is not None and np.isfinite(v) and v > 0]
+    return max([MIN_LOG2_RANGE, *logs])
 
 
 def wrap_name(name: str, width: int = 10) -> str:
@@ -131,14 +102,10 @@ def wrap_name(name: str, width: int = 10) -> str:
 
 def ratio_heatmap(g: pd.DataFrame, title: str, bound: float | None = None,
                   safe: Collection[str] | None = None, baseline: str = BASELINE) -> Figure:
-    """Regimes (rows) x strategies (columns, registry order) of ONE mode, one panel per
-    machine and device: each cell the strategy's time over ``baseline``'s, coloured on a
-    symmetric log scale (``bound`` doublings either way, shared by every panel; default:
-    ``ratio_bound(g)``). A wrong cell is grey, crossed and says "wrong"; the fastest correct
-    cell is bold and framed; a † column label: not safe. ``g``: ``analysis.paired.grid`` rows
-    of one mode (columns machine, device_name, device, label, strategy, ratio, correct,
-    fastest_correct). Laid out in inches: every row and column has the same size whatever
-    the number of panels, and no label overlaps another."""
+    """Regimes x strategies of ONE mode (``analysis.paired.grid`` rows), one panel per machine
+    and device: each strategy's time over ``baseline``'s on a symmetric log colour scale
+    (``bound`` doublings either way, shared by every panel). Laid out in inches, so every row
+    and column has the same size whatever the number of panels."""
     if g.empty:
         return empty(f"{title}: no paired ratios in these results")
     bound = ratio_bound(g) if bound is None else bound
@@ -150,8 +117,7 @@ def ratio_heatmap(g: pd.DataFrame, title: str, bound: float | None = None,
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-bound, vmax=bound)
     col_w, row_h = 0.95, 0.34
     left = 0.35 + 0.062 * max(len(str(x)) for x in g["label"])
-    top_title, panel_head, gap = 0.45, 0.75, 0.25
-    bottom = 1.15  # colour bar, its label, the legend
+    top_title, panel_head, gap, bottom = 0.45, 0.75, 0.25, 1.15  # bottom: colour bar, legend
     rows = [group["label"].nunique() for _, group in panels]
     width = left + col_w * len(order) + 0.3
     height = top_title + sum(panel_head + row_h * n + gap for n in rows) + bottom
@@ -163,8 +129,7 @@ def ratio_heatmap(g: pd.DataFrame, title: str, bound: float | None = None,
             ax = fig.add_axes((left / width, y / height, col_w * len(order) / width,
                                row_h * n / height))
             labels = list(dict.fromkeys(group["label"]))
-            ax.set_xlim(0, len(order))
-            ax.set_ylim(len(labels), 0)
+            ax.set(xlim=(0, len(order)), ylim=(len(labels), 0))
             for row in group.itertuples(index=False):
                 _ratio_cell(ax, order.index(row.strategy), labels.index(row.label), row, cmap,
                             norm)
@@ -175,19 +140,18 @@ def ratio_heatmap(g: pd.DataFrame, title: str, bound: float | None = None,
             ax.tick_params(axis="x", labelsize=8, length=0, pad=3)
             ax.tick_params(axis="y", length=0, labelsize=9)
             for name, label in zip(order, ax.get_xticklabels(), strict=True):
-                label.set_color(palette[name])
-                label.set_fontweight("bold")
-            for spine in ax.spines.values():
-                spine.set_visible(False)
+                label.set(color=palette[name], fontweight="bold")
+            ax.spines[:].set_visible(False)
             fig.text(0.1 / width, (y + row_h * n + panel_head - 0.12) / height,
-                     f"{machine} · {device_name} ({device})", fontsize=10, va="top")
+                     device_title(machine, device_name, device), fontsize=10, va="top")
             y -= gap
         bar_ax = fig.add_axes((left / width, 0.8 / height, col_w * len(order) / width,
                                0.16 / height))
         bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), cax=bar_ax,
                            orientation="horizontal")
-        ticks, names = _ratio_ticks(bound)
-        bar.set_ticks(ticks, labels=names)
+        inside = [r for r in (0.1, 0.25, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 4.0, 10.0)
+                  if abs(math.log2(r)) <= bound + 1e-9]
+        bar.set_ticks([math.log2(r) for r in inside], labels=[f"{r:g}×" for r in inside])
         bar.ax.tick_params(labelsize=8)
         bar.set_label(f"time over {baseline}'s, paired per round (log scale; < 1 is faster; "
                       "shared by every panel)", fontsize=8)
@@ -235,47 +199,37 @@ def _log_ticks(span: tuple[float, float]) -> list[float]:
 def relative_bars(frame: pd.DataFrame, quantity: str, baseline: str = BASELINE,
                   safe: Collection[str] | None = None) -> Figure:
     """One deterministic ``quantity`` (e.g. "peak memory of one forward") per regime relative
-    to ``baseline``'s, one panel per strategy (registry order, the baseline left out: it is
-    1 everywhere), one row of panels per machine and device. Bars start at 1 (equal) and run
-    left (less) or right (more) on a log axis, in the strategy's colour; a
-    regime where the strategy is wrong: grey and crossed; not safe: dashed edge. ``frame``:
-    machine, device_name, device, label, strategy, relative, correct."""
+    to ``baseline``'s: one panel per strategy but the baseline, one row of panels per machine
+    and device; bars run from 1 (equal) on a log axis."""
     rows = frame[(frame["strategy"] != baseline) & frame["relative"].notna()]
     if rows.empty:
         return empty(f"{quantity}: nothing measured against {baseline}")
     order = strategy_order(rows["strategy"])
     pitfalls = unsafe(order, safe)
     palette = colours(order)
-    devices = list(rows.groupby(["machine", "device_name", "device"], sort=True,
-                                observed=True))
-    counts = [group["label"].nunique() for _, group in devices]
-    lo = float(rows["relative"].min())
-    hi = float(rows["relative"].max())
-    span = (min(lo, 1.0) / 1.2, max(hi, 1.0) * 1.2)
+    devices = list(rows.groupby(["machine", "device_name", "device"], sort=True, observed=True))
+    heights = [0.7 + 0.26 * group["label"].nunique() for _, group in devices]
+    span = (min(float(rows["relative"].min()), 1.0) / 1.2,
+            max(float(rows["relative"].max()), 1.0) * 1.2)
     ticks = _log_ticks(span)
     with _style():
         fig, axes = plt.subplots(len(devices), len(order), sharey="row", squeeze=False,
-                                 figsize=(2.4 + 1.6 * len(order),
-                                          sum(0.7 + 0.26 * n for n in counts) + 1.3),
-                                 gridspec_kw={"height_ratios": [0.7 + 0.26 * n
-                                                                for n in counts]})
+                                 figsize=(2.4 + 1.6 * len(order), sum(heights) + 1.3),
+                                 gridspec_kw={"height_ratios": heights})
         for r, (_, group) in enumerate(devices):
             labels = list(dict.fromkeys(group["label"]))
             for c, name in enumerate(order):
                 ax = axes[r, c]
                 mine = group[group["strategy"] == name].set_index("label")
                 for y, label in enumerate(labels):
-                    if label not in mine.index:
-                        continue
-                    point = mine.loc[label]
-                    correct = bool(point["correct"])
-                    value = float(point["relative"])
-                    ax.barh(y, value - 1.0, left=1.0, height=0.72,
-                            color=palette[name] if correct else WRONG_COLOUR,
-                            hatch=None if correct else WRONG_HATCH,
-                            edgecolor="0.2" if name in pitfalls or not correct else "none",
-                            linestyle=UNSAFE_DASHES if name in pitfalls else "solid",
-                            linewidth=1.0)
+                    if label in mine.index:
+                        correct = bool(mine.loc[label, "correct"])
+                        ax.barh(y, float(mine.loc[label, "relative"]) - 1.0, left=1.0,
+                                height=0.72, color=palette[name] if correct else WRONG_COLOUR,
+                                hatch=None if correct else WRONG_HATCH,
+                                edgecolor="0.2" if name in pitfalls or not correct else "none",
+                                linestyle=UNSAFE_DASHES if name in pitfalls else "solid",
+                                linewidth=1.0)
                 ax.axvline(1.0, color="0.3", linestyle=":", linewidth=1)
                 ax.set_xscale("log")
                 ax.set_xlim(*span)
@@ -299,27 +253,17 @@ def relative_bars(frame: pd.DataFrame, quantity: str, baseline: str = BASELINE,
                      f"{baseline}", x=0.01, ha="left", fontsize=12)
         fig.tight_layout(rect=(0, 0, 1, 0.97), h_pad=2.2)
         for r, ((machine, device_name, device), _) in enumerate(devices):
-            top = axes[r, 0].get_position().y1
-            fig.text(0.005, top + (0.035 if r == 0 else 0.008), f"{machine} · {device_name} "
-                     f"({device})", fontsize=9, fontweight="bold", va="bottom")
+            fig.text(0.005, axes[r, 0].get_position().y1 + (0.035 if r == 0 else 0.008),
+                     device_title(machine, device_name, device), fontsize=9, fontweight="bold",
+                     va="bottom")
     return fig
-
-
-def _commit_axis(ax: plt.Axes, commits: pd.DataFrame) -> None:
-    """x = commit position (commit-date order), labelled by short hash, thinned to ~16."""
-    step = max(1, math.ceil(len(commits) / 16))
-    ticks = list(range(0, len(commits), step))
-    ax.set_xticks(ticks, [str(commits.iloc[i]["commit"])[:8] for i in ticks],
-                  fontfamily="monospace", fontsize=8)
-    ax.set_xlim(-0.6, len(commits) - 0.4)
 
 
 def history(changes: pd.DataFrame, lines: pd.DataFrame, line_label: str,
             safe: Collection[str] | None = None) -> Figure:
-    """Per machine (one column each): above, the changes flagged per commit (regressions up,
-    improvements down; the rule of ``analysis.history``); below, one line per strategy of
-    ``lines`` (``machine``, ``commit``, ``date``, ``strategy``, ``value``) over the commits.
-    ``changes``: machine, commit, date, regressions, improvements (one row per commit)."""
+    """Per machine (one column each, commits in commit-date order): above, the changes flagged
+    per commit (``changes``: regressions up, improvements down); below, one line per strategy of
+    ``lines`` (machine, commit, date, strategy, value)."""
     counts = changes.groupby("machine")["commit"].nunique()
     machines = sorted(counts[counts >= 2].index)
     if not machines:
@@ -370,11 +314,16 @@ def history(changes: pd.DataFrame, lines: pd.DataFrame, line_label: str,
             bottom.tick_params(axis="y", which="both", labelsize=7)
             bottom.set_ylabel(line_label, fontsize=8)
             bottom.grid(axis="y", color="0.92")
-            _commit_axis(bottom, commits)
+            # x = commit position, labelled by short hash, thinned to ~16
+            ticks = list(range(0, len(commits), max(1, math.ceil(len(commits) / 16))))
+            bottom.set_xticks(ticks, [str(commits.iloc[i]["commit"])[:8] for i in ticks],
+                              fontfamily="monospace", fontsize=8)
+            bottom.set_xlim(-0.6, len(commits) - 0.4)
             bottom.set_xlabel("commit (oldest left, by commit date)", fontsize=8)
         handles, labels = axes[1, 0].get_legend_handles_labels()
-        handles += style_legend(safe, wrong=False)
-        labels += [h.get_label() for h in style_legend(safe, wrong=False)]
+        extra = style_legend(safe, wrong=False)
+        handles += extra
+        labels += [h.get_label() for h in extra]
         fig.legend(handles, labels, loc="upper center", ncol=min(5, len(handles)),
                    frameon=False, fontsize=8, bbox_to_anchor=(0.5, 0.0))
         fig.suptitle("History across commits", x=0.01, ha="left", fontsize=12)

@@ -1,10 +1,7 @@
 """The findings' tables: loaded results and side inputs in, DataFrames and dicts out (pure).
 
-The Compare grid (``analysis.paired``) with, per regime, whether its ranking is decided;
-reproducibility across a machine's latest two commits; memory and op counts per regime;
-deployability; the claims (``analysis.claims``) and the policy (``analysis.policy_rules``), all
-put together by :func:`build_findings` (``analysis.findings_render`` writes the text). Every
-speed statement comes from the paired ratios, none from unpaired timings.
+:func:`build_findings` puts them together; ``analysis.findings_render`` writes the text. Every
+speed statement comes from the paired ratios (``analysis.paired``), none from unpaired timings.
 """
 
 from __future__ import annotations
@@ -20,7 +17,7 @@ from analysis import format as fmt
 from analysis import paired
 from analysis.load import Loaded, Problem
 from analysis.policy_rules import auto_policy
-from analysis.tables import over_baseline
+from analysis.tables import over_baseline, plain
 from birnn_bench.strategies import BASELINE
 
 DEVICE_KEYS = ["machine", "device", "device_name"]
@@ -33,29 +30,13 @@ COUNTS = {"track_ops": "ATen ops", "track_kernels": "CUDA kernels",
 REPRODUCIBLE_MEDIAN, REPRODUCIBLE_MAX = 0.03, 0.10
 
 
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Categoricals -> plain values (so merges and pivots see only observed values)."""
-    return frame.astype({name: object for name in frame.columns
-                         if isinstance(frame[name].dtype, pd.CategoricalDtype)})
-
-
-def _measured(df: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """Rows of ``metrics`` with a value and a regime, from each machine's newest commit."""
-    rows = df[df["metric"].astype(str).isin(list(metrics)) & df["value"].notna()
-              & df["regime"].notna()]
-    return _plain(paired.latest(rows.reset_index(drop=True)))
-
-
-# ---------------------------------------------------------------------------------------------
-# the grid: decided or tied, reproducibility
-
-
 def decided(g: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
-    """Per machine, mode and regime of the grid: ``status`` "faster" (a safe strategy
-    significantly faster than the baseline: ``winner``), "baseline" (the baseline significantly
+    """Per machine, mode and regime of the grid: ``status`` "faster" (a safe strategy, the
+    ``winner``, significantly faster than the baseline), "baseline" (the baseline significantly
     faster than every other safe strategy measured correct) or "tied"."""
+    keys = [*DEVICE_KEYS, "mode", "regime"]
     rows = []
-    for keys, group in g.groupby([*DEVICE_KEYS, "mode", "regime"], sort=False):
+    for values, group in g.groupby(keys, sort=False):
         ok = group[group["safe"] & group["correct"] & (group["strategy"] != baseline)]
         faster = group[group["recommended"] & (group["strategy"] != baseline)]
         if not faster.empty:
@@ -63,20 +44,17 @@ def decided(g: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
         elif not ok.empty and (ok["verdict"] == "slower").all():
             status, winner = "baseline", group[group["strategy"] == baseline].iloc[0]
         else:
-            status, winner = "tied", None
-        rows.append({**dict(zip([*DEVICE_KEYS, "mode", "regime"], keys, strict=True)),
+            status, winner = "tied", {"strategy": None, "low": None, "high": None}
+        rows.append({**dict(zip(keys, values, strict=True)),
                      "label": paired.regime_label(group.iloc[0]), "status": status,
-                     "winner": None if winner is None else winner["strategy"],
-                     "low": None if winner is None else winner["low"],
-                     "high": None if winner is None else winner["high"]})
-    return pd.DataFrame(rows, columns=[*DEVICE_KEYS, "mode", "regime", "label", "status",
-                                       "winner", "low", "high"])
+                     "winner": winner["strategy"], "low": winner["low"], "high": winner["high"]})
+    return pd.DataFrame(rows, columns=[*keys, "label", "status", "winner", "low", "high"])
 
 
 def reproducibility(df: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
-    """Per machine with paired ratios on two or more commits, its latest two (by commit date)
-    compared per mode: over every regime and strategy correct on both (the baseline's own row,
-    its A/A, left out), |ratio_new / ratio_old - 1|: median, max, the worst point, pass/fail."""
+    """Per machine and mode, its latest two commits (by date) with paired ratios compared: over
+    every regime and strategy correct on both (the baseline's A/A left out),
+    |ratio_new / ratio_old - 1|: median, max, the worst point, pass/fail."""
     cols = ["machine", "mode", "new", "old", "points", "median", "max", "worst", "passed"]
     r = paired.ratios(df)
     if r.empty:
@@ -90,9 +68,8 @@ def reproducibility(df: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
         if len(commits) < 2:
             continue
         new, old = commits[-1], commits[-2]
-        both = g[g["commit"] == new].merge(g[g["commit"] == old], on=["mode", "regime",
-                                                                       "strategy"],
-                                           suffixes=("_new", "_old"))
+        both = g[g["commit"] == new].merge(g[g["commit"] == old], suffixes=("_new", "_old"),
+                                           on=["mode", "regime", "strategy"])
         both = both[both["correct_new"] & both["correct_old"] & (both["strategy"] != baseline)]
         for mode, h in both.groupby("mode", sort=True):
             change = (h["ratio_new"] / h["ratio_old"] - 1).abs()
@@ -106,24 +83,17 @@ def reproducibility(df: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
     return pd.DataFrame(out, columns=cols)
 
 
-# ---------------------------------------------------------------------------------------------
-# memory and op counts, per regime
-
-
 def per_regime(df: pd.DataFrame, metric: str, baseline: str = BASELINE) -> pd.DataFrame:
-    """A deterministic metric (peak bytes, op counts) of each machine's newest commit that has
-    it, per machine, regime and strategy: ``value``, and ``vs_baseline``, over the baseline's
+    """A deterministic metric (peak bytes, op counts) from each machine's newest commit that has
+    it, per machine, regime and strategy: ``value`` and ``vs_baseline``, over the baseline's
     value on the SAME regime (never averaged across regimes)."""
     cols = [*CONFIG, "regime", "strategy", "commit", "value", "vs_baseline"]
-    rows = _measured(df, [metric])
+    rows = df[(df["metric"].astype(str) == metric) & df["value"].notna() & df["regime"].notna()]
+    rows = plain(paired.latest(rows.reset_index(drop=True)))
     if rows.empty:
         return pd.DataFrame(columns=cols)
     rows = over_baseline(rows, baseline).rename(columns={"relative": "vs_baseline"})
     return rows[cols].reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# deployability
 
 
 def _deploy_label(row: Any) -> str:
@@ -176,10 +146,6 @@ def deploy_details(deploy: pd.DataFrame | None) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
 
-# ---------------------------------------------------------------------------------------------
-# everything together
-
-
 @dataclass
 class Findings:
     """What FINDINGS.md, the README block and the policy are made of."""
@@ -203,10 +169,10 @@ class Findings:
 
 def sources(df: pd.DataFrame, used: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Per machine and commit the sections use: commit date, devices, torch, threads."""
-    keys = pd.concat([u[["machine", "commit"]] for u in used if not u.empty]).drop_duplicates() \
-        if any(not u.empty for u in used) else pd.DataFrame(columns=["machine", "commit"])
-    rows = _plain(df[df["value"].notna() & df["device"].notna()]).merge(keys,
-                                                                         on=["machine", "commit"])
+    keys = pd.concat([u[["machine", "commit"]] for u in used if not u.empty]
+                     or [pd.DataFrame(columns=["machine", "commit"])]).drop_duplicates()
+    rows = plain(df[df["value"].notna() & df["device"].notna()])
+    rows = rows.merge(keys, on=["machine", "commit"])
     rows["devices"] = rows["device_name"].astype(str) + " (" + rows["device"].astype(str) + ")"
     out = rows.groupby(["machine", "commit"], sort=True).agg(
         date=("date", "first"), devices=("devices", lambda x: ", ".join(sorted(set(x)))),
@@ -218,19 +184,17 @@ def sources(df: pd.DataFrame, used: Sequence[pd.DataFrame]) -> pd.DataFrame:
 def build_findings(loaded: Loaded, check: Mapping[str, Any], resolution: dict | None = None,
                    crosscheck: Sequence[dict] = (), deploy: pd.DataFrame | None = None,
                    baseline: str = BASELINE) -> Findings:
-    """Every table and the policy from loaded results and the parsed side inputs
-    (``analysis.inputs``)."""
+    """Every table and the policy from loaded results and the side inputs (``analysis.inputs``)."""
     df = loaded.data
-    summary, rows = check["summary"], check["rows"]
-    safe = c.safe(summary)
+    safe = c.safe(check["summary"])
     g = paired.grid(df, safe, baseline)
     mem = per_regime(df, PEAK, baseline)
     counts = {name: frame for name, frame in ((n, per_regime(df, n, baseline)) for n in COUNTS)
               if not frame.empty}
     return Findings(
-        check=dict(check), safe=safe, claims=c.claims(summary, rows),
-        grid=g, decided=decided(g, baseline),
-        reproducibility=reproducibility(df, baseline), memory=mem, counts=counts,
-        policy=auto_policy(g, safe, baseline), sources=sources(df, [g, mem, *counts.values()]),
-        resolution=resolution, crosscheck=list(crosscheck), deploy=deploy,
-        problems=list(loaded.problems), baseline=baseline)
+        check=dict(check), safe=safe, claims=c.claims(check["summary"], check["rows"]),
+        grid=g, decided=decided(g, baseline), reproducibility=reproducibility(df, baseline),
+        memory=mem, counts=counts, policy=auto_policy(g, safe, baseline),
+        sources=sources(df, [g, mem, *counts.values()]), resolution=resolution,
+        crosscheck=list(crosscheck), deploy=deploy, problems=list(loaded.problems),
+        baseline=baseline)

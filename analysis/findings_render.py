@@ -1,8 +1,7 @@
 """Text of the findings: ``docs/FINDINGS.md`` and the README's generated block (pure).
 
-A :class:`~analysis.findings.Findings` in, Markdown out; no file is read or written here. Every
-number comes from the findings' tables (nothing about the results is typed in), and no absolute
-path of the machine that built them ends up in the text (:func:`strip_paths`).
+A :class:`~analysis.findings.Findings` in, Markdown out: every number comes from its tables, and
+no absolute path of the machine that built them ends up in the text (:func:`strip_paths`).
 """
 
 from __future__ import annotations
@@ -19,24 +18,15 @@ from analysis.findings import DEVICE_KEYS, Findings
 from analysis.inputs import InputError
 from analysis.paired import MODE_LABELS, regime_label
 
-README_START = "<!-- findings:start -->"
-README_END = "<!-- findings:end -->"
-COMMAND = "bash scripts/findings.sh"
-GPU_COMMAND = "bash scripts/gpu_run.sh"
+README_START, README_END = "<!-- findings:start -->", "<!-- findings:end -->"
+COMMAND, GPU_COMMAND = "bash scripts/findings.sh", "bash scripts/gpu_run.sh"
 _ABSOLUTE = re.compile(r"(?<![\w.:/~])/(?:[\w.+-]+/)+")
+_md = fmt.markdown_table
 
 
 def strip_paths(text: str) -> str:
     """Absolute paths cut to their last component (``/home/x/y.py`` -> ``…/y.py``)."""
     return _ABSOLUTE.sub("…/", text)
-
-
-def _md(frame: pd.DataFrame) -> str:
-    return fmt.markdown_table(frame)
-
-
-def _pct(value: float) -> str:
-    return f"{value * 100:.1f}%"
 
 
 def _iv(interval: Mapping[str, float]) -> str:
@@ -49,24 +39,6 @@ def _code(names: Any) -> str:
 
 def _date(value: Any) -> str:
     return "" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
-
-
-def _title(found: Findings, machine: str, device: str, name: str) -> str:
-    grid = found.grid[(found.grid["machine"] == machine) & (found.grid["device"] == device)]
-    src = found.sources[(found.sources["machine"] == machine)
-                        & found.sources["commit"].isin(grid["commit"])]
-    extra = "".join(f", commit `{s.commit[:8]}` of {_date(s.date)}, torch {s.torch}"
-                    + (f", {s.threads} thread(s)" if pd.notna(s.threads) else "")
-                    for s in src.head(1).itertuples())
-    return f"{name} — `{device}` on machine `{machine}`{extra}"
-
-
-def _devices(found: Findings, device: str | None = None) -> list[tuple[str, str, str]]:
-    g = found.grid
-    if g.empty:
-        return []
-    keys = g[DEVICE_KEYS].drop_duplicates().itertuples(index=False)
-    return sorted((str(m), str(d), str(n)) for m, d, n in keys if device in (None, d))
 
 
 def decided_text(found: Findings, machine: str, device: str, mode: str) -> str:
@@ -86,15 +58,21 @@ def decided_text(found: Findings, machine: str, device: str, mode: str) -> str:
     return ". ".join(parts) + "."
 
 
-def _grids(found: Findings, machine: str, device: str, name: str, level: str) -> list[str]:
+def _grids(found: Findings, machine: str, device: str, name: str) -> list[str]:
+    """Per mode, the grid of ``device`` on ``machine`` and what it decides."""
+    mine = found.grid[(found.grid["machine"] == machine) & (found.grid["device"] == device)]
+    src = found.sources[(found.sources["machine"] == machine)
+                        & found.sources["commit"].isin(mine["commit"])]
+    title = f"{name} — `{device}` on machine `{machine}`"
+    for s in src.head(1).itertuples():
+        title += (f", commit `{s.commit[:8]}` of {_date(s.date)}, torch {s.torch}"
+                  + (f", {s.threads} thread(s)" if pd.notna(s.threads) else ""))
     out = []
-    for mode in MODE_LABELS:
-        g = found.grid[(found.grid["machine"] == machine) & (found.grid["device"] == device)
-                       & (found.grid["mode"] == mode)]
-        if g.empty:
-            continue
-        out += [f"{level} {_title(found, machine, device, name)}: {MODE_LABELS[mode]}", "",
-                _md(fmt.grid_frame(g)), "", decided_text(found, machine, device, mode), ""]
+    for mode, label in MODE_LABELS.items():
+        g = mine[mine["mode"] == mode]
+        if not g.empty:
+            out += [f"### {title}: {label}", "", _md(fmt.grid_frame(g)), "",
+                    decided_text(found, machine, device, mode), ""]
     return out
 
 
@@ -103,12 +81,13 @@ def _device_grids(found: Findings, device: str) -> list[str]:
     if found.grid.empty:
         return ["No paired ratios in these results (`ratios.PairedForward` / "
                 "`ratios.PairedTrainStep`): an asv run of the current suite adds them.", ""]
-    devices = _devices(found, device)
+    keys = found.grid[DEVICE_KEYS].drop_duplicates().itertuples(index=False)
+    devices = sorted((str(m), str(d), str(n)) for m, d, n in keys if d == device)
     if not devices:
         return [f"No CUDA results yet: the GPU run (`{GPU_COMMAND}`) adds them; commit its "
                 f"asv results and rerun `{COMMAND}`.", ""]
-    return [fmt.GRID_LEGEND, ""] + [line for machine, device, name in devices
-                                    for line in _grids(found, machine, device, name, "###")]
+    return [fmt.GRID_LEGEND, "", *[line for machine, device, name in devices
+                                   for line in _grids(found, machine, device, name)]]
 
 
 def resolution_line(res: Mapping[str, Any] | None) -> str:
@@ -116,16 +95,15 @@ def resolution_line(res: Mapping[str, Any] | None) -> str:
     if res is None:
         return ("Resolution not measured here: `python3 scripts/resolution.py --json "
                 "docs/resolution.json` measures the A/A and a known 5% slowdown per regime.")
-    s, records = res["summary"], res["regimes"]
-    m = s["workloads"]
-    slowdowns = sorted({float(r["slowdown"]) for r in records})
+    s, m = res["summary"], res["summary"]["workloads"]
+    slowdowns = sorted({float(r["slowdown"]) for r in res["regimes"]})
     slowdown = "/".join(f"{x:.0%}" for x in slowdowns) or "known"
     significant = "none significant" if s["aa_significant"] == 0 else \
         f"{s['aa_significant']}/{m} significant"
     return (f"A/A 99% intervals within ±{s['aa_within_required']:.0%} in {s['aa_within']}/{m} "
             f"regimes, {significant}, a {slowdown} slowdown detected in "
             f"{s['slowdown_detected']}/{m}; median half-width "
-            f"{_pct(s['median_aa_half_width'])}; {s['seconds'] / max(m, 1):.1f} s per regime.")
+            f"{s['median_aa_half_width']:.1%}; {s['seconds'] / max(m, 1):.1f} s per regime.")
 
 
 def _resolution(res: Mapping[str, Any] | None) -> list[str]:
@@ -150,7 +128,7 @@ def reproducibility_lines(found: Findings) -> list[str]:
                 "run on the same machine adds the comparison."]
     return [f"`{x.machine}`, {MODE_LABELS.get(x.mode, x.mode)}: commit `{x.new[:8]}` against "
             f"`{x.old[:8]}`, |ratio ÷ ratio − 1| over {x.points} regime × strategy points "
-            f"correct on both: median {_pct(x.median)}, max {_pct(x.max)} ({x.worst}); "
+            f"correct on both: median {x.median:.1%}, max {x.max:.1%} ({x.worst}); "
             f"target ≤ {f.REPRODUCIBLE_MEDIAN:.0%} median, ≤ {f.REPRODUCIBLE_MAX:.0%} max: "
             f"**{'passed' if x.passed else 'failed'}**." for x in r.itertuples()]
 
@@ -160,12 +138,12 @@ def _claims(found: Findings) -> list[str]:
     table = pd.DataFrame({"#": cl["id"], "who": cl["who"], "claim": cl["quote"],
                           "strategy": [_code(x.split(", ")) for x in cl["strategies"]],
                           "verdict": "**" + cl["verdict"] + "**"})
-    parts = [_md(table), "", "Where each claim holds or breaks:", ""]
-    parts += [f"- **{r.id}** ({r.verdict}): {r.where}." + (f" _{r.note}_" if r.note else "")
-              for r in cl.itertuples()]
     counts = ", ".join(f"`{n}` {i['passed']}/{i['total']}"
                        for n, i in found.check["summary"].items())
-    return [*parts, "", f"Every strategy in the check (conditions correct): {counts}."]
+    return [_md(table), "", "Where each claim holds or breaks:", "",
+            *[f"- **{r.id}** ({r.verdict}): {r.where}." + (f" _{r.note}_" if r.note else "")
+              for r in cl.itertuples()],
+            "", f"Every strategy in the check (conditions correct): {counts}."]
 
 
 def _per_regime(frame: pd.DataFrame, baseline: str, cell: Callable[[pd.Series], str]
@@ -175,14 +153,12 @@ def _per_regime(frame: pd.DataFrame, baseline: str, cell: Callable[[pd.Series], 
     parts = []
     for (machine, device, name), g in frame.groupby(DEVICE_KEYS, sort=True):
         g = g.sort_values(["cell", "layers", "batch", "max_len", "hidden", "lengths", "dtype"])
+        names = [baseline, *[n for n in fmt.strategy_order(g["strategy"]) if n != baseline]]
         rows = []
         for _, r in g.groupby("regime", sort=False):
             by = {row["strategy"]: row for _, row in r.iterrows()}
-            row = {"regime": regime_label(r.iloc[0]),
-                   baseline: cell(by[baseline]) if baseline in by else ""}
-            row.update({n: cell(by[n]) if n in by else ""
-                        for n in fmt.strategy_order(g["strategy"]) if n != baseline})
-            rows.append(row)
+            rows.append({"regime": regime_label(r.iloc[0]),
+                         **{n: cell(by[n]) if n in by else "" for n in names}})
         parts += [f"**{name} (`{device}`, machine `{machine}`, commit "
                   f"`{str(g['commit'].iloc[0])[:8]}`)**", "", _md(pd.DataFrame(rows)), ""]
     return parts
@@ -215,12 +191,12 @@ def _deploy(found: Findings) -> list[str]:
     if d is None or d.empty:
         return ["No `docs/deploy-<device>.json`: `birnn-bench deploy --json "
                 f"docs/deploy-cpu.json` (or `DEPLOY=1 {COMMAND}`) writes one."]
-    parts = [f"From {_code(dict.fromkeys(d['source']))}: `works` = ran and matched eager on "
-             "every probe shape, `wrong` = ran but differs, `fails` = raised, `unavailable` = "
-             "an optional dependency is missing.", "",
-             _md(f.deploy_table(d).assign(strategy=lambda t: "`" + t["strategy"] + "`"))]
     details = f.deploy_details(d)
-    return parts + (["", "Why:", "", _md(details)] if not details.empty else [])
+    return [f"From {_code(dict.fromkeys(d['source']))}: `works` = ran and matched eager on "
+            "every probe shape, `wrong` = ran but differs, `fails` = raised, `unavailable` = "
+            "an optional dependency is missing.", "",
+            _md(f.deploy_table(d).assign(strategy=lambda t: "`" + t["strategy"] + "`")),
+            *(["", "Why:", "", _md(details)] if not details.empty else [])]
 
 
 def _crosscheck(found: Findings) -> list[str]:
@@ -237,10 +213,10 @@ def _crosscheck(found: Findings) -> list[str]:
         if rows:
             worst = max(rows, key=lambda r: abs(r["ratio"] - 1))
             where = worst.get("regime") or regime_label({"dtype": "float32", **worst})
-            text += (f"; largest disagreement {_pct(abs(worst['ratio'] - 1))} "
+            text += (f"; largest disagreement {abs(worst['ratio'] - 1):.1%} "
                      f"(`{worst['strategy']}` on {where})")
         if payload.get("tolerance"):
-            text += (f" against a tolerance of {_pct(payload['tolerance'])}: "
+            text += (f" against a tolerance of {payload['tolerance']:.1%}: "
                      f"**{'agree' if payload.get('agree') else 'DISAGREE'}**")
         parts.append(text + ".")
     return parts
@@ -268,23 +244,23 @@ def _sources(found: Findings) -> list[str]:
              f"{found.check.get('torch', '?')}, {conditions} conditions × {len(summary)} "
              f"strategies; tolerances {tolerances}."]
     if found.problems:
-        parts += ["", "Data problems while loading (the rest was used):", ""]
-        parts += [f"- {p.severity}: `{p.path}`: {p.message}" for p in found.problems]
+        parts += ["", "Data problems while loading (the rest was used):", "",
+                  *[f"- {p.severity}: `{p.path}`: {p.message}" for p in found.problems]]
     return parts
 
 
 def _source_text(found: Findings) -> str:
-    s = found.sources
-    return "; ".join(f"machine `{r.machine}` ({r.devices}), commit `{r.commit[:8]}` of "
-                     f"{_date(r.date)}, torch {r.torch}" for r in s.itertuples()) or "none"
+    text = "; ".join(f"machine `{r.machine}` ({r.devices}), commit `{r.commit[:8]}` of "
+                     f"{_date(r.date)}, torch {r.torch}" for r in found.sources.itertuples())
+    return text or "none"
 
 
 def render_findings(found: Findings) -> str:
     """docs/FINDINGS.md."""
     cl, b = found.claims, found.baseline
+    conditions = max((int(i["total"]) for i in found.check["summary"].values()), default=0)
     partial = cl[cl["verdict"].str.startswith("holds only")]
     false = cl[cl["verdict"] == "false"]
-    conditions = max((int(i["total"]) for i in found.check["summary"].values()), default=0)
     short = [f"Safe strategies (correct on all {conditions} conditions of the check): "
              f"{_code(found.safe)}; only these are ever recommended, `{b}` is the default.",
              f"Of the thread's {len(cl)} claims, {int((cl['verdict'] == 'holds').sum())} hold, "
@@ -340,7 +316,7 @@ def readme_block(found: Findings, findings_href: str = "docs/FINDINGS.md") -> st
                   f"({_code(found.safe)}). Everything else (the thread's claims, CUDA, "
                   f"reproducibility, memory, op counts, deployability, `strategy=\"auto\"`): "
                   f"[{findings_href}]({findings_href}).", "",
-                  *_grids(found, machine, "cpu", name, "###"), fmt.GRID_LEGEND, ""]
+                  *_grids(found, machine, "cpu", name), fmt.GRID_LEGEND, ""]
     lines += [resolution_line(found.resolution), "", README_END]
     return strip_paths("\n".join(lines))
 

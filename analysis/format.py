@@ -1,7 +1,5 @@
 """Formatting defined once: numbers, ratios with intervals, Markdown tables, the Compare grid.
-
-Pure functions: values or DataFrames in, text out.
-"""
+Pure functions: values or DataFrames in, text out."""
 
 from __future__ import annotations
 
@@ -10,6 +8,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from analysis.paired import MODE_LABELS, regime_label
 from birnn_bench.strategies import BASELINE, STRATEGIES
 
 DAGGER = "†"
@@ -103,31 +102,22 @@ def grid_frame(g: pd.DataFrame) -> pd.DataFrame:
     order = strategy_order(g["strategy"])
     rows = []
     for _, group in g.groupby("regime", sort=False):
-        first = group.iloc[0]
         cells = {row["strategy"]: grid_cell(row) for _, row in group.iterrows()}
         pick = group[group["recommended"]]
         aa = group[group["strategy"] == BASELINE]
-        row = {"regime": _label(first)}
-        row.update({name: cells.get(name, "") for name in order})
+        row = {"regime": regime_label(group.iloc[0]), **{n: cells.get(n, "") for n in order}}
         if pick.empty:
-            row["recommended"] = "none correct"
-            row[f"vs {BASELINE}"] = ""
+            row.update({"recommended": "none correct", f"vs {BASELINE}": ""})
         else:
             best = pick.iloc[0]
+            default = best["strategy"] == BASELINE
             row["recommended"] = f"`{best['strategy']}` " + (
-                "" if best["strategy"] == BASELINE else interval(best["low"], best["high"]))
-            row[f"vs {BASELINE}"] = "safe default" if best["strategy"] == BASELINE \
-                else best["verdict"]
+                "" if default else interval(best["low"], best["high"]))
+            row[f"vs {BASELINE}"] = "safe default" if default else best["verdict"]
         row["A/A"] = interval(aa.iloc[0]["aa_low"], aa.iloc[0]["aa_high"]) if not aa.empty \
             else ""
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _label(row: pd.Series) -> str:
-    from analysis.paired import regime_label
-
-    return regime_label(row)
 
 
 def device_title(machine: str, device_name: str, device: str) -> str:
@@ -138,8 +128,6 @@ def strategy_tables(summary: pd.DataFrame, baseline: str, checked: bool
                     ) -> list[tuple[str, pd.DataFrame]]:
     """``tables.strategy_summary`` as both pages show it: (title, table) per machine, device
     and mode; "recommended in" is a dash when no check said which strategies are safe."""
-    from analysis.paired import MODE_LABELS
-
     out = []
     for (machine, device_name, device, mode), group in summary.groupby(
             ["machine", "device_name", "device", "mode"], sort=True):
@@ -151,8 +139,7 @@ def strategy_tables(summary: pd.DataFrame, baseline: str, checked: bool
             f"time over {baseline}'s (geomean)": [
                 "" if not n else f"{ratio(v)} over {n}"
                 for v, n in zip(group["ratio_geomean"], group["geomean_over"], strict=True)],
-            # What each name does, from its registry entry (blank for a strategy a newer suite
-            # measured and this checkout does not know).
+            # blank for a strategy a newer suite measured and this checkout does not know
             "what it does": [STRATEGIES[n].description if n in STRATEGIES else ""
                              for n in group["strategy"]]})
         out.append((f"{device_title(machine, device_name, device)} · "

@@ -1,11 +1,8 @@
 """The auto policy (``birnn_bench/auto_policy.json``) from the Compare grid: grid in, dict out.
 
-``birnn_bench.policy`` looks a rule up by device, layers, length pattern and batch (it does not
-know the cell, hidden size or dtype of the user's rnn). So one rule per device, layers, batch
-and lengths, over every machine of that device type and every regime with those values (cells,
-max_len, hidden sizes, dtypes) and both modes where measured: the strategy the grid recommends
-in ALL of them, else the baseline. Rules name only safe strategies (correct on every condition
-of the check); ``birnn_bench.policy`` refuses any other.
+``birnn_bench.policy`` looks a rule up by device, layers, length pattern and batch only (not the
+cell, hidden size or dtype), so a rule names the strategy the grid recommends in EVERY machine,
+regime and mode with those values, else the baseline; and only safe strategies.
 """
 
 from __future__ import annotations
@@ -30,26 +27,20 @@ def auto_policy(grid: pd.DataFrame, safe: Collection[str], baseline: str = BASEL
                 ) -> dict[str, Any]:
     """``{"correct_everywhere", "rules", "generated_from"}`` from ``analysis.paired.grid``."""
     allowed = list(safe)
-    picks = grid[grid["recommended"] & grid["strategy"].isin(allowed)] if not grid.empty \
-        else grid
+    picks = grid[grid["recommended"] & grid["strategy"].isin(allowed)] if not grid.empty else grid
     rules = []
-    if not picks.empty:
-        for key, group in picks.groupby(KEY, sort=True):
-            names = sorted(set(group["strategy"]))
-            chosen = names[0] if len(names) == 1 else baseline
-            if chosen not in allowed:
-                continue  # no safe default to fall back to: the lookup takes a neighbour
-            record = dict(zip(KEY, key, strict=True))
-            rules.append({
-                "device": str(record["device"]), "layers": int(record["layers"]),
-                "batch": int(record["batch"]), "lengths": str(record["lengths"]),
-                "strategy": chosen,
-                "evidence": [{"machine": str(r.machine), "mode": str(r.mode),
-                              "regime": str(r.regime), "recommended": str(r.strategy),
-                              "ratio": _round(r.ratio), "low": _round(r.low),
-                              "high": _round(r.high)}
-                             for r in group.sort_values(["machine", "mode", "regime"])
-                             .itertuples()]})
+    for (device, layers, batch, lengths), group in (
+            picks.groupby(KEY, sort=True) if not picks.empty else []):
+        names = sorted(set(group["strategy"]))
+        chosen = names[0] if len(names) == 1 else baseline
+        if chosen not in allowed:
+            continue  # no safe default to fall back to: the lookup takes a neighbour
+        evidence = [{"machine": str(r.machine), "mode": str(r.mode), "regime": str(r.regime),
+                     "recommended": str(r.strategy), "ratio": _round(r.ratio),
+                     "low": _round(r.low), "high": _round(r.high)}
+                    for r in group.sort_values(["machine", "mode", "regime"]).itertuples()]
+        rules.append({"device": str(device), "layers": int(layers), "batch": int(batch),
+                      "lengths": str(lengths), "strategy": chosen, "evidence": evidence})
     commits = sorted({(str(m), str(c)) for m, c in zip(grid.get("machine", []),
                                                         grid.get("commit", []), strict=True)})
     return {"correct_everywhere": allowed, "rules": rules,

@@ -1,27 +1,20 @@
 """The report: tables, figures, a self-contained HTML page and a Markdown summary.
 
-``build_report`` is pure (loaded results, the correctness check's summary and the deploy rows
-in; a :class:`Report` of strings, bytes and DataFrames out); ``write_report`` is the only
-function here that writes files. The page opens with the Compare grid of every machine, device
-and mode (``analysis.paired``): the answer at a glance. The HTML embeds its figures as base64
-PNG and carries its CSS inline (``analysis.report_html``); the Markdown summary
-(``analysis.report_md``) holds the same grids.
-
-Nothing generated names a path of the machine that built it: results folders are named as the
-caller gives them (``sources``), file paths relative to their results folder.
-"""
+``build_report`` is pure; ``write_report`` is the only function here that writes files. Nothing
+generated names a path of the machine that built it: results folders are named as the caller
+gives them (``sources``), file paths relative to their results folder."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from analysis import figures, history, paired, report_html, report_md, tables
+from analysis import figures, history, output, paired, report_html, report_md, tables
 from analysis.load import Loaded, Problem
 from analysis.report_model import Check, Content
 from birnn_bench.strategies import BASELINE
@@ -36,22 +29,21 @@ TABLES = {
     "recommendations": "per machine, device, mode and regime: the recommended (safe) strategy "
                        "with its ratio and interval, the fastest correct, the floor, the A/A",
     "strategies": "per machine, device, mode and strategy: regimes correct, fastest or tied, "
-                  "recommended; geometric mean ratio over the regimes where it and hn_index "
-                  "are both correct",
+                  "recommended; geometric mean ratio over the regimes where it and hn_index are "
+                  "both correct",
     "correctness": "every verdict of the error benchmark: machine, regime, strategy, error, "
                    "tolerance, correct",
     "memory": "peak bytes of one forward per machine, regime and strategy, and over hn_index's",
-    "op_counts": "ATen ops of one forward per machine, regime and strategy, and over "
-                 "hn_index's",
+    "op_counts": "ATen ops of one forward per machine, regime and strategy, and over hn_index's",
     "compiled": "torch.compile against eager (compiled.Compiled): times, ratio with its "
                 "conservative interval, verdict, compile time, the compiled output's error",
-    "regressions": "history: every change that counts (paired-ratio intervals apart, any "
-                   "change of a deterministic value), with the previous commit",
+    "regressions": "history: every change that counts (paired-ratio intervals apart, any change "
+                   "of a deterministic value), with the previous commit",
     "history_summary": "history: per machine and commit, the changes that count",
     "environment": "machines, devices, versions and commits in the results",
     "problems": "files that were skipped or loaded with a caveat",
-    "deployability": "per strategy, cell, layers, device and technology: works / fails / "
-                     "wrong / unavailable (from birnn-bench deploy --json; only with --deploy)",
+    "deployability": "per strategy, cell, layers, device and technology: works / fails / wrong / "
+                     "unavailable (from birnn-bench deploy --json; only with --deploy)",
 }
 
 
@@ -64,18 +56,11 @@ class Report:
     svg: dict[str, bytes]
     html: str
     markdown: str
-    problems: list[Problem] = field(default_factory=list)
-
-
-
-# ---------------------------------------------------------------------------------------------
-# several results folders
 
 
 def merge(parts: Sequence[tuple[str, Loaded]]) -> Loaded:
-    """Results folders loaded one by one (each with its own benchmarks.json) as one: frames
-    concatenated (categoricals unioned), problems and files prefixed with the folder's name
-    when there is more than one."""
+    """Results folders loaded one by one (each with its own benchmarks.json) as one; problems
+    and files prefixed with the folder's name when there is more than one."""
     if len(parts) == 1:
         return parts[0][1]
     frames = [loaded.data for _, loaded in parts]
@@ -98,8 +83,7 @@ def merge(parts: Sequence[tuple[str, Loaded]]) -> Loaded:
 
 def shown_problems(loaded: Loaded) -> tuple[list[Problem], int]:
     """The problems the report shows, and how many it leaves out: a "partial run" warning of a
-    results file that is not its machine's newest is history (the tables use the newest
-    complete run of each benchmark), not something the reader has to fix."""
+    results file that is not its machine's newest is history, not something to fix."""
     df = loaded.data
     newest: set[str] = set()
     if not df.empty and df["value"].notna().any():
@@ -111,10 +95,6 @@ def shown_problems(loaded: Loaded) -> tuple[list[Problem], int]:
              if not ("partial run" in p.message and p.severity == "warning"
                      and not any(p.path.endswith(f) for f in newest))]
     return shown, len(loaded.problems) - len(shown)
-
-
-# ---------------------------------------------------------------------------------------------
-# building
 
 
 def _render(fig: object) -> tuple[bytes, bytes]:
@@ -144,9 +124,8 @@ def _figures(content: Content, memory: pd.DataFrame, ops: pd.DataFrame) -> dict[
     if not ops.empty:
         out["op_counts"] = figures.relative_bars(ops, "ATen ops of one forward", safe=safe)
     h = content.history
-    if content.commits.groupby("machine")["commit"].nunique().max() >= 2 \
-            if not content.commits.empty else False:
-        # The most deterministic series two commits have: instructions, else paired ratios.
+    if content.has_history:
+        # the most deterministic series two commits have: instructions, else paired ratios
         lines = history.lines(h, history.DETERMINISTIC, "instructions")
         label = "instructions per forward (callgrind)\n(geomean over the same regimes)"
         if lines.empty or lines.groupby("machine")["commit"].nunique().max() < 2:
@@ -162,12 +141,9 @@ def _figures(content: Content, memory: pd.DataFrame, ops: pd.DataFrame) -> dict[
 
 def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFrame | None = None,
                  sources: Sequence[str] = (), progress: Progress | None = None) -> Report:
-    """All tables, figures, the HTML page and the Markdown summary.
-
-    ``check``: the correctness check's summary; without it nothing is recommended (the safe
-    set is unknown) and the page says so. ``deploy``: rows of ``birnn-bench deploy --json``
-    (``analysis.inputs.parse_deploy``) for the Deployability section. ``sources``: how the
-    results folders are named on the page."""
+    """All tables, figures, the HTML page and the Markdown summary. Without ``check`` nothing
+    is recommended (the safe set is unknown); ``deploy``: ``analysis.inputs.parse_deploy`` rows;
+    ``sources``: how the results folders are named on the page."""
     say = progress or (lambda _msg: None)
     df = loaded.data
     say("the Compare grid (paired ratios + the error benchmark)")
@@ -200,26 +176,14 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
     png, svg = {}, {}
     for name, fig in _figures(content, memory, ops).items():
         png[name], svg[name] = _render(fig)
-    content.figures = list(png)
     say("assembling HTML and Markdown")
     return Report(out_tables, png, svg, report_html.render(content, out_tables, png, TABLES),
-                  report_md.render(content), shown)
-
-
-# ---------------------------------------------------------------------------------------------
-# writing
+                  report_md.render(content))
 
 
 def write_report(out_dir: str | Path, report: Report) -> list[Path]:
     """Writes index.html, summary.md, the CSV tables and the figures (PNG + SVG) into
-    ``out_dir``; returns the paths written.
-
-    Only regular files, only inside ``out_dir`` (``analysis.output.write_file``): a symbolic
-    link already there is replaced, never written through. CSV cells that a spreadsheet would
-    run as formulas are neutralised; raw HTML and link syntax from the results show as text in
-    summary.md."""
-    from analysis import output
-
+    ``out_dir`` safely (``analysis.output``); returns the paths written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = [("index.html", report.html.encode("utf-8")),

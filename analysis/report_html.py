@@ -1,7 +1,5 @@
 """The report page: one self-contained HTML file (inline CSS, figures as base64 PNG, nothing
-loaded from anywhere). Text in, text out: ``render`` takes the report's content and returns the
-page. The Compare grid's cells are rendered here (``grid_html``) from ``analysis.paired.grid``
-rows, with the words of ``analysis.format.GRID_LEGEND``."""
+loaded from anywhere). ``render`` takes the report's content and returns the page."""
 
 from __future__ import annotations
 
@@ -14,10 +12,11 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
+from analysis import findings, history, tables
 from analysis import format as fmt
-from analysis import history, tables
 from analysis.paired import MODE_LABELS
 from analysis.report_model import Content
+from birnn_bench.oracle import TOLERANCES
 from birnn_bench.strategies import BASELINE
 
 CSS = """
@@ -51,11 +50,9 @@ details summary{cursor:pointer;color:#0b5394}
 """
 
 MAJOR_SECTIONS = (("answer", "The answer"), ("strategies", "Per strategy"),
-                  ("ratios", "Ratio figures"), ("correctness", "Correctness"),
-                  ("memory", "Memory"), ("ops", "Op counts"),
-                  ("deployability", "Deployability"), ("history", "History"),
-                  ("environment", "Machines"), ("problems", "Data problems"),
-                  ("method", "Method"))
+                  ("ratios", "Ratio figures"), ("correctness", "Correctness"), ("memory", "Memory"),
+                  ("ops", "Op counts"), ("deployability", "Deployability"), ("history", "History"),
+                  ("environment", "Machines"), ("problems", "Data problems"), ("method", "Method"))
 
 
 def _e(value: object) -> str:
@@ -71,30 +68,26 @@ def legend_html() -> str:
     return f'<p class="legend">{text}</p>'
 
 
-def _finite(*values: float) -> bool:
-    return all(v is not None and isinstance(v, int | float) and math.isfinite(v)
-               for v in values)
-
-
 def cell_html(row: pd.Series, check_known: bool) -> str:
     """One strategy's cell of the grid: its ratio; bold = fastest correct, shaded ≈ = tied with
     it, struck ✗ on grey = wrong here, † = right here but not safe (only with a check)."""
     text = _e(fmt.ratio(row["ratio"]))
-    title = f"{fmt.ratio_interval(row['ratio'], row['low'], row['high'])}"
-    if _finite(row.get("error", float("nan"))):
-        title += f"; error {row['error']:.2g}"
+    title = fmt.ratio_interval(row["ratio"], row["low"], row["high"])
+    error = row.get("error", float("nan"))
+    if isinstance(error, int | float) and math.isfinite(error):
+        title += f"; error {error:.2g}"
     if not row["correct"]:
-        return (f'<td class="c wrong" title="{_e(title)}; wrong here"><s>{text}</s> ✗</td>')
-    classes = ["c"]
+        return f'<td class="c wrong" title="{_e(title)}; wrong here"><s>{text}</s> ✗</td>'
+    classes = "c"
     if row["fastest_correct"]:
-        classes.append("fastest")
+        classes += " fastest"
     elif row["tied_with_fastest"]:
-        classes.append("tied")
+        classes += " tied"
         text += " ≈"
     if check_known and not row["safe"]:
         text += f" {fmt.DAGGER}"
         title += "; not safe: fails a condition of the check"
-    return f'<td class="{" ".join(classes)}" title="{_e(title)}">{text}</td>'
+    return f'<td class="{classes}" title="{_e(title)}">{text}</td>'
 
 
 def _recommended(rec: pd.Series | None, check_known: bool) -> tuple[str, str]:
@@ -142,34 +135,24 @@ def answer_html(c: Content) -> str:
                 "compare processes, not strategies): no grid. Run the suite at this commit to "
                 "add them.</p>")
     parts = [legend_html()]
-    g = c.grid
-    without = without_grid(c)
+    machines = {str(m) for m in c.loaded.data["machine"].dropna().unique()}
+    without = sorted(machines - {str(m) for m in c.grid["machine"].unique()})
     if without:
         parts.append(f'<p class="meta">No paired ratios from {_e(", ".join(without))}: '
                      "results recorded before the ratios.Paired* benchmarks hold absolute "
                      "times only; they add correctness and history below.</p>")
-    for machine, device_name, device, mode in tables.modes_present(g):
-        group = g[(g["machine"] == machine) & (g["device_name"] == device_name)
-                  & (g["device"] == device) & (g["mode"] == mode)]
+    for (machine, device_name, device, mode), group in tables.grid_groups(c.grid):
         recs = c.recommendations
         if not recs.empty:
             recs = recs[(recs["machine"] == machine) & (recs["device_name"] == device_name)
                         & (recs["mode"] == mode)]
-        commit = str(group["commit"].iloc[0])[:8]
-        parts.append(f'<h3 id="grid-{_e(machine)}-{_e(device)}-{_e(mode)}">'
-                     f"{_e(fmt.device_title(machine, device_name, device))} · "
-                     f"{_e(MODE_LABELS.get(mode, mode))}</h3>"
-                     f'<p class="meta">commit {_e(commit)}, {group["regime"].nunique()} '
-                     f"regime(s); cells: time over {_e(c.baseline)}'s</p>")
-        parts.append(grid_html(group, recs, c.check is not None, c.baseline))
+        parts += [f'<h3 id="grid-{_e(machine)}-{_e(device)}-{_e(mode)}">'
+                  f"{_e(fmt.device_title(machine, device_name, device))} · "
+                  f"{_e(MODE_LABELS.get(mode, mode))}</h3>"
+                  f'<p class="meta">commit {_e(str(group["commit"].iloc[0])[:8])}, '
+                  f"{group['regime'].nunique()} regime(s); cells: time over {_e(c.baseline)}'s</p>",
+                  grid_html(group, recs, c.check is not None, c.baseline)]
     return "\n".join(parts)
-
-
-def without_grid(c: Content) -> list[str]:
-    """Machines in the results that have no row in the grid."""
-    machines = {str(m) for m in c.loaded.data["machine"].dropna().unique()}
-    return sorted(machines - {str(m) for m in c.grid["machine"].unique()}) \
-        if not c.grid.empty else sorted(machines)
 
 
 def check_html(c: Content) -> str:
@@ -208,13 +191,12 @@ def sources_text(c: Content) -> str:
 
 
 def _strategies_html(c: Content) -> str:
-    s = c.strategies
-    if s.empty:
+    if c.strategies.empty:
         return "<p>No grid, so nothing to summarise.</p>"
     parts = ["<p>Counts over the regimes of each grid; the geometric mean of a strategy's "
              f"ratio is taken only over the regimes where it and {_e(c.baseline)} are both "
              'correct, and says over how many. <a href="strategies.csv">strategies.csv</a></p>']
-    for title, shown in fmt.strategy_tables(s, c.baseline, c.check is not None):
+    for title, shown in fmt.strategy_tables(c.strategies, c.baseline, c.check is not None):
         parts += [f"<h3>{_e(title)}</h3>", table_html(shown)]
     return "\n".join(parts)
 
@@ -239,20 +221,17 @@ def _correctness_html(c: Content) -> str:
 
 
 def _deploy_html(c: Content) -> str:
-    from analysis import findings
-
     compiled = c.compiled
-    parts = []
     if c.deploy is None or c.deploy.empty:
-        parts.append("<p>No deployability results given: pass <code>--deploy FILE</code> "
-                     "(written by <code>birnn-bench deploy --json FILE</code>, e.g. "
-                     "<code>docs/deploy-cpu.json</code>).</p>")
+        parts = ["<p>No deployability results given: pass <code>--deploy FILE</code> (written by "
+                 "<code>birnn-bench deploy --json FILE</code>, e.g. "
+                 "<code>docs/deploy-cpu.json</code>).</p>"]
     else:
-        parts += ["<p>Each strategy deployed per technology; <b>works</b>: every probe shape "
-                  "ran and matched eager; <b>wrong</b>: ran but differs; <b>fails</b>: raised; "
-                  "<b>unavailable</b>: an optional dependency is missing. "
-                  '<a href="deployability.csv">deployability.csv</a></p>',
-                  table_html(findings.deploy_table(c.deploy), "deployability")]
+        parts = ["<p>Each strategy deployed per technology; <b>works</b>: every probe shape "
+                 "ran and matched eager; <b>wrong</b>: ran but differs; <b>fails</b>: raised; "
+                 "<b>unavailable</b>: an optional dependency is missing. "
+                 '<a href="deployability.csv">deployability.csv</a></p>',
+                 table_html(findings.deploy_table(c.deploy), "deployability")]
         details = findings.deploy_details(c.deploy)
         if not details.empty:
             parts += ["<details><summary>Why (each distinct message)</summary>",
@@ -263,8 +242,8 @@ def _deploy_html(c: Content) -> str:
     else:
         shown = pd.DataFrame({
             "machine": compiled["machine"], "regime": compiled["label"],
-            "strategy": compiled["strategy"],
-            "compiled / eager": [fmt.ratio_interval(r, lo, hi) for r, lo, hi in zip(
+            "strategy": compiled["strategy"], "compiled / eager": [
+                fmt.ratio_interval(r, lo, hi) for r, lo, hi in zip(
                 compiled["ratio"], compiled["low"], compiled["high"], strict=True)],
             "verdict": compiled["verdict"], "compile": compiled["compile_s"].map(fmt.seconds),
             "compiled output": ["right" if ok else "WRONG" for ok in compiled["correct"]]})
@@ -275,16 +254,14 @@ def _deploy_html(c: Content) -> str:
 
 
 def _history_html(c: Content, png: dict[str, bytes]) -> str:
-    commits = c.commits
-    if commits.empty or commits.groupby("machine")["commit"].nunique().max() < 2:
+    if not c.has_history:
         return "<p>Fewer than two commits measured on any machine: no history yet.</p>"
-    judged = c.history[c.history["judged"]]
+    commits, judged = c.commits, c.history[c.history["judged"]]
     parts = [figure_html("history", png, "History", "Above: changes that count, per commit. "
                          "Below: one line per strategy over a fixed set of regimes."),
              f"<p>{html.escape(history.RULES[0].upper() + history.RULES[1:])} "
              f"{judged.groupby(['machine', 'benchmark', 'regime', 'strategy', 'variant']).ngroups}"
-             " judged series. "
-             '<a href="regressions.csv">regressions.csv</a>, '
+             ' judged series. <a href="regressions.csv">regressions.csv</a>, '
              '<a href="history_summary.csv">history_summary.csv</a></p>']
     shown = pd.DataFrame({
         "machine": commits["machine"], "commit": commits["commit"].astype(str).str[:8],
@@ -308,8 +285,6 @@ def _problems_html(c: Content) -> str:
 
 
 def method_notes(c: Content) -> Sequence[str]:
-    from birnn_bench.oracle import TOLERANCES
-
     tol = ", ".join(f"{str(k).replace('torch.', '')} {v:g}" for k, v in TOLERANCES.items())
     return [
         f"Paired ratios (ratios.Paired*): in one process per regime and mode, every strategy "
@@ -337,16 +312,13 @@ def render(c: Content, out_tables: dict[str, pd.DataFrame], png: dict[str, bytes
            descriptions: dict[str, str]) -> str:
     """The self-contained page; ``descriptions``: what each CSV table holds."""
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         "<title>birnn-bench report</title>", f"<style>{CSS}</style></head><body>",
         "<h1>birnn-bench: the last hidden state of a bidirectional RNN</h1>",
-        f'<p class="meta">{_e(sources_text(c))}. Generated {generated}.</p>',
-        check_html(c),
+        f'<p class="meta">{_e(sources_text(c))}. Generated {generated}.</p>', check_html(c),
         "<nav>" + "".join(f'<a href="#{a}">{_e(b)}</a>' for a, b in MAJOR_SECTIONS) + "</nav>",
-        '<h2 id="answer">The answer at a glance</h2>',
-        answer_html(c),
+        '<h2 id="answer">The answer at a glance</h2>', answer_html(c),
         '<h2 id="strategies">Per strategy</h2>', _strategies_html(c),
         '<h2 id="ratios">Paired ratios, as figures</h2>',
         figure_html("ratios_forward", png, "Paired ratios, forward", "Each strategy's time "
@@ -369,8 +341,7 @@ def render(c: Content, out_tables: dict[str, pd.DataFrame], png: dict[str, bytes
         '<h2 id="history">History</h2>', _history_html(c, png),
         '<h2 id="environment">Machines and versions</h2>',
         table_html(out_tables["environment"], "environment"),
-        '<h2 id="problems">Data problems</h2>', _problems_html(c),
-        '<h2 id="method">Method</h2>',
+        '<h2 id="problems">Data problems</h2>', _problems_html(c), '<h2 id="method">Method</h2>',
         "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in method_notes(c)) + "</ul>",
         "<p>Tables: " + ", ".join(f'<a href="{n}.csv" title="{_e(descriptions[n])}">{n}.csv</a>'
                                   for n in descriptions if n in out_tables) + "</p>",

@@ -1,6 +1,5 @@
-"""The report's Markdown summary (``summary.md``): the same grids as the page, as GitHub tables
-(``analysis.format.grid_frame``), then the per-strategy counts, history and problems. Content in,
-text out."""
+"""The report's Markdown summary (``summary.md``): the page's grids as GitHub tables, then the
+per-strategy counts, history and problems. Content in, text out."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from birnn_bench.strategies import BASELINE
 
 def _grid(group: pd.DataFrame, check_known: bool) -> pd.DataFrame:
     """``format.grid_frame`` of one machine, device and mode; without a check no cell gets a
-    dagger (which strategies are safe is unknown) and nothing is recommended."""
+    dagger and nothing is recommended."""
     if check_known:
         frame = fmt.grid_frame(group)
         picked = group.groupby("regime", sort=False)["recommended"].any().to_numpy()
@@ -42,9 +41,7 @@ def _answer(c: Content) -> list[str]:
     if c.grid.empty:
         return ["No paired ratios in these results (the `ratios.Paired*` benchmarks): no grid."]
     out = [fmt.GRID_LEGEND, ""]
-    for machine, device_name, device, mode in tables.modes_present(c.grid):
-        group = c.grid[(c.grid["machine"] == machine) & (c.grid["device_name"] == device_name)
-                       & (c.grid["device"] == device) & (c.grid["mode"] == mode)]
+    for (machine, device_name, device, mode), group in tables.grid_groups(c.grid):
         out += [f"### {machine} · {device_name} ({device}) · {MODE_LABELS.get(mode, mode)}", "",
                 f"Commit {str(group['commit'].iloc[0])[:8]}; cells: time over "
                 f"{c.baseline}'s.", "", fmt.markdown_table(_grid(group, c.check is not None)),
@@ -53,21 +50,20 @@ def _answer(c: Content) -> list[str]:
 
 
 def _strategies(c: Content) -> list[str]:
-    s = c.strategies
-    if s.empty:
+    if c.strategies.empty:
         return []
     out = ["## Per strategy", "",
            f"Geometric means only over regimes where the strategy and {c.baseline} are both "
            "correct (how many: after the value).", ""]
-    for title, shown in fmt.strategy_tables(s, c.baseline, c.check is not None):
+    for title, shown in fmt.strategy_tables(c.strategies, c.baseline, c.check is not None):
         out += [f"### {title}", "", fmt.markdown_table(shown), ""]
     return out
 
 
 def _history(c: Content) -> list[str]:
-    commits = c.commits
-    if commits.empty or commits.groupby("machine")["commit"].nunique().max() < 2:
+    if not c.has_history:
         return ["Fewer than two commits measured on any machine: no history yet."]
+    commits = c.commits
     changed = commits[(commits["regressions"] > 0) | (commits["improvements"] > 0)]
     lines = [f"{len(commits)} commit(s) measured; {history.RULES}"]
     if changed.empty:
@@ -79,19 +75,16 @@ def _history(c: Content) -> list[str]:
 
 def render(c: Content) -> str:
     """summary.md."""
-    hidden = (f"{c.hidden_problems} note(s) on older, partial results files left out (history "
-              "only).") if c.hidden_problems else ""
     parts = [
         "# birnn-bench report: summary", "",
-        f"{sources_text(c)}. Full report with figures: `index.html`.", "",
-        _check_line(c), "",
-        "## The answer at a glance", "", *_answer(c),
-        *_strategies(c),
+        f"{sources_text(c)}. Full report with figures: `index.html`.", "", _check_line(c), "",
+        "## The answer at a glance", "", *_answer(c), *_strategies(c),
         "## History", "", *_history(c), "",
         "## Data problems", "",
         *([f"- {p.severity}: `{p.path}`: {p.message}" for p in c.problems]
           or ["None: every results file the report uses was read in full."]),
-        *(["", hidden] if hidden else []), "",
+        *(["", f"{c.hidden_problems} note(s) on older, partial results files left out "
+               "(history only)."] if c.hidden_problems else []), "",
         "## Method", "", *[f"- {n}" for n in method_notes(c)], "",
     ]
     return "\n".join(parts)

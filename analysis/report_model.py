@@ -1,9 +1,9 @@
 """What the report is made of, between building it (``analysis.report``) and rendering it
-(``analysis.report_html``, ``analysis.report_md``): plain data, no behaviour beyond lookups."""
+(``analysis.report_html``, ``analysis.report_md``): plain data."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -14,8 +14,8 @@ from birnn_bench.strategies import BASELINE
 
 @dataclass(frozen=True)
 class Check:
-    """What the report needs of ``birnn-bench check --json``: where it came from (a name, not
-    a path), the torch it ran under, and per strategy passed / total conditions."""
+    """``birnn-bench check --json``: its name (not a path), its torch, and per strategy passed /
+    total conditions."""
 
     source: str
     torch: str
@@ -43,9 +43,14 @@ class Content:
     problems: list[Problem]
     hidden_problems: int
     deploy: pd.DataFrame | None
-    figures: list[str] = field(default_factory=list)
     baseline: str = BASELINE
 
     @property
     def safe(self) -> list[str] | None:
         return None if self.check is None else self.check.safe
+
+    @property
+    def has_history(self) -> bool:
+        """Some machine has two commits measured."""
+        commits = self.commits
+        return not commits.empty and commits.groupby("machine")["commit"].nunique().max() >= 2

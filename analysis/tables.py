@@ -1,16 +1,6 @@
 """The report's tables: the loaded tidy frame (or the Compare grid) in, DataFrames out (pure).
-
-Nothing here compares strategies by absolute times taken in different processes: every ratio
-between strategies is the paired one (``analysis.paired``), shown per regime, or summarised
-over the regimes where both strategies are correct and saying over how many. Each machine's
-tables use, per benchmark, its newest results file with measured points.
-
-* ``correctness``: per machine, regime and strategy, the error benchmark's verdict;
-* ``strategy_summary``: per device, mode and strategy, what the grid says about it;
-* ``relative``: a deterministic quantity (peak bytes, op counts) per regime over the baseline's;
-* ``compiled``: torch.compile against eager (``compiled.Compiled``), unpaired and said so;
-* ``environment``: machines, devices, versions and commits.
-"""
+Every ratio between strategies is the paired one (``analysis.paired``), never absolute times
+taken in different processes. Each machine's tables use, per benchmark, its newest results."""
 
 from __future__ import annotations
 
@@ -19,13 +9,15 @@ import re
 import numpy as np
 import pandas as pd
 
+from analysis.format import strategy_order
 from analysis.paired import REGIME_COLUMNS, regime_label
 from birnn_bench.compare import Interval
+from birnn_bench.oracle import TOLERANCES
 from birnn_bench.strategies import BASELINE, STRATEGIES
+from birnn_bench.workload import DTYPES
 
 DEVICE = ["machine", "device_name", "device"]
-ERROR, PEAK = "track_max_abs_error", "track_peak_bytes"
-OPS = "track_ops"
+ERROR, PEAK, OPS = "track_max_abs_error", "track_peak_bytes", "track_ops"
 COMPILED, COMPILE_SECONDS, COMPILED_ERROR = ("time_forward_compiled", "track_compile_seconds",
                                              "track_compiled_error")
 
@@ -38,9 +30,6 @@ def plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 def tolerance_of(dtype: str) -> float:
     """The oracle's tolerance for a dtype name; NaN for one it has none for."""
-    from birnn_bench.oracle import TOLERANCES
-    from birnn_bench.workload import DTYPES
-
     return float(TOLERANCES.get(DTYPES.get(str(dtype)), np.nan))  # type: ignore[arg-type]
 
 
@@ -67,9 +56,8 @@ def _metric(df: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def correctness(df: pd.DataFrame) -> pd.DataFrame:
-    """One verdict per machine, regime and strategy from the error benchmark: machine,
-    device_name, the regime's columns, regime, label, strategy, error, tolerance, correct,
-    commit. Not measured is absent (never a verdict)."""
+    """One verdict per machine, regime and strategy from the error benchmark (not measured is
+    absent, never a verdict)."""
     cols = [*DEVICE, *[c for c in REGIME_COLUMNS if c != "device"], "regime", "label",
             "strategy", "error", "tolerance", "correct", "commit"]
     rows = _metric(df, ERROR)
@@ -83,28 +71,25 @@ def correctness(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def correctness_grid(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """Per machine and device: rows regimes, columns strategies (registry order), cells
-    "right" / "WRONG" with the error over the tolerance (e.g. "WRONG 2.3e+03× tol")."""
+    """Per machine and device: rows regimes, columns strategies, cells "right" / "WRONG" with
+    the error over the tolerance (e.g. "WRONG 2.3e+03× tol")."""
     if verdicts.empty:
         return pd.DataFrame()
-    order = [n for n in STRATEGIES if n in set(verdicts["strategy"])] + sorted(
-        set(verdicts["strategy"]) - set(STRATEGIES))
     cell = [("right" if ok else "WRONG") + f" {err / tol:.1g}× tol"
             for ok, err, tol in zip(verdicts["correct"], verdicts["error"],
                                     verdicts["tolerance"], strict=True)]
     wide = verdicts.assign(cell=cell).pivot_table(
         index=["machine", "device_name", "device", "label"], columns="strategy", values="cell",
         aggfunc="first", sort=False)
-    wide = wide.reindex(columns=order)
+    wide = wide.reindex(columns=strategy_order(verdicts["strategy"]))
     wide.columns.name = None
     return wide.reset_index()
 
 
 def strategy_summary(g: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
-    """Per machine, device, mode and strategy, over the regimes of the grid: in how many it is
-    correct, the fastest correct or tied with it, recommended; and the geometric mean of its
-    paired ratio over the regimes where BOTH it and the baseline are correct (with that count:
-    never a mean over regimes where one of them is wrong)."""
+    """Per machine, device, mode and strategy: in how many regimes of the grid it is correct,
+    fastest correct or tied, recommended; and the geometric mean of its paired ratio over the
+    regimes where BOTH it and the baseline are correct (with that count)."""
     cols = [*DEVICE, "mode", "strategy", "regimes", "correct", "fastest or tied",
             "recommended", "ratio_geomean", "geomean_over"]
     if g.empty:
@@ -139,9 +124,8 @@ def over_baseline(rows: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
 def relative(df: pd.DataFrame, metric: str, verdicts: pd.DataFrame,
              baseline: str = BASELINE) -> pd.DataFrame:
     """One deterministic metric (``track_peak_bytes``, ``track_ops``) per machine, regime and
-    strategy over the baseline's on the SAME regime, with the strategy's verdict there.
-    Columns: machine, device_name, device, regime, label, strategy, value, baseline_value,
-    relative, correct (False where not measured), commit."""
+    strategy over the baseline's on the SAME regime, with the strategy's verdict there (False
+    where not measured)."""
     cols = [*DEVICE, "regime", "label", "strategy", "value", "baseline_value", "relative",
             "correct", "commit"]
     rows = _metric(df, metric)
@@ -157,19 +141,15 @@ def relative(df: pd.DataFrame, metric: str, verdicts: pd.DataFrame,
 
 
 def compiled(df: pd.DataFrame) -> pd.DataFrame:
-    """``torch.compile`` against eager (``compiled.Compiled``), per machine, regime and
-    strategy of the newest runs: eager_s, compiled_s (asv's medians, separate processes),
-    ratio = compiled / eager with the conservative interval of asv's two 99% intervals
-    (``low`` = compiled low / eager high), verdict by ``Interval.verdict`` ("faster": the
-    compiled module is faster), compile_s (first call), error of the compiled output against
-    the oracle and correct (False where not measured)."""
+    """``torch.compile`` against eager (``compiled.Compiled``) of the newest runs: asv's medians
+    (separate processes), ratio = compiled / eager with the conservative interval of asv's two
+    99% intervals, its ``Interval.verdict``, the compile time and the compiled output's error."""
     cols = [*DEVICE, "regime", "label", "strategy", "eager_s", "compiled_s", "ratio", "low",
             "high", "verdict", "compile_s", "error", "correct", "commit"]
     if "compile" not in df.columns:
         return pd.DataFrame(columns=cols)
-    rows = plain(latest(df[df["metric"].astype(str).isin([COMPILED, COMPILE_SECONDS,
-                                                          COMPILED_ERROR])
-                           & df["value"].notna() & df["regime"].notna()]))
+    metrics = df["metric"].astype(str).isin([COMPILED, COMPILE_SECONDS, COMPILED_ERROR])
+    rows = plain(latest(df[metrics & df["value"].notna() & df["regime"].notna()]))
     keys = [*DEVICE, "regime", *[c for c in REGIME_COLUMNS if c != "device"], "strategy"]
 
     def side(metric: str, mode: str, names: dict[str, str]) -> pd.DataFrame:
@@ -182,21 +162,16 @@ def compiled(df: pd.DataFrame) -> pd.DataFrame:
     out = eager.merge(fast, on=keys, how="inner").reset_index(drop=True)
     if out.empty:
         return pd.DataFrame(columns=cols)
-    out["ratio"] = out["compiled_s"] / out["eager_s"]
-    out["low"] = out["c_low"] / out["e_high"]
-    out["high"] = out["c_high"] / out["e_low"]
-    # asv's interval of a time may reach 0 or infinity (too few samples): undecided, as the
-    # engine writes it, (0, inf).
+    # asv's interval of a time may reach 0 or infinity (too few samples): undecided, (0, inf)
     bounds = out[["e_low", "e_high", "c_low", "c_high"]].to_numpy(dtype=float)
-    decided = pd.Series(np.isfinite(bounds).all(axis=1) & (bounds > 0).all(axis=1),
-                        index=out.index)
-    out["low"] = out["low"].where(decided, 0.0)
-    out["high"] = out["high"].where(decided, np.inf)
+    decided = np.isfinite(bounds).all(axis=1) & (bounds > 0).all(axis=1)
+    out["ratio"] = out["compiled_s"] / out["eager_s"]
+    out["low"] = (out["c_low"] / out["e_high"]).where(decided, 0.0)
+    out["high"] = (out["c_high"] / out["e_low"]).where(decided, np.inf)
     out["verdict"] = [Interval(r, lo, hi).verdict if ok else "undecided" for r, lo, hi, ok in
                       zip(out["ratio"], out["low"], out["high"], decided, strict=True)]
-    out = out.merge(side(COMPILE_SECONDS, "compile", {"value": "compile_s"}), on=keys,
-                    how="left")
-    out = out.merge(side(COMPILED_ERROR, "compile", {"value": "error"}), on=keys, how="left")
+    for metric, name in ((COMPILE_SECONDS, "compile_s"), (COMPILED_ERROR, "error")):
+        out = out.merge(side(metric, "compile", {"value": name}), on=keys, how="left")
     out["correct"] = (out["error"] <= out["dtype"].map(tolerance_of)).fillna(False)
     out["label"] = [regime_label(r) for r in out[REGIME_COLUMNS].to_dict("records")]
     return out[cols]
@@ -209,8 +184,8 @@ def python_version(text: object) -> str:
 
 
 def environment(df: pd.DataFrame) -> pd.DataFrame:
-    """Per machine: devices, CPU, GPU, python (version only: asv's env name spells the
-    interpreter's path), torch, CUDA, cuDNN, threads, commits measured and their dates."""
+    """Per machine: devices, CPU, GPU, python version, torch, CUDA, cuDNN, threads, commits
+    measured and their dates."""
     cols = ["machine", "devices", "cpu", "gpu", "python", "torch", "cuda", "cudnn", "threads",
             "commits", "first commit date", "last commit date", "last commit"]
     measured = plain(df[df["value"].notna()])
@@ -229,10 +204,8 @@ def environment(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def modes_present(g: pd.DataFrame) -> list[tuple]:
-    """(machine, device_name, device, mode) of the grid, sorted; forward before train_step."""
-    if g.empty:
-        return []
-    keys = g[[*DEVICE, "mode"]].drop_duplicates().to_records(index=False).tolist()
-    return sorted(keys, key=lambda k: (k[0], k[1], k[2], k[3] != "forward", k[3]))
-
+def grid_groups(g: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
+    """((machine, device_name, device, mode), rows) of the grid, sorted; forward before
+    train_step."""
+    groups = g.groupby([*DEVICE, "mode"], sort=False, observed=True) if not g.empty else []
+    return sorted(groups, key=lambda kv: (*kv[0][:3], kv[0][3] != "forward", kv[0][3]))
