@@ -1,21 +1,11 @@
 """asv benchmarks: ``torch.compile`` against eager, end to end, on a few regimes.
 
-Parameters ``regime``, ``strategy``, ``compile``:
-
-* ``regime``: ids from ``benchmarks/regimes.py``: two of the quick grid's batch-64, max_len-32
-  regimes (LSTM 1 layer, GRU 2 layers, every dtype, on every device this torch build has); under
-  ``BIRNN_BENCH_GRID=smoke`` the smoke regime, under ``full`` every batch-64 max_len-32 regime.
-* ``strategy``: the registry's strategies that are not the thread's pitfalls (nobody deploys a
-  pitfall), less those whose run step stacks layers by hand outside the full grid: the cold
-  compile of the manual two-rnn alone costs 20-30 s per process on the 2-core box (a quick run
-  with it spent 12 minutes on compiles).
-* ``compile``: ``eager`` or ``compile`` (plain ``torch.compile``, default settings: the rnn
-  itself graph-breaks and runs eagerly).
-
-Every point runs the rnn and the commit's own registry strategy wrapped in
-``birnn_bench.deploy.StrategyModule`` (the module the deployability check deploys), in eval mode
-without autograd. A commit that lacks what a point needs, a device this machine lacks, or a
-compile that fails makes the point n/a (``NotImplementedError`` in setup).
+Each point runs the rnn and the commit's own registry strategy as ``deploy.StrategyModule``, in
+eval mode without autograd, eager or under plain ``torch.compile`` (the rnn graph-breaks and runs
+eagerly). Regimes: the quick grid's batch-64, max_len-32 ones (LSTM 1 layer, GRU 2 layers; the
+smoke grid: its own; full: all). Strategies: not the pitfalls, and outside the full grid not
+those that stack layers by hand (a cold compile of manual_two_rnn takes 20-30 s on 2 cores). A
+commit, device or compile that cannot run a point makes it n/a (``NotImplementedError``).
 """
 
 from __future__ import annotations
@@ -46,16 +36,12 @@ else:
 
 COMPILE_MODES = ("eager", "compile")
 PARAM_NAMES = ["regime", "strategy", "compile"]
-#: The quick grid's regimes of this shape are the ones measured (smoke grid: its own regimes).
 BATCH, MAX_LEN = 64, 32
-
-
 QUICK_CELLS = {("lstm", 1), ("gru", 2)}
 
 
 def compile_regimes(grid_name: str | None = None) -> list[Regime]:
-    """The regimes of the compile benchmarks for grid ``grid_name`` (default:
-    ``BIRNN_BENCH_GRID``)."""
+    """The regimes for grid ``grid_name`` (default: ``BIRNN_BENCH_GRID``)."""
     name = grid_name or regimes.grid_name()
     if name == "smoke":
         return regimes.regimes("smoke")
@@ -65,17 +51,13 @@ def compile_regimes(grid_name: str | None = None) -> list[Regime]:
 
 
 def compile_strategies(grid_name: str | None = None) -> list[str]:
-    """The registry's strategies that are not pitfalls, in registry order."""
+    """The registry's strategies that are not pitfalls, in registry order; outside the full grid,
+    only those whose run step is the baseline's (the rnn module's own call)."""
     name = grid_name or regimes.grid_name()
-    return [s for s, strategy in STRATEGIES.items() if not getattr(strategy, "pitfall", False)
-            and (name == "full" or not _runs_by_hand(strategy))]
-
-
-def _runs_by_hand(strategy: Any) -> bool:
-    """A run step other than the rnn module's own call (layers stacked by hand): dynamo traces
-    it op by op, so its cold compile is the slow one (see the module's docstring)."""
     baseline = STRATEGIES.get(BASELINE)
-    return baseline is not None and getattr(strategy, "run", None) is not baseline.run
+    return [s for s, strategy in STRATEGIES.items() if not getattr(strategy, "pitfall", False)
+            and (name == "full" or baseline is None
+                 or getattr(strategy, "run", None) is baseline.run)]
 
 
 REGIMES = {regime.id: regime for regime in compile_regimes()}
@@ -85,9 +67,8 @@ PARAMS = [list(REGIMES), compile_strategies() or ["unavailable"], list(COMPILE_M
 class CompiledCase:
     """One point: the strategy module, eager or ``torch.compile``d, called twice (warm).
 
-    ``first_call_seconds`` is the first call's wall time: for ``compile`` that is the compile
-    (dynamo + inductor, with inductor's caches disabled so that every process measures a cold
-    compile), for ``eager`` the plain first call.
+    ``first_call_seconds``: for ``compile`` the cold compile (inductor's caches disabled), for
+    ``eager`` the plain first call.
     """
 
     def __init__(self, regime: Regime, strategy: str, mode: str) -> None:
@@ -95,10 +76,9 @@ class CompiledCase:
             raise ValueError(f"compile: expected one of {COMPILE_MODES}, got {mode!r}")
         if MISSING:
             raise NotImplementedError(MISSING)
-        lacks = [name for name in ("StrategyModule", "first_error_line")
-                 if not hasattr(deploy, name)]
-        if lacks:
-            raise NotImplementedError(f"this commit lacks birnn_bench.deploy.{lacks[0]}")
+        for name in ("StrategyModule", "first_error_line"):
+            if not hasattr(deploy, name):
+                raise NotImplementedError(f"this commit lacks birnn_bench.deploy.{name}")
         if strategy not in STRATEGIES:
             raise NotImplementedError(f"this commit has no strategy {strategy!r}")
         if regime.device == "cuda" and not torch.cuda.is_available():
@@ -112,7 +92,6 @@ class CompiledCase:
         context: contextlib.AbstractContextManager = contextlib.nullcontext()
         if mode == "compile":
             from torch._inductor import config as inductor_config
-
             torch.compiler.reset()
             self.fn = torch.compile(self.module)
             context = inductor_config.patch(force_disable_caches=True)
@@ -135,8 +114,7 @@ class CompiledCase:
             return self.fn(self.x, self.lengths)
 
     def max_abs_error(self) -> float:
-        """This point's output (compiled or eager) against the float64 oracle: a compile that
-        changed the result shows here, on the very configuration that is timed."""
+        """This timed point's output against the float64 oracle: shows a compile that changed it."""
         return error_against_oracle(self.module.rnn, self.x, self.lengths, self.forward(),
                                     device=self.device)
 
@@ -159,8 +137,8 @@ def _case_for(params: tuple) -> CompiledCase:
 
 
 class Compiled:
-    """End to end inference (eval, no_grad) of the rnn + strategy module, eager or
-    ``torch.compile``d: one process per point (it compiles in setup), 5 samples."""
+    """End to end inference of the rnn + strategy module, eager or ``torch.compile``d: one process
+    per point (it compiles in setup), 5 samples."""
 
     params = PARAMS
     param_names = PARAM_NAMES
@@ -178,10 +156,8 @@ class Compiled:
 
 
 def _compile_figures():
-    """{point: (first call seconds, error)} for every point, compiled one after the other in
-    ONE process (inductor's caches off, dynamo reset before each): one compile per point instead
-    of one per figure. A throwaway compile first, so the first point does not pay inductor's
-    import."""
+    """{point: (first call seconds, error)}, every point compiled in ONE process (one compile per
+    point, not per figure), after a throwaway compile that pays inductor's import."""
     if MISSING:
         return None
     measure.pin_threads()
@@ -197,8 +173,8 @@ def _compile_figures():
 
 
 class CompiledFigures:
-    """The compile's wall time (inductor caches off; eager: its plain first call) and the
-    compiled output's error against the float64 oracle, timed and checked on the same points."""
+    """The compile's wall time (eager: its plain first call) and the compiled output's error
+    against the float64 oracle, on the timed points."""
 
     params = PARAMS
     param_names = PARAM_NAMES

@@ -1,25 +1,15 @@
 """Deployability: does each strategy survive TorchScript, torch.compile, torch.export and ONNX?
 
-Every check wraps the rnn and one registry strategy in ``StrategyModule`` (``forward(x, lengths)
--> (fwd, bwd)``, running the strategy's own ``prepare``, ``run`` and ``extract``), deploys it
-with one technology (``birnn_bench.deploy_technologies``), and compares the deployed output with
-the EAGER output of the same module (float32, max abs error <= ``TOLERANCE``) on
-``probe_specs``: the traced input, the same shape with other lengths, and two shapes the
-deployment never saw (another batch and T, and a batch of one). A cell is
-
-* ``works``: deployed, and every probe ran and matched eager;
-* ``fails``: deploying raised, or a probe raised (``detail``: the stage and the first error line);
-* ``wrong``: every probe ran but one differs from eager (``detail``: the max abs error);
-* ``unavailable``: an optional dependency (onnx, onnxscript, onnxruntime) is not installed.
-
-There is one implementation of each strategy, the registry's (``birnn_bench.strategies``), and
-every technology gets exactly that code. Its steps take the rnn module as an argument, which
-TorchScript cannot type (torch 2.13): ``script`` cells say so with TorchScript's own error.
+Each check wraps the rnn and one registry strategy in ``StrategyModule``, deploys it with one
+technology (``birnn_bench.deploy_technologies``) and compares it with the eager module (float32,
+max abs error <= ``TOLERANCE``) on ``probe_specs``, shapes the deployment never saw included. A
+cell ``works``, ``fails`` (deploying or a probe raised), is ``wrong`` (ran, but differs) or is
+``unavailable`` (an optional dependency is missing). Every technology gets the registry's own
+code, whose steps take the rnn module as an argument: TorchScript cannot type that (torch 2.13).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -53,21 +43,13 @@ TOLERANCE = 1e-5
 DEPLOY_SHAPE = {"input_size": 5, "hidden_size": 8, "batch": 4, "max_len": 6}
 
 
-# ---------------------------------------------------------------------------------------------
-# the deployed module
-
-
 class StrategyModule(nn.Module):
-    """The rnn and one registry strategy as a module: ``forward(x, lengths) -> (fwd, bwd)``.
-
-    ``forward`` runs the strategy's own ``prepare``, ``run`` and ``extract`` (what
-    ``Strategy.__call__`` does after checking its inputs), kept as function attributes so that
-    every technology, ``torch.jit.script`` included, gets the registry's code itself.
-    """
+    """The rnn and one registry strategy as a module: ``forward(x, lengths) -> (fwd, bwd)``, with
+    the strategy's own steps as attributes, so every technology gets the registry's code itself."""
 
     def __init__(self, rnn: nn.RNNBase, strategy_name: str) -> None:
         super().__init__()
-        _check_strategy(strategy_name)
+        _check_arguments((strategy_name,))
         strategy = STRATEGIES[strategy_name]
         self.rnn = rnn
         self.strategy_name = strategy_name
@@ -81,13 +63,15 @@ class StrategyModule(nn.Module):
                             lengths)
 
 
-def _check_strategy(name: str) -> None:
-    if name not in STRATEGIES:
-        raise ValueError(f"strategy: expected one of {sorted(STRATEGIES)}, got {name!r}")
-
-
-# ---------------------------------------------------------------------------------------------
-# results
+def _check_arguments(strategies: Sequence[str], technologies: Sequence[str] = (),
+                     device: str = "cpu") -> None:
+    for technology in technologies:
+        deploy_technologies.check_technology(technology)
+    for name in strategies:
+        if name not in STRATEGIES:
+            raise ValueError(f"strategy: expected one of {sorted(STRATEGIES)}, got {name!r}")
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {device!r} requested but CUDA is not available here")
 
 
 @dataclass(frozen=True)
@@ -111,10 +95,6 @@ class DeployResult:
         return tuple(v for k, v in asdict(self).items() if k != "build_seconds")
 
 
-# ---------------------------------------------------------------------------------------------
-# inputs
-
-
 def deploy_spec(cell: str = "lstm", layers: int = 1, device: str = "cpu",
                 seed: int = 0) -> WorkloadSpec:
     """The traced workload of the deployability matrix (small, float32, uniform lengths)."""
@@ -123,42 +103,25 @@ def deploy_spec(cell: str = "lstm", layers: int = 1, device: str = "cpu",
 
 
 def probe_specs(spec: WorkloadSpec) -> list[tuple[str, WorkloadSpec]]:
-    """The inputs a deployment must get right: the traced one first, then new lengths on the
-    same shape, a new batch and a longer T, and a batch of one (x and lengths only: every probe
-    runs the traced spec's rnn)."""
+    """The traced input first, then new lengths, a new batch and longer T, and a batch of one
+    (x and lengths only: every probe runs the traced spec's rnn)."""
     other_batch = spec.batch - 1 if spec.batch > 2 else spec.batch + 1
-    probes = [
-        ("traced", spec),
-        ("new lengths", spec.with_(seed=spec.seed + 1)),
-        ("new shape", spec.with_(batch=other_batch, max_len=spec.max_len + 3,
-                                 seed=spec.seed + 2)),
-        ("batch of one", spec.with_(batch=1, max_len=max(1, spec.max_len - 1),
-                                    seed=spec.seed + 3)),
-    ]
+    probes = [("traced", spec), ("new lengths", spec.with_(seed=spec.seed + 1)),
+              ("new shape", spec.with_(batch=other_batch, max_len=spec.max_len + 3,
+                                       seed=spec.seed + 2)),
+              ("batch of one", spec.with_(batch=1, max_len=max(1, spec.max_len - 1),
+                                          seed=spec.seed + 3))]
     return [(f"{label} (B={s.batch}, T={s.max_len})", s) for label, s in probes]
 
 
-@dataclass
-class _Case:
-    module: StrategyModule
-    probes: list[tuple[str, Tensor, Tensor]]
-    expected: list[tuple[Tensor, Tensor]]
+_Probe = tuple[str, Tensor, Tensor, tuple[Tensor, Tensor]]  # label, x, lengths, eager output
 
 
-def _case(spec: WorkloadSpec, strategy: str) -> _Case:
-    rnn, _, _ = build(spec)
-    module = StrategyModule(rnn, strategy).eval()
-    probes = []
-    for label, probe in probe_specs(spec):
-        _, x, lengths = build(probe)
-        probes.append((label, x, lengths))
+def _case(spec: WorkloadSpec, strategy: str) -> tuple[StrategyModule, list[_Probe]]:
+    module = StrategyModule(build(spec)[0], strategy).eval()
+    inputs = [(label, *build(probe)[1:]) for label, probe in probe_specs(spec)]
     with torch.no_grad():
-        expected = [module(x, lengths) for _, x, lengths in probes]
-    return _Case(module, probes, expected)
-
-
-# ---------------------------------------------------------------------------------------------
-# one cell
+        return module, [(label, x, lengths, module(x, lengths)) for label, x, lengths in inputs]
 
 
 def _probe_error(outputs: object, expected: tuple[Tensor, Tensor]) -> float:
@@ -168,20 +131,19 @@ def _probe_error(outputs: object, expected: tuple[Tensor, Tensor]) -> float:
     for got, want in zip(outputs, expected, strict=True):
         if tuple(got.shape) != tuple(want.shape):
             return math.inf
-        diff = (got.detach().to("cpu", torch.float64) - want.detach().to("cpu", torch.float64))
+        diff = got.detach().to("cpu", torch.float64) - want.detach().to("cpu", torch.float64)
         if not torch.isfinite(diff).all():
             return math.inf
         worst = max(worst, float(diff.abs().max()) if diff.numel() else 0.0)
     return worst
 
 
-def _run_probes(fn: Callable, case: _Case) -> tuple[float, str]:
-    """Worst error over the probes and the probe it came from; raises DeployFailed on a crash."""
-    worst, where = 0.0, case.probes[0][0]
-    for (label, x, lengths), expected in zip(case.probes, case.expected, strict=True):
+def _run_probes(fn: Callable, probes: list[_Probe]) -> tuple[float, str]:
+    """Worst error over the probes and the first probe with it; raises DeployFailed on a crash."""
+    worst, where = 0.0, probes[0][0]
+    for label, x, lengths, expected in probes:
         try:
-            with torch.no_grad():
-                outputs = fn(x, lengths)
+            outputs = fn(x, lengths)
         except Exception as err:
             raise DeployFailed(f"run on {label}", err) from None
         error = _probe_error(outputs, expected)
@@ -190,46 +152,34 @@ def _run_probes(fn: Callable, case: _Case) -> tuple[float, str]:
     return worst, where
 
 
-def _check_case(case: _Case, spec: WorkloadSpec, strategy: str,
+def _check_case(module: StrategyModule, probes: list[_Probe], spec: WorkloadSpec, strategy: str,
                 technology: str) -> DeployResult:
-    deploy_technologies.check_technology(technology)
     row = {"strategy": strategy, "cell": spec.cell, "layers": spec.num_layers,
            "device": spec.device, "technology": technology}
     reason = deploy_technologies.unavailable(technology)
     if reason is not None:
         return DeployResult(**row, status="unavailable", detail=reason)
-    _, x, lengths = case.probes[0]
     try:
         with deploy_technologies.technology_context(technology):
-            deployed = deploy_technologies.deploy(case.module, x, lengths, technology)
-            error, where = _run_probes(deployed.fn, case)
+            deployed = deploy_technologies.deploy(module, probes[0][1], probes[0][2], technology)
+            error, where = _run_probes(deployed.fn, probes)
     except DeployFailed as failed:
         return DeployResult(**row, status="fails",
                             detail=f"{failed.stage}: {first_error_line(failed.error)}")
-    measured = {"graph_breaks": deployed.graph_breaks,
-                "build_seconds": round(deployed.build_seconds, 3), "max_abs_error": error,
-                "note": deployed.note}
+    row.update(graph_breaks=deployed.graph_breaks, build_seconds=round(deployed.build_seconds, 3),
+               max_abs_error=error, note=deployed.note)
     if error <= TOLERANCE:
-        return DeployResult(**row, status="works", detail=f"max abs error {error:.0e}",
-                            **measured)
-    return DeployResult(**row, status="wrong", detail=f"max abs error {error:.1e} on {where}",
-                        **measured)
-
-
-def _check_device(device: str) -> None:
-    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device: {device!r} requested but CUDA is not available here")
+        return DeployResult(**row, status="works", detail=f"max abs error {error:.0e}")
+    return DeployResult(**row, status="wrong", detail=f"max abs error {error:.1e} on {where}")
 
 
 def check_deploy(strategy: str, technology: str,
                  spec: WorkloadSpec | None = None) -> DeployResult:
     """Deploys ``strategy`` on ``spec``'s rnn (default: ``deploy_spec()``) with ``technology``
     and compares it with eager on ``probe_specs(spec)``."""
-    deploy_technologies.check_technology(technology)
-    _check_strategy(strategy)
     spec = spec or deploy_spec()
-    _check_device(spec.device)
-    return _check_case(_case(spec, strategy), spec, strategy, technology)
+    _check_arguments((strategy,), (technology,), spec.device)
+    return _check_case(*_case(spec, strategy), spec, strategy, technology)
 
 
 def deploy_matrix(strategies: Sequence[str] = tuple(STRATEGIES),
@@ -237,51 +187,26 @@ def deploy_matrix(strategies: Sequence[str] = tuple(STRATEGIES),
                   device: str = "cpu", technologies: Sequence[str] = TECHNOLOGIES,
                   progress: Callable[[int, int, str], None] | None = None,
                   seed: int = 0) -> list[DeployResult]:
-    """Every strategy x cell x layers x technology, rows in that order.
-
-    ``progress(done, total, label)`` is called after each cell.
-    """
-    for name in strategies:
-        _check_strategy(name)
-    for technology in technologies:
-        deploy_technologies.check_technology(technology)
-    _check_device(device)
+    """Every strategy x cell x layers x technology, rows in that order; ``progress(done, total,
+    label)`` is called after each cell."""
+    _check_arguments(strategies, technologies, device)
     total = len(strategies) * len(cells) * len(layers) * len(technologies)
     rows: list[DeployResult] = []
     for strategy in strategies:
         for cell in cells:
             for num_layers in layers:
                 spec = deploy_spec(cell, num_layers, device, seed)
-                case = _case(spec, strategy)
+                module, probes = _case(spec, strategy)
                 for technology in technologies:
-                    rows.append(_check_case(case, spec, strategy, technology))
+                    rows.append(_check_case(module, probes, spec, strategy, technology))
                     if progress is not None:
-                        progress(len(rows), total,
-                                 f"{strategy} {cell} {num_layers} {technology}")
+                        progress(len(rows), total, f"{strategy} {cell} {num_layers} {technology}")
     return rows
-
-
-# ---------------------------------------------------------------------------------------------
-# output formats
 
 
 def versions() -> dict[str, str | None]:
     """torch and the optional ONNX packages (None when missing)."""
-    found: dict[str, str | None] = {"torch": torch.__version__}
-    for name in ONNX_PACKAGES:
-        try:
-            found[name] = str(importlib.import_module(name).__version__)
-        except ImportError:
-            found[name] = None
-    return found
-
-
-def _legend_keys(rows: Sequence[DeployResult]) -> dict[str, int]:
-    keys: dict[str, int] = {}
-    for row in rows:
-        if row.status in ("fails", "unavailable") and row.detail not in keys:
-            keys[row.detail] = len(keys) + 1
-    return keys
+    return {"torch": torch.__version__, **deploy_technologies.onnx_versions()}
 
 
 def format_cell(row: DeployResult, legend: dict[str, int] | None = None) -> str:
@@ -299,22 +224,25 @@ def format_matrix(rows: Sequence[DeployResult]) -> str:
     """Rows strategy x cell x layers, columns technologies; fails/n/a point at a numbered
     legend with the first error line."""
     technologies = list(dict.fromkeys(row.technology for row in rows))
-    legend = _legend_keys(rows)
-    by_key: dict[tuple, dict[str, DeployResult]] = {}
+    legend: dict[str, int] = {}
+    cells: dict[str, dict[str, str]] = {}
     for row in rows:
-        by_key.setdefault((row.strategy, row.cell, row.layers), {})[row.technology] = row
-    labels = {key: f"{key[0]} {key[1]} {key[2]}" for key in by_key}
-    label_width = max([len("strategy cell layers"), *(len(v) for v in labels.values())])
-    cells = {key: {t: format_cell(r, legend) for t, r in group.items()}
-             for key, group in by_key.items()}
+        if row.status in ("fails", "unavailable") and row.detail not in legend:
+            legend[row.detail] = len(legend) + 1
+    for row in rows:
+        label = f"{row.strategy} {row.cell} {row.layers}"
+        cells.setdefault(label, {})[row.technology] = format_cell(row, legend)
+    title = "strategy cell layers"
+    label_width = max([len(title), *map(len, cells)])
     widths = {t: max([len(t), *(len(c.get(t, "")) for c in cells.values())])
               for t in technologies}
-    header = "strategy cell layers".ljust(label_width) + " | " + " ".join(
-        t.ljust(widths[t]) for t in technologies)
-    lines = [header, "-" * len(header)]
-    for key, group in cells.items():
-        lines.append(labels[key].ljust(label_width) + " | " + " ".join(
-            group.get(t, "-").ljust(widths[t]) for t in technologies))
+
+    def line(label: str, texts: dict[str, str]) -> str:
+        return label.ljust(label_width) + " | " + " ".join(
+            texts.get(t, "-").ljust(widths[t]) for t in technologies)
+
+    header = line(title, {t: t for t in technologies})
+    lines = [header, "-" * len(header), *(line(label, group) for label, group in cells.items())]
     if legend:
         lines.append("")
         lines.extend(f"[{number}] {detail}" for detail, number in legend.items())
@@ -322,8 +250,8 @@ def format_matrix(rows: Sequence[DeployResult]) -> str:
 
 
 def strategies_that_work(rows: Sequence[DeployResult], technology: str) -> list[str]:
-    """Strategies whose every row for ``technology`` is ``works`` (registry order); for
-    ``recommend --require``."""
+    """Strategies whose every row for ``technology`` works (registry order), for ``recommend
+    --require``."""
     mine = [row for row in rows if row.technology == technology]
     return [name for name in dict.fromkeys(row.strategy for row in mine)
             if all(row.status == "works" for row in mine if row.strategy == name)]
@@ -331,9 +259,8 @@ def strategies_that_work(rows: Sequence[DeployResult], technology: str) -> list[
 
 def format_summary(rows: Sequence[DeployResult]) -> str:
     """Per technology: how many cells work, and which strategies work everywhere."""
-    lines = [f"Compared with eager (max abs error <= {TOLERANCE:.0e}) on "
-             + ", ".join(label.split(" (")[0] for label, _ in probe_specs(deploy_spec()))
-             + ":"]
+    probes = ", ".join(label.split(" (")[0] for label, _ in probe_specs(deploy_spec()))
+    lines = [f"Compared with eager (max abs error <= {TOLERANCE:.0e}) on {probes}:"]
     for technology in dict.fromkeys(row.technology for row in rows):
         mine = [row for row in rows if row.technology == technology]
         counts = {status: sum(row.status == status for row in mine) for status in STATUSES}
@@ -345,17 +272,15 @@ def format_summary(rows: Sequence[DeployResult]) -> str:
 
 
 def to_json(rows: Sequence[DeployResult]) -> str:
-    payload = {
+    return json.dumps({
         "versions": versions(),
         "tolerance": TOLERANCE,
         "technologies": list(dict.fromkeys(row.technology for row in rows)),
         "probes": [label for label, _ in probe_specs(deploy_spec())],
         "shape": DEPLOY_SHAPE,
         "rows": [asdict(row) for row in rows],
-    }
-    return json.dumps(payload, indent=2)
+    }, indent=2)
 
 
 def to_csv(rows: Sequence[DeployResult]) -> str:
     return dataclass_csv(rows, DeployResult)
-

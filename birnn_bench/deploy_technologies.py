@@ -1,24 +1,11 @@
 """How each deployment technology turns a module ``forward(x, lengths)`` into a deployed callable.
 
-``deploy(module, x, lengths, technology)`` builds the deployment on the traced input ``(x,
-lengths)`` and returns it with its build time, graph breaks and a note; a stage that raises comes
-back as ``DeployFailed``. Comparing the deployment with eager is ``birnn_bench.deploy``'s job.
-
-Technologies (``TECHNOLOGIES``, torch's defaults, what a team gets out of the box):
-
-* ``script``: ``torch.jit.script``.
-* ``compile_fullgraph``: ``torch.compile(fullgraph=True)``.
-* ``compile``: plain ``torch.compile``; graph breaks counted on the first call.
-* ``export``: ``torch.export.export`` with a dynamic batch and T (``Dim(min=1)`` each).
-* ``onnx``: ``torch.onnx.export`` with torch's default exporter (``dynamo=True`` in torch 2.13)
-  and the same dynamic shapes, run with onnxruntime (CPU execution provider).
-
-Opt-in variants (``OPT_IN_TECHNOLOGIES``): the switch that torch's own messages point to.
-
-* ``compile_fullgraph_allow_rnn``: fullgraph with ``torch._dynamo.config.allow_rnn=True``.
-* ``export_while_loop``: ``torch.export.export`` with export's while-loop decomposition of
-  LSTM/GRU (what ``torch.onnx`` uses for dynamic shapes; without it the CPU rnn kernel fixes T
-  at the traced length).
+``TECHNOLOGIES`` are torch's defaults: ``script`` (``torch.jit.script``), ``compile_fullgraph``,
+``compile`` (graph breaks counted on the first call), ``export`` (``torch.export.export``, batch
+and T dynamic) and ``onnx`` (``torch.onnx.export``, dynamo exporter, same dynamic shapes, run
+with onnxruntime on CPU). ``OPT_IN_TECHNOLOGIES`` add the switch torch's own messages point to:
+dynamo's ``allow_rnn``, and export's while-loop LSTM/GRU decomposition (without it the CPU rnn
+kernel fixes T at the traced length).
 """
 
 from __future__ import annotations
@@ -71,14 +58,19 @@ def check_technology(technology: str) -> None:
         raise ValueError(f"technology: expected one of {ALL_TECHNOLOGIES}, got {technology!r}")
 
 
-def missing_onnx_packages() -> list[str]:
-    missing = []
+def onnx_versions() -> dict[str, str | None]:
+    """The optional ONNX packages' versions (None when missing)."""
+    found: dict[str, str | None] = {}
     for name in ONNX_PACKAGES:
         try:
-            importlib.import_module(name)
+            found[name] = str(importlib.import_module(name).__version__)
         except ImportError:
-            missing.append(name)
-    return missing
+            found[name] = None
+    return found
+
+
+def missing_onnx_packages() -> list[str]:
+    return [name for name, version in onnx_versions().items() if version is None]
 
 
 def onnx_available() -> bool:
@@ -87,53 +79,44 @@ def onnx_available() -> bool:
 
 def unavailable(technology: str) -> str | None:
     """Why ``technology`` cannot run here (a missing optional dependency), or None."""
-    if technology == "onnx":
-        missing = missing_onnx_packages()
-        if missing:
-            return (f"not installed: {', '.join(missing)} "
-                    f"(pip install {' '.join(ONNX_PACKAGES)})")
-    if technology == "export_while_loop":
-        error = compat.while_loop_rnn_missing()
-        if error is not None:
-            return compat.first_error_line(error)
-    return None
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Exporters print progress to stdout and warn through warnings and logging: keep the
-    command's output to the matrix."""
-    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    try:
-        for logger in loggers:
-            logger.setLevel(logging.ERROR)
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+    missing = missing_onnx_packages() if technology == "onnx" else []
+    if missing:
+        return f"not installed: {', '.join(missing)} (pip install {' '.join(ONNX_PACKAGES)})"
+    error = compat.while_loop_rnn_missing() if technology == "export_while_loop" else None
+    return None if error is None else compat.first_error_line(error)
 
 
 @contextlib.contextmanager
 def technology_context(technology: str) -> Iterator[None]:
-    """What the build AND the runs of a deployment share (recompiles on new shapes included):
-    quiet exporters, no autograd (deployments are for inference), the technology's switches; no
-    state left from earlier deployments in this process, and none left behind."""
+    """What a deployment's build and runs (recompiles included) share: exporters kept quiet (they
+    print and warn), no autograd, the technology's switches, and no rnn dispatch state from
+    earlier deployments in this process, nor any left behind."""
     check_technology(technology)
     compat.clear_rnn_dispatch_caches()
+    levels = {logger: logger.level for logger in map(logging.getLogger, _QUIET_LOGGERS)}
+    switches = (compat.allow_rnn() if technology == "compile_fullgraph_allow_rnn"
+                else contextlib.nullcontext())
     try:
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(_quiet())
-            stack.enter_context(torch.no_grad())
-            if technology == "compile_fullgraph_allow_rnn":
-                stack.enter_context(compat.allow_rnn())
+        for logger in levels:
+            logger.setLevel(logging.ERROR)
+        with (warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()),
+              torch.no_grad(), switches):
+            warnings.simplefilter("ignore")
             yield
     finally:
+        for logger, level in levels.items():
+            logger.setLevel(level)
         compat.clear_rnn_dispatch_caches()
         if technology in _COMPILES:
             torch.compiler.reset()
+
+
+def _attempt(stage: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, with what it raises as ``DeployFailed(stage, error)``."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as err:
+        raise DeployFailed(stage, err) from None
 
 
 def _dynamic_shapes(rnn: nn.RNNBase) -> dict[str, dict[int, Any]]:
@@ -142,31 +125,28 @@ def _dynamic_shapes(rnn: nn.RNNBase) -> dict[str, dict[int, Any]]:
     return {"x": {batch_dim(rnn): batch, time_dim(rnn): steps}, "lengths": {0: batch}}
 
 
-def _script(module: nn.Module) -> Callable:
-    try:
-        return compat.script_fresh(module)
-    except Exception as err:
-        raise DeployFailed("torch.jit.script", err) from None
-
-
-def _compile(module: nn.Module, x: Tensor, lengths: Tensor,
-             fullgraph: bool) -> tuple[Callable, float, dict[str, int]]:
-    """(compiled module, first-call seconds, graph breaks by reason) on the traced input."""
+def _compile(module: nn.Module, x: Tensor, lengths: Tensor, technology: str) -> Deployed:
+    """Compiled on the traced input; build_seconds is that first call."""
     torch.compiler.reset()
-    compiled = torch.compile(module, fullgraph=fullgraph)
+    compiled = torch.compile(module, fullgraph=technology != "compile")
     with compat.counting_graph_breaks() as graph_breaks:
         start = time.perf_counter()
-        try:
-            compiled(x, lengths)
-        except Exception as err:
-            raise DeployFailed("torch.compile", err) from None
+        _attempt("torch.compile", compiled, x, lengths)
         seconds = time.perf_counter() - start
-        return compiled, seconds, graph_breaks()
+        breaks = graph_breaks()
+    note = "build_seconds: first call, inductor caches allowed"
+    if technology == "compile_fullgraph_allow_rnn":
+        note += "; torch._dynamo.config.allow_rnn=True"
+    if technology != "compile":
+        return Deployed(compiled, seconds, None, note)
+    if breaks:
+        note += "; graph breaks: " + "; ".join(f"{reason.strip().splitlines()[0]} x{count}"
+                                               for reason, count in breaks.items())
+    return Deployed(compiled, seconds, sum(breaks.values()), note)
 
 
 def _export(module: nn.Module, x: Tensor, lengths: Tensor, while_loop: bool) -> Callable:
-    context = (compat.rnn_while_loop_decomposition() if while_loop
-               else contextlib.nullcontext())
+    context = compat.rnn_while_loop_decomposition() if while_loop else contextlib.nullcontext()
     try:
         with context:
             program = torch.export.export(module, (x, lengths),
@@ -178,21 +158,14 @@ def _export(module: nn.Module, x: Tensor, lengths: Tensor, while_loop: bool) -> 
 
 def _onnx(module: nn.Module, x: Tensor, lengths: Tensor) -> Callable:
     import onnxruntime
-
-    try:
-        program = torch.onnx.export(module, (x, lengths), dynamo=True, verbose=False,
-                                    dynamic_shapes=_dynamic_shapes(module.rnn))
-    except Exception as err:
-        raise DeployFailed("torch.onnx.export", err) from None
+    program = _attempt("torch.onnx.export", torch.onnx.export, module, (x, lengths),
+                       dynamo=True, verbose=False, dynamic_shapes=_dynamic_shapes(module.rnn))
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    try:
-        session = onnxruntime.InferenceSession(program.model_proto.SerializeToString(), options,
-                                               providers=["CPUExecutionProvider"])
-    except Exception as err:
-        raise DeployFailed("onnxruntime.InferenceSession", err) from None
+    session = _attempt("onnxruntime.InferenceSession", onnxruntime.InferenceSession,
+                       program.model_proto.SerializeToString(), options,
+                       providers=["CPUExecutionProvider"])
     names = [entry.name for entry in session.get_inputs()]
 
     def run(x: Tensor, lengths: Tensor) -> tuple[Tensor, ...]:
@@ -204,31 +177,20 @@ def _onnx(module: nn.Module, x: Tensor, lengths: Tensor) -> Callable:
 
 
 def deploy(module: nn.Module, x: Tensor, lengths: Tensor, technology: str) -> Deployed:
-    """Deploys ``module`` (its rnn in attribute ``rnn``) with ``technology``, traced or compiled
-    on ``(x, lengths)``; call inside
-    ``technology_context(technology)``. Raises ``DeployFailed``."""
+    """Deploys ``module`` (its rnn in attribute ``rnn``) with ``technology`` on the traced input
+    ``(x, lengths)``; call inside ``technology_context(technology)``. Raises ``DeployFailed``."""
     check_technology(technology)
+    if technology in _COMPILES:
+        return _compile(module, x, lengths, technology)
     start = time.perf_counter()
     if technology == "script":
-        return Deployed(_script(module), time.perf_counter() - start, None,
-                        "torch.jit.script of the module as written")
-    if technology in _COMPILES:
-        fn, seconds, breaks = _compile(module, x, lengths, fullgraph=technology != "compile")
-        note = "build_seconds: first call, inductor caches allowed"
-        if technology == "compile_fullgraph_allow_rnn":
-            note += "; torch._dynamo.config.allow_rnn=True"
-        if technology == "compile":
-            if breaks:
-                note += "; graph breaks: " + "; ".join(
-                    f"{reason.strip().splitlines()[0]} x{count}"
-                    for reason, count in breaks.items())
-            return Deployed(fn, seconds, sum(breaks.values()), note)
-        return Deployed(fn, seconds, None, note)
-    if technology in ("export", "export_while_loop"):
-        while_loop = technology == "export_while_loop"
-        fn = _export(module, x, lengths, while_loop)
-        note = "register_{lstm,gru}_while_loop_decomposition()" if while_loop else ""
-        return Deployed(fn, time.perf_counter() - start, None, note)
-    fn = _onnx(module, x, lengths)
-    return Deployed(fn, time.perf_counter() - start, None,
-                    "torch.onnx.export(dynamo=True), onnxruntime CPU")
+        fn = _attempt("torch.jit.script", compat.script_fresh, module)
+        note = "torch.jit.script of the module as written"
+    elif technology in ("export", "export_while_loop"):
+        fn = _export(module, x, lengths, technology == "export_while_loop")
+        note = ("register_{lstm,gru}_while_loop_decomposition()"
+                if technology == "export_while_loop" else "")
+    else:
+        fn = _onnx(module, x, lengths)
+        note = "torch.onnx.export(dynamo=True), onnxruntime CPU"
+    return Deployed(fn, time.perf_counter() - start, None, note)
