@@ -1,11 +1,8 @@
-"""What every benchmark module shares: the regimes, the package of the commit under test, the
-cached case of the current point, thread pinning and the synchronised clock.
+"""What every benchmark module shares: regimes, the cached case, thread pinning, the clock.
+asv measures every commit with the working tree's suite: a commit lacking a piece of the package
+raises ``NotImplementedError`` in setup, so its points show as n/a, never as failures."""
 
-asv measures every commit with the working tree's suite (numpy's rule). The one place that
-handles a commit lacking a piece of the package is here: ``case_for`` raises
-``NotImplementedError``, so such points show as n/a, never as failures.
-"""
-
+import contextlib
 import os
 import sys
 import time
@@ -27,22 +24,20 @@ try:
 except ImportError:  # commits before the baseline was named in one place
     BASELINE = "hn_index"
 
-def _warm_profiler():
-    """The first torch.profiler of a process costs about 1 s, and peak memory and op counts use
-    one per point: paid once here, in the process asv's forkserver forks every point from, not
-    once per child. Not on CUDA builds (the profiler may initialise CUDA, see environment.py)."""
-    if torch.version.cuda is not None:
-        return
+
+# The first torch.profiler of a process costs about 1 s: paid once here, in the process asv's
+# forkserver forks every point from. Not on CUDA builds (the profiler may initialise CUDA).
+if torch.version.cuda is None:
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True):
         torch.ones(1).add_(1)
-
-
-_warm_profiler()
 REGIMES = regimes.by_id()
 PARAM_NAMES = ["regime", "strategy"]
 PARAMS = [list(REGIMES), list(STRATEGIES)]
+#: A file to append progress lines to (asv shows a setup_cache's output only when it ends).
+PROGRESS_ENV = "BIRNN_BENCH_PROGRESS"
+_CACHE = {}
 
 
 def timer():
@@ -51,8 +46,7 @@ def timer():
 
 
 def pin():
-    """Threads ($BIRNN_BENCH_THREADS, default 1) and precision: each asv process is the
-    suite's own, so it sets them for its whole life."""
+    """Threads ($BIRNN_BENCH_THREADS, default 1) and precision, for the asv process's life."""
     if measure is None:
         raise NotImplementedError("this commit predates birnn_bench.measure")
     measure.set_precision_flags()
@@ -69,12 +63,9 @@ def regime_for(regime_id, train=False):
     return regime
 
 
-_CACHE = {}
-
-
 def case_for(regime_id, strategy, train=False):
-    """The BenchCase of one point, built once per process: asv_runner re-runs setup() between
-    the timed calls of a sample when number > 1."""
+    """The BenchCase of one point, built once per process (asv re-runs setup() between the timed
+    calls of a sample when number > 1)."""
     if BenchCase is None:
         raise NotImplementedError("this commit predates birnn_bench.bench")
     if strategy not in STRATEGIES:
@@ -106,19 +97,12 @@ class Case:
 
 
 class Timed(Case):
-    """Absolute times, for history across commits. Decisions between strategies come from the
-    paired ratios (``ratios.py``), so these take few samples: one process per point, 3 to 5
-    samples of at most about 0.3 s in all; setup's first call is the warm-up."""
+    """Absolute times, for history only (decisions come from ``ratios.py``): few samples."""
 
     rounds = 1
     repeat = (3, 5, 0.3)
     warmup_time = 0
     timer = staticmethod(timer)
-
-
-#: A file to append progress lines to: asv shows a setup_cache's output only when it ends, so
-#: the main job tails this file to show the regimes as they finish.
-PROGRESS_ENV = "BIRNN_BENCH_PROGRESS"
 
 
 def progress(line):
@@ -132,19 +116,15 @@ def progress(line):
 def runnable_regimes(train=False):
     found = []
     for regime_id in REGIMES:
-        try:
+        with contextlib.suppress(NotImplementedError):
             found.append(regime_for(regime_id, train))
-        except NotImplementedError:
-            continue
     return found
 
 
 def measure_all(what, figure):
-    """{(regime, strategy): figure(case)} for every point this machine runs, in ONE process.
-
-    For deterministic figures (errors, peak bytes, op counts): they do not depend on the
-    process, and one process spares a fork, a case build (and on a GPU a CUDA context) per
-    point. None for a commit that predates the benchmark support (its points are n/a)."""
+    """{(regime, strategy): figure(case)} for every point this machine runs, in ONE process (for
+    deterministic figures: spares a fork and a case build per point). None for a commit that
+    predates the benchmark support (its points are n/a)."""
     if BenchCase is None:
         return None
     pin()

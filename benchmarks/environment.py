@@ -1,9 +1,6 @@
 """What a result depends on besides the code, as the Environment benchmark's parameter values.
-
-On a CUDA build, asking for the GPU's name (even ``torch.cuda.is_available()``) initialises the
-CUDA driver, and asv's forkserver then forks every benchmark child from this process: none of
-them could use CUDA. So a CUDA build asks a short-lived subprocess; a CPU build answers here.
-"""
+On a CUDA build even ``torch.cuda.is_available()`` initialises CUDA, and asv's forkserver forks
+every benchmark from this process: so a CUDA build asks a subprocess; a CPU build answers here."""
 
 import json
 import os

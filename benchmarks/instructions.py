@@ -1,14 +1,6 @@
-"""asv benchmarks: instructions per call under callgrind, the series that does not follow load.
-
-``setup_cache`` counts every point in ONE valgrind process (``birnn_bench.instructions``; its
-start-up alone costs a minute or more), on the few CPU regimes of
-``regimes.instruction_regimes`` (on the smoke grid: the baseline on the smoke regime). Two runs
-of one commit agree to the instruction on this machine, so any change across commits is a
-change in the work the code does. Where valgrind (or torch's
-support for it) is missing, every point is n/a with the reason, never a failure.
-
-Not part of the quick main job (it adds minutes): ``python3 scripts/main_job.py --instructions``.
-"""
+"""asv benchmarks: instructions per call under callgrind (``birnn_bench.instructions``), on the
+CPU regimes of ``regimes.instruction_regimes`` (smoke grid: the baseline only); n/a with the
+reason without valgrind. Opt-in: ``python3 scripts/main_job.py --instructions``."""
 
 from . import regimes
 from .common import BASELINE, PARAM_NAMES, STRATEGIES, pin, progress
@@ -23,15 +15,14 @@ PARAMS = [list(REGIMES), list(STRATEGIES)]
 
 
 def count_all(grid=None):
-    """{(regime, strategy): {step: instructions per call}} on ``grid`` (default:
-    ``BIRNN_BENCH_GRID``), or the reason why nothing is counted (n/a)."""
+    """{(regime, strategy): {step: instructions per call}} on ``grid`` (default: the env's), or
+    the reason why nothing is counted (n/a)."""
     if _instructions is None:
         return "this commit predates birnn_bench.instructions"
     reason = _instructions.unavailable()
     if reason:
         progress(f"instructions: n/a ({reason})")
         return reason
-    # The smoke grid (CI) counts one point for real: valgrind's start-up alone is a minute.
     grid = grid or regimes.grid_name()
     chosen = regimes.instruction_regimes(grid)
     names = [BASELINE] if grid == "smoke" else list(STRATEGIES)

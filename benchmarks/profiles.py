@@ -1,15 +1,6 @@
-"""asv benchmarks: deterministic profile counts of one inference forward (``track_`` only).
-
-Same grid points as ``strategies.py``; every figure comes from ``birnn_bench.profiles``. The
-counts repeat exactly, so any change on the dashboard is a change in what the code launches:
-
-* ``Profiles``: ATen ops the dispatcher runs (all phases; the extract phase alone), CPU and CUDA;
-* ``CudaCounts``: CUDA kernels that ran, host-blocking CUDA calls; defined only where CUDA regimes
-  are (a CPU machine shows no empty CUDA tiles), over the CUDA regimes only.
-
-All computed for every point in one process (``common.measure_all``).
-
-The rnn time share is a timing and is deliberately not tracked here.
+"""asv benchmarks: exact profile counts of one inference forward (``birnn_bench.profiles``), so
+any change on the dashboard is a change in what the code launches. ``CudaCounts`` is defined
+only where CUDA regimes are (a CPU machine shows no empty CUDA tiles).
 """
 
 from .common import PARAMS, REGIMES, Bulk, measure_all
@@ -54,8 +45,7 @@ _CUDA_PARAMS = [_CUDA_REGIMES, PARAMS[1]]
 if _CUDA_REGIMES:
 
     class CudaCounts(Bulk):
-        """CUDA kernels that ran during one forward (torch.profiler device activities) and CUDA
-        calls that blocked the host (stream / device / event synchronise, synchronous memcpy)."""
+        """CUDA kernels that ran during one forward and CUDA calls that blocked the host."""
 
         params = _CUDA_PARAMS
 

@@ -1,16 +1,7 @@
-"""asv benchmarks: paired time ratios to the baseline, per regime and strategy.
-
-``setup_cache`` runs, in ONE process, the paired comparison engine (``birnn_bench.compare``) on
-every regime: all strategies of a regime timed in short interleaved blocks, each divided by the
-baseline blocks around it, the median of those per-round ratios with a 99% interval. The
-``track_`` methods then report one value per point, so the dashboard draws per-strategy lines
-that stay put across commits on a noisy machine (absolute times do not). The baseline's own
-row is its A/A: the baseline against itself in the same rounds, i.e. the measured resolution.
-
-``BIRNN_BENCH_PAIRED_BUDGET`` (seconds per regime and mode, default 8) bounds the time once a
-regime has had ``MIN_ROUNDS`` (16) rounds, so every value has an interval robust to a disturbed
-round or two.
-"""
+"""asv benchmarks: paired time ratios to the baseline (``birnn_bench.compare``, every regime in
+ONE process), which stay put across commits on a noisy machine where absolute times do not. The
+baseline's own row is its A/A. ``BIRNN_BENCH_PAIRED_BUDGET``: seconds per regime and mode
+(default 8) once a regime has had ``MIN_ROUNDS`` rounds."""
 
 import os
 import time
@@ -24,12 +15,9 @@ except ImportError:  # a commit that predates the paired engine: its points are 
     compare = compare_strategies = None
 
 BUDGET_ENV = "BIRNN_BENCH_PAIRED_BUDGET"
-#: Rounds every regime gets before the budget may stop it: the engine's ROBUST_ROUNDS (16; with
-#: its minimum, 8, the 99% interval is the min..max of the rounds, and one disturbed round on a
-#: long regime widened an A/A to 0.97-1.45 on a quiet box). 16 for the commits of this session
-#: whose engine predates the constant.
+#: Rounds every regime gets before the budget may stop it (with the engine's minimum, 8, one
+#: disturbed round widened an A/A to 0.97-1.45); 16 where the engine predates ROBUST_ROUNDS.
 MIN_ROUNDS = getattr(compare, "ROBUST_ROUNDS", 16)
-
 UNIT = f"x {BASELINE}"
 
 
@@ -57,8 +45,7 @@ def paired_ratios(mode):
         result = compare_strategies(regime.spec(), list(STRATEGIES), mode, budget_s=budget,
                                     min_rounds=MIN_ROUNDS)
         for name, paired in result.ratios.items():
-            ratio = paired.ratio
-            found[(regime.id, name)] = (ratio.estimate, ratio.low, ratio.high)
+            found[(regime.id, name)] = (paired.ratio.estimate, paired.ratio.low, paired.ratio.high)
         progress(f"[paired {mode} {index}/{len(todo)}] {regime.id}: {result.rounds} rounds, "
                  f"{result.seconds:.1f} s, A/A {result.resolution.low:.3f}-"
                  f"{result.resolution.high:.3f} ({time.perf_counter() - started:.0f} s so far)")

@@ -1,20 +1,7 @@
-"""The regimes the asv suite measures: named workloads that users run and where strategies diverge.
-
-A regime is one workload shape (device, cell, layers, batch, max_len, hidden, lengths, dtype).
-Its id is self-describing, e.g. ``cpu-lstm-L2-B64-T128-H128-skewed-float32``, so the analysis
-reads results without importing this file (``analysis.load`` parses ids back into columns).
-
-Grids (``BIRNN_BENCH_GRID``):
-
-* ``quick`` (default): the named list below, for LSTM and GRU, 1 and 2 layers; float32, plus
-  bfloat16 on CUDA. The training step is measured where a CPU can afford it in a quick run.
-* ``full``: the Cartesian product of ``FULL_AXES`` (for big machines).
-* ``smoke``: one tiny regime per device (what CI runs through asv for real).
-
-Only devices this torch build can use are listed (``BIRNN_BENCH_DEVICES`` overrides), so a CPU
-machine spends no time and no log lines on CUDA points. This file lives in ``benchmarks/`` (the
-working tree's suite): every commit asv measures gets the same regimes.
-"""
+"""The regimes the asv suite measures, with self-describing ids the analysis parses back
+(``cpu-lstm-L2-B64-T128-H128-skewed-float32``). Grids (``BIRNN_BENCH_GRID``): ``quick`` (default),
+``full`` (the product of ``FULL_AXES``), ``smoke`` (one tiny regime per device, what CI runs), on
+the devices this torch build can use (``BIRNN_BENCH_DEVICES`` overrides)."""
 
 from __future__ import annotations
 
@@ -67,10 +54,14 @@ class Shape:
     cpu_train: bool  # a quick CPU run can afford the training step here
     cuda_only: bool = False
 
+    def regime(self, device: str, cell: str, layers: int, dtype: str = "float32",
+               train: bool = True) -> Regime:
+        return Regime(self.name, device, cell, layers, self.batch, self.max_len, self.hidden,
+                      self.lengths, dtype, train)
 
-#: What users run, and where strategies part ways. Training steps of the two T>=128 shapes cost
-#: 2-28 s per round of all strategies on one CPU thread, so quick CPU runs time their inference
-#: only (the full grid and CUDA measure both).
+
+#: What users run, and where strategies part ways. Training steps of the T>=128 shapes cost 2-28 s
+#: per round on one CPU thread: quick CPU runs time their inference only.
 QUICK_SHAPES = (
     Shape("latency", batch=1, max_len=32, hidden=128, lengths="equal", cpu_train=True),
     Shape("batch_equal", batch=64, max_len=32, hidden=128, lengths="equal", cpu_train=True),
@@ -81,13 +72,9 @@ QUICK_SHAPES = (
 )
 QUICK_CELLS = ("lstm", "gru")
 QUICK_LAYERS = (1, 2)
-FULL_AXES: dict[str, tuple] = {
-    "cell": ("lstm", "gru"),
-    "batch": (1, 16, 64, 256),
-    "max_len": (32, 128, 512),
-    "lengths": ("equal", "uniform", "skewed"),
-    "hidden": (128, 512),
-    "layers": (1, 2),
+FULL_AXES: dict[str, tuple] = {  # Regime field -> values, in the grid's order
+    "cell": ("lstm", "gru"), "batch": (1, 16, 64, 256), "max_len": (32, 128, 512),
+    "lengths": ("equal", "uniform", "skewed"), "hidden": (128, 512), "layers": (1, 2),
     "dtype": ("float32", "float16", "bfloat16"),
 }
 SMOKE = Shape("smoke", batch=4, max_len=8, hidden=16, lengths="skewed", cpu_train=True)
@@ -118,32 +105,21 @@ def grid_name() -> str:
 
 def _quick(device: str) -> list[Regime]:
     dtypes = ("float32", "bfloat16") if device == "cuda" else ("float32",)
-    found = []
-    for shape, cell, layers, dtype in itertools.product(QUICK_SHAPES, QUICK_CELLS, QUICK_LAYERS,
-                                                        dtypes):
-        if shape.cuda_only and device != "cuda":
-            continue
-        found.append(Regime(shape.name, device, cell, layers, shape.batch, shape.max_len,
-                            shape.hidden, shape.lengths, dtype,
-                            train=shape.cpu_train or device == "cuda"))
-    return found
+    return [shape.regime(device, cell, layers, dtype, train=shape.cpu_train or device == "cuda")
+            for shape, cell, layers, dtype in itertools.product(QUICK_SHAPES, QUICK_CELLS,
+                                                                QUICK_LAYERS, dtypes)
+            if device == "cuda" or not shape.cuda_only]
 
 
 def _full(device: str) -> list[Regime]:
-    names = list(FULL_AXES)
-    found = []
-    for values in itertools.product(*FULL_AXES.values()):
-        axis = dict(zip(names, values, strict=True))
-        if device == "cpu" and axis["dtype"] in CUDA_ONLY_DTYPES:
-            continue
-        found.append(Regime("full", device, axis["cell"], axis["layers"], axis["batch"],
-                            axis["max_len"], axis["hidden"], axis["lengths"], axis["dtype"]))
-    return found
+    axes = (dict(zip(FULL_AXES, values, strict=True))
+            for values in itertools.product(*FULL_AXES.values()))
+    return [Regime("full", device, **axis) for axis in axes
+            if device != "cpu" or axis["dtype"] not in CUDA_ONLY_DTYPES]
 
 
 def _smoke(device: str) -> list[Regime]:
-    return [Regime(SMOKE.name, device, "lstm", 2, SMOKE.batch, SMOKE.max_len, SMOKE.hidden,
-                   SMOKE.lengths, "float32")]
+    return [SMOKE.regime(device, "lstm", 2)]
 
 
 def regimes(name: str | None = None, on: tuple[str, ...] | None = None) -> list[Regime]:
@@ -157,9 +133,8 @@ def by_id(name: str | None = None, on: tuple[str, ...] | None = None) -> dict[st
 
 
 #: Where instructions are counted (under valgrind, CPU): small, since a forward costs valgrind
-#: ~50x its native time and each new oneDNN kernel a minute or so to translate (B64 T128 H128
-#: took 100 s per forward). Skewed lengths, where packing and padding differ; two layers of LSTM
-#: and one of GRU. Every strategy on both: about 4 minutes on one core here.
+#: ~50x its native time and each new oneDNN kernel a minute or so to translate. Skewed lengths,
+#: where packing and padding differ. Every strategy on both: about 4 minutes on one core here.
 COUNTED = Shape("counted", batch=16, max_len=32, hidden=32, lengths="skewed", cpu_train=False)
 INSTRUCTION_CELLS = (("lstm", 2), ("gru", 1))
 
@@ -168,8 +143,8 @@ def instruction_regimes(name: str | None = None) -> dict[str, Regime]:
     """The CPU regimes of ``instructions.Instructions``: the smoke regime on the smoke grid,
     else ``COUNTED`` for ``INSTRUCTION_CELLS``."""
     if (name or grid_name()) == "smoke":
-        return {regime.id: regime for regime in _smoke("cpu")}
-    found = [Regime(COUNTED.name, "cpu", cell, layers, COUNTED.batch, COUNTED.max_len,
-                    COUNTED.hidden, COUNTED.lengths, "float32", train=False)
-             for cell, layers in INSTRUCTION_CELLS]
+        found = _smoke("cpu")
+    else:
+        found = [COUNTED.regime("cpu", cell, layers, train=False)
+                 for cell, layers in INSTRUCTION_CELLS]
     return {regime.id: regime for regime in found}

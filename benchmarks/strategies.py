@@ -1,19 +1,13 @@
-"""asv benchmarks: time, memory and correctness of every last-state strategy, per regime.
-
-Thin classes only: the regimes come from ``regimes.py`` (``BIRNN_BENCH_GRID=quick|full|smoke``),
-every operation from ``birnn_bench.bench.BenchCase``. Points that make no sense here (no GPU, a
-training step a quick CPU run does not afford, a CUDA out-of-memory) raise
-``NotImplementedError`` in setup and show as n/a. Deterministic figures (peak bytes, errors) are
-computed for all points in one process (``common.measure_all``); timings get a process each.
-"""
+"""asv benchmarks: time, memory and correctness of every last-state strategy, per regime: thin
+classes over ``birnn_bench.bench.BenchCase``. Deterministic figures are computed for all points
+in one process (``common.measure_all``); timings get a process each."""
 
 from . import environment
 from .common import Bulk, Timed, measure_all, pin
 
 
 class Extract(Timed):
-    """Only the state-taking step (index / gather / unpack / chunk), rnn outputs precomputed
-    (BenchCase.extract runs prepare + run once, on first use, outside the timed calls)."""
+    """Only the state-taking step (index / gather / unpack / chunk), rnn outputs precomputed."""
 
     number = 50  # microsecond operations: 50 calls per sample, each timed apart from setup
     repeat = 3
@@ -47,8 +41,7 @@ class TrainStep(Timed):
 
 
 class PeakMemory(Bulk):
-    """Peak bytes allocated by one forward call (CPU allocator events / CUDA allocator peak):
-    exact, identical run to run and process to process."""
+    """Peak bytes allocated by one forward call: exact, identical run to run."""
 
     unit = "bytes"
 
@@ -69,12 +62,9 @@ def _error_and_ratio(case):
 
 
 class Error(Bulk):
-    """Max abs error against the float64 oracle on this very configuration: every strategy is
-    checked on the regimes it is timed on. ``track_error_over_tolerance`` is the same error over
-    the dtype's tolerance (> 1: wrong), the readable view on a log axis. ``track_error_verdict``
-    is what the dashboard judges (asv.conf.json): 1 wrong, 0 right; it changes only when a
-    verdict does, where the error's last digits move with rounding from commit to commit. A
-    lookup in the cache, one more short process per point (about 10 s on the quick CPU grid)."""
+    """Max abs error against the float64 oracle on the regime itself; the same over the dtype's
+    tolerance (> 1: wrong); and the verdict the dashboard judges (1 wrong, 0 right), which
+    changes only when a verdict does, not with rounding in the error's last digits."""
 
     unit = "abs error"
 
@@ -98,8 +88,7 @@ class Error(Bulk):
 
 
 class Environment:
-    """Records the pinned thread count; torch, CUDA, cuDNN, GPU and TF32 travel in the parameter
-    values (``environment.py`` reads them without touching CUDA in asv's forkserver)."""
+    """The pinned thread count; torch, CUDA, cuDNN, GPU and TF32 travel in the parameters."""
 
     params, param_names = environment.params()
     unit = "threads"

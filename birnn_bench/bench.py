@@ -1,9 +1,6 @@
-"""One workload and one strategy, built once, with every operation that gets measured.
-
-The asv suite (``benchmarks/``), ``recommend``, the resolution check and the crosscheck all call
-these methods, so everything measures the same code. Nothing here changes global state: callers
-pin threads and precision (``measure.pinned``, or the benchmark's own setup).
-"""
+"""One workload and one strategy, built once, with every operation that gets measured: the asv
+suite, ``recommend``, the resolution check and the crosscheck all call these, so everything
+measures the same code. Nothing here changes global state (callers use ``measure.pinned``)."""
 
 from __future__ import annotations
 
@@ -24,8 +21,7 @@ class BenchCase:
     """The rnn, x and lengths of ``spec`` with ``strategy``; the first forward runs here, untimed
     (allocator, cuDNN plans and CUDA out-of-memory errors happen in it)."""
 
-    def __init__(self, spec: WorkloadSpec, strategy: str,
-                 workload: Workload | None = None) -> None:
+    def __init__(self, spec: WorkloadSpec, strategy: str, workload: Workload | None = None) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy: expected one of {sorted(STRATEGIES)}, got {strategy!r}")
         self.spec = spec
@@ -36,8 +32,6 @@ class BenchCase:
         measure.synchronize(self.device)
         self._ran: object = None
         self._train_warm = False
-
-    # -- the operations that are timed ------------------------------------------------------
 
     def forward(self) -> States:
         """End to end, inference: padded batch + lengths -> (fwd, bwd)."""
@@ -82,8 +76,6 @@ class BenchCase:
             return self.train_step
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
 
-    # -- deterministic figures ---------------------------------------------------------------
-
     def peak_bytes(self) -> int:
         return measure.peak_bytes(self.forward, self.device)
 
@@ -94,16 +86,13 @@ class BenchCase:
 
 
 def compare_strategies(spec: WorkloadSpec, names: Sequence[str], mode: str = "forward", *,
-                       baseline: str = BASELINE, extra: dict[str, Callable[[], object]] | None
-                       = None, workload: Workload | None = None,
+                       baseline: str = BASELINE, workload: Workload | None = None,
+                       extra: dict[str, Callable[[], object]] | None = None,
                        **engine: object) -> compare.Comparison:
-    """The paired comparison (``compare.compare``) of ``names`` on one workload, the baseline
-    included, CUDA synchronised around each block. Every strategy reads the SAME rnn, x and
-    lengths: with a copy each, where each tensor happens to lie in memory moved a strategy by
-    1-2% (two of 16 A/A comparisons against a separately built copy came out "significant"),
-    and the A/A is then the baseline's own call, in a random place of every round like any other
-    candidate. ``extra`` adds candidates that are not strategies (the resolution check's slowed
-    baseline), on ``workload`` when given (built from ``spec`` otherwise)."""
+    """The paired comparison (``compare.compare``) of ``names`` and the baseline on one workload,
+    CUDA synchronised around each block. Every strategy reads the SAME rnn, x and lengths (with a
+    copy each, where tensors lie in memory moved a strategy by 1-2%). ``extra`` adds candidates
+    that are not strategies, on ``workload`` when given (built from ``spec`` otherwise)."""
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     workload = workload if workload is not None else build(spec)

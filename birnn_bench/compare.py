@@ -1,17 +1,11 @@
 """The paired comparison engine: the project's one significance rule.
 
-On a shared machine two strategies timed in different processes, or minutes apart, differ by the
-machine as much as by the code. So candidates of ONE workload are timed in one process, in short
-interleaved blocks, their order shuffled every round, and each candidate's time is divided by the
-baseline's time of the same round. The estimate is the median of those per-round ratios, with a
-distribution-free 99% interval (order statistics of the binomial, no resampling seed). The
-baseline also runs against itself in the same rounds (A/A): its interval is the resolution of the
-answer, reported with it.
-
-A ratio is significant when its interval excludes 1 (``Interval.significant``); nothing else in
-the project decides "faster" or "slower".
-
-The engine changes no global state: callers pin threads and precision (``measure.pinned``).
+Candidates of ONE workload are timed in one process, in short interleaved blocks in a shuffled
+order, and each candidate's time is divided by the baseline's time of the same round (machine
+drift cancels). The estimate is the median of those per-round ratios with a distribution-free
+99% interval; the baseline against itself in the same rounds (A/A) gives the resolution. A ratio
+is significant when its interval excludes 1 (``Interval.significant``), nowhere else. No global
+state changes here: callers pin threads and precision (``measure.pinned``).
 """
 
 from __future__ import annotations
@@ -26,21 +20,17 @@ from typing import Any
 CONFIDENCE = 0.99
 #: The fewest rounds whose min..max covers the median at 99% (2 * 0.5**8 < 0.01).
 MIN_ROUNDS = 8
-#: Rounds after which the 99% interval runs from the 3rd to the 14th value: one or two disturbed
-#: rounds on either side no longer move it (with 8 it is the min..max). The suite and the
-#: resolution check use it; ``recommend`` keeps the minimum (a user is waiting).
+#: Rounds after which the 99% interval runs from the 3rd to the 14th value, so one or two
+#: disturbed rounds no longer move it. The suite and the resolution check use it.
 ROBUST_ROUNDS = 16
-#: Stop once every interval's half-width is within this fraction of its estimate ...
+#: Stop once every interval's half-width is within this fraction of its estimate, or within
+#: DECIDED_TARGET for a candidate already significantly apart from the baseline.
 TARGET = 0.02
-#: ... or, for a candidate already significantly apart from the baseline, within this one: its
-#: verdict is settled, and its rounds are better spent on the close calls.
 DECIDED_TARGET = 0.05
-#: A block is repeated calls of one candidate lasting about this long: short blocks interleave
-#: finely (on the 2-core box 2 ms blocks over 200 rounds resolved 3%; 20 ms blocks did not).
+#: A block is repeated calls of one candidate lasting about this long (on the 2-core box 2 ms
+#: blocks over 200 rounds resolved 3%; 20 ms blocks did not).
 BLOCK_SECONDS = 0.002
-#: Blocks of each entry per round, the fastest of which counts (a block the scheduler interrupts
-#: can only be slower). Two gave no narrower intervals than one on the 2-core box at equal wall
-#: time (T512 regimes: half the rounds, wider), so one is the default.
+#: Blocks of each entry per round, the fastest counting (two gave no narrower intervals).
 BLOCKS = 1
 AA_SUFFIX = " (A/A)"
 
@@ -72,27 +62,21 @@ class Interval:
         return "faster" if self.high < 1.0 else "slower"
 
 
-def _order_statistic_rank(n: int, confidence: float) -> int:
-    """The largest k with P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2, 0 if none."""
-    tail = (1 - confidence) / 2
-    total, cdf, k = 2**n, 0, 0
-    while k < n:
-        cdf += math.comb(n, k)
-        if cdf / total > tail:
-            break
-        k += 1
-    return k
-
-
 def median_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
-    """Median with a distribution-free interval: the k-th smallest and k-th largest value, k from
-    the binomial. With too few values for ``confidence`` the interval is (0, inf): undecided."""
+    """Median with a distribution-free interval: the k-th smallest and k-th largest value, k the
+    largest with P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2. With too few values for
+    ``confidence`` the interval is (0, inf): undecided."""
     ordered = sorted(float(v) for v in values)
     if not ordered:
         raise ValueError("median_interval: no values")
     n = len(ordered)
     middle = (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
-    k = _order_statistic_rank(n, confidence)
+    cdf, k = 0, 0
+    while k < n:
+        cdf += math.comb(n, k)
+        if cdf / 2**n > (1 - confidence) / 2:
+            break
+        k += 1
     if k == 0:
         return Interval(middle, 0.0, math.inf)
     return Interval(middle, ordered[k - 1], ordered[n - k])
@@ -127,24 +111,6 @@ class Comparison:
 Progress = Callable[[int, int, float], None]  # (rounds done, candidates still running, seconds)
 
 
-def _calibrate(fn: Callable[[], object], block_s: float, clock: Clock,
-               sync: Callable[[], None]) -> int:
-    """Calls per block so that a block lasts about ``block_s`` (one warm-up call first)."""
-    fn()
-    sync()
-    start = clock()
-    fn()
-    sync()
-    once = max(clock() - start, 1e-9)
-    return max(1, min(10_000, round(block_s / once)))
-
-
-def _settled(ratio: Interval, target: float, decided_target: float) -> bool:
-    if ratio.half_width <= target:
-        return True
-    return ratio.significant and ratio.half_width <= decided_target
-
-
 def _time_block(fn: Callable[[], object], number: int, clock: Clock,
                 sync: Callable[[], None]) -> float:
     sync()
@@ -164,13 +130,10 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
             progress: Progress | None = None) -> Comparison:
     """Times ``candidates`` (name -> zero-argument call) against ``candidates[baseline]``.
 
-    Every round runs ``blocks`` blocks of each candidate still undecided, of the baseline and of
-    the baseline a second time (the A/A), in a shuffled order; a candidate's ratio is its fastest
-    block over the baseline's fastest block of the same round. After ``min_rounds`` a candidate
-    whose interval is narrower than ``target`` (relative half-width), or narrower than
-    ``decided_target`` and clear of 1, drops out; the comparison stops when all have, when
-    ``budget_s`` of wall time is spent (checked after ``min_rounds`` only, so every answer has
-    an interval), or after ``max_rounds``. ``sync`` runs before and after each block (CUDA).
+    Every round runs ``blocks`` blocks of each undecided candidate, the baseline and the A/A in a
+    shuffled order. After ``min_rounds`` a candidate within ``target`` (or ``decided_target`` and
+    clear of 1) drops out; the comparison stops when all have, when ``budget_s`` is spent
+    (checked after ``min_rounds`` only), or after ``max_rounds``. ``sync`` runs around each block.
     """
     if baseline not in candidates:
         raise ValueError(f"baseline: {baseline!r} is not among the candidates "
@@ -188,7 +151,11 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
     started = clock()
     aa = baseline + AA_SUFFIX
     calls = {**candidates, aa: candidates[baseline]}
-    number = {name: _calibrate(fn, block_s, clock, sync) for name, fn in candidates.items()}
+    number: dict[str, int] = {}
+    for name, fn in candidates.items():  # calls per block of about block_s, after a warm-up
+        fn()
+        once = max(_time_block(fn, 1, clock, sync), 1e-9)
+        number[name] = max(1, min(10_000, round(block_s / once)))
     number[aa] = number[baseline]
     times: dict[str, list[float]] = {name: [] for name in calls}
     ratios: dict[str, list[float]] = {name: [] for name in calls if name != baseline}
@@ -197,11 +164,8 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
     rounds, stopped = 0, "max_rounds"
     aa_open = True
     while rounds < max_rounds:
-        # Every open entry (the baseline, its A/A copy, the candidates) runs ``blocks`` blocks
-        # in a random order: no entry always follows the same one, so none gets a
-        # systematically warm (or cold) start. An entry's time in the round is the fastest of
-        # its blocks (a block the scheduler preempted is slow, never fast), and a candidate's
-        # ratio is that time over the baseline's of the same round.
+        # Open entries in a random order (none always follows the same one); an entry's time is
+        # the fastest of its blocks (a preempted block is slow, never fast).
         order = [baseline, *([aa] if aa_open else []), *active] * blocks
         rng.shuffle(order)
         this_round: dict[str, float] = {}
@@ -214,9 +178,10 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
                 ratios[name].append(seconds / this_round[baseline])
         rounds += 1
         if rounds >= min_rounds:
-            active = [name for name in active
-                      if not _settled(median_interval(ratios[name], confidence), target,
-                                      decided_target)]
+            intervals = {name: median_interval(ratios[name], confidence) for name in active}
+            active = [name for name, ratio in intervals.items()
+                      if ratio.half_width > target
+                      and not (ratio.significant and ratio.half_width <= decided_target)]
             aa_open = median_interval(ratios[aa], confidence).half_width > target
             if not active and not aa_open:
                 stopped = "target"
@@ -228,10 +193,9 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
             progress(rounds, len(active), clock() - started)
 
     def paired(name: str, key: str) -> PairedRatio:
-        median_s = median_interval(times[name], confidence).estimate
         return PairedRatio(name=name, ratio=median_interval(ratios[key], confidence),
-                           seconds=median_s, rounds=len(ratios[key]),
-                           calls_per_block=number[name])
+                           seconds=median_interval(times[name], confidence).estimate,
+                           rounds=len(ratios[key]), calls_per_block=number[name])
 
     results = {name: paired(name, aa if name == baseline else name) for name in candidates}
     return Comparison(

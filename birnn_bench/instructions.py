@@ -1,26 +1,13 @@
-"""Instructions per call, counted under valgrind's callgrind: a figure that does not follow load.
-
-Wall time on a shared machine moves 1.5-3.8x from one process to the next; the instructions a
-call executes move about 0.05%. So a change in a strategy's work shows as a change in its count,
-whatever else the machine is doing.
-
-``count(points)`` runs ONE valgrind process for all points (valgrind's start-up, mostly importing
-torch, costs minutes; each new oneDNN kernel costs more): the worker (``python -m
-birnn_bench.instructions``, its plan on stdin) builds each point's case, warms the step outside
-the count, then counts ``calls`` calls between ``torch._C._valgrind_toggle()`` and
-``torch._C._valgrind_toggle_and_dump_stats()``; each dump is one point. Python's hash seed is
-fixed and the garbage collector is off during the counted calls.
-
-What the worker's memory looks like before the count moves the count (Python hashes many objects
-by address): the worker reads its plan from stdin and runs in ``/`` with a fixed environment, and
-the package's bytecode is compiled before valgrind starts. Measured on the smoke point: a worker
-that compiled the package itself counted 1.1% fewer extract instructions than one that found
-the ``.pyc`` files (CI failed on it when two counts raced); a longer working directory moved it
-0.1%.
-
-Under valgrind oneDNN takes its AVX2 path (valgrind has no AVX-512): deterministic, but not the
-path a native run takes. The counts compare commits on one machine, from one install
-location (another clone of the same code counted up to 0.16% differently); they are not times.
+"""Instructions per call, counted under valgrind's callgrind: a figure that does not follow load
+(wall time moves 1.5-3.8x between processes on a shared machine; instruction counts ~0.05%).
+``count(points)`` runs ONE valgrind process for all points (its start-up costs minutes): the
+worker (``python -m birnn_bench.instructions``) warms each step, then counts ``calls`` calls
+between ``torch._C._valgrind_toggle()`` and ``_valgrind_toggle_and_dump_stats()``, the garbage
+collector off; one dump per point and step. Its start is made deterministic because its memory
+layout moves the count (Python hashes many objects by address): bytecode compiled before
+valgrind starts (a worker compiling itself counted 1.1% fewer extract instructions), plan on
+stdin, cwd ``/``, fixed environment with PYTHONHASHSEED=0. Under valgrind oneDNN takes its AVX2
+path; counts compare commits on one machine from one install location, they are not times.
 """
 
 from __future__ import annotations
@@ -78,9 +65,8 @@ def count(points: Sequence[Point], *, calls: int = CALLS, threads: int = 1,
           progress: Callable[[str], None] | None = None,
           timeout: float = 3600.0) -> list[dict[str, float]]:
     """Instructions per call of each point's ``STEPS`` ({step: count}), in order, from ONE
-    valgrind process.
-
-    Raises RuntimeError naming the reason when valgrind is missing or the worker fails."""
+    valgrind process. RuntimeError naming the reason when valgrind is missing or the worker
+    fails."""
     if calls < 1:
         raise ValueError(f"calls: expected an integer >= 1, got {calls!r}")
     reason = unavailable()
@@ -88,15 +74,13 @@ def count(points: Sequence[Point], *, calls: int = CALLS, threads: int = 1,
         raise RuntimeError(reason)
     from birnn_bench.strategies import STRATEGIES
     from birnn_bench.workload import WorkloadSpec
-
     for point in points:  # bad input fails here, before minutes of valgrind start-up
         WorkloadSpec(**point.spec)
         if point.strategy not in STRATEGIES:
             raise ValueError(f"strategy: expected one of {sorted(STRATEGIES)}, "
                              f"got {point.strategy!r}")
     package = Path(__file__).resolve().parent
-    # Bytecode present for every run, whoever ran first (where the tree is read-only, every run
-    # compiles: the same for all).
+    # Bytecode present for every run, whoever ran first (a read-only tree: every run compiles).
     compileall.compile_dir(package, quiet=2,
                            invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
     plan = json.dumps({"calls": calls, "threads": threads, "points": [asdict(p) for p in points]})
@@ -105,13 +89,12 @@ def count(points: Sequence[Point], *, calls: int = CALLS, threads: int = 1,
         command = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
                    f"--callgrind-out-file={work / 'cg.out'}", "--quiet",
                    sys.executable, "-m", "birnn_bench.instructions"]
-        # The worker's environment, cwd and argv are the same whoever calls (asv, a script, a
-        # test), and OpenMP waits passively (spinning made concurrent counts differ).
+        # The same environment, cwd and argv whoever calls; OpenMP waits passively (spinning
+        # made concurrent counts differ).
         env = {"PATH": os.environ.get("PATH", ""), "PYTHONHASHSEED": "0",
                "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(package.parent)}
         started = time.perf_counter()
-        # stderr to a file, not a pipe: a worker writing much to stderr while this reads its
-        # stdout would block on a full pipe. The timer bounds the whole run, stdout included.
+        # stderr to a file: a full stderr pipe would block the worker while this reads stdout.
         with (work / "stderr.txt").open("w+") as errors, \
                 subprocess.Popen(command, env=env, cwd="/", stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, stderr=errors, text=True) as worker:
@@ -144,8 +127,7 @@ def count(points: Sequence[Point], *, calls: int = CALLS, threads: int = 1,
 
 
 def _count_calls(step: Callable[[], object], calls: int) -> None:
-    """``calls`` calls of ``step``, counted, after one more warm call (the first call of a step
-    allocates, and oneDNN generates its kernels, outside the count). One dump."""
+    """``calls`` calls of ``step``, counted in one dump, after a warm call outside the count."""
     import gc
 
     import torch

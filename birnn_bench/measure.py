@@ -1,8 +1,5 @@
 """How things are measured: pinned threads, CUDA-synchronised clocks, deterministic peak bytes.
-
-Timings come from the paired engine (``birnn_bench.compare``) or from asv (which calls
-``synchronized_timer``); nothing here writes its own statistics.
-"""
+Timings come from the paired engine (``birnn_bench.compare``) or from asv."""
 
 from __future__ import annotations
 
@@ -52,51 +49,38 @@ def synchronized_timer() -> float:
     return time.perf_counter()
 
 
-def _cpu_peak_bytes(fn: Callable[[], Any]) -> int:
-    # The profiler records every CPU allocator event (oneDNN scratch buffers included) in
-    # order; their running sum is exact and identical from run to run, unlike the process's
-    # RSS high-water mark, which moves by a few hundred KB with heap state.
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    events = prof.profiler.kineto_results.events()  # type: ignore[union-attr]
-    deltas = sorted((e.start_ns(), e.nbytes()) for e in events if e.name() == "[memory]")
-    live = peak = 0
-    for _, nbytes in deltas:
-        live += nbytes
-        peak = max(peak, live)
-    return peak
-
-
-def _cuda_peak_bytes(fn: Callable[[], Any], device: torch.device) -> int:
-    torch.cuda.synchronize(device)
-    torch.cuda.reset_peak_memory_stats(device)
-    before = torch.cuda.memory_allocated(device)
-    fn()
-    torch.cuda.synchronize(device)
-    return torch.cuda.max_memory_allocated(device) - before
-
-
 def peak_bytes(fn: Callable[[], Any], device: str | torch.device = "cpu") -> int:
     """Peak bytes allocated by one call of ``fn`` above what was live before it (the result is
     dropped inside the measurement, so it counts only while alive)."""
     device = torch.device(device)
     if device.type == "cuda":
-        return _cuda_peak_bytes(fn, device)
-    return _cpu_peak_bytes(fn)
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - before
+    # CPU: the running sum of the profiler's allocator events (oneDNN scratch included) is exact
+    # and repeats from run to run, unlike the RSS high-water mark.
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = prof.profiler.kineto_results.events()  # type: ignore[union-attr]
+    live = peak = 0
+    for _, nbytes in sorted((e.start_ns(), e.nbytes()) for e in events if e.name() == "[memory]"):
+        live += nbytes
+        peak = max(peak, live)
+    return peak
 
 
 def environment_info() -> dict[str, str | int | bool]:
     """What a result depends on besides the code: recorded next to every measurement."""
+    cudnn = torch.backends.cudnn
     info: dict[str, str | int | bool] = {
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
         "cuda": torch.version.cuda or "none",
-        "cudnn": str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available()
-        else "none",
-        "gpu": "none",
-        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+        "cudnn": str(cudnn.version()) if cudnn.is_available() else "none", "gpu": "none",
+        "cudnn_allow_tf32": cudnn.allow_tf32,
         "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
     }
     if torch.cuda.is_available():
@@ -106,13 +90,9 @@ def environment_info() -> dict[str, str | int | bool]:
 
 @contextmanager
 def pinned(threads: int | None = None) -> Iterator[int]:
-    """Threads pinned (argument, else $BIRNN_BENCH_THREADS, else 1) and TF32 off for the block;
-    the previous settings come back after it. Yields the thread count in force.
-
-    The one place that sets what a measurement depends on: benchmarks, check, recommend and the
-    resolution check all run inside it (unpinned runs showed 100x outliers; two threads on a
-    busy 2-core box made the check 10-15x slower).
-    """
+    """Threads pinned (argument, else $BIRNN_BENCH_THREADS, else 1) and TF32 off for the block,
+    the previous settings restored after it; yields the thread count in force. (Unpinned runs
+    showed 100x outliers; two threads on a busy 2-core box made the check 10-15x slower.)"""
     before = (torch.get_num_threads(), torch.backends.cudnn.allow_tf32,
               torch.backends.cuda.matmul.allow_tf32)
     try:

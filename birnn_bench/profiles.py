@@ -1,35 +1,16 @@
-"""Profiles: what each strategy launches and where it waits.
+"""Profiles: what each strategy launches and where it waits, per phase (prepare / run / extract).
 
-Time and memory say how much a strategy costs; a profile says why. For one grid point
-(``BenchCase``) and each phase of the strategy (prepare / run / extract) this module counts:
-
-* ``ops``: ATen operators as the dispatcher runs them, from a ``TorchDispatchMode`` (under
-  ``no_grad``). A dispatch mode sits BELOW autograd and below every CompositeImplicitAutograd
-  decomposition: it sees the operators that have kernels, not the functions Python called. So
-  ``nn.LSTM`` is not one op here. On CPU (torch 2.13) an LSTM on a padded batch, or on a
-  PackedSequence whose sequences all have the same length, reaches ``aten::mkldnn_rnn_layer``
-  once per layer and direction; a PackedSequence of unequal lengths falls back to ATen's
-  step-by-step cell, hundreds of ``addmm`` / ``sigmoid_`` / ``mul`` per call, and so does a GRU
-  always (oneDNN's rnn is used for LSTM only). On CUDA cuDNN should take every case (one
-  ``aten::_cudnn_rnn`` per call; not checked on a GPU yet). ``pad_packed_sequence`` likewise
-  shows as the slices and copies it is made of. These counts are exact and repeat from run to
-  run and process to process.
-* CUDA only (``None`` on CPU, never 0), from ``torch.profiler`` with ``ProfilerActivity.CUDA``,
-  each kernel attributed to the phase whose range holds the runtime call that issued it:
-  ``kernels`` (kernels that ran) and ``host_syncs`` (CUDA API calls that block the host until
-  the device catches up: ``cudaStreamSynchronize``, ``cudaDeviceSynchronize``,
-  ``cudaEventSynchronize``, synchronous ``cudaMemcpy``... made inside the phase; a blocking
-  ``.to("cuda")`` of a pageable CPU tensor counts, since PyTorch synchronises the stream after
-  such a copy).
-
-``write_chrome_trace`` exports one forward call as a Chrome trace (chrome://tracing, Perfetto)
-with a range per phase.
+``ops``: ATen operators counted by a ``TorchDispatchMode``, below autograd and composite
+decompositions (it sees operators with kernels, not Python calls): exact, the same in every
+process. CUDA only (None on CPU, never 0), from ``torch.profiler``: ``kernels`` that ran and
+``host_syncs`` (calls that block the host), each in the phase of the host call that issued it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,15 +20,11 @@ from torch.profiler import ProfilerActivity, profile, record_function
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from birnn_bench.bench import BenchCase
-from birnn_bench.strategies import Strategy
-
-Tensor = torch.Tensor
 
 PHASES = ("prepare", "run", "extract")
 #: Profiler range names (visible in the Chrome trace).
-RANGE_PREFIX = "birnn::"
-FORWARD_RANGE = RANGE_PREFIX + "forward"
-PHASE_RANGES = {phase: RANGE_PREFIX + phase for phase in PHASES}
+FORWARD_RANGE = "birnn::forward"
+PHASE_RANGES = {phase: f"birnn::{phase}" for phase in PHASES}
 #: CUDA runtime / driver calls that block the host until the device has caught up.
 SYNC_CALLS = frozenset({
     "cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchronize", "cudaMemcpy",
@@ -60,10 +37,6 @@ RUNTIME_KINDS = frozenset({"cuda_runtime", "cuda_driver"})
 HOST_KINDS = frozenset({"cpu_op", "user_annotation", "python_function"})
 
 PhaseCounts = dict[str, int]
-
-
-# ---------------------------------------------------------------------------------------------
-# dispatch level: ATen ops
 
 
 class OpCounter(TorchDispatchMode):
@@ -79,36 +52,26 @@ class OpCounter(TorchDispatchMode):
         return out
 
 
-def _phase_steps(strategy: Strategy, rnn: Any, x: Tensor, lengths: Tensor
-                 ) -> list[tuple[str, Callable[[Any], Any]]]:
-    return [
-        ("prepare", lambda _: strategy.prepare(rnn, x, lengths)),
-        ("run", lambda prepared: strategy.run(rnn, prepared)),
-        ("extract", lambda ran: strategy.extract(rnn, ran, lengths)),
-    ]
+def _forward_by_phase(case: BenchCase, around: Callable[[str], AbstractContextManager]) -> None:
+    """One inference forward of ``case``, each phase inside ``around(phase)``."""
+    strategy, rnn, lengths = case.strategy, case.rnn, case.lengths
+    with torch.no_grad():
+        with around("prepare"):
+            prepared = strategy.prepare(rnn, case.x, lengths)
+        with around("run"):
+            ran = strategy.run(rnn, prepared)
+        with around("extract"):
+            strategy.extract(rnn, ran, lengths)
 
 
 def count_ops(case: BenchCase) -> dict[str, Counter[str]]:
     """ATen ops the dispatcher runs in one inference forward of ``case``, per phase:
-    ``{"prepare": Counter({"aten::sort": 1, ...}), "run": ..., "extract": ...}``.
-
-    Counted below autograd and below composite decompositions (see the module docstring):
-    ``nn.LSTM`` shows as the kernels it reaches, not as ``aten::lstm``.
-    """
-    ops: dict[str, Counter[str]] = {}
-    value: Any = None
-    with torch.no_grad():
-        for phase, step in _phase_steps(case.strategy, case.rnn, case.x, case.lengths):
-            with OpCounter() as counter:
-                value = step(value)
-            ops[phase] = counter.ops
+    ``{"prepare": Counter({"aten::sort": 1, ...}), "run": ..., "extract": ...}``."""
+    counters = {phase: OpCounter() for phase in PHASES}
+    _forward_by_phase(case, counters.__getitem__)
     if case.x.device.type == "cuda":
         torch.cuda.synchronize(case.x.device)
-    return ops
-
-
-# ---------------------------------------------------------------------------------------------
-# profiler level: CUDA kernels and host syncs
+    return {phase: counter.ops for phase, counter in counters.items()}
 
 
 @dataclass(frozen=True)
@@ -132,13 +95,6 @@ def trace_events(prof: profile) -> list[TraceEvent]:
             for e in prof.profiler.kineto_results.events()]  # type: ignore[union-attr]
 
 
-def phase_windows(events: Iterable[TraceEvent]) -> dict[str, tuple[int, int]]:
-    """``phase -> (start_ns, end_ns)`` of the phase ranges (host side)."""
-    names = {name: phase for phase, name in PHASE_RANGES.items()}
-    return {names[e.name]: (e.start_ns, e.end_ns) for e in events
-            if e.name in names and e.kind in HOST_KINDS}
-
-
 def _phase_at(time_ns: int, windows: dict[str, tuple[int, int]]) -> str | None:
     for phase, (start, end) in windows.items():
         if start <= time_ns < end:
@@ -148,26 +104,18 @@ def _phase_at(time_ns: int, windows: dict[str, tuple[int, int]]) -> str | None:
 
 @dataclass
 class CudaCounts:
-    """Per-phase CUDA counts from the profiler (see the module docstring)."""
+    """Per-phase CUDA counts from the profiler."""
 
     kernels: PhaseCounts = field(default_factory=lambda: dict.fromkeys(PHASES, 0))
     host_syncs: PhaseCounts = field(default_factory=lambda: dict.fromkeys(PHASES, 0))
 
 
-def _issuer(work: TraceEvent, runtime: dict[int, TraceEvent], ops: dict[int, TraceEvent]
-            ) -> TraceEvent | None:
-    """The host event that issued device ``work``: the runtime call with its CUPTI correlation
-    id, else the torch op it is linked to (torch and CUPTI ids are separate counters, so the
-    runtime match is tried first)."""
-    if work.correlation in runtime:
-        return runtime[work.correlation]
-    return ops.get(work.linked) if work.linked else None
-
-
 def cuda_counts(events: list[TraceEvent]) -> CudaCounts:
     """Kernels and host-blocking calls per phase. A kernel counts in the phase whose range holds
     the host call that issued it (it runs later, on the device's own clock)."""
-    windows = phase_windows(events)
+    names = {name: phase for phase, name in PHASE_RANGES.items()}
+    windows = {names[e.name]: (e.start_ns, e.end_ns) for e in events
+               if e.name in names and e.kind in HOST_KINDS}
     counts = CudaCounts()
     runtime = {e.correlation: e for e in events if e.kind in RUNTIME_KINDS}
     ops = {e.correlation: e for e in events if e.kind == "cpu_op"}
@@ -178,7 +126,9 @@ def cuda_counts(events: list[TraceEvent]) -> CudaCounts:
     for e in events:
         if e.kind != "kernel":
             continue
-        issuer = _issuer(e, runtime, ops)
+        # The issuer: the runtime call with the kernel's CUPTI correlation id, else the torch op
+        # it is linked to (torch and CUPTI ids are separate counters: the runtime match first).
+        issuer = runtime.get(e.correlation) or (ops.get(e.linked) if e.linked else None)
         phase = None if issuer is None else _phase_at(issuer.start_ns, windows)
         if phase is not None:
             counts.kernels[phase] += 1
@@ -189,20 +139,12 @@ def _profiled_forward(case: BenchCase, *, record_shapes: bool = False) -> profil
     """One inference forward under torch.profiler, a range per phase inside a forward range."""
     cuda = torch.device(case.device).type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    steps = _phase_steps(case.strategy, case.rnn, case.x, case.lengths)
-    with torch.no_grad(), profile(activities=activities, record_shapes=record_shapes) as prof:
+    with profile(activities=activities, record_shapes=record_shapes) as prof:
         with record_function(f"{FORWARD_RANGE}[{case.strategy.name}]"):
-            value: Any = None
-            for phase, step in steps:
-                with record_function(PHASE_RANGES[phase]):
-                    value = step(value)
+            _forward_by_phase(case, lambda phase: record_function(PHASE_RANGES[phase]))
         if cuda:  # outside the ranges: the device work lands in the trace, the wait counts nowhere
             torch.cuda.synchronize(case.device)
     return prof
-
-
-# ---------------------------------------------------------------------------------------------
-# the profile of one grid point
 
 
 def config_of(case: BenchCase) -> dict[str, Any]:
@@ -225,8 +167,7 @@ class Profile:
     host_syncs: PhaseCounts | None
 
     def per_phase(self, metric: str) -> PhaseCounts | None:
-        """``phase -> count`` for ``ops`` (summed over op names), ``kernels`` or
-        ``host_syncs``."""
+        """``phase -> count`` for ``ops`` (summed over op names), ``kernels`` or ``host_syncs``."""
         value = getattr(self, metric)
         if value is None:
             return None
@@ -241,23 +182,14 @@ class Profile:
 
 
 def profile_case(case: BenchCase) -> Profile:
-    """The op counts of one point and, on CUDA, its kernels and host syncs (one profiled
-    forward)."""
+    """The op counts of one point and, on CUDA, its kernels and host syncs."""
     ops = count_ops(case)
     device = None
     if torch.device(case.device).type == "cuda":
         device = cuda_counts(trace_events(_profiled_forward(case)))
-    return Profile(
-        strategy=case.strategy.name,
-        config=config_of(case),
-        ops=ops,
-        kernels=device.kernels if device else None,
-        host_syncs=device.host_syncs if device else None,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# output: a Chrome trace
+    return Profile(strategy=case.strategy.name, config=config_of(case), ops=ops,
+                   kernels=device.kernels if device else None,
+                   host_syncs=device.host_syncs if device else None)
 
 
 def trace_name(case: BenchCase) -> str:
@@ -268,9 +200,9 @@ def trace_name(case: BenchCase) -> str:
 
 
 def write_chrome_trace(case: BenchCase, path: str | Path) -> Path:
-    """Exports one inference forward of ``case`` as a Chrome trace (chrome://tracing or
-    ui.perfetto.dev), ranges ``birnn::forward[<strategy>]`` > ``birnn::prepare`` /
-    ``birnn::run`` / ``birnn::extract``. A directory ``path`` gets ``trace_name(case)`` in it."""
+    """Exports one inference forward of ``case`` as a Chrome trace (chrome://tracing, Perfetto),
+    ranges ``birnn::forward[<strategy>]`` > ``birnn::prepare`` / ``run`` / ``extract``. A
+    directory ``path`` gets ``trace_name(case)`` in it."""
     path = Path(path)
     if path.is_dir():
         path = path / trace_name(case)
