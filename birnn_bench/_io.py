@@ -1,5 +1,5 @@
-"""Output helpers shared by ``check`` and ``deploy``: rows of a dataclass as CSV, and the CLI's
-``--json`` / ``--csv`` files (checked before any work, written after it)."""
+"""Output helpers of ``check`` and ``deploy``: dataclass rows as CSV, and the CLI's ``--json`` /
+``--csv`` files (checked before any work, written after it)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ def dataclass_csv(rows: Sequence[Any], row_type: type) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=[f.name for f in fields(row_type)])
     writer.writeheader()
-    for row in rows:
-        writer.writerow(asdict(row))
+    writer.writerows(asdict(row) for row in rows)
     return buffer.getvalue()
 
 
@@ -33,12 +32,8 @@ def write_outputs(rows: Sequence[Any],
 
 
 def check_output_paths(outputs: Sequence[tuple[str, Path | None]]) -> None:
-    """Refuses, before any work, an output path that could not be written.
-
-    ``outputs`` pairs each option name (``"--json"``) with its path (None: not asked for).
-    Raises ValueError ``"<option>: <why>"`` for a directory, a path under a file, a directory
-    that is not writable, or two options naming the same file. Nothing is created.
-    """
+    """Refuses, before any work and creating nothing, an output path that could not be written:
+    ValueError ``"<option>: <why>"`` for each (option name, path or None) pair."""
     seen: dict[Path, str] = {}
     for option, path in outputs:
         if path is None:

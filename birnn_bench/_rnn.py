@@ -27,10 +27,3 @@ def h_n_of(hidden: Tensor | tuple[Tensor, Tensor]) -> Tensor:
     """h_n from the rnn's second return value (LSTM returns (h_n, c_n))."""
     return hidden[0] if isinstance(hidden, tuple) else hidden
 
-
-def param_dtype(rnn: nn.RNNBase) -> torch.dtype:
-    return next(rnn.parameters()).dtype
-
-
-def param_device(rnn: nn.RNNBase) -> torch.device:
-    return next(rnn.parameters()).device

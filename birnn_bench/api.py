@@ -14,31 +14,22 @@ Tensor = torch.Tensor
 REDUCTIONS = ("sum", "mean")
 
 
-def last_states(
-    rnn: nn.RNNBase,
-    x: Tensor,
-    lengths: Tensor,
-    *,
-    strategy: str = BASELINE,
-    concat: bool = False,
-    reduce: str | None = None,
-) -> tuple[Tensor, Tensor] | Tensor:
+def last_states(rnn: nn.RNNBase, x: Tensor, lengths: Tensor, *, strategy: str = BASELINE,
+                concat: bool = False, reduce: str | None = None) -> tuple[Tensor, Tensor] | Tensor:
     """Final forward and backward hidden states of the LAST layer of a bidirectional rnn.
 
     Args:
         rnn: a bidirectional ``nn.LSTM``, ``nn.GRU`` or ``nn.RNN`` (any layers, layout, proj_size).
         x: the padded batch in the rnn's layout, (B, T, F) if ``batch_first`` else (T, B, F).
         lengths: B valid lengths, 1 <= length <= T, any order (integer tensor or list).
-        strategy: a name from ``birnn_bench.STRATEGIES``; the default ``hn_index`` is correct
-            for every configuration of the correctness matrix. ``"auto"`` picks what the
-            findings recommend for this device and shape (``birnn_bench.policy``), among the
-            strategies correct on every condition.
+        strategy: a name from ``birnn_bench.STRATEGIES``; the default ``hn_index`` is correct on
+            every condition of the correctness matrix. ``"auto"``: what the findings recommend
+            for this device and shape (``birnn_bench.policy``), among those correct everywhere.
         concat: return one (B, 2 * H_out) tensor, forward half first.
         reduce: ``"sum"`` or ``"mean"`` of the two directions, one (B, H_out) tensor.
 
-    Returns:
-        ``(fwd, bwd)``, each (B, H_out) in the original batch order, or one tensor when
-        ``concat`` or ``reduce`` is given.
+    Returns ``(fwd, bwd)``, each (B, H_out) in the original batch order, or one tensor when
+    ``concat`` or ``reduce`` is given.
     """
     if strategy not in STRATEGIES and strategy != "auto":
         raise ValueError(f"strategy: expected 'auto' or one of {sorted(STRATEGIES)}, got "
@@ -54,8 +45,6 @@ def last_states(
     fwd, bwd = STRATEGIES[strategy](rnn, x, lengths)
     if concat:
         return torch.cat([fwd, bwd], dim=-1)
-    if reduce == "sum":
-        return fwd + bwd
-    if reduce == "mean":
-        return (fwd + bwd) / 2
-    return fwd, bwd
+    if reduce is None:
+        return fwd, bwd
+    return fwd + bwd if reduce == "sum" else (fwd + bwd) / 2

@@ -24,34 +24,23 @@ CHECK_LAYOUTS = ("batch_first", "time_first")
 CHECK_LENGTHS = ("equal", "sorted", "unsorted", "short", "with_ones")
 CHECK_DTYPES = ("float64", "float32")
 CHECK_SHAPE = {"input_size": 5, "hidden_size": 8, "batch": 6, "max_len": 9}
-
-
-def check_specs(
-    cells: Sequence[str] = CHECK_CELLS,
-    layers: Sequence[int] = CHECK_LAYERS,
-    layouts: Sequence[str] = CHECK_LAYOUTS,
-    lengths: Sequence[str] = CHECK_LENGTHS,
-    dtypes: Sequence[str] = CHECK_DTYPES,
-    device: str = "cpu",
-    seed: int = 0,
-    **shape: int,
-) -> Iterator[WorkloadSpec]:
-    """Every condition of the matrix; LSTM appears with and without a projection."""
-    sizes = {**CHECK_SHAPE, **shape}
-    for cell, num_layers, layout, pattern, dtype in itertools.product(
-        cells, layers, layouts, lengths, dtypes
-    ):
-        projections = (0, CHECK_PROJ_SIZE) if cell == "lstm" else (0,)
-        for proj_size in projections:
-            if proj_size >= sizes["hidden_size"]:
-                continue
-            yield WorkloadSpec(cell=cell, num_layers=num_layers, proj_size=proj_size,
-                               layout=layout, lengths=pattern, dtype=dtype, device=device,
-                               seed=seed, **sizes)
-
-
 #: The columns of a condition, in the order the matrix prints them.
 CONDITION_FIELDS = ("cell", "num_layers", "proj_size", "layout", "lengths", "dtype")
+
+
+def check_specs(cells: Sequence[str] = CHECK_CELLS, layers: Sequence[int] = CHECK_LAYERS,
+                layouts: Sequence[str] = CHECK_LAYOUTS, lengths: Sequence[str] = CHECK_LENGTHS,
+                dtypes: Sequence[str] = CHECK_DTYPES, device: str = "cpu", seed: int = 0,
+                **shape: int) -> Iterator[WorkloadSpec]:
+    """Every condition of the matrix; LSTM appears with and without a projection."""
+    sizes = {**CHECK_SHAPE, **shape}
+    for cell, num_layers, layout, pattern, dtype in itertools.product(cells, layers, layouts,
+                                                                      lengths, dtypes):
+        for proj_size in (0, CHECK_PROJ_SIZE) if cell == "lstm" else (0,):
+            if proj_size < sizes["hidden_size"]:
+                yield WorkloadSpec(cell=cell, num_layers=num_layers, proj_size=proj_size,
+                                   layout=layout, lengths=pattern, dtype=dtype, device=device,
+                                   seed=seed, **sizes)
 
 
 @dataclass(frozen=True)
@@ -106,12 +95,10 @@ def check_spec(spec: WorkloadSpec,
         rows.append(CheckRow(
             strategy=name, cell=spec.cell, num_layers=spec.num_layers, proj_size=spec.proj_size,
             layout=spec.layout, lengths=spec.lengths, dtype=spec.dtype, device=spec.device,
-            batch=spec.batch, max_len=spec.max_len,
-            padded=bool((lengths < spec.max_len).any()),
+            batch=spec.batch, max_len=spec.max_len, padded=bool((lengths < spec.max_len).any()),
             fwd_error=fwd_err, bwd_error=bwd_err, max_abs_error=max(fwd_err, bwd_err),
             tolerance=tol, fwd_ok=fwd_err <= tol, bwd_ok=bwd_err <= tol,
-            passed=fwd_err <= tol and bwd_err <= tol, error=failure,
-        ))
+            passed=fwd_err <= tol and bwd_err <= tol, error=failure))
     return rows
 
 
@@ -126,24 +113,16 @@ def run_check(specs: Iterable[WorkloadSpec], strategies: Mapping[str, Strategy] 
 
 
 def correct_everywhere(rows: Iterable[CheckRow]) -> list[str]:
-    """Strategies that passed every condition they were checked on: the only ones ever
-    recommended."""
+    """Strategies that passed every condition they were checked on: the only ones recommended."""
     passed: dict[str, bool] = {}
     for row in rows:
         passed[row.strategy] = passed.get(row.strategy, True) and row.passed
     return [name for name, ok in passed.items() if ok]
 
 
-# ---------------------------------------------------------------------------------------------
-# summaries and output formats
-
-
 def summarize(rows: list[CheckRow]) -> dict[str, dict]:
-    """Per strategy: pass count, worst error when passing, and the factor values that decide.
-
-    ``always_fails`` / ``never_fails`` list the factor values under which the strategy fails
-    every time / never, which is how the pattern reads ("fails whenever num_layers=2").
-    """
+    """Per strategy: pass count, worst error when passing, and the factor values under which it
+    fails every time (``always_fails``: "fails whenever num_layers=2") or never."""
     summary: dict[str, dict] = {}
     for name in dict.fromkeys(row.strategy for row in rows):
         mine = [row for row in rows if row.strategy == name]
@@ -159,15 +138,13 @@ def summarize(rows: list[CheckRow]) -> dict[str, dict]:
                     elif fails == 0:
                         never.append(f"{field}={value}")
         summary[name] = {
-            "passed": len(passed),
-            "total": len(mine),
+            "passed": len(passed), "total": len(mine),
             "fwd_failed": sum(not row.fwd_ok for row in mine),
             "bwd_failed": sum(not row.bwd_ok for row in mine),
             "worst_passing_error": max((row.max_abs_error for row in passed), default=None),
             "smallest_failing_error": min(
                 (row.max_abs_error for row in mine if not row.passed), default=None),
-            "always_fails": always,
-            "never_fails": never,
+            "always_fails": always, "never_fails": never,
         }
     return summary
 
@@ -195,8 +172,8 @@ def format_matrix(rows: list[CheckRow]) -> str:
     lines.append("-" * len(lines[0]))
     for cond, cells in by_condition.items():
         lines.append(labels[cond].ljust(label_width) + " | "
-                     + " ".join(format_cell(cells[n]).ljust(width) if n in cells else
-                                "n/a".ljust(width) for n in names))
+                     + " ".join((format_cell(cells[n]) if n in cells else "n/a").ljust(width)
+                                for n in names))
     return "\n".join(lines)
 
 
@@ -219,20 +196,19 @@ def format_tolerances(dtypes: Iterable[str]) -> str:
     return "Tolerance (max abs error against the float64 oracle): " + ", ".join(parts)
 
 
-def _finite_or_none(value: object) -> object:
-    # A strategy that raised has an infinite error; strict JSON has no Infinity.
-    return None if isinstance(value, float) and not math.isfinite(value) else value
+def _finite(values: dict) -> dict:
+    """Infinite errors (a strategy that raised) as None: strict JSON has no Infinity."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in values.items()}
 
 
 def to_json(rows: list[CheckRow]) -> str:
-    payload = {
+    return json.dumps({
         "torch": torch.__version__,
         "tolerances": {str(k).replace("torch.", ""): v for k, v in TOLERANCES.items()},
-        "rows": [{k: _finite_or_none(v) for k, v in asdict(row).items()} for row in rows],
-        "summary": {name: {k: _finite_or_none(v) for k, v in info.items()}
-                    for name, info in summarize(rows).items()},
-    }
-    return json.dumps(payload, indent=2, default=str, allow_nan=False)
+        "rows": [_finite(asdict(row)) for row in rows],
+        "summary": {name: _finite(info) for name, info in summarize(rows).items()},
+    }, indent=2, default=str, allow_nan=False)
 
 
 def to_csv(rows: list[CheckRow]) -> str:

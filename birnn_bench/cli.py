@@ -8,7 +8,8 @@ import math
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from argparse import ArgumentTypeError
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -17,69 +18,75 @@ import torch
 from birnn_bench import check, compare, measure
 from birnn_bench._io import check_output_paths, write_outputs
 from birnn_bench.strategies import STRATEGIES
-from birnn_bench.workload import (
-    CELLS,
-    DTYPES,
-    LAYOUTS,
-    LENGTH_PATTERNS,
-    WorkloadSpec,
-    read_lengths_file,
-)
+from birnn_bench.workload import CELLS, DTYPES, LAYOUTS, LENGTH_PATTERNS, read_lengths_file
 
-#: torch.Generator seeds are unsigned 64-bit integers.
-SEED_RANGE = (0, 2**64 - 1)
+SEED_MAX = 2**64 - 1  # torch.Generator seeds are unsigned 64-bit integers
+#: Above this, torch's own argument parsing overflows (a C long long) with a message that names
+#: no option; no real batch, length, width or thread count comes near it.
+LARGEST_INT = 2**31 - 1
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse in the CLI's one error style, ``birnn-bench <cmd>: error: <what>: <why>``
-    (exit 2), for its own errors too: ``argument --seed: ...`` reads ``--seed: ...``."""
+    """argparse errors in the CLI's one style: ``birnn-bench <cmd>: error: --seed: <why>``."""
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message.removeprefix('argument ')}\n")
 
 
-def _csv_list(kind: type, choices: Sequence | None = None):
+def _csv_list(kind: Callable, choices: Sequence | None = None) -> Callable[[str], list]:
     def parse(text: str) -> list:
         values = [kind(v) for v in text.split(",") if v]
         if not values:
-            raise argparse.ArgumentTypeError("expected a comma-separated list")
+            raise ArgumentTypeError("expected a comma-separated list")
         for value in values:
             if choices is not None and value not in choices and not str(value).startswith("file:"):
-                raise argparse.ArgumentTypeError(
-                    f"{value!r} is not one of {', '.join(map(str, choices))}")
+                raise ArgumentTypeError(f"{value!r} is not one of {', '.join(map(str, choices))}")
         return values
     return parse
 
 
-#: Above this, torch's own argument parsing overflows (a C long long) with a message that names
-#: no option; no real batch, length, width or thread count comes near it.
-LARGEST_INT = 2**31 - 1
+def _integer(text: str, expected: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ArgumentTypeError(f"expected {expected}, got {text!r}") from None
 
 
 def positive_int(text: str) -> int:
     """argparse type: an integer in 1..LARGEST_INT."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    value = _integer(text, "an integer >= 1")
     if not 1 <= value <= LARGEST_INT:
-        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {LARGEST_INT}, got "
-                                         f"{value}")
+        raise ArgumentTypeError(f"expected an integer from 1 to {LARGEST_INT}, got {value}")
     return value
 
 
 def _seed(text: str) -> int:
-    low, high = SEED_RANGE
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer in {low}..2**64-1, got "
-                                         f"{text!r}") from None
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"{value} is out of range; a seed is an integer in "
-                                         f"{low}..2**64-1 ({high})")
+    value = _integer(text, "an integer in 0..2**64-1")
+    if not 0 <= value <= SEED_MAX:
+        raise ArgumentTypeError(f"{value} is out of range; a seed is an integer in 0..2**64-1 "
+                                f"({SEED_MAX})")
     return value
+
+
+def _finite(text: str, valid: Callable[[float], bool], expected: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and valid(value)):
+        raise ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0 (nan, inf, 0 and negatives would hang or
+    stop at once)."""
+    return _finite(text, lambda value: value > 0, "a finite number of seconds > 0")
+
+
+def _fraction(text: str) -> float:
+    return _finite(text, lambda value: 0 < value < 1, "a number in (0, 1)")
 
 
 def _check_device(text: str) -> None:
@@ -88,8 +95,7 @@ def _check_device(text: str) -> None:
         device = torch.device(text)
     except RuntimeError:
         device = None
-    if device is None or device.type not in ("cpu", "cuda") or (
-            device.type == "cpu" and device.index not in (None, 0)):
+    if device is None or (device.type != "cuda" and str(device) not in ("cpu", "cpu:0")):
         raise ValueError(f"--device: {text!r} is not a device this tool runs on; expected cpu, "
                          "cuda or cuda:N")
     if device.type == "cuda":
@@ -98,6 +104,12 @@ def _check_device(text: str) -> None:
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise ValueError(f"--device: {text!r} requested but this machine has "
                              f"{torch.cuda.device_count()} CUDA device(s)")
+
+
+def _add_threads(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help=f"torch threads, pinned for the whole run (default: "
+                   f"${measure.THREADS_ENV}, else {measure.DEFAULT_THREADS})")
 
 
 def _add_check(sub: argparse._SubParsersAction) -> None:
@@ -124,41 +136,37 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_check)
 
 
-def _check_lengths_files(patterns: Sequence[str], max_len: int) -> None:
-    """Reads each ``file:PATH`` of --lengths once, before any work; its lengths must fit T."""
-    for pattern in patterns:
-        if not pattern.startswith("file:"):
-            continue
-        path = pattern.removeprefix("file:")
-        try:
-            values = read_lengths_file(path)
-        except ValueError as err:
-            raise ValueError(f"--lengths: {err}") from None
-        longest = max(values)
-        if longest > max_len:
-            raise ValueError(f"--lengths: lengths file {path!r} holds length {longest} (entry "
-                             f"{values.index(longest)}), longer than --max-len={max_len}; "
-                             f"raise --max-len to at least {longest}")
+def _longest_length(path: str | Path, max_len: int | None) -> int:
+    """The longest length of a --lengths file, read before any work; it must fit --max-len."""
+    try:
+        values = read_lengths_file(path)
+    except ValueError as err:
+        raise ValueError(f"--lengths: {err}") from None
+    longest = max(values)
+    if max_len is not None and longest > max_len:
+        raise ValueError(f"--lengths: lengths file {str(path)!r} holds length {longest} (entry "
+                         f"{values.index(longest)}), longer than --max-len={max_len}; raise "
+                         f"--max-len to at least {longest}")
+    return longest
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     _check_device(args.device)
     check_output_paths((("--json", args.json), ("--csv", args.csv)))
-    _check_lengths_files(args.lengths, args.max_len)
+    for pattern in args.lengths:
+        if pattern.startswith("file:"):
+            _longest_length(pattern.removeprefix("file:"), args.max_len)
     specs = list(check.check_specs(
         cells=args.cells, layers=args.layers, layouts=args.layouts, lengths=args.lengths,
         dtypes=args.dtypes, device=args.device, seed=args.seed, batch=args.batch,
-        max_len=args.max_len, hidden_size=args.hidden,
-    ))
+        max_len=args.max_len, hidden_size=args.hidden))
     strategies = {name: STRATEGIES[name] for name in args.strategies}
     start = time.perf_counter()
-
     tty = sys.stderr.isatty()
 
     def progress(done: int, spec: object) -> None:
         if tty:
-            print(f"\rchecked {done}/{len(specs)} conditions", end="", file=sys.stderr,
-                  flush=True)
+            print(f"\rchecked {done}/{len(specs)} conditions", end="", file=sys.stderr, flush=True)
         elif done == len(specs) or done % 60 == 0:
             print(f"checked {done}/{len(specs)} conditions", file=sys.stderr, flush=True)
 
@@ -167,8 +175,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if tty:
         print(file=sys.stderr)
     if not args.quiet:
-        print(check.format_matrix(rows))
-        print()
+        print(check.format_matrix(rows) + "\n")
     print(check.format_tolerances(args.dtypes))
     print(check.format_summary(rows))
     print(f"{len(specs)} conditions x {len(strategies)} strategies in "
@@ -176,34 +183,6 @@ def cmd_check(args: argparse.Namespace) -> int:
           f"{threads} thread(s), pinned)")
     write_outputs(rows, ((args.json, check.to_json), (args.csv, check.to_csv)))
     return 0
-
-
-def positive_seconds(text: str) -> float:
-    """argparse type: a finite number of seconds > 0 (nan, inf, 0 and negatives would hang or
-    stop at once)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value < 1):
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
-    return value
-
-
-def _add_threads(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threads", type=positive_int, default=None,
-                   help=f"torch threads, pinned for the whole run (default: "
-                   f"${measure.THREADS_ENV}, else {measure.DEFAULT_THREADS})")
 
 
 def _add_recommend(sub: argparse._SubParsersAction) -> None:
@@ -247,29 +226,23 @@ def _add_recommend(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_recommend)
 
 
-def _lengths_argument(text: str, max_len: int | None) -> tuple[str, int]:
-    if text in LENGTH_PATTERNS:
-        return text, max_len or 64
-    path = Path(text.removeprefix("file:"))
-    if not path.is_file():
-        raise ValueError(f"--lengths: {text!r} is neither a distribution "
-                         f"({', '.join(LENGTH_PATTERNS)}) nor a readable file")
-    longest = max(read_lengths_file(path))
-    if max_len is not None and longest > max_len:
-        raise ValueError(f"--lengths: {str(path)!r} holds length {longest}, longer than "
-                         f"--max-len={max_len}; raise --max-len to at least {longest}")
-    return f"file:{path}", max_len or longest
-
-
 def cmd_recommend(args: argparse.Namespace) -> int:
     from birnn_bench import recommend as rec
+    from birnn_bench.workload import WorkloadSpec
 
     _check_device(args.device)
     check_output_paths((("--json", args.json),))
     if args.dtype in ("float16", "bfloat16") and not args.device.startswith("cuda"):
         raise ValueError(f"--dtype: {args.dtype} is measured on CUDA only (CPU kernels for it "
                          "are not what users run); use float32 or float64 on the CPU")
-    lengths, max_len = _lengths_argument(args.lengths, args.max_len)
+    lengths, max_len = args.lengths, args.max_len or 64
+    if lengths not in LENGTH_PATTERNS:  # a file of lengths: T defaults to its longest
+        path = Path(lengths.removeprefix("file:"))
+        if not path.is_file():
+            raise ValueError(f"--lengths: {lengths!r} is neither a distribution "
+                             f"({', '.join(LENGTH_PATTERNS)}) nor a readable file")
+        longest = _longest_length(path, args.max_len)
+        lengths, max_len = f"file:{path}", args.max_len or longest
     spec = WorkloadSpec(cell=args.cell, num_layers=args.layers, input_size=args.input_size,
                         hidden_size=args.hidden, proj_size=args.proj_size, batch=args.batch,
                         max_len=max_len, lengths=lengths, layout=args.layout, dtype=args.dtype,
@@ -284,25 +257,16 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(width: int = 24):
+def _progress_bar(width: int = 24) -> Callable[[int, int, str], None]:
     tty = sys.stderr.isatty()
 
     def show(done: int, total: int, label: str) -> None:
         filled = width * done // max(total, 1)
         bar = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label}"
-        if tty:
-            print(f"\r{bar:<80}", end="" if done < total else "\n", file=sys.stderr, flush=True)
-        else:
-            print(bar, file=sys.stderr, flush=True)
+        print(f"\r{bar:<80}" if tty else bar, end="" if tty and done < total else "\n",
+              file=sys.stderr, flush=True)
 
     return show
-
-
-def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", add_help=False,
-                       help="analysis report from asv results (same as python -m analysis report)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -348,26 +312,26 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         rows = deploy.deploy_matrix(strategies=args.strategies, cells=args.cells,
                                     layers=args.layers, device=args.device,
                                     technologies=args.technologies, progress=_progress_bar())
-    print(deploy.format_matrix(rows))
-    print()
+    print(deploy.format_matrix(rows) + "\n")
     print(deploy.format_summary(rows))
-    found = deploy.versions()
     print(f"{len(rows)} cells in {time.perf_counter() - start:.1f} s ("
-          + ", ".join(f"{name} {version or 'not installed'}" for name, version in found.items())
+          + ", ".join(f"{name} {version or 'not installed'}"
+                      for name, version in deploy.versions().items())
           + f", {threads} threads)")
     write_outputs(rows, ((args.json, deploy.to_json), (args.csv, deploy.to_csv)))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="birnn-bench",
-        description="How to take the last hidden state of a bidirectional LSTM/GRU: "
-        "correctness and cost of every strategy.")
+    parser = _Parser(prog="birnn-bench", description="How to take the last hidden state of a "
+                     "bidirectional LSTM/GRU: correctness and cost of every strategy.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_check(sub)
     _add_recommend(sub)
-    _add_report(sub)
+    report = sub.add_parser("report", add_help=False, help="analysis report from asv results "
+                            "(same as python -m analysis report)")
+    report.add_argument("rest", nargs=argparse.REMAINDER)
+    report.set_defaults(func=cmd_report)
     _add_deploy(sub)
     return parser
 
@@ -377,15 +341,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["report"]:  # the analysis CLI owns all of report's options
-        try:
-            return cmd_report(argparse.Namespace(rest=argv[1:]))
-        except ValueError as err:
-            print(f"birnn-bench report: error: {err}", file=sys.stderr)
-            return 2
-    args = build_parser().parse_args(argv)
-    # User input is refused as ValueError at its source (argparse types, the up-front checks of
-    # each command, WorkloadSpec, read_lengths_file), files as OSError; anything else, a
-    # TypeError included, is a bug and keeps its traceback.
+        args = argparse.Namespace(command="report", rest=argv[1:], func=cmd_report)
+    else:
+        args = build_parser().parse_args(argv)
+    # Bad input is refused as ValueError at its source (argparse types, each command's up-front
+    # checks, WorkloadSpec, read_lengths_file), files as OSError; anything else is a bug.
     try:
         return args.func(args)
     except (ValueError, OSError) as err:

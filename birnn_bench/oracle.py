@@ -34,11 +34,6 @@ def tolerance(dtype: torch.dtype) -> float:
                         f"{sorted(str(d) for d in TOLERANCES)}") from None
 
 
-def float64_copy(rnn: nn.RNNBase, device: str | torch.device = "cpu") -> nn.RNNBase:
-    """An eval-mode float64 copy; the caller's rnn is untouched."""
-    return copy.deepcopy(rnn).to(device=device, dtype=torch.float64).eval()
-
-
 @torch.no_grad()
 def oracle_last_states(rnn: nn.RNNBase, x: Tensor, lengths: Tensor,
                        device: str | torch.device = "cpu") -> tuple[Tensor, Tensor]:
@@ -48,7 +43,7 @@ def oracle_last_states(rnn: nn.RNNBase, x: Tensor, lengths: Tensor,
     benchmark shapes); the result always comes back to the CPU.
     """
     rnn, x, lengths = validate_inputs(rnn, x, lengths)
-    reference = float64_copy(rnn, device)
+    reference = copy.deepcopy(rnn).to(device=device, dtype=torch.float64).eval()  # a copy
     xs = x.detach().to(device=device, dtype=torch.float64)
     tdim, bdim = time_dim(rnn), batch_dim(rnn)
     fwd: list[Tensor | None] = [None] * len(lengths)

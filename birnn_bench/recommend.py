@@ -1,14 +1,7 @@
-"""Check every strategy on a user's own workload, compare the correct ones, recommend one.
+"""Check every strategy on a user's own workload, time the correct ones, recommend one.
 
-Correctness first: every strategy is checked against the oracle on exactly this workload, and
-only the correct ones are timed, by the paired comparison engine (``bench.compare_strategies``:
-interleaved rounds, ratios to the baseline per round, a 99% interval, the A/A resolution).
-
-Only a strategy correct on EVERY condition of the correctness matrix (``check``) is ever
-recommended: a pitfall that happens to be right on this workload can be the floor (the fastest
-of all, marked), never the answer. The safe default (the baseline) wins unless another safe
-strategy is significantly faster than it.
-"""
+Only a strategy correct on EVERY condition of the correctness matrix is recommended: a pitfall
+right on this workload can be the floor (the fastest, marked), never the answer."""
 
 from __future__ import annotations
 
@@ -21,9 +14,9 @@ from birnn_bench.bench import MODES, BenchCase, compare_strategies
 from birnn_bench.strategies import BASELINE, STRATEGIES, Strategy
 from birnn_bench.workload import WorkloadSpec
 
-#: ``--require`` names -> deployability technologies; a strategy qualifies when ANY of them
-#: works on the user's cell/layers/device (compile: whole graph, with or without dynamo's
-#: allow_rnn; export: plain or with the while-loop rnn decomposition).
+#: ``--require`` names -> deployability technologies; a strategy qualifies when ANY of them works
+#: on the user's cell/layers/device (compile with or without allow_rnn; export plain or with the
+#: while-loop rnn decomposition).
 REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "script": ("script",),
     "compile": ("compile_fullgraph", "compile_fullgraph_allow_rnn"),
@@ -69,8 +62,8 @@ class Recommendation:
     def verdict(self) -> str:
         chosen = self._row(self.choice)
         if chosen.ratio is None or self.choice == self.baseline:
-            faster = [r for r in self.ranking if r.ratio is not None and r.safe
-                      and r.verdict == "faster"]
+            faster = [r for r in self.ranking
+                      if r.ratio is not None and r.safe and r.verdict == "faster"]
             if self.choice == self.baseline and not faster:
                 return (f"{self.choice}: no safe strategy is significantly faster than the "
                         f"safe default")
@@ -112,80 +105,70 @@ def recommend(spec: WorkloadSpec, *, mode: str = "forward",
         except OSError as err:
             raise ValueError(f"profile: cannot use {str(profile_dir)!r} as a directory for "
                              f"traces ({err.strerror})") from None
-    with measure.pinned(threads):
-        return _recommend(spec, mode, strategies, budget_s, progress, profile_dir, require,
-                          engine)
-
-
-def _recommend(spec: WorkloadSpec, mode: str, strategies: Mapping[str, Strategy],
-               budget_s: float, progress: Progress | None, profile_dir: Path | None,
-               require: tuple[str, ...], engine: dict) -> Recommendation:
     say = progress or (lambda done, total, label: None)
-    say(0, 1, "checking every strategy on your workload")
-    verdicts = {row.strategy: row for row in check.check_spec(spec, strategies)}
-    say(0, 1, "checking the correctness matrix (which strategies are safe defaults)")
-    safe = set(check.correct_everywhere(check.run_check(list(check.check_specs()),
-                                                        strategies)))
-    correct = [name for name in strategies if verdicts[name].passed]
-    if not correct:
-        raise ValueError(f"no strategy is correct on {spec}; nothing to recommend")
-    excluded = _failed_requirements(correct, spec, require, say)
-    timed = [name for name in correct if name not in excluded]
-    if not timed:
-        raise ValueError(f"no correct strategy meets --require {','.join(require)}: "
-                         + "; ".join(f"{n}: {why}" for n, why in excluded.items()))
-    # The baseline is timed whenever it is correct here (it always is on valid input): every
-    # ratio is taken against it. Should --require exclude it, the first timed one stands in.
-    baseline = BASELINE if BASELINE in timed else timed[0]
+    with measure.pinned(threads):
+        say(0, 1, "checking every strategy on your workload")
+        verdicts = {row.strategy: row for row in check.check_spec(spec, strategies)}
+        say(0, 1, "checking the correctness matrix (which strategies are safe defaults)")
+        matrix = check.run_check(list(check.check_specs()), strategies)
+        safe = set(check.correct_everywhere(matrix))
+        correct = [name for name in strategies if verdicts[name].passed]
+        if not correct:
+            raise ValueError(f"no strategy is correct on {spec}; nothing to recommend")
+        excluded = _failed_requirements(correct, spec, require, say)
+        timed = [name for name in correct if name not in excluded]
+        if not timed:
+            raise ValueError(f"no correct strategy meets --require {','.join(require)}: "
+                             + "; ".join(f"{n}: {why}" for n, why in excluded.items()))
+        # Every ratio is taken against the baseline, correct on all valid input; should
+        # --require exclude it, the first timed strategy stands in.
+        baseline = BASELINE if BASELINE in timed else timed[0]
 
-    def on_round(rounds: int, open_count: int, seconds: float) -> None:
-        say(min(int(seconds), int(budget_s)), int(budget_s),
-            f"round {rounds}, {open_count} still open, {seconds:.1f} s of {budget_s:g} s")
+        def on_round(rounds: int, open_count: int, seconds: float) -> None:
+            say(min(int(seconds), int(budget_s)), int(budget_s),
+                f"round {rounds}, {open_count} still open, {seconds:.1f} s of {budget_s:g} s")
 
-    result = compare_strategies(spec, timed, mode, baseline=baseline, budget_s=budget_s,
-                                progress=on_round, **engine)
-    say(int(budget_s), int(budget_s), "done")
-    traces = {}
-    if profile_dir is not None:
-        from birnn_bench.profiles import write_chrome_trace
+        result = compare_strategies(spec, timed, mode, baseline=baseline, budget_s=budget_s,
+                                    progress=on_round, **engine)
+        say(int(budget_s), int(budget_s), "done")
+        traces = {}
+        if profile_dir is not None:
+            from birnn_bench.profiles import write_chrome_trace
 
-        traces = {name: str(write_chrome_trace(BenchCase(spec, name), profile_dir))
-                  for name in timed}
-    order = sorted(timed, key=lambda n: result.ratios[n].ratio.estimate)
-    ranked = [Ranked(strategy=n, correct=True, safe=n in safe,
-                     max_abs_error=verdicts[n].max_abs_error, ratio=result.ratios[n].ratio,
-                     seconds=result.ratios[n].seconds, rounds=result.ratios[n].rounds)
-              for n in order]
-    ranked += [Ranked(strategy=n, correct=True, safe=n in safe,
-                      max_abs_error=verdicts[n].max_abs_error, excluded=why)
-               for n, why in excluded.items()]
-    ranked += [Ranked(strategy=n, correct=False, safe=n in safe,
-                      max_abs_error=verdicts[n].max_abs_error)
-               for n in strategies if n not in correct]
-    return Recommendation(spec=spec, mode=mode, ranking=ranked,
-                          choice=choose(ranked, baseline), floor=order[0], baseline=baseline,
-                          resolution=result.resolution, rounds=result.rounds,
-                          seconds=result.seconds, environment=measure.environment_info(),
-                          traces=traces)
+            traces = {name: str(write_chrome_trace(BenchCase(spec, name), profile_dir))
+                      for name in timed}
+        order = sorted(timed, key=lambda n: result.ratios[n].ratio.estimate)
+
+        def row(n: str, **outcome: object) -> Ranked:
+            return Ranked(strategy=n, correct=n in correct, safe=n in safe,
+                          max_abs_error=verdicts[n].max_abs_error, **outcome)
+
+        ranked = [row(n, ratio=result.ratios[n].ratio, seconds=result.ratios[n].seconds,
+                      rounds=result.ratios[n].rounds) for n in order]
+        ranked += [row(n, excluded=why) for n, why in excluded.items()]
+        ranked += [row(n) for n in strategies if n not in correct]
+        return Recommendation(spec=spec, mode=mode, ranking=ranked,
+                              choice=choose(ranked, baseline), floor=order[0], baseline=baseline,
+                              resolution=result.resolution, rounds=result.rounds,
+                              seconds=result.seconds, environment=measure.environment_info(),
+                              traces=traces)
 
 
 def choose(ranked: list[Ranked], baseline: str) -> str:
     """The safe strategy with the lowest ratio among those significantly faster than the
-    baseline; the baseline (the safe default) when none is, or when it is the only safe one.
-    A strategy that is not safe is never chosen."""
+    baseline; else the baseline (the safe default), or the first safe one timed when the
+    baseline is not. A strategy that is not safe is never chosen."""
     faster = [r for r in ranked if r.safe and r.ratio is not None and r.verdict == "faster"]
     if faster:
         return min(faster, key=lambda r: r.ratio.estimate).strategy  # type: ignore[union-attr]
     safe_timed = [r.strategy for r in ranked if r.safe and r.ratio is not None]
-    if baseline in safe_timed or not safe_timed:
-        return baseline
-    return safe_timed[0]
+    return baseline if baseline in safe_timed or not safe_timed else safe_timed[0]
 
 
 def _failed_requirements(names: list[str], spec: WorkloadSpec, require: tuple[str, ...],
                          say: Progress) -> dict[str, str]:
-    """strategy -> why it fails a requirement, from the deployability check on the user's
-    cell, layers and device."""
+    """strategy -> why it fails a requirement, by the deployability check on the user's cell,
+    layers and device."""
     if not require:
         return {}
     from birnn_bench.deploy import check_deploy, deploy_spec
@@ -206,15 +189,20 @@ def _ratio_text(ratio: compare.Interval) -> str:
     return f"{ratio.estimate:.2f}x [{ratio.low:.2f}, {ratio.high:.2f}]"
 
 
+def _time_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    return f"{seconds * 1e3:.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} us"
+
+
 def format_recommendation(rec: Recommendation) -> str:
-    spec = rec.spec
+    spec, base = rec.spec, rec.baseline
     lines = [f"Workload: {spec.cell} x{spec.num_layers} layers, hidden {spec.hidden_size}, "
              f"batch {spec.batch}, max_len {spec.max_len}, lengths {spec.lengths}, {spec.dtype} "
              f"on {spec.device} ({rec.mode}; torch {rec.environment.get('torch')}, "
              f"{rec.environment.get('threads')} thread(s))", ""]
     header = (f"{'rank':>4}  {'strategy':<16} {'per call':>10}  "
-              f"{'x ' + rec.baseline + ' [99% interval]':>28}  {'vs ' + rec.baseline:>12}"
-              f"  {'max abs err':>11}")
+              f"{'x ' + base + ' [99% interval]':>28}  {'vs ' + base:>12}  {'max abs err':>11}")
     lines += [header, "-" * len(header)]
     rank = 0
     for row in rec.ranking:
@@ -225,11 +213,11 @@ def format_recommendation(rec: Recommendation) -> str:
             continue
         rank += 1
         name = row.strategy + ("" if row.safe else " †")
-        verdict = "A/A" if row.strategy == rec.baseline else row.verdict
+        verdict = "A/A" if row.strategy == base else row.verdict
         lines.append(f"{rank:>4}  {name:<16} {_time_text(row.seconds):>10}  "
                      f"{_ratio_text(row.ratio):>28}  {verdict:>12}  {row.max_abs_error:>11.1e}")
     if rec.resolution is not None:
-        lines += ["", f"Resolution (A/A, {rec.baseline} against itself in the same rounds): "
+        lines += ["", f"Resolution (A/A, {base} against itself in the same rounds): "
                   f"{_ratio_text(rec.resolution)}; {rec.rounds} rounds in {rec.seconds:.1f} s. "
                   "A ratio is significant when its 99% interval excludes 1."]
     if any(not row.safe for row in rec.ranking if row.ratio is not None):
@@ -242,9 +230,3 @@ def format_recommendation(rec: Recommendation) -> str:
         lines.append(f"Chrome traces (chrome://tracing or ui.perfetto.dev): "
                      f"{Path(next(iter(rec.traces.values()))).parent}/")
     return "\n".join(lines)
-
-
-def _time_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    return f"{seconds * 1e3:.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} us"

@@ -1,17 +1,13 @@
-"""How fine a difference the paired engine resolves on this machine, measured, not assumed.
-
-For one workload: the baseline against itself (A/A) and against a copy of itself made slower by
-a known fraction (a busy loop calibrated to that fraction of its own time), in the same rounds
-of the engine that compares strategies. The A/A must come out tied and narrow; the slowed copy
-must come out slower. ``summarize`` turns the per-workload records into the verdict
-``scripts/resolution.py`` writes to ``docs/resolution.json``.
-"""
+"""How fine a difference the paired engine resolves on this machine, measured, not assumed:
+per workload, the baseline against itself (A/A: must come out tied and narrow) and against a
+copy slowed by a calibrated busy loop (must come out slower), in the same rounds."""
 
 from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
 from typing import Any
 
 from birnn_bench import compare, measure
@@ -20,10 +16,8 @@ from birnn_bench.strategies import BASELINE
 from birnn_bench.workload import WorkloadSpec, build
 
 SLOWDOWN = 0.05
-#: What counts as resolved: every A/A interval within +-3% of 1 ...
-AA_WITHIN = 0.03
-#: ... in at least this share of workloads, and the known slowdown detected in as many.
-REQUIRED_SHARE = 0.9
+AA_WITHIN = 0.03  # resolved: every A/A interval within +-3% of 1 ...
+REQUIRED_SHARE = 0.9  # ... in this share of workloads, and the slowdown detected in as many
 
 
 def _spin(iterations: int) -> None:
@@ -31,20 +25,19 @@ def _spin(iterations: int) -> None:
         pass
 
 
-def calibrated_spin(seconds: float, clock: Callable[[], float] = time.perf_counter) -> int:
+def calibrated_spin(seconds: float) -> int:
     """Iterations of a bare Python loop that take about ``seconds`` (the median of five)."""
-    probe = 200_000
-    rates = []
+    probe, rates = 200_000, []
     for _ in range(5):
-        start = clock()
+        start = time.perf_counter()
         _spin(probe)
-        rates.append(probe / max(clock() - start, 1e-9))
+        rates.append(probe / max(time.perf_counter() - start, 1e-9))
     return max(1, round(statistics.median(rates) * seconds))
 
 
 def resolution_check(spec: WorkloadSpec, *, slowdown: float = SLOWDOWN, budget_s: float = 10.0,
-                     target: float = 0.015,
-                     threads: int | None = None, **engine: Any) -> dict[str, Any]:
+                     target: float = 0.015, threads: int | None = None,
+                     **engine: Any) -> dict[str, Any]:
     """A/A and a known ``slowdown`` of the baseline on ``spec``, paired in the same rounds. The
     A/A's stopping target is tighter than the engine's default (+-1.5%), so that an interval
     centred a little off 1 still lies within the +-3% the check asks for."""
@@ -73,7 +66,7 @@ def resolution_check(spec: WorkloadSpec, *, slowdown: float = SLOWDOWN, budget_s
     aa, slow = result.resolution, result.ratios[name].ratio
     return {
         "workload": spec.as_dict(), "baseline": BASELINE, "threads": pinned,
-        "slowdown": slowdown, "aa": _interval(aa), "slowed": _interval(slow),
+        "slowdown": slowdown, "aa": asdict(aa), "slowed": asdict(slow),
         "aa_within": bool(aa.low >= 1 - AA_WITHIN and aa.high <= 1 + AA_WITHIN),
         "aa_significant": aa.significant, "slowdown_detected": slow.verdict == "slower",
         "rounds": result.rounds, "stopped": result.stopped,
@@ -81,17 +74,13 @@ def resolution_check(spec: WorkloadSpec, *, slowdown: float = SLOWDOWN, budget_s
     }
 
 
-def _interval(interval: compare.Interval) -> dict[str, float]:
-    return {"estimate": interval.estimate, "low": interval.low, "high": interval.high}
-
-
 def summarize(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Shares of workloads with a narrow A/A, a significant A/A, a detected slowdown; passed
     when the first and last reach ``REQUIRED_SHARE`` and no A/A is significant."""
     rows = list(records)
-    n = len(rows)
-    if n == 0:
+    if not rows:
         raise ValueError("resolution: no workloads measured")
+    n = len(rows)
     within = sum(r["aa_within"] for r in rows)
     significant = sum(r["aa_significant"] for r in rows)
     detected = sum(r["slowdown_detected"] for r in rows)

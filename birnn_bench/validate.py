@@ -12,32 +12,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from birnn_bench._rnn import batch_dim, param_device, param_dtype, time_dim
+from birnn_bench._rnn import batch_dim, time_dim
 
 Tensor = torch.Tensor
 
 
-def validate_rnn(rnn: object) -> nn.RNNBase:
+def validate_inputs(rnn: object, x: object, lengths: object) -> tuple[nn.RNNBase, Tensor, Tensor]:
+    """Checks (rnn, x, lengths) against the strategy contract; returns CPU int64 lengths."""
     rnn = _check_bidirectional_rnn(rnn)
     if rnn.training and rnn.dropout > 0 and rnn.num_layers > 1:
         raise ValueError(f"rnn: dropout={rnn.dropout} between layers is active in training "
                          "mode, so no two strategies (nor the oracle) can agree; call rnn.eval() "
                          "or set dropout=0")
-    return rnn
-
-
-def validate_lengths(lengths: object, batch: int, steps: int, layout: str) -> Tensor:
-    """Returns lengths as the 1-D int64 CPU tensor packing needs."""
-    lengths = _lengths_tensor(lengths)
-    _check_count(lengths, batch, layout)
-    lengths = lengths.to(device="cpu", dtype=torch.int64)
-    _check_range(lengths, steps, layout)
-    return lengths
-
-
-def validate_inputs(rnn: object, x: object, lengths: object) -> tuple[nn.RNNBase, Tensor, Tensor]:
-    """Checks (rnn, x, lengths) against the strategy contract; returns CPU int64 lengths."""
-    rnn = validate_rnn(rnn)
     if not isinstance(x, Tensor):
         raise TypeError(f"x: expected a tensor, got {type(x).__name__}")
     if x.dim() != 3:
@@ -45,14 +31,17 @@ def validate_inputs(rnn: object, x: object, lengths: object) -> tuple[nn.RNNBase
                          f"{tuple(x.shape)}")
     if not x.dtype.is_floating_point:
         raise TypeError(f"x: expected a floating dtype, got {x.dtype}")
-    if x.dtype != param_dtype(rnn):
-        raise TypeError(f"x: dtype {x.dtype} differs from the rnn's parameters "
-                        f"({param_dtype(rnn)})")
-    if x.device != param_device(rnn):
-        raise ValueError(f"x: on {x.device} but the rnn's parameters are on {param_device(rnn)}")
+    param = next(rnn.parameters())
+    if x.dtype != param.dtype:
+        raise TypeError(f"x: dtype {x.dtype} differs from the rnn's parameters ({param.dtype})")
+    if x.device != param.device:
+        raise ValueError(f"x: on {x.device} but the rnn's parameters are on {param.device}")
     _check_features(rnn, x)
     layout = _layout(rnn)
-    checked = validate_lengths(lengths, x.shape[batch_dim(rnn)], x.shape[time_dim(rnn)], layout)
+    checked = _lengths_tensor(lengths)
+    _check_count(checked, x.shape[batch_dim(rnn)], layout)
+    checked = checked.to(device="cpu", dtype=torch.int64)  # what packing needs
+    _check_range(checked, x.shape[time_dim(rnn)], layout)
     return rnn, x, checked
 
 
