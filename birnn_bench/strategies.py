@@ -55,8 +55,7 @@ class Strategy:
         return self.extract(rnn, self.run(rnn, self.prepare(rnn, x, lengths)), lengths)
 
 
-# ---------------------------------------------------------------------------------------------
-# prepare
+# steps several strategies share -------------------------------------------------------------------
 
 
 def keep_padded(rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> Tensor:
@@ -67,6 +66,220 @@ def keep_padded(rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> Tensor:
 def pack_inputs(rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> PackedSequence:
     # enforce_sorted=False sorts internally and gives h_n back in the ORIGINAL batch order.
     return pack_padded_sequence(x, lengths, batch_first=rnn.batch_first, enforce_sorted=False)
+
+
+def run_rnn(rnn: nn.RNNBase, inputs: Tensor | PackedSequence) -> tuple[Any, Tensor]:
+    """One call of the bidirectional rnn; returns (output, h_n)."""
+    output, hidden = rnn(inputs)
+    return output, h_n_of(hidden)
+
+
+def gather_at_last_step(rnn: nn.RNNBase, seq: Tensor, lengths: Tensor) -> Tensor:
+    """seq[lengths[b] - 1, b] for every b (time axis per the rnn's layout), with torch.gather."""
+    tdim = time_dim(rnn)
+    index = (lengths - 1).to(seq.device)
+    index = index.view(-1, 1, 1) if rnn.batch_first else index.view(1, -1, 1)
+    return seq.gather(tdim, index.expand(*index.shape[:2], seq.shape[-1])).squeeze(tdim)
+
+
+def _gather_split_output(rnn: nn.RNNBase, output: Tensor, lengths: Tensor) -> States:
+    hidden = out_size(rnn)
+    fwd = gather_at_last_step(rnn, output[..., :hidden], lengths)
+    # The backward direction ends at time step 0, not at -1.
+    bwd = output.select(time_dim(rnn), 0)[..., hidden:]
+    return fwd, bwd
+
+
+def right_everywhere(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
+    return True, True
+
+
+#: The registry, in the order the thread discusses the answers.
+_ALL: list[Strategy] = []
+
+
+# hn_index: the asker's h_n indexing after packing (the baseline) ----------------------------------
+
+
+def last_layer_from_h_n(rnn: nn.RNNBase, ran: tuple[Any, Tensor], lengths: Tensor) -> States:
+    h_n = ran[1]
+    last = h_n.view(rnn.num_layers, 2, h_n.shape[1], h_n.shape[2])[-1]
+    return last[0], last[1]
+
+
+_ALL.append(Strategy(
+    name="hn_index",
+    description="pack (enforce_sorted=False), run, h_n.view(num_layers, 2, B, H)[-1]",
+    claim="The asker: lasthidden[-1] + lasthidden[-2] after pack_sequence; igrinis: "
+    "'if you have more layers, your variant seems better'.",
+    pitfall=False,
+    prepare=pack_inputs,
+    run=run_rnn,
+    extract=last_layer_from_h_n,
+    expected=right_everywhere,
+))
+
+
+# hn_first_layer (pitfall): h_n[0], h_n[1] ---------------------------------------------------------
+
+
+def first_layer_from_h_n(rnn: nn.RNNBase, ran: tuple[Any, Tensor], lengths: Tensor) -> States:
+    h_n = ran[1]
+    return h_n[0], h_n[1]
+
+
+def right_with_one_layer(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
+    """h_n[0], h_n[1] are the FIRST layer's states."""
+    return layers == 1, layers == 1
+
+
+_ALL.append(Strategy(
+    name="hn_first_layer",
+    description="pack, run, h_n[0] and h_n[1]",
+    claim="igrinis: 'u_emb_batch = lasthidden[0] + lasthidden[1], assuming you have only "
+    "one layer'.",
+    pitfall=True,
+    prepare=pack_inputs,
+    run=run_rnn,
+    extract=first_layer_from_h_n,
+    expected=right_with_one_layer,
+))
+
+
+# last_step_naive (pitfall): the output at the last padded step ------------------------------------
+
+
+def last_padded_step(rnn: nn.RNNBase, ran: tuple[Tensor, Tensor], lengths: Tensor) -> States:
+    hidden = out_size(rnn)
+    last = ran[0].select(time_dim(rnn), -1)
+    return last[:, :hidden], last[:, hidden:]
+
+
+def backward_at_last_step(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
+    """The backward direction at t=-1 has seen one step only."""
+    return not padded, steps == 1
+
+
+_ALL.append(Strategy(
+    name="last_step_naive",
+    description="run on the padded batch, output at the last padded step for both directions",
+    claim="igrinis: 'output[-1, :, :H] + output[-1, :, H:] should give the same result'; "
+    "the last answer recommends output[:, -1, :H] + output[:, -1, H:] over h_n.",
+    pitfall=True,
+    prepare=keep_padded,
+    run=run_rnn,
+    extract=last_padded_step,
+    expected=backward_at_last_step,
+))
+
+
+# chunk_view: the second answer, on the unpacked output --------------------------------------------
+
+
+def chunk_then_gather(
+    rnn: nn.RNNBase, ran: tuple[PackedSequence, Tensor], lengths: Tensor
+) -> States:
+    """The thread's answer: torch.chunk(output, 2, 2) (equivalently view(T, B, 2, H)), gather the
+    forward half at lengths-1, take the backward half at position 0."""
+    output, _ = pad_packed_sequence(ran[0], batch_first=rnn.batch_first)
+    output_forward, output_backward = torch.chunk(output, 2, dim=2)
+    fwd = gather_at_last_step(rnn, output_forward, lengths)
+    bwd = output_backward.select(time_dim(rnn), 0)
+    return fwd, bwd
+
+
+_ALL.append(Strategy(
+    name="chunk_view",
+    description="pack, run, pad_packed_sequence, torch.chunk into directions, gather "
+    "forward at lengths-1, backward at t=0",
+    claim="Second answer: split output with view(seq_len, batch, 2, H) or torch.chunk, "
+    "gather the forward pass at lengths-1 and the backward pass at position 0.",
+    pitfall=False,
+    prepare=pack_inputs,
+    run=run_rnn,
+    extract=chunk_then_gather,
+    expected=right_everywhere,
+))
+
+
+# packed_unpack: the forum's PackedSequence recipe -------------------------------------------------
+
+
+def gather_from_unpacked(
+    rnn: nn.RNNBase, ran: tuple[PackedSequence, Tensor], lengths: Tensor
+) -> States:
+    output, _ = pad_packed_sequence(ran[0], batch_first=rnn.batch_first)
+    return _gather_split_output(rnn, output, lengths)
+
+
+_ALL.append(Strategy(
+    name="packed_unpack",
+    description="pack, run, pad_packed_sequence, slice directions, gather forward at "
+    "lengths-1, backward at t=0",
+    claim="The PackedSequence recipe the asker cites (PyTorch forum, source 2): unpack the "
+    "output and gather each sequence's last valid step.",
+    pitfall=False,
+    prepare=pack_inputs,
+    run=run_rnn,
+    extract=gather_from_unpacked,
+    expected=right_everywhere,
+))
+
+
+# padded_gather: the second answer, on a padded batch ----------------------------------------------
+
+
+def gather_from_padded(rnn: nn.RNNBase, ran: tuple[Tensor, Tensor], lengths: Tensor) -> States:
+    return _gather_split_output(rnn, ran[0], lengths)
+
+
+def backward_read_in_padding(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
+    """The backward direction starts in the padding; above layer 1 the forward reads the layer
+    below's backward outputs, contaminated by padding too."""
+    return (not padded) or layers == 1, not padded
+
+
+_ALL.append(Strategy(
+    name="padded_gather",
+    description="run on the padded batch (no packing), gather forward at lengths-1, "
+    "backward at t=0",
+    claim="Second answer, 'for people using unpacked sequences': gather the forward pass "
+    "at lengths-1, the backward pass at position 0.",
+    pitfall=False,
+    prepare=keep_padded,
+    run=run_rnn,
+    extract=gather_from_padded,
+    expected=backward_read_in_padding,
+))
+
+
+# hn_padded (pitfall): h_n of a padded batch -------------------------------------------------------
+
+
+def last_of_h_n(rnn: nn.RNNBase, ran: tuple[Tensor, Tensor], lengths: Tensor) -> States:
+    h_n = ran[1]
+    return h_n[-2], h_n[-1]
+
+
+def right_without_padding(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
+    """Both directions read the padding."""
+    return not padded, not padded
+
+
+_ALL.append(Strategy(
+    name="hn_padded",
+    description="run on the padded batch (no packing), h_n[-2] and h_n[-1]",
+    claim="Third answer: on an unpacked batch, 'h_n of the reverse direction is the hidden "
+    "state of the first step', so read h_n.",
+    pitfall=True,
+    prepare=keep_padded,
+    run=run_rnn,
+    extract=last_of_h_n,
+    expected=right_without_padding,
+))
+
+
+# manual_two_rnn: two unidirectional rnns on the module's own weights ------------------------------
 
 
 def reversal_index(rnn: nn.RNNBase, lengths: Tensor, steps: int, device: torch.device) -> Tensor:
@@ -92,16 +305,6 @@ def reverse_within_lengths(rnn: nn.RNNBase, seq: Tensor, index: Tensor) -> Tenso
 
 def reverse_inputs(rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
     return x, reversal_index(rnn, lengths, x.shape[time_dim(rnn)], x.device)
-
-
-# ---------------------------------------------------------------------------------------------
-# run
-
-
-def run_rnn(rnn: nn.RNNBase, inputs: Tensor | PackedSequence) -> tuple[Any, Tensor]:
-    """One call of the bidirectional rnn; returns (output, h_n)."""
-    output, hidden = rnn(inputs)
-    return output, h_n_of(hidden)
 
 
 def _direction_weights(rnn: nn.RNNBase, layer: int, suffix: str) -> list[Tensor]:
@@ -152,71 +355,6 @@ def run_two_rnns(rnn: nn.RNNBase, prepared: tuple[Tensor, Tensor]) -> tuple[Tens
     return fwd_out, bwd_out_reversed
 
 
-# ---------------------------------------------------------------------------------------------
-# extract
-
-
-def gather_at_last_step(rnn: nn.RNNBase, seq: Tensor, lengths: Tensor) -> Tensor:
-    """seq[lengths[b] - 1, b] for every b (time axis per the rnn's layout), with torch.gather."""
-    tdim = time_dim(rnn)
-    index = (lengths - 1).to(seq.device)
-    index = index.view(-1, 1, 1) if rnn.batch_first else index.view(1, -1, 1)
-    return seq.gather(tdim, index.expand(*index.shape[:2], seq.shape[-1])).squeeze(tdim)
-
-
-def last_layer_from_h_n(rnn: nn.RNNBase, ran: tuple[Any, Tensor], lengths: Tensor) -> States:
-    h_n = ran[1]
-    last = h_n.view(rnn.num_layers, 2, h_n.shape[1], h_n.shape[2])[-1]
-    return last[0], last[1]
-
-
-def first_layer_from_h_n(rnn: nn.RNNBase, ran: tuple[Any, Tensor], lengths: Tensor) -> States:
-    h_n = ran[1]
-    return h_n[0], h_n[1]
-
-
-def _gather_split_output(rnn: nn.RNNBase, output: Tensor, lengths: Tensor) -> States:
-    hidden = out_size(rnn)
-    fwd = gather_at_last_step(rnn, output[..., :hidden], lengths)
-    # The backward direction ends at time step 0, not at -1.
-    bwd = output.select(time_dim(rnn), 0)[..., hidden:]
-    return fwd, bwd
-
-
-def gather_from_padded(rnn: nn.RNNBase, ran: tuple[Tensor, Tensor], lengths: Tensor) -> States:
-    return _gather_split_output(rnn, ran[0], lengths)
-
-
-def gather_from_unpacked(
-    rnn: nn.RNNBase, ran: tuple[PackedSequence, Tensor], lengths: Tensor
-) -> States:
-    output, _ = pad_packed_sequence(ran[0], batch_first=rnn.batch_first)
-    return _gather_split_output(rnn, output, lengths)
-
-
-def chunk_then_gather(
-    rnn: nn.RNNBase, ran: tuple[PackedSequence, Tensor], lengths: Tensor
-) -> States:
-    """The thread's answer: torch.chunk(output, 2, 2) (equivalently view(T, B, 2, H)), gather the
-    forward half at lengths-1, take the backward half at position 0."""
-    output, _ = pad_packed_sequence(ran[0], batch_first=rnn.batch_first)
-    output_forward, output_backward = torch.chunk(output, 2, dim=2)
-    fwd = gather_at_last_step(rnn, output_forward, lengths)
-    bwd = output_backward.select(time_dim(rnn), 0)
-    return fwd, bwd
-
-
-def last_padded_step(rnn: nn.RNNBase, ran: tuple[Tensor, Tensor], lengths: Tensor) -> States:
-    hidden = out_size(rnn)
-    last = ran[0].select(time_dim(rnn), -1)
-    return last[:, :hidden], last[:, hidden:]
-
-
-def last_of_h_n(rnn: nn.RNNBase, ran: tuple[Tensor, Tensor], lengths: Tensor) -> States:
-    h_n = ran[1]
-    return h_n[-2], h_n[-1]
-
-
 def gather_both_directions(
     rnn: nn.RNNBase, ran: tuple[Tensor, Tensor], lengths: Tensor
 ) -> States:
@@ -227,132 +365,19 @@ def gather_both_directions(
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# expected verdicts: (num_layers, padded, max_len) -> (fwd right, bwd right)
+_ALL.append(Strategy(
+    name="manual_two_rnn",
+    description="two unidirectional rnns on the bidirectional rnn's own weights, backward "
+    "fed each sequence reversed within its length, layers stacked by hand, no packing",
+    claim="igrinis: 'create two regular LSTMs, feed one the input sequence and the other "
+    "the reversed sequence, take the last state of both'.",
+    pitfall=False,
+    prepare=reverse_inputs,
+    run=run_two_rnns,
+    extract=gather_both_directions,
+    expected=right_everywhere,
+))
 
-
-def right_everywhere(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
-    return True, True
-
-
-def right_with_one_layer(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
-    """h_n[0], h_n[1] are the FIRST layer's states."""
-    return layers == 1, layers == 1
-
-
-def right_without_padding(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
-    """Both directions read the padding."""
-    return not padded, not padded
-
-
-def backward_read_in_padding(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
-    """The backward direction starts in the padding; above layer 1 the forward reads the layer
-    below's backward outputs, contaminated by padding too."""
-    return (not padded) or layers == 1, not padded
-
-
-def backward_at_last_step(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
-    """The backward direction at t=-1 has seen one step only."""
-    return not padded, steps == 1
-
-
-# ---------------------------------------------------------------------------------------------
-# the registry, in the order the thread discusses the answers
-
-_ALL = [
-    Strategy(
-        name="hn_index",
-        description="pack (enforce_sorted=False), run, h_n.view(num_layers, 2, B, H)[-1]",
-        claim="The asker: lasthidden[-1] + lasthidden[-2] after pack_sequence; igrinis: "
-        "'if you have more layers, your variant seems better'.",
-        pitfall=False,
-        prepare=pack_inputs,
-        run=run_rnn,
-        extract=last_layer_from_h_n,
-        expected=right_everywhere,
-    ),
-    Strategy(
-        name="hn_first_layer",
-        description="pack, run, h_n[0] and h_n[1]",
-        claim="igrinis: 'u_emb_batch = lasthidden[0] + lasthidden[1], assuming you have only "
-        "one layer'.",
-        pitfall=True,
-        prepare=pack_inputs,
-        run=run_rnn,
-        extract=first_layer_from_h_n,
-        expected=right_with_one_layer,
-    ),
-    Strategy(
-        name="last_step_naive",
-        description="run on the padded batch, output at the last padded step for both directions",
-        claim="igrinis: 'output[-1, :, :H] + output[-1, :, H:] should give the same result'; "
-        "the last answer recommends output[:, -1, :H] + output[:, -1, H:] over h_n.",
-        pitfall=True,
-        prepare=keep_padded,
-        run=run_rnn,
-        extract=last_padded_step,
-        expected=backward_at_last_step,
-    ),
-    Strategy(
-        name="chunk_view",
-        description="pack, run, pad_packed_sequence, torch.chunk into directions, gather "
-        "forward at lengths-1, backward at t=0",
-        claim="Second answer: split output with view(seq_len, batch, 2, H) or torch.chunk, "
-        "gather the forward pass at lengths-1 and the backward pass at position 0.",
-        pitfall=False,
-        prepare=pack_inputs,
-        run=run_rnn,
-        extract=chunk_then_gather,
-        expected=right_everywhere,
-    ),
-    Strategy(
-        name="packed_unpack",
-        description="pack, run, pad_packed_sequence, slice directions, gather forward at "
-        "lengths-1, backward at t=0",
-        claim="The PackedSequence recipe the asker cites (PyTorch forum, source 2): unpack the "
-        "output and gather each sequence's last valid step.",
-        pitfall=False,
-        prepare=pack_inputs,
-        run=run_rnn,
-        extract=gather_from_unpacked,
-        expected=right_everywhere,
-    ),
-    Strategy(
-        name="padded_gather",
-        description="run on the padded batch (no packing), gather forward at lengths-1, "
-        "backward at t=0",
-        claim="Second answer, 'for people using unpacked sequences': gather the forward pass "
-        "at lengths-1, the backward pass at position 0.",
-        pitfall=False,
-        prepare=keep_padded,
-        run=run_rnn,
-        extract=gather_from_padded,
-        expected=backward_read_in_padding,
-    ),
-    Strategy(
-        name="hn_padded",
-        description="run on the padded batch (no packing), h_n[-2] and h_n[-1]",
-        claim="Third answer: on an unpacked batch, 'h_n of the reverse direction is the hidden "
-        "state of the first step', so read h_n.",
-        pitfall=True,
-        prepare=keep_padded,
-        run=run_rnn,
-        extract=last_of_h_n,
-        expected=right_without_padding,
-    ),
-    Strategy(
-        name="manual_two_rnn",
-        description="two unidirectional rnns on the bidirectional rnn's own weights, backward "
-        "fed each sequence reversed within its length, layers stacked by hand, no packing",
-        claim="igrinis: 'create two regular LSTMs, feed one the input sequence and the other "
-        "the reversed sequence, take the last state of both'.",
-        pitfall=False,
-        prepare=reverse_inputs,
-        run=run_two_rnns,
-        extract=gather_both_directions,
-        expected=right_everywhere,
-    ),
-]
 
 STRATEGIES: dict[str, Strategy] = {strategy.name: strategy for strategy in _ALL}
 #: What every ratio is taken against: the asker's h_n indexing after packing, correct everywhere.
