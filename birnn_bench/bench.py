@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from birnn_bench import compare, measure
+from birnn_bench._rnn import out_size
 from birnn_bench.oracle import error_against_oracle
 from birnn_bench.strategies import BASELINE, STRATEGIES, States
 from birnn_bench.workload import Workload, WorkloadSpec, build
@@ -31,6 +32,7 @@ class BenchCase:
         self.forward()
         measure.synchronize(self.device)
         self._ran: object = None
+        self._dims = (self.rnn.batch_first, self.rnn.num_layers, out_size(self.rnn))  # extract's
         self._train_warm = False
 
     def forward(self) -> States:
@@ -42,14 +44,14 @@ class BenchCase:
         """Runs prepare + run once so that ``extract`` can be timed alone."""
         with torch.no_grad():
             self._ran = self.strategy.run(
-                self.rnn, self.strategy.prepare(self.rnn, self.x, self.lengths))
+                self.rnn, self.strategy.prepare(self.x, self.lengths, self.rnn.batch_first))
         measure.synchronize(self.device)
 
     def extract(self) -> States:
         if self._ran is None:
             self.prepare_extract()
         with torch.no_grad():
-            return self.strategy.extract(self.rnn, self._ran, self.lengths)
+            return self.strategy.extract(self._ran, self.lengths, *self._dims)
 
     def warm_train_step(self) -> None:
         """One untimed training step, once per case (autograd's first call allocates)."""

@@ -5,7 +5,7 @@ technology (``birnn_bench.deploy_technologies``) and compares it with the eager 
 max abs error <= ``TOLERANCE``) on ``probe_specs``, shapes the deployment never saw included. A
 cell ``works``, ``fails`` (deploying or a probe raised), is ``wrong`` (ran, but differs) or is
 ``unavailable`` (an optional dependency is missing). Every technology gets the registry's own
-code, whose steps take the rnn module as an argument: TorchScript cannot type that (torch 2.13).
+steps (written on tensors and plain values, ``run`` as a module), TorchScript included.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from torch import nn
 
 from birnn_bench import deploy_technologies
 from birnn_bench._io import dataclass_csv
+from birnn_bench._rnn import out_size
 from birnn_bench._torch_compat import first_error_line
 
 # ALL_TECHNOLOGIES, OPT_IN_TECHNOLOGIES, onnx_available: re-exported (the CLI reads them here).
@@ -45,7 +46,8 @@ DEPLOY_SHAPE = {"input_size": 5, "hidden_size": 8, "batch": 4, "max_len": 6}
 
 class StrategyModule(nn.Module):
     """The rnn and one registry strategy as a module: ``forward(x, lengths) -> (fwd, bwd)``, with
-    the strategy's own steps as attributes, so every technology gets the registry's code itself."""
+    the strategy's own steps as attributes (``run`` as its ``run_module``), so every technology,
+    TorchScript included, gets the registry's code itself."""
 
     def __init__(self, rnn: nn.RNNBase, strategy_name: str) -> None:
         super().__init__()
@@ -54,13 +56,16 @@ class StrategyModule(nn.Module):
         self.rnn = rnn
         self.strategy_name = strategy_name
         self.prepare = strategy.prepare
-        self.run_rnn = strategy.run
+        self.run_step = strategy.run_module(rnn)
         self.extract = strategy.extract
+        self.batch_first = rnn.batch_first
+        self.num_layers = rnn.num_layers
+        self.out_size = out_size(rnn)
         self.train(rnn.training)
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        return self.extract(self.rnn, self.run_rnn(self.rnn, self.prepare(self.rnn, x, lengths)),
-                            lengths)
+        ran = self.run_step(self.prepare(x, lengths, self.batch_first))
+        return self.extract(ran, lengths, self.batch_first, self.num_layers, self.out_size)
 
 
 def _check_arguments(strategies: Sequence[str], technologies: Sequence[str] = (),

@@ -19,6 +19,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from birnn_bench._rnn import out_size
 from birnn_bench.bench import BenchCase
 
 PHASES = ("prepare", "run", "extract")
@@ -57,11 +58,11 @@ def _forward_by_phase(case: BenchCase, around: Callable[[str], AbstractContextMa
     strategy, rnn, lengths = case.strategy, case.rnn, case.lengths
     with torch.no_grad():
         with around("prepare"):
-            prepared = strategy.prepare(rnn, case.x, lengths)
+            prepared = strategy.prepare(case.x, lengths, rnn.batch_first)
         with around("run"):
             ran = strategy.run(rnn, prepared)
         with around("extract"):
-            strategy.extract(rnn, ran, lengths)
+            strategy.extract(ran, lengths, rnn.batch_first, rnn.num_layers, out_size(rnn))
 
 
 def count_ops(case: BenchCase) -> dict[str, Counter[str]]:

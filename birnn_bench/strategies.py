@@ -2,9 +2,14 @@
 
 A strategy is three small steps, composed by ``Strategy.__call__``:
 
-* ``prepare(rnn, x, lengths)``: pack, reverse, or nothing;
+* ``prepare(x, lengths, batch_first)``: pack, reverse, or nothing;
 * ``run(rnn, prepared)``: the rnn call(s);
-* ``extract(rnn, ran, lengths)``: index, gather, unpack, chunk/view -> ``(fwd, bwd)``.
+* ``extract(ran, lengths, batch_first, num_layers, out_size)``: index, gather, unpack,
+  chunk/view -> ``(fwd, bwd)``.
+
+``prepare`` and ``extract`` take tensors and plain values only, and ``run_module(rnn)`` is the run
+step as an ``nn.Module`` (TorchScript cannot take a module as an argument), so that
+``torch.jit.script`` compiles these very steps (``birnn_bench.deploy``).
 
 ``STRATEGIES[name](rnn, x, lengths)`` first checks the cheap invariants of its inputs
 (``validate.check_call``), then returns the LAST layer's final forward and backward hidden
@@ -24,7 +29,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from birnn_bench._rnn import batch_dim, h_n_of, out_size, time_dim
+from birnn_bench._rnn import h_n_of, out_size
 from birnn_bench.validate import check_call
 
 Tensor = torch.Tensor
@@ -39,9 +44,11 @@ class Strategy:
     description: str
     claim: str
     pitfall: bool
-    prepare: Callable[[nn.RNNBase, Tensor, Tensor], Any]
+    prepare: Callable[[Tensor, Tensor, bool], Any]
     run: Callable[[nn.RNNBase, Any], Any]
-    extract: Callable[[nn.RNNBase, Any, Tensor], States]
+    #: ``run`` as a module wrapping the rnn: what a scripted or exported strategy calls.
+    run_module: Callable[[nn.RNNBase], nn.Module]
+    extract: Callable[[Any, Tensor, bool, int, int], States]
     #: What PyTorch's semantics predict, (num_layers, padded, max_len) -> (fwd right, bwd
     #: right): a hypothesis the tests hold against the check's measured verdicts, never used
     #: as a verdict.
@@ -52,20 +59,21 @@ class Strategy:
         # input size or batch would otherwise give garbage, not an error. The steps themselves
         # stay unchecked; benchmarks time them alone.
         lengths = check_call(rnn, x, lengths)
-        return self.extract(rnn, self.run(rnn, self.prepare(rnn, x, lengths)), lengths)
+        ran = self.run(rnn, self.prepare(x, lengths, rnn.batch_first))
+        return self.extract(ran, lengths, rnn.batch_first, rnn.num_layers, out_size(rnn))
 
 
 # steps several strategies share -------------------------------------------------------------------
 
 
-def keep_padded(rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> Tensor:
+def keep_padded(x: Tensor, lengths: Tensor, batch_first: bool) -> Tensor:
     """No preparation: the rnn sees the padded batch, padding included."""
     return x
 
 
-def pack_inputs(rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> PackedSequence:
+def pack_inputs(x: Tensor, lengths: Tensor, batch_first: bool) -> PackedSequence:
     # enforce_sorted=False sorts internally and gives h_n back in the ORIGINAL batch order.
-    return pack_padded_sequence(x, lengths, batch_first=rnn.batch_first, enforce_sorted=False)
+    return pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False)
 
 
 def run_rnn(rnn: nn.RNNBase, inputs: Tensor | PackedSequence) -> tuple[Any, Tensor]:
@@ -74,19 +82,40 @@ def run_rnn(rnn: nn.RNNBase, inputs: Tensor | PackedSequence) -> tuple[Any, Tens
     return output, h_n_of(hidden)
 
 
-def gather_at_last_step(rnn: nn.RNNBase, seq: Tensor, lengths: Tensor) -> Tensor:
-    """seq[lengths[b] - 1, b] for every b (time axis per the rnn's layout), with torch.gather."""
-    tdim = time_dim(rnn)
+class PaddedRun(nn.Module):
+    """``run_rnn`` on a padded batch, as a module."""
+
+    def __init__(self, rnn: nn.RNNBase) -> None:
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
+        output, hidden = self.rnn(inputs)
+        return output, h_n_of(hidden)
+
+
+class PackedRun(PaddedRun):
+    """``run_rnn`` on a PackedSequence, as a module."""
+
+    def forward(self, inputs: PackedSequence) -> tuple[PackedSequence, Tensor]:  # type: ignore[override]
+        output, hidden = self.rnn(inputs)
+        return output, h_n_of(hidden)
+
+
+def gather_at_last_step(seq: Tensor, lengths: Tensor, batch_first: bool) -> Tensor:
+    """seq[lengths[b] - 1, b] for every b (time axis per the layout), with torch.gather."""
+    tdim = 1 if batch_first else 0
     index = (lengths - 1).to(seq.device)
-    index = index.view(-1, 1, 1) if rnn.batch_first else index.view(1, -1, 1)
-    return seq.gather(tdim, index.expand(*index.shape[:2], seq.shape[-1])).squeeze(tdim)
+    index = index.view(-1, 1, 1) if batch_first else index.view(1, -1, 1)
+    index = index.expand(index.shape[0], index.shape[1], seq.shape[-1])
+    return seq.gather(tdim, index).squeeze(tdim)
 
 
-def _gather_split_output(rnn: nn.RNNBase, output: Tensor, lengths: Tensor) -> States:
-    hidden = out_size(rnn)
-    fwd = gather_at_last_step(rnn, output[..., :hidden], lengths)
+def _gather_split_output(output: Tensor, lengths: Tensor, batch_first: bool,
+                         out_size: int) -> States:
+    fwd = gather_at_last_step(output[..., :out_size], lengths, batch_first)
     # The backward direction ends at time step 0, not at -1.
-    bwd = output.select(time_dim(rnn), 0)[..., hidden:]
+    bwd = output.select(1 if batch_first else 0, 0)[..., out_size:]
     return fwd, bwd
 
 
@@ -101,9 +130,10 @@ _ALL: list[Strategy] = []
 # hn_index: the asker's h_n indexing after packing (the baseline) ----------------------------------
 
 
-def last_layer_from_h_n(rnn: nn.RNNBase, ran: tuple[Any, Tensor], lengths: Tensor) -> States:
+def last_layer_from_h_n(ran: tuple[PackedSequence, Tensor], lengths: Tensor, batch_first: bool,
+                        num_layers: int, out_size: int) -> States:
     h_n = ran[1]
-    last = h_n.view(rnn.num_layers, 2, h_n.shape[1], h_n.shape[2])[-1]
+    last = h_n.view(num_layers, 2, h_n.shape[1], h_n.shape[2])[-1]
     return last[0], last[1]
 
 
@@ -115,6 +145,7 @@ _ALL.append(Strategy(
     pitfall=False,
     prepare=pack_inputs,
     run=run_rnn,
+    run_module=PackedRun,
     extract=last_layer_from_h_n,
     expected=right_everywhere,
 ))
@@ -123,7 +154,8 @@ _ALL.append(Strategy(
 # hn_first_layer (pitfall): h_n[0], h_n[1] ---------------------------------------------------------
 
 
-def first_layer_from_h_n(rnn: nn.RNNBase, ran: tuple[Any, Tensor], lengths: Tensor) -> States:
+def first_layer_from_h_n(ran: tuple[PackedSequence, Tensor], lengths: Tensor, batch_first: bool,
+                         num_layers: int, out_size: int) -> States:
     h_n = ran[1]
     return h_n[0], h_n[1]
 
@@ -141,6 +173,7 @@ _ALL.append(Strategy(
     pitfall=True,
     prepare=pack_inputs,
     run=run_rnn,
+    run_module=PackedRun,
     extract=first_layer_from_h_n,
     expected=right_with_one_layer,
 ))
@@ -149,10 +182,10 @@ _ALL.append(Strategy(
 # last_step_naive (pitfall): the output at the last padded step ------------------------------------
 
 
-def last_padded_step(rnn: nn.RNNBase, ran: tuple[Tensor, Tensor], lengths: Tensor) -> States:
-    hidden = out_size(rnn)
-    last = ran[0].select(time_dim(rnn), -1)
-    return last[:, :hidden], last[:, hidden:]
+def last_padded_step(ran: tuple[Tensor, Tensor], lengths: Tensor, batch_first: bool,
+                     num_layers: int, out_size: int) -> States:
+    last = ran[0].select(1 if batch_first else 0, -1)
+    return last[:, :out_size], last[:, out_size:]
 
 
 def backward_at_last_step(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
@@ -168,6 +201,7 @@ _ALL.append(Strategy(
     pitfall=True,
     prepare=keep_padded,
     run=run_rnn,
+    run_module=PaddedRun,
     extract=last_padded_step,
     expected=backward_at_last_step,
 ))
@@ -176,15 +210,14 @@ _ALL.append(Strategy(
 # chunk_view: the second answer, on the unpacked output --------------------------------------------
 
 
-def chunk_then_gather(
-    rnn: nn.RNNBase, ran: tuple[PackedSequence, Tensor], lengths: Tensor
-) -> States:
+def chunk_then_gather(ran: tuple[PackedSequence, Tensor], lengths: Tensor, batch_first: bool,
+                      num_layers: int, out_size: int) -> States:
     """The thread's answer: torch.chunk(output, 2, 2) (equivalently view(T, B, 2, H)), gather the
     forward half at lengths-1, take the backward half at position 0."""
-    output, _ = pad_packed_sequence(ran[0], batch_first=rnn.batch_first)
+    output, _ = pad_packed_sequence(ran[0], batch_first=batch_first)
     output_forward, output_backward = torch.chunk(output, 2, dim=2)
-    fwd = gather_at_last_step(rnn, output_forward, lengths)
-    bwd = output_backward.select(time_dim(rnn), 0)
+    fwd = gather_at_last_step(output_forward, lengths, batch_first)
+    bwd = output_backward.select(1 if batch_first else 0, 0)
     return fwd, bwd
 
 
@@ -197,6 +230,7 @@ _ALL.append(Strategy(
     pitfall=False,
     prepare=pack_inputs,
     run=run_rnn,
+    run_module=PackedRun,
     extract=chunk_then_gather,
     expected=right_everywhere,
 ))
@@ -205,11 +239,10 @@ _ALL.append(Strategy(
 # packed_unpack: the forum's PackedSequence recipe -------------------------------------------------
 
 
-def gather_from_unpacked(
-    rnn: nn.RNNBase, ran: tuple[PackedSequence, Tensor], lengths: Tensor
-) -> States:
-    output, _ = pad_packed_sequence(ran[0], batch_first=rnn.batch_first)
-    return _gather_split_output(rnn, output, lengths)
+def gather_from_unpacked(ran: tuple[PackedSequence, Tensor], lengths: Tensor, batch_first: bool,
+                         num_layers: int, out_size: int) -> States:
+    output, _ = pad_packed_sequence(ran[0], batch_first=batch_first)
+    return _gather_split_output(output, lengths, batch_first, out_size)
 
 
 _ALL.append(Strategy(
@@ -221,6 +254,7 @@ _ALL.append(Strategy(
     pitfall=False,
     prepare=pack_inputs,
     run=run_rnn,
+    run_module=PackedRun,
     extract=gather_from_unpacked,
     expected=right_everywhere,
 ))
@@ -229,8 +263,9 @@ _ALL.append(Strategy(
 # padded_gather: the second answer, on a padded batch ----------------------------------------------
 
 
-def gather_from_padded(rnn: nn.RNNBase, ran: tuple[Tensor, Tensor], lengths: Tensor) -> States:
-    return _gather_split_output(rnn, ran[0], lengths)
+def gather_from_padded(ran: tuple[Tensor, Tensor], lengths: Tensor, batch_first: bool,
+                       num_layers: int, out_size: int) -> States:
+    return _gather_split_output(ran[0], lengths, batch_first, out_size)
 
 
 def backward_read_in_padding(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
@@ -248,6 +283,7 @@ _ALL.append(Strategy(
     pitfall=False,
     prepare=keep_padded,
     run=run_rnn,
+    run_module=PaddedRun,
     extract=gather_from_padded,
     expected=backward_read_in_padding,
 ))
@@ -256,7 +292,8 @@ _ALL.append(Strategy(
 # hn_padded (pitfall): h_n of a padded batch -------------------------------------------------------
 
 
-def last_of_h_n(rnn: nn.RNNBase, ran: tuple[Tensor, Tensor], lengths: Tensor) -> States:
+def last_of_h_n(ran: tuple[Tensor, Tensor], lengths: Tensor, batch_first: bool,
+                num_layers: int, out_size: int) -> States:
     h_n = ran[1]
     return h_n[-2], h_n[-1]
 
@@ -274,6 +311,7 @@ _ALL.append(Strategy(
     pitfall=True,
     prepare=keep_padded,
     run=run_rnn,
+    run_module=PaddedRun,
     extract=last_of_h_n,
     expected=right_without_padding,
 ))
@@ -282,7 +320,7 @@ _ALL.append(Strategy(
 # manual_two_rnn: two unidirectional rnns on the module's own weights ------------------------------
 
 
-def reversal_index(rnn: nn.RNNBase, lengths: Tensor, steps: int, device: torch.device) -> Tensor:
+def reversal_index(lengths: Tensor, steps: int, batch_first: bool, device: torch.device) -> Tensor:
     """Time index that reverses each sequence within its own length and leaves padding in place.
 
     Shaped like x without its feature axis ((T, B) or (B, T)); it is its own inverse.
@@ -290,79 +328,92 @@ def reversal_index(rnn: nn.RNNBase, lengths: Tensor, steps: int, device: torch.d
     t = torch.arange(steps).unsqueeze(1)  # (T, 1)
     span = lengths.unsqueeze(0)  # (1, B)
     index = torch.where(t < span, span - 1 - t, t)  # (T, B)
-    if rnn.batch_first:
+    if batch_first:
         index = index.t()
     return index.to(device)
 
 
-def reverse_within_lengths(rnn: nn.RNNBase, seq: Tensor, index: Tensor) -> Tensor:
+def reverse_within_lengths(seq: Tensor, index: Tensor, batch_first: bool) -> Tensor:
     """Apply ``reversal_index`` to a padded (T, B, *) or (B, T, *) tensor."""
-    batch = torch.arange(seq.shape[batch_dim(rnn)], device=seq.device)
-    if rnn.batch_first:
+    batch = torch.arange(seq.shape[0 if batch_first else 1], device=seq.device)
+    if batch_first:
         return seq[batch.unsqueeze(1), index]
     return seq[index, batch.unsqueeze(0)]
 
 
-def reverse_inputs(rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-    return x, reversal_index(rnn, lengths, x.shape[time_dim(rnn)], x.device)
+def reverse_inputs(x: Tensor, lengths: Tensor, batch_first: bool) -> tuple[Tensor, Tensor]:
+    return x, reversal_index(lengths, x.shape[1 if batch_first else 0], batch_first, x.device)
 
 
-def _direction_weights(rnn: nn.RNNBase, layer: int, suffix: str) -> list[Tensor]:
-    # Same order as nn.RNNBase._flat_weights: w_ih, w_hh, [b_ih, b_hh], [w_hr].
-    bases = ["weight_ih", "weight_hh"]
-    if rnn.bias:
-        bases += ["bias_ih", "bias_hh"]
-    if getattr(rnn, "proj_size", 0) > 0:
-        bases.append("weight_hr")
-    return [getattr(rnn, f"{base}_l{layer}{suffix}") for base in bases]
+def run_one_direction(inputs: Tensor, weights: list[Tensor], mode: str, bias: bool,
+                      batch_first: bool, out_size: int, hidden_size: int,
+                      training: bool) -> Tensor:
+    """A unidirectional one-layer rnn over ``inputs`` with one direction's ``weights``.
 
-
-def run_one_direction(rnn: nn.RNNBase, layer: int, reverse: bool, inputs: Tensor) -> Tensor:
-    """A unidirectional one-layer rnn over ``inputs`` with the weights of one direction of rnn.
-
-    Calls the same functional kernels nn.LSTM/GRU/RNN call, with the bidirectional module's own
-    parameter tensors: nothing is copied or re-registered per call.
+    Calls the same functional kernels nn.LSTM/GRU/RNN call (``mode`` is ``nn.RNNBase.mode``).
+    Dropout between layers is refused by validation, so dropout=0 here; ``training`` keeps what
+    cuDNN saves for backward.
     """
-    weights = _direction_weights(rnn, layer, "_reverse" if reverse else "")
-    batch = inputs.shape[batch_dim(rnn)]
-    h0 = inputs.new_zeros(1, batch, out_size(rnn))
-    # Dropout between layers is refused by validation, so dropout=0 here; train=rnn.training
-    # keeps what cuDNN saves for backward.
-    common = (rnn.bias, 1, 0.0, rnn.training, False, rnn.batch_first)
-    if isinstance(rnn, nn.LSTM):
-        c0 = inputs.new_zeros(1, batch, rnn.hidden_size)
-        return torch.lstm(inputs, (h0, c0), weights, *common)[0]
-    if isinstance(rnn, nn.GRU):
-        return torch.gru(inputs, h0, weights, *common)[0]
-    kernel = torch.rnn_tanh if rnn.nonlinearity == "tanh" else torch.rnn_relu
-    return kernel(inputs, h0, weights, *common)[0]
+    h0 = inputs.new_zeros(1, inputs.shape[0 if batch_first else 1], out_size)
+    if mode == "LSTM":
+        c0 = inputs.new_zeros(1, h0.shape[1], hidden_size)
+        return torch.lstm(inputs, [h0, c0], weights, bias, 1, 0.0, training, False,
+                          batch_first)[0]
+    if mode == "GRU":
+        return torch.gru(inputs, h0, weights, bias, 1, 0.0, training, False, batch_first)[0]
+    if mode == "RNN_TANH":
+        return torch.rnn_tanh(inputs, h0, weights, bias, 1, 0.0, training, False,
+                              batch_first)[0]
+    return torch.rnn_relu(inputs, h0, weights, bias, 1, 0.0, training, False, batch_first)[0]
 
 
-def run_two_rnns(rnn: nn.RNNBase, prepared: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+def two_rnns(prepared: tuple[Tensor, Tensor], flat_weights: list[Tensor], mode: str, bias: bool,
+             batch_first: bool, num_layers: int, out_size: int, hidden_size: int,
+             training: bool) -> tuple[Tensor, Tensor]:
     """Layers stacked by hand; returns the last layer's forward outputs and backward outputs in
-    reversed (per-sequence) time."""
+    reversed (per-sequence) time. ``flat_weights`` is ``nn.RNNBase._flat_weights``: the module's
+    own parameters (nothing copied), per layer forward then backward, each w_ih, w_hh,
+    [b_ih, b_hh], [w_hr]."""
     x, index = prepared
+    per = len(flat_weights) // (2 * num_layers)
+    sizes = (mode, bias, batch_first, out_size, hidden_size, training)
     layer_input = x
     fwd_out = bwd_out_reversed = x
-    for layer in range(rnn.num_layers):
-        fwd_out = run_one_direction(rnn, layer, False, layer_input)
+    for layer in range(num_layers):
+        first = 2 * layer * per
+        fwd_out = run_one_direction(layer_input, flat_weights[first:first + per], *sizes)
         bwd_out_reversed = run_one_direction(
-            rnn, layer, True, reverse_within_lengths(rnn, layer_input, index)
-        )
-        if layer + 1 < rnn.num_layers:
-            bwd_out = reverse_within_lengths(rnn, bwd_out_reversed, index)
+            reverse_within_lengths(layer_input, index, batch_first),
+            flat_weights[first + per:first + 2 * per], *sizes)
+        if layer + 1 < num_layers:
+            bwd_out = reverse_within_lengths(bwd_out_reversed, index, batch_first)
             layer_input = torch.cat([fwd_out, bwd_out], dim=-1)
     return fwd_out, bwd_out_reversed
 
 
-def gather_both_directions(
-    rnn: nn.RNNBase, ran: tuple[Tensor, Tensor], lengths: Tensor
-) -> States:
+def run_two_rnns(rnn: nn.RNNBase, prepared: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    return two_rnns(prepared, rnn._flat_weights, rnn.mode, rnn.bias, rnn.batch_first,
+                    rnn.num_layers, out_size(rnn), rnn.hidden_size, rnn.training)
+
+
+class TwoRNNsRun(PaddedRun):
+    """``run_two_rnns`` as a module (the weights are read at each call, as the function does)."""
+
+    def __init__(self, rnn: nn.RNNBase) -> None:
+        super().__init__(rnn)
+        self.out_size = out_size(rnn)
+
+    def forward(self, prepared: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        rnn = self.rnn
+        return two_rnns(prepared, rnn._flat_weights, rnn.mode, rnn.bias, rnn.batch_first,
+                        rnn.num_layers, self.out_size, rnn.hidden_size, rnn.training)
+
+
+def gather_both_directions(ran: tuple[Tensor, Tensor], lengths: Tensor, batch_first: bool,
+                           num_layers: int, out_size: int) -> States:
     fwd_out, bwd_out_reversed = ran
-    return (
-        gather_at_last_step(rnn, fwd_out, lengths),
-        gather_at_last_step(rnn, bwd_out_reversed, lengths),
-    )
+    return (gather_at_last_step(fwd_out, lengths, batch_first),
+            gather_at_last_step(bwd_out_reversed, lengths, batch_first))
 
 
 _ALL.append(Strategy(
@@ -374,6 +425,7 @@ _ALL.append(Strategy(
     pitfall=False,
     prepare=reverse_inputs,
     run=run_two_rnns,
+    run_module=TwoRNNsRun,
     extract=gather_both_directions,
     expected=right_everywhere,
 ))

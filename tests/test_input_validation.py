@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from birnn_bench import cli, workload
+from birnn_bench._rnn import out_size
 from birnn_bench.strategies import STRATEGIES
 from birnn_bench.workload import read_lengths_file
 
@@ -80,8 +81,9 @@ def test_checked_call_equals_the_unchecked_steps(case, name: str) -> None:
     rnn, x, lengths = case
     strategy = STRATEGIES[name]
     with torch.no_grad():
-        want = strategy.extract(rnn, strategy.run(rnn, strategy.prepare(rnn, x, lengths)),
-                                lengths)
+        ran = strategy.run(rnn, strategy.prepare(x, lengths, rnn.batch_first))
+        want = strategy.extract(ran, lengths, rnn.batch_first, rnn.num_layers,
+                                out_size(rnn))
         for given in (lengths, lengths.tolist(), lengths.to(torch.int32)):
             got = strategy(rnn, x, given)
             assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True))
