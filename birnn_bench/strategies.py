@@ -123,6 +123,10 @@ def right_everywhere(layers: int, padded: bool, steps: int) -> tuple[bool, bool]
     return True, True
 
 
+#: The steps before extract of the strategies that call the rnn once, packed or padded.
+ON_PACKED: dict[str, Any] = {"prepare": pack_inputs, "run": run_rnn, "run_module": PackedRun}
+ON_PADDED: dict[str, Any] = {"prepare": keep_padded, "run": run_rnn, "run_module": PaddedRun}
+
 #: The registry, in the order the thread discusses the answers.
 _ALL: list[Strategy] = []
 
@@ -143,9 +147,7 @@ _ALL.append(Strategy(
     claim="The asker: lasthidden[-1] + lasthidden[-2] after pack_sequence; igrinis: "
     "'if you have more layers, your variant seems better'.",
     pitfall=False,
-    prepare=pack_inputs,
-    run=run_rnn,
-    run_module=PackedRun,
+    **ON_PACKED,
     extract=last_layer_from_h_n,
     expected=right_everywhere,
 ))
@@ -171,9 +173,7 @@ _ALL.append(Strategy(
     claim="igrinis: 'u_emb_batch = lasthidden[0] + lasthidden[1], assuming you have only "
     "one layer'.",
     pitfall=True,
-    prepare=pack_inputs,
-    run=run_rnn,
-    run_module=PackedRun,
+    **ON_PACKED,
     extract=first_layer_from_h_n,
     expected=right_with_one_layer,
 ))
@@ -199,9 +199,7 @@ _ALL.append(Strategy(
     claim="igrinis: 'output[-1, :, :H] + output[-1, :, H:] should give the same result'; "
     "the last answer recommends output[:, -1, :H] + output[:, -1, H:] over h_n.",
     pitfall=True,
-    prepare=keep_padded,
-    run=run_rnn,
-    run_module=PaddedRun,
+    **ON_PADDED,
     extract=last_padded_step,
     expected=backward_at_last_step,
 ))
@@ -228,9 +226,7 @@ _ALL.append(Strategy(
     claim="Second answer: split output with view(seq_len, batch, 2, H) or torch.chunk, "
     "gather the forward pass at lengths-1 and the backward pass at position 0.",
     pitfall=False,
-    prepare=pack_inputs,
-    run=run_rnn,
-    run_module=PackedRun,
+    **ON_PACKED,
     extract=chunk_then_gather,
     expected=right_everywhere,
 ))
@@ -252,9 +248,7 @@ _ALL.append(Strategy(
     claim="The PackedSequence recipe the asker cites (PyTorch forum, source 2): unpack the "
     "output and gather each sequence's last valid step.",
     pitfall=False,
-    prepare=pack_inputs,
-    run=run_rnn,
-    run_module=PackedRun,
+    **ON_PACKED,
     extract=gather_from_unpacked,
     expected=right_everywhere,
 ))
@@ -281,9 +275,7 @@ _ALL.append(Strategy(
     claim="Second answer, 'for people using unpacked sequences': gather the forward pass "
     "at lengths-1, the backward pass at position 0.",
     pitfall=False,
-    prepare=keep_padded,
-    run=run_rnn,
-    run_module=PaddedRun,
+    **ON_PADDED,
     extract=gather_from_padded,
     expected=backward_read_in_padding,
 ))
@@ -309,9 +301,7 @@ _ALL.append(Strategy(
     claim="Third answer: on an unpacked batch, 'h_n of the reverse direction is the hidden "
     "state of the first step', so read h_n.",
     pitfall=True,
-    prepare=keep_padded,
-    run=run_rnn,
-    run_module=PaddedRun,
+    **ON_PADDED,
     extract=last_of_h_n,
     expected=right_without_padding,
 ))
