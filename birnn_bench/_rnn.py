@@ -14,6 +14,11 @@ def out_size(rnn: nn.RNNBase) -> int:
     return proj if proj > 0 else rnn.hidden_size
 
 
+def extract_dims(rnn: nn.RNNBase) -> tuple[bool, int, int]:
+    """What a strategy's ``extract`` step is told of the rnn: (batch_first, num_layers, H_out)."""
+    return rnn.batch_first, rnn.num_layers, out_size(rnn)
+
+
 def time_dim(rnn: nn.RNNBase) -> int:
     """The time axis of x and of the rnn's output (h_n ignores batch_first)."""
     return 1 if rnn.batch_first else 0

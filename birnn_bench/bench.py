@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from birnn_bench import compare, measure
-from birnn_bench._rnn import out_size
+from birnn_bench._rnn import extract_dims
 from birnn_bench.oracle import error_against_oracle
 from birnn_bench.strategies import BASELINE, STRATEGIES, States
 from birnn_bench.workload import Workload, WorkloadSpec, build
@@ -32,7 +32,7 @@ class BenchCase:
         self.forward()
         measure.synchronize(self.device)
         self._ran: object = None
-        self._dims = (self.rnn.batch_first, self.rnn.num_layers, out_size(self.rnn))  # extract's
+        self._dims = extract_dims(self.rnn)
         self._train_warm = False
 
     def forward(self) -> States:

@@ -20,7 +20,7 @@ from torch import nn
 
 from birnn_bench import deploy_technologies
 from birnn_bench._io import dataclass_csv
-from birnn_bench._rnn import out_size
+from birnn_bench._rnn import extract_dims
 from birnn_bench._torch_compat import first_error_line
 
 # ALL_TECHNOLOGIES, OPT_IN_TECHNOLOGIES, onnx_available: re-exported (the CLI reads them here).
@@ -58,9 +58,7 @@ class StrategyModule(nn.Module):
         self.prepare = strategy.prepare
         self.run_step = strategy.run_module(rnn)
         self.extract = strategy.extract
-        self.batch_first = rnn.batch_first
-        self.num_layers = rnn.num_layers
-        self.out_size = out_size(rnn)
+        self.batch_first, self.num_layers, self.out_size = extract_dims(rnn)
         self.train(rnn.training)
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:

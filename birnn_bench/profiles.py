@@ -19,7 +19,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from birnn_bench._rnn import out_size
+from birnn_bench._rnn import extract_dims
 from birnn_bench.bench import BenchCase
 
 PHASES = ("prepare", "run", "extract")
@@ -62,7 +62,7 @@ def _forward_by_phase(case: BenchCase, around: Callable[[str], AbstractContextMa
         with around("run"):
             ran = strategy.run(rnn, prepared)
         with around("extract"):
-            strategy.extract(ran, lengths, rnn.batch_first, rnn.num_layers, out_size(rnn))
+            strategy.extract(ran, lengths, *extract_dims(rnn))
 
 
 def count_ops(case: BenchCase) -> dict[str, Counter[str]]:

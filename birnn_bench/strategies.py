@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from birnn_bench._rnn import h_n_of, out_size
+from birnn_bench._rnn import extract_dims, h_n_of, out_size
 from birnn_bench.validate import check_call
 
 Tensor = torch.Tensor
@@ -60,7 +60,7 @@ class Strategy:
         # stay unchecked; benchmarks time them alone.
         lengths = check_call(rnn, x, lengths)
         ran = self.run(rnn, self.prepare(x, lengths, rnn.batch_first))
-        return self.extract(ran, lengths, rnn.batch_first, rnn.num_layers, out_size(rnn))
+        return self.extract(ran, lengths, *extract_dims(rnn))
 
 
 # steps several strategies share -------------------------------------------------------------------

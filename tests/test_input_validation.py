@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from birnn_bench import cli, workload
-from birnn_bench._rnn import out_size
+from birnn_bench._rnn import extract_dims
 from birnn_bench.strategies import STRATEGIES
 from birnn_bench.workload import read_lengths_file
 
@@ -82,8 +82,7 @@ def test_checked_call_equals_the_unchecked_steps(case, name: str) -> None:
     strategy = STRATEGIES[name]
     with torch.no_grad():
         ran = strategy.run(rnn, strategy.prepare(x, lengths, rnn.batch_first))
-        want = strategy.extract(ran, lengths, rnn.batch_first, rnn.num_layers,
-                                out_size(rnn))
+        want = strategy.extract(ran, lengths, *extract_dims(rnn))
         for given in (lengths, lengths.tolist(), lengths.to(torch.int32)):
             got = strategy(rnn, x, given)
             assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True))
