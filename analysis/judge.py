@@ -1,13 +1,11 @@
-"""What a loaded value may be: the rules ``analysis.load`` holds every value to, and regime ids.
-
-Times and byte counts must be finite and > 0, errors finite and >= 0, counts whole and >= 0,
-ratios finite and > 0. A JSON boolean, string, list or object is never a number (``true`` is
-not 1); ``null`` / ``NaN`` is asv's "not measured", not a problem. Whatever fails is reported
-and left out, never guessed. Regime ids are ``benchmarks/regimes.py``'s ``Regime.id``.
-"""
+"""What a loaded value may be: the rules ``analysis.load`` holds every value to, and regime ids
+(``benchmarks/regimes.py``'s ``Regime.id``). A JSON boolean, string, list or object is never a
+number (``true`` is not 1); ``null`` / ``NaN`` is asv's "not measured", not a problem. Whatever
+fails is reported and left out, never guessed."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -33,8 +31,6 @@ _REGIME = re.compile(
 #: Largest whole number a float64 holds exactly: counts, ``number`` and ``repeat`` stay below.
 _MAX_EXACT = 2.0 ** 53
 _NUMBER_TYPES = {float, int}
-_COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
-_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def is_ratio(unit: str) -> bool:
@@ -85,13 +81,10 @@ def value_rule(kind: str, unit: str) -> Rule:
 
 def type_name(value: Any) -> str:
     """How a message names the JSON type of ``value`` (``a JSON boolean``, ``a string``)."""
-    if value is None:
-        return "null"
-    for types, name in ((bool, "a JSON boolean"), (str, "a string"), (list | tuple, "a list"),
-                        (dict, "a JSON object")):
-        if isinstance(value, types):
-            return name
-    return f"a {type(value).__name__}"
+    names = ((type(None), "null"), (bool, "a JSON boolean"), (str, "a string"),
+             (list | tuple, "a list"), (dict, "a JSON object"))
+    return next((name for types, name in names if isinstance(value, types)),
+                f"a {type(value).__name__}")
 
 
 def numbers(values: Sequence[Any] | None, n: int) -> tuple[np.ndarray, dict[int, str]]:
@@ -107,15 +100,13 @@ def numbers(values: Sequence[Any] | None, n: int) -> tuple[np.ndarray, dict[int,
     out = np.full(n, np.nan)
     bad: dict[int, str] = {}
     for i, value in enumerate(values):
-        if value is None:
-            continue
-        if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)):
+        if isinstance(value, bool) or not isinstance(value, int | float | None):
+            bad[i] = type_name(value)
+        elif value is not None:
             try:
                 out[i] = float(value)
             except OverflowError:
                 bad[i] = "too large for a float"
-        else:
-            bad[i] = type_name(value)
     return out, bad
 
 
@@ -145,20 +136,12 @@ def sample_problems(samples: Sequence[Any], rule: Rule) -> dict[int, str]:
     if all(type(p) is list for p in points):
         flat = list(itertools.chain.from_iterable(points))
         if set(map(type, flat)) <= _NUMBER_TYPES:
-            try:
+            with contextlib.suppress(OverflowError):
                 values = np.array(flat, dtype=np.float64)
-            except OverflowError:
-                values = None
-            if values is not None and not violations(values, rule) \
-                    and not np.isnan(values).any():
-                return {}
-    bad = {}
-    for i, point in enumerate(samples):
-        if point:
-            why = _sample_problem(point, rule)
-            if why is not None:
-                bad[i] = why
-    return bad
+                if not np.isnan(values).any() and not violations(values, rule):
+                    return {}
+    return {i: why for i, point in enumerate(samples)
+            if point and (why := _sample_problem(point, rule)) is not None}
 
 
 def _sample_problem(samples: Any, rule: Rule) -> str | None:
@@ -269,14 +252,12 @@ def judge_columns(row: dict[str, Any], n: int, kind: str, unit: str
         floats[sorted(dead)] = np.nan
     samples = row.get("samples")
     if isinstance(samples, list) and len(samples) == n:
-        if any(s for s in samples):
+        if any(samples):
             bad = sample_problems(samples, quartile)
             kept = np.array([tuple(s) if isinstance(s, list) and s else None for s in samples]
-                            + [None], dtype=object)[:-1]
-            for i in sorted(dead | set(bad)):
-                kept[i] = None
-                if i not in dead:
-                    left_out.append(("samples", i, samples[i], bad[i]))
+                            + [None], dtype=object)[:-1]  # the None: no 2-D array of tuples
+            kept[sorted(dead | set(bad))] = None
+            left_out += [("samples", i, samples[i], bad[i]) for i in sorted(set(bad) - dead)]
             out["samples"] = kept
     elif samples is not None:
         left_out.append(("samples", -1, samples, "not one list per point; samples ignored"))
@@ -303,28 +284,3 @@ def left_out_message(bench: str, names: Sequence[str], params: Sequence[Sequence
     return (f"{bench}: {len(left_out)} value(s) not usable, {what}: " + "; ".join(items) + more,
             "error" if points else "warning")
 
-
-def commit_problem(commit: Any) -> str | None:
-    """Why ``commit_hash`` is not a commit hash (40 or 64 hex digits), or None."""
-    if isinstance(commit, str) and _COMMIT.fullmatch(commit):
-        return None
-    if isinstance(commit, str):
-        return "too short" if _HEX.fullmatch(commit) else "not hex digits"
-    return "a number" if isinstance(commit, int | float) and not isinstance(commit, bool) \
-        else type_name(commit)
-
-
-def date_problem(date: Any) -> str | None:
-    """Why ``date`` is not a date (milliseconds since 1970 that pandas can represent), or None.
-    ``None`` (no date) is not a problem."""
-    import pandas as pd
-
-    if date is None:
-        return None
-    if isinstance(date, bool) or not isinstance(date, int | float):
-        return f"{type_name(date)}, not milliseconds since 1970"
-    try:
-        pd.Timestamp(int(date), unit="ms", tz="UTC")
-    except (OverflowError, ValueError):
-        return "not a date pandas can represent"
-    return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,8 @@ _GRID = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "d
 LEGACY_PARAM_NAMES = {9: _GRID, 10: (*_GRID, "compile")}
 LEGACY_MODULES = ("strategies", "profiles", "deploy", "compiled")
 Progress = Callable[[int, int, str], None]
+_COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def extra_params(df: pd.DataFrame) -> list[str]:
@@ -214,21 +217,32 @@ class _Loader:
         return True
 
     def _commit(self, commit: Any) -> str:
-        """The commit hash when it is one; else a label unique to the file, so its rows never
-        merge into another commit's."""
-        why = judge.commit_problem(commit)
-        if why is None:
+        """The commit hash (40 or 64 hex digits) when it is one; else a label unique to the
+        file, so its rows never merge into another commit's."""
+        if isinstance(commit, str) and _COMMIT.fullmatch(commit):
             return commit
+        if isinstance(commit, str):
+            why = "too short" if _HEX.fullmatch(commit) else "not hex digits"
+        else:
+            number = isinstance(commit, int | float) and not isinstance(commit, bool)
+            why = "a number" if number else judge.type_name(commit)
         label = f"unknown:{self.rel}"
         self._note(f"commit_hash {judge.show(commit)} is not a commit hash ({why}; expected 40 "
                    f"hex digits); its rows are filed under commit {label!r}", "warning")
         return label
 
-    def _date(self, date: Any) -> int | None:
-        """The run's date (ms since 1970), or None with a warning when it is not one."""
-        why = judge.date_problem(date)
-        if why is None:
-            return None if date is None else int(date)
+    def _date(self, date: Any) -> pd.Timestamp | None:
+        """The run's date (given in ms since 1970), or None with a warning when it is not one
+        that pandas can represent."""
+        if date is None:
+            return None
+        if isinstance(date, bool) or not isinstance(date, int | float):
+            why = f"{judge.type_name(date)}, not milliseconds since 1970"
+        else:
+            try:
+                return pd.Timestamp(int(date), unit="ms", tz="UTC")
+            except (OverflowError, ValueError):
+                why = "not a date pandas can represent"
         self._note(f"date {judge.show(date)} is {why}; date left blank", "warning")
         return None
 
@@ -367,9 +381,8 @@ class _Loader:
             if name == "device_name":
                 out[name] = self._categorical(name, rows["device_name"])
             elif name == "date":
-                out[name] = pd.DatetimeIndex(
-                    [pd.NaT if f["date"] is None else pd.Timestamp(f["date"], unit="ms", tz="UTC")
-                     for f in self.files]).as_unit("us").repeat(per_file)
+                dates = pd.DatetimeIndex([f["date"] for f in self.files])
+                out[name] = dates.as_unit("us").repeat(per_file)
             elif name == "threads":
                 out[name] = pd.array([f["threads"] for f in self.files],
                                      dtype="Int64").repeat(per_file)
