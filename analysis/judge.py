@@ -10,7 +10,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -183,40 +183,6 @@ def regime_id(device: Any, cell: Any, layers: Any, batch: Any, max_len: Any, hid
               lengths: Any, dtype: Any) -> str:
     """``benchmarks/regimes.py``'s ``Regime.id`` of these values."""
     return f"{device}-{cell}-L{layers}-B{batch}-T{max_len}-H{hidden}-{lengths}-{dtype}"
-
-
-def regime_codes(names: Sequence[str], values: Sequence[Sequence[Any]], local: np.ndarray,
-                 code: Callable[[str, Any], int]) -> dict[str, Any]:
-    """Per-row codes of the regime columns of a block of points (``local``: each parameter's
-    index per row; ``values``: the parameter values; ``code(column, value)``: the loader's code).
-
-    With a ``regime`` parameter: the grid columns read from its ids (unless given as parameters),
-    ``__device_names__`` (device per id, index per row) and, when some ids are not ids,
-    ``__bad_regimes__`` (those ids, a mask of their rows). With every grid column instead: the
-    ``regime`` column they make."""
-    out: dict[str, Any] = {}
-    if "regime" in names:
-        at = list(names).index("regime")
-        parsed = [parse_regime(v) for v in values[at]]
-        for name in REGIME_FIELDS:
-            if name not in names:
-                lookup = np.array([code(name, p[name]) if p else -1 for p in parsed],
-                                  dtype=np.int32)
-                out[name] = lookup[local[at]]
-        if "device" not in names:
-            out["__device_names__"] = ([p["device"] if p else "" for p in parsed], local[at])
-        bad = [i for i, p in enumerate(parsed) if p is None]
-        if bad:
-            out["__bad_regimes__"] = ([show(values[at][i]) for i in bad],
-                                      np.isin(local[at], bad))
-    elif all(name in names for name in REGIME_FIELDS):
-        axes = [list(names).index(name) for name in REGIME_FIELDS]
-        ids = [code("regime", regime_id(*combo))
-               for combo in itertools.product(*(values[a] for a in axes))]
-        flat = np.ravel_multi_index(tuple(local[a] for a in axes),
-                                    tuple(len(values[a]) for a in axes))
-        out["regime"] = np.array(ids, dtype=np.int32)[flat]
-    return out
 
 
 #: What was left out: asv column, point index (-1: the whole column), the raw value, why.

@@ -1,18 +1,17 @@
 """asv results tree -> one tidy, long-form DataFrame (one row per measured or skipped point).
 
-asv's files are parsed here (``asv_files``), not by ``asv.results.Results.load``: that builds a
-dict per point, far too slow for a hundred full-grid runs, and its errors do not name the file.
-Columns are built as integer codes shared by all files and turned into categoricals once, at the
-end. Nothing is fatal to the whole load except a missing or unreadable ``benchmarks.json`` (no
-parameter would have a name): every other defect becomes a :class:`Problem` naming the file and
-what was wrong, and the rest is loaded. Every value is judged against its benchmark's unit
-(``analysis.judge``) and left out (NaN) when unusable, never coerced. Grid results get a
-synthesised ``regime`` column and regime ids are read back into the grid's columns, so rows of
-either format have the same columns.
+Parsed here, not by ``asv.results.Results.load`` (a dict per point: far too slow for a hundred
+full-grid runs; errors that do not name the file), into integer codes shared by all files that
+become categoricals once, at the end. Only a missing or unreadable ``benchmarks.json`` stops the
+load: every other defect is a :class:`Problem` naming the file, and the rest is loaded. Values
+are judged against their benchmark's unit (``analysis.judge``) and left out (NaN) when unusable,
+never coerced. Grid results get a ``regime`` column and regime ids fill the grid's columns, so
+rows of either format have the same columns.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -36,12 +35,11 @@ KNOWN_PARAMS = ("device", "cell", "batch", "max_len", "lengths", "hidden", "laye
 FILE_COLUMNS = ("machine", "device_name", "commit", "date", "env", "python", "cpu", "torch",
                 "cuda", "cudnn", "gpu", "cudnn_allow_tf32", "threads")
 BENCH_COLUMNS = ("benchmark", "metric", "kind", "unit")
-STAT_COLUMNS = ("value", "ci_low", "ci_high", "q25", "q75", "number", "repeat", "samples")
 #: asv's result column -> ours.
 _STATS = {"result": "value", "stats_ci_99_a": "ci_low", "stats_ci_99_b": "ci_high",
           "stats_q_25": "q25", "stats_q_75": "q75", "stats_number": "number",
           "stats_repeat": "repeat"}
-_FLOATS = tuple(_STATS.values())
+STAT_COLUMNS = (*_STATS.values(), "samples")
 #: What a damaged file can make the reading raise: that file's problem, never the whole load's.
 _BAD_DATA = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError,
              RecursionError, MemoryError)
@@ -51,7 +49,7 @@ _ENVIRONMENT = "Environment.track_threads"
 OWN_RUN_PREFIX = "instructions."
 #: The parameter names of the suite before regimes (results committed up to 5c96a7d2), by count:
 #: what the old results files need to load beside a benchmarks.json of today's suite.
-_GRID = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "dtype", "strategy")
+_GRID = tuple(name for name in KNOWN_PARAMS if name != "regime")
 LEGACY_PARAM_NAMES = {9: _GRID, 10: (*_GRID, "compile")}
 LEGACY_MODULES = ("strategies", "profiles", "deploy", "compiled")
 Progress = Callable[[int, int, str], None]
@@ -94,8 +92,8 @@ class _Loader:
         self.codes = {name: _Codes() for name in _CATEGORIES}
         self.param_codes: dict[str, _Codes] = {name: _Codes() for name in KNOWN_PARAMS}
         self.files: list[dict[str, Any]] = []  # per loaded file: codes of file-level columns
-        self.chunks: list[dict[str, Any]] = []
-        self.block_cache: dict[Any, dict[str, Any]] = {}
+        self.chunks: list[dict[str, Any]] = []  # per benchmark of a file: codes and values
+        self.block_cache: dict[Any, tuple] = {}
         self.problems: list[Problem] = []
         self.rel = ""  # the results file being read
 
@@ -119,8 +117,7 @@ class _Loader:
 
     def _load_file(self, path: Path, machine_dir: str, machine_info: dict[str, Any]) -> bool:
         data, error = asv_files.read_json(path)
-        if error is None:
-            error = _shape_problem(data)
+        error = error or _shape_problem(data)
         if error is not None:
             self._note(f"{error}; file skipped")
             return False
@@ -132,31 +129,29 @@ class _Loader:
                        "blank", "warning")
             params = {}
         requirements = data.get("requirements")
-        requirements = requirements if isinstance(requirements, dict) else {}
+        torch = requirements.get("torch") if isinstance(requirements, dict) else None
         machine = str(params.get("machine") or machine_dir)
         if machine != machine_dir:
             self._note(f"says machine {machine!r} but lies in folder {machine_dir!r}; filed "
                        f"under {machine!r}", "warning")
         env = self._environment(results, columns)
         cpu = str(params.get("cpu") or machine_info.get("cpu") or "") or f"CPU of {machine}"
-        gpu = env.get("gpu")
         file_row = {
             "machine": machine, "commit": self._commit(data["commit_hash"]),
             "env": str(data.get("env_name") or ""),
             "python": str(params.get("python") or data.get("python") or ""), "cpu": cpu,
-            "torch": env.get("torch") or str(requirements.get("torch") or params.get("torch")
-                                             or "unknown"),
+            "torch": env.get("torch") or str(torch or params.get("torch") or "unknown"),
             **{name: env.get(name) or "unknown" for name in ("cuda", "cudnn", "gpu",
                                                               "cudnn_allow_tf32")},
             "file": self.rel,
         }
         file_codes: dict[str, Any] = {k: self.codes[k].code(v) for k, v in file_row.items()}
-        threads = env.get("threads")
         try:
-            file_codes["threads"] = int(threads) if threads is not None else None
+            file_codes["threads"] = int(env["threads"]) if "threads" in env else None
         except ValueError:
             file_codes["threads"] = None
         file_codes["date"] = self._date(data.get("date"))
+        gpu = env.get("gpu")
         no_gpu = not gpu or gpu in ("none", "unknown")
         device_names = {"cpu": self.codes["device_name"].code(cpu),
                         "cuda": self.codes["device_name"].code(
@@ -167,14 +162,13 @@ class _Loader:
         renamed: list[str] = []
         seen: set[str] = set()
         for name, row in results.items():
-            bench = self.benchmarks.get(name)
             if name.endswith(_ENVIRONMENT):
                 continue
+            bench = self.benchmarks.get(name) or self._same_method(name)
             if bench is None:
-                bench = self._same_method(name)
-                if bench is None:
-                    retired.append(name)
-                    continue
+                retired.append(name)
+                continue
+            if bench.name != name:
                 renamed.append(f"{name} as {bench.name}")
             seen.add(bench.name)
             if not isinstance(row, list):
@@ -209,7 +203,7 @@ class _Loader:
             if not skipped:
                 self._note("holds no benchmark results; file skipped")
             return False
-        if all(np.isnan(c["value"]).all() for c in self.chunks[chunks_before:]):
+        if all(np.isnan(c["rows"]["value"]).all() for c in self.chunks[chunks_before:]):
             self._note("holds no measured value: every result is null (asv skipped every point, "
                        "or the file was blanked); its points are loaded as not measured",
                        "warning")
@@ -294,64 +288,81 @@ class _Loader:
                     "inconsistent)")
         if n == 0:
             return None
-        codes = self._param_block(param_names, params)
-        keep = None
-        if "__bad_regimes__" in codes:
-            ids, dropped = codes["__bad_regimes__"]
-            keep = ~dropped
+        codes, devices, bad_regimes = self._param_block(param_names, params)
+        if bad_regimes is not None:
+            ids, dropped = bad_regimes
             self._note(f"{bench.name}: regime {', '.join(ids)} is not a regime id (expected "
                        "<device>-<cell>-L<layers>-B<batch>-T<max_len>-H<hidden>-<lengths>-"
                        f"<dtype>, e.g. {judge.REGIME_EXAMPLE}); its {int(dropped.sum())} "
                        "point(s) left out")
-            if not keep.any():
+            if dropped.all():
                 return None
         bench_row = {"benchmark": bench.name, "metric": bench.name.rsplit(".", 1)[-1],
                      "kind": bench.kind, "unit": bench.unit}
-        chunk: dict[str, Any] = {"file": file_index, "n": n, "params": codes,
-                                 "bench": {k: self.codes[k].code(v) for k, v in bench_row.items()}}
-        if "__device_names__" in codes:
-            values, local = codes["__device_names__"]
-            lookup = np.array([device_names.get(v, device_names["cpu"]) for v in values],
-                              dtype=np.int32)
-            chunk["device_name"] = lookup[local]
+        bench_codes = {k: self.codes[k].code(v) for k, v in bench_row.items()}
         judged = judge.judge_columns(row, n, bench.kind, bench.unit)
         if isinstance(judged, str):
             return f"{bench.name}: {judged}"
         columns, left_out = judged
-        chunk.update({column: columns[key] for key, column in _STATS.items()})
+        rows = {column: columns[key] for key, column in _STATS.items()}
         if "samples" in columns:
-            chunk["samples"] = columns["samples"]
-        if keep is not None:
+            rows["samples"] = columns["samples"]
+        if devices is not None:
+            values, at = devices
+            lookup = [device_names.get(v, device_names["cpu"]) for v in values]
+            rows["device_name"] = np.array(lookup, dtype=np.int32)[at]
+        if bad_regimes is not None:
+            keep = ~dropped
             left_out = [e for e in left_out if e[1] < 0 or keep[e[1]]]
-            chunk["n"] = int(keep.sum())
-            chunk["params"] = {k: v if k.startswith("__") else v[keep] for k, v in codes.items()}
-            for name in (*_FLOATS, "samples", "device_name"):
-                if name in chunk:
-                    chunk[name] = chunk[name][keep]
+            codes = {name: values[keep] for name, values in codes.items()}
+            rows = {name: values[keep] for name, values in rows.items()}
         if left_out:
             self._note(*judge.left_out_message(bench.name, param_names, params, left_out))
-        self.chunks.append(chunk)
+        self.chunks.append({"file": file_index, "n": len(rows["value"]), "params": codes,
+                            "rows": rows, "bench": bench_codes})
         return None
 
-    def _param_block(self, names: tuple[str, ...], params: list[list[str]]) -> dict[str, Any]:
-        """Per-row parameter codes of a block of points (cached: most files share blocks)."""
+    def _param_block(self, names: tuple[str, ...], params: list[list[str]]) -> tuple:
+        """A block of points (cached: most files share blocks): per-row codes of each parameter
+        and of the regime columns, the device of each row (values and index per row, or None),
+        and, when some regime ids are not ids, those ids and a mask of their rows (or None).
+        Regime ids fill the grid columns not given as parameters; a full grid makes the id."""
         key = (names, json.dumps(params))
         if key in self.block_cache:
             return self.block_cache[key]
         shape = tuple(len(p) for p in params)
-        local = np.indices(shape, dtype=np.int32).reshape(len(shape), -1) if shape else \
-            np.zeros((0, 1), dtype=np.int32)
-        codes: dict[str, Any] = {}
-        for i, (name, values) in enumerate(zip(names, params, strict=True)):
+        local = np.indices(shape, dtype=np.int32).reshape(len(shape), math.prod(shape))
+        values = [[literal(v) for v in p] for p in params]
+        codes: dict[str, np.ndarray] = {}
+        devices, bad = None, None
+        for i, (name, reprs) in enumerate(zip(names, params, strict=True)):
             table = self.param_codes.setdefault(name, _Codes())
-            codes[name] = np.array([table.code(v) for v in values], dtype=np.int32)[local[i]]
+            codes[name] = np.array([table.code(v) for v in reprs], dtype=np.int32)[local[i]]
             if name == "device":
-                codes["__device_names__"] = ([str(literal(v)) for v in values], local[i])
-        codes.update(judge.regime_codes(
-            names, [[literal(v) for v in p] for p in params], local,
-            lambda column, value: self.param_codes[column].code(repr(value))))
-        self.block_cache[key] = codes
-        return codes
+                devices = ([str(v) for v in values[i]], local[i])
+        if "regime" in names:
+            at = names.index("regime")
+            parsed = [judge.parse_regime(v) for v in values[at]]
+            for name in judge.REGIME_FIELDS:
+                if name not in names:
+                    table = self.param_codes[name]
+                    lookup = [table.code(repr(p[name])) if p else -1 for p in parsed]
+                    codes[name] = np.array(lookup, dtype=np.int32)[local[at]]
+            if "device" not in names:
+                devices = ([p["device"] if p else "" for p in parsed], local[at])
+            unparsed = [i for i, p in enumerate(parsed) if p is None]
+            if unparsed:
+                bad = ([judge.show(values[at][i]) for i in unparsed],
+                       np.isin(local[at], unparsed))
+        elif all(name in names for name in judge.REGIME_FIELDS):
+            axes = [names.index(name) for name in judge.REGIME_FIELDS]
+            ids = [self.param_codes["regime"].code(repr(judge.regime_id(*combo)))
+                   for combo in itertools.product(*(values[a] for a in axes))]
+            flat = np.ravel_multi_index(tuple(local[a] for a in axes),
+                                        tuple(len(values[a]) for a in axes))
+            codes["regime"] = np.array(ids, dtype=np.int32)[flat]
+        self.block_cache[key] = codes, devices, bad
+        return self.block_cache[key]
 
     def frame(self) -> pd.DataFrame:
         if not self.chunks:
@@ -361,17 +372,13 @@ class _Loader:
         params = {name: np.full(total, -1, dtype=_code_dtype(len(table)))
                   for name, table in self.param_codes.items()}
         rows = {"device_name": np.full(total, -1, dtype=np.int32), "samples":
-                np.full(total, None, dtype=object), **{n: np.empty(total) for n in _FLOATS}}
-        start = 0
-        for chunk, n in zip(self.chunks, ns, strict=True):
-            at = slice(start, start + int(n))
+                np.full(total, None, dtype=object), **{n: np.empty(total) for n in _STATS.values()}}
+        for chunk, end in zip(self.chunks, np.cumsum(ns), strict=True):
+            at = slice(end - chunk["n"], end)
             for name, codes in chunk["params"].items():
-                if not name.startswith("__"):
-                    params[name][at] = codes
-            for name, column in rows.items():
-                if name in chunk:
-                    column[at] = chunk[name]
-            start += int(n)
+                params[name][at] = codes
+            for name, values in chunk["rows"].items():
+                rows[name][at] = values
         # Chunks are appended file by file: a file's rows are contiguous, so per-file and
         # per-chunk columns are np.repeat (fast), not a gather.
         per_file = np.bincount([c["file"] for c in self.chunks], weights=ns,
@@ -393,13 +400,9 @@ class _Loader:
         ordered = list(KNOWN_PARAMS) + [p for p in self.param_codes if p not in KNOWN_PARAMS]
         for name in ordered:
             out[name] = _typed_param(name, list(self.param_codes[name]), params[name])
-        for name in ("value", "ci_low", "ci_high", "q25", "q75"):
-            out[name] = rows[name]
-        for name in ("number", "repeat"):
-            with np.errstate(invalid="ignore"):
-                ints = rows[name].astype(np.int64)  # NaN -> garbage, masked
-            out[name] = pd.arrays.IntegerArray(ints, np.isnan(rows[name]))
-        out["samples"] = rows["samples"]
+        for name in STAT_COLUMNS:
+            integer = name in ("number", "repeat")  # whole numbers (judged): NaN -> <NA>
+            out[name] = pd.array(rows[name], dtype="Int64") if integer else rows[name]
         out["file"] = self._categorical("file", [f["file"] for f in self.files], per_file)
         return pd.DataFrame(out, copy=False)
 
@@ -464,17 +467,12 @@ def _typed_param(name: str, reprs: Sequence[str], codes: np.ndarray) -> Any:
 
 def empty_frame() -> pd.DataFrame:
     """The tidy schema with no rows."""
-    out: dict[str, Any] = {}
-    for name in FILE_COLUMNS + BENCH_COLUMNS + KNOWN_PARAMS + STAT_COLUMNS + ("file",):
-        if name == "date":
-            out[name] = pd.Series([], dtype="datetime64[us, UTC]")
-        elif name in INT_PARAMS or name in ("threads", "number", "repeat"):
-            out[name] = pd.Series([], dtype="Int64")
-        elif name in ("value", "ci_low", "ci_high", "q25", "q75", "samples"):
-            out[name] = pd.Series([], dtype=object if name == "samples" else "float64")
-        else:
-            out[name] = pd.Series(pd.Categorical([]))
-    return pd.DataFrame(out)
+    ints = (*INT_PARAMS, "threads", "number", "repeat")
+    dtypes = {"date": "datetime64[us, UTC]", **dict.fromkeys(ints, "Int64"), "samples": object,
+              **dict.fromkeys(("value", "ci_low", "ci_high", "q25", "q75"), "float64")}
+    names = FILE_COLUMNS + BENCH_COLUMNS + KNOWN_PARAMS + STAT_COLUMNS + ("file",)
+    return pd.DataFrame({name: pd.Series([], dtype=dtypes.get(name, "category"))
+                         for name in names})
 
 
 def load_results(results_dir: str | Path, progress: Progress | None = None) -> Loaded:
