@@ -4,9 +4,8 @@ Parsed here, not by ``asv.results.Results.load`` (a dict per point: far too slow
 full-grid runs; errors that do not name the file), into integer codes shared by all files that
 become categoricals once, at the end. Only a missing or unreadable ``benchmarks.json`` stops the
 load: every other defect is a :class:`Problem` naming the file, and the rest is loaded. Values
-are judged against their benchmark's unit (``analysis.judge``) and left out (NaN) when unusable,
-never coerced. Grid results get a ``regime`` column and regime ids fill the grid's columns, so
-rows of either format have the same columns.
+are judged against their unit (``analysis.judge``), left out (NaN) when unusable, never coerced.
+Regime ids and the grid's columns are read into each other: both formats have the same columns.
 """
 
 from __future__ import annotations
@@ -136,26 +135,24 @@ class _Loader:
                        f"under {machine!r}", "warning")
         env = self._environment(results, columns)
         cpu = str(params.get("cpu") or machine_info.get("cpu") or "") or f"CPU of {machine}"
-        file_row = {
-            "machine": machine, "commit": self._commit(data["commit_hash"]),
-            "env": str(data.get("env_name") or ""),
-            "python": str(params.get("python") or data.get("python") or ""), "cpu": cpu,
-            "torch": env.get("torch") or str(torch or params.get("torch") or "unknown"),
-            **{name: env.get(name) or "unknown" for name in ("cuda", "cudnn", "gpu",
-                                                              "cudnn_allow_tf32")},
-            "file": self.rel,
-        }
+        file_row = {"machine": machine, "commit": self._commit(data["commit_hash"]),
+                    "env": str(data.get("env_name") or ""),
+                    "python": str(params.get("python") or data.get("python") or ""),
+                    "cpu": cpu,
+                    "torch": env.get("torch") or str(torch or params.get("torch") or "unknown"),
+                    **{k: env.get(k) or "unknown" for k in ("cuda", "cudnn", "gpu",
+                                                            "cudnn_allow_tf32")},
+                    "file": self.rel}
         file_codes: dict[str, Any] = {k: self.codes[k].code(v) for k, v in file_row.items()}
         try:
             file_codes["threads"] = int(env["threads"]) if "threads" in env else None
         except ValueError:
             file_codes["threads"] = None
         file_codes["date"] = self._date(data.get("date"))
-        gpu = env.get("gpu")
-        no_gpu = not gpu or gpu in ("none", "unknown")
-        device_names = {"cpu": self.codes["device_name"].code(cpu),
-                        "cuda": self.codes["device_name"].code(
-                            "n/a (no CUDA device)" if no_gpu else gpu)}
+        gpu = env.get("gpu") or "none"
+        names = self.codes["device_name"]
+        device_names = {"cpu": names.code(cpu), "cuda": names.code(
+            "n/a (no CUDA device)" if gpu in ("none", "unknown") else gpu)}
         chunks_before = len(self.chunks)
         skipped: list[str] = []
         retired: list[str] = []
