@@ -456,9 +456,8 @@ def _typed_param(name: str, reprs: Sequence[str], codes: np.ndarray) -> Any:
         return np.array([np.nan if v is None else float(v) for v in values] + [np.nan])[codes]
     labels = [None if v is None else str(v) for v in values]
     categories = list(dict.fromkeys(label for label in labels if label is not None))
-    if categories != labels or missing.any():
-        codes = np.array([-1 if label is None else categories.index(label) for label in labels]
-                         + [-1], dtype=codes.dtype)[codes]
+    codes = np.array([-1 if label is None else categories.index(label) for label in labels]
+                     + [-1], dtype=codes.dtype)[codes]  # code -1 -> the trailing -1
     return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object))
 
 
