@@ -1,9 +1,7 @@
 """The thread's claims, settled by ``birnn-bench check --json`` (dicts in, DataFrames out).
-
 :data:`CLAIMS` holds the quotes of the Stack Overflow thread "Taking the last state from BiLSTM
 (BiGRU) in PyTorch" and the strategy embodying each, never a verdict: verdicts are computed from
-the check's rows. :func:`safe` (correct on every condition) is what recommendations draw from.
-"""
+the check's rows. :func:`safe` (correct on every condition) is what recommendations draw from."""
 
 from __future__ import annotations
 
@@ -23,13 +21,12 @@ Row = Mapping[str, Any]
 @dataclass(frozen=True)
 class Part:
     """Evidence: ``strategy``'s ``half`` (both / fwd / bwd) is expected correct (``expect``)
-    or wrong on the conditions ``scope`` keeps (all when None)."""
+    or wrong on the conditions of ``scope`` (a key of :data:`SCOPES`; all when empty)."""
 
     strategy: str
     expect: bool = True
     half: str = "both"
-    scope: Callable[[Row], bool] | None = None
-    scope_label: str = ""
+    scope: str = ""
     role: str = ""
 
 
@@ -42,9 +39,10 @@ class Claim:
     note: str = ""
 
 
-_L2, _NOPAD = "with num_layers ≥ 2", "without padding"
-_two_layers: Callable[[Row], bool] = lambda row: int(row["num_layers"]) >= 2  # noqa: E731
-_unpadded: Callable[[Row], bool] = lambda row: not row["padded"]  # noqa: E731
+_L2, _NOPAD, _LONG = "with num_layers ≥ 2", "without padding", "with T > 1"
+SCOPES: dict[str, Callable[[Row], bool]] = {
+    _L2: lambda row: int(row["num_layers"]) >= 2, _NOPAD: lambda row: not row["padded"],
+    _LONG: lambda row: int(row["max_len"]) > 1}
 CLAIMS: tuple[Claim, ...] = (
     Claim("Q", "the asker", "`u_emb_batch = lasthidden[-1] + lasthidden[-2]` after "
           "`pack_sequence(...)`: \"Is this correct?\"",
@@ -52,9 +50,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("A1a", "igrinis (answer 1)", "`lasthidden[0] + lasthidden[1]`, \"assuming you have "
           "only one layer\"", (Part("hn_first_layer", role="h_n's first two rows"),)),
     Claim("A1b", "igrinis (answer 1)", "\"If you have more layers, your variant seems better\"",
-          (Part("hn_index", scope=_two_layers, scope_label=_L2, role="the asker's h_n[-2:]"),
-           Part("hn_first_layer", expect=False, scope=_two_layers, scope_label=_L2,
-                role="h_n[0:2]"))),
+          (Part("hn_index", scope=_L2, role="the asker's h_n[-2:]"),
+           Part("hn_first_layer", expect=False, scope=_L2, role="h_n[0:2]"))),
     Claim("A1c", "igrinis (answer 1)", "`output[-1, :, :H] + output[-1, :, H:]` \"should give "
           "the same result\"",
           (Part("last_step_naive", role="the output at the last padded step"),)),
@@ -74,9 +71,8 @@ CLAIMS: tuple[Claim, ...] = (
           "step\" (`output[:, 0, H:] == h_n[1]`)",
           (Part("hn_index", half="bwd", role="h_n's backward half (packed)"),
            Part("chunk_view", half="bwd", role="the backward output at t=0 (packed)"),
-           Part("hn_padded", half="bwd", scope=_unpadded, scope_label=_NOPAD,
-                role="h_n's backward half (padded batch)"),
-           Part("padded_gather", half="bwd", scope=_unpadded, scope_label=_NOPAD,
+           Part("hn_padded", half="bwd", scope=_NOPAD, role="h_n's backward half (padded batch)"),
+           Part("padded_gather", half="bwd", scope=_NOPAD,
                 role="the backward output at t=0 (padded batch)")),
           note="Both readings of the backward state match the oracle wherever they are "
           "correct at all, so they agree with each other: the backward direction ends at t=0. "
@@ -87,8 +83,7 @@ CLAIMS: tuple[Claim, ...] = (
            Part("hn_first_layer", expect=False, role="the rejected h_n[0] + h_n[1]"))),
     Claim("A3c", "answer 3", "\"The reverse direction's last-time-step hidden state only "
           "contains information of the last time step\"",
-          (Part("last_step_naive", expect=False, half="bwd",
-                scope=lambda row: int(row["max_len"]) > 1, scope_label="with T > 1",
+          (Part("last_step_naive", expect=False, half="bwd", scope=_LONG,
                 role="the backward output at t=-1"),)),
 )
 _OK = {"both": "passed", "fwd": "fwd_ok", "bwd": "bwd_ok"}
@@ -161,13 +156,13 @@ class _Result:
 
 def _evaluate(part: Part, summary: Mapping[str, Mapping], rows: Sequence[dict]) -> _Result:
     mine = [r for r in rows if r["strategy"] == part.strategy
-            and (part.scope is None or part.scope(r))]
+            and (not part.scope or SCOPES[part.scope](r))]
 
     def good(row: Row) -> bool:
         return bool(row[_OK[part.half]]) == part.expect
 
     info = summary.get(part.strategy, {})
-    if part.scope is None and part.half == "both" and part.expect and "always_fails" in info:
+    if not part.scope and part.half == "both" and part.expect and "always_fails" in info:
         always, never = list(info["always_fails"]), list(info["never_fails"])
     else:
         always, never = _pattern(mine, good)
@@ -178,7 +173,7 @@ def _part_text(result: _Result) -> str:
     part, n, rows = result.part, len(result.rows), result.rows
     who = f"`{part.strategy}`" + ("" if part.half == "both" else f" ({part.half} half)")
     role = f" ({part.role})" if part.role else ""
-    scope = f" {part.scope_label}" if part.scope_label else ""
+    scope = f" {part.scope}" if part.scope else ""
     if n == 0:
         return f"{who}{role}: no condition of the check{scope}, not tested"
     word, other = ("correct", "wrong") if part.expect else ("wrong", "correct")

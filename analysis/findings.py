@@ -1,8 +1,6 @@
 """The findings' tables: loaded results and side inputs in, DataFrames and dicts out (pure).
-
 :func:`build_findings` puts them together; ``analysis.findings_render`` writes the text. Every
-speed statement comes from the paired ratios (``analysis.paired``), none from unpaired timings.
-"""
+speed statement comes from the paired ratios (``analysis.paired``), none from unpaired timings."""
 
 from __future__ import annotations
 

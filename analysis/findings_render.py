@@ -1,8 +1,6 @@
 """Text of the findings: ``docs/FINDINGS.md`` and the README's generated block (pure).
-
 A :class:`~analysis.findings.Findings` in, Markdown out: every number comes from its tables, and
-no absolute path of the machine that built them ends up in the text (:func:`strip_paths`).
-"""
+no absolute path of the machine that built them ends up in the text (:func:`strip_paths`)."""
 
 from __future__ import annotations
 
@@ -59,7 +57,6 @@ def decided_text(found: Findings, machine: str, device: str, mode: str) -> str:
 
 
 def _grids(found: Findings, machine: str, device: str, name: str) -> list[str]:
-    """Per mode, the grid of ``device`` on ``machine`` and what it decides."""
     mine = found.grid[(found.grid["machine"] == machine) & (found.grid["device"] == device)]
     src = found.sources[(found.sources["machine"] == machine)
                         & found.sources["commit"].isin(mine["commit"])]
@@ -77,7 +74,6 @@ def _grids(found: Findings, machine: str, device: str, name: str) -> list[str]:
 
 
 def _device_grids(found: Findings, device: str) -> list[str]:
-    """The grids of every machine's ``device``, or why there are none."""
     if found.grid.empty:
         return ["No paired ratios in these results (`ratios.PairedForward` / "
                 "`ratios.PairedTrainStep`): an asv run of the current suite adds them.", ""]
@@ -98,10 +94,9 @@ def resolution_line(res: Mapping[str, Any] | None) -> str:
     s, m = res["summary"], res["summary"]["workloads"]
     slowdowns = sorted({float(r["slowdown"]) for r in res["regimes"]})
     slowdown = "/".join(f"{x:.0%}" for x in slowdowns) or "known"
-    significant = "none significant" if s["aa_significant"] == 0 else \
-        f"{s['aa_significant']}/{m} significant"
+    significant = f"{s['aa_significant']}/{m}" if s["aa_significant"] else "none"
     return (f"A/A 99% intervals within ±{s['aa_within_required']:.0%} in {s['aa_within']}/{m} "
-            f"regimes, {significant}, a {slowdown} slowdown detected in "
+            f"regimes, {significant} significant, a {slowdown} slowdown detected in "
             f"{s['slowdown_detected']}/{m}; median half-width "
             f"{s['median_aa_half_width']:.1%}; {s['seconds'] / max(m, 1):.1f} s per regime.")
 
@@ -146,8 +141,7 @@ def _claims(found: Findings) -> list[str]:
             "", f"Every strategy in the check (conditions correct): {counts}."]
 
 
-def _per_regime(frame: pd.DataFrame, baseline: str, cell: Callable[[pd.Series], str]
-                ) -> list[str]:
+def _per_regime(frame: pd.DataFrame, baseline: str, cell: Callable[[pd.Series], str]) -> list[str]:
     """One table per machine and device: rows regimes, the baseline's value, then ``cell`` of
     every other strategy's row."""
     parts = []
@@ -236,9 +230,8 @@ def _policy(found: Findings) -> list[str]:
             "", *(rules or [f"_(no rules: `auto` is `{b}` everywhere)_"])]
 
 
-def _sources(found: Findings) -> list[str]:
+def _sources(found: Findings, conditions: int) -> list[str]:
     summary = found.check["summary"]
-    conditions = max((int(i["total"]) for i in summary.values()), default=0)
     tolerances = ", ".join(f"{k} {v:.0e}" for k, v in found.check.get("tolerances", {}).items())
     parts = [f"Results: {_source_text(found)}. Correctness: `birnn-bench check` under torch "
              f"{found.check.get('torch', '?')}, {conditions} conditions × {len(summary)} "
@@ -297,7 +290,7 @@ def render_findings(found: Findings) -> str:
         "## 9. Measurement integrity: asv against torch.utils.benchmark", "",
         *_crosscheck(found), "",
         "## 10. `strategy=\"auto\"`", "", *_policy(found), "",
-        "## 11. Sources", "", *_sources(found), ""]
+        "## 11. Sources", "", *_sources(found, conditions), ""]
     return strip_paths("\n".join(lines).rstrip("\n") + "\n")
 
 

@@ -1,9 +1,7 @@
 """The auto policy (``birnn_bench/auto_policy.json``) from the Compare grid: grid in, dict out.
-
 ``birnn_bench.policy`` looks a rule up by device, layers, length pattern and batch only (not the
 cell, hidden size or dtype), so a rule names the strategy the grid recommends in EVERY machine,
-regime and mode with those values, else the baseline; and only safe strategies.
-"""
+regime and mode with those values, else the baseline; and only safe strategies."""
 
 from __future__ import annotations
 

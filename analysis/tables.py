@@ -17,7 +17,7 @@ from birnn_bench.strategies import BASELINE, STRATEGIES
 from birnn_bench.workload import DTYPES
 
 DEVICE = ["machine", "device_name", "device"]
-ERROR, PEAK, OPS = "track_max_abs_error", "track_peak_bytes", "track_ops"
+PEAK, OPS = "track_peak_bytes", "track_ops"
 COMPILED, COMPILE_SECONDS, COMPILED_ERROR = ("time_forward_compiled", "track_compile_seconds",
                                              "track_compiled_error")
 
@@ -37,21 +37,17 @@ def latest(df: pd.DataFrame) -> pd.DataFrame:
     """Per machine and benchmark, the rows of the newest results file (by commit date, then
     file name) that has a measured point of that benchmark: a partial run on a newer commit
     does not hide an older complete one."""
-    if df.empty:
-        return df
     measured = plain(df.loc[df["value"].notna(), ["machine", "benchmark", "file", "date"]])
     files = measured.drop_duplicates(["machine", "benchmark", "file"])
-    if files.empty:
-        return df.iloc[:0]
-    files = files.sort_values(["date", "file"], na_position="first")
-    chosen = files.groupby(["machine", "benchmark"]).tail(1)
+    chosen = files.sort_values(["date", "file"], na_position="first").groupby(
+        ["machine", "benchmark"]).tail(1)
     keep = pd.MultiIndex.from_frame(chosen[["benchmark", "file"]].astype(str))
     mine = pd.MultiIndex.from_arrays([df["benchmark"].astype(str), df["file"].astype(str)])
     return df[mine.isin(keep)]
 
 
-def _metric(df: pd.DataFrame, metric: str) -> pd.DataFrame:
-    rows = df[(df["metric"].astype(str) == metric) & df["value"].notna() & df["regime"].notna()]
+def _metric(df: pd.DataFrame, *metrics: str) -> pd.DataFrame:
+    rows = df[df["metric"].astype(str).isin(metrics) & df["value"].notna() & df["regime"].notna()]
     return plain(latest(rows))
 
 
@@ -60,7 +56,7 @@ def correctness(df: pd.DataFrame) -> pd.DataFrame:
     absent, never a verdict)."""
     cols = [*DEVICE, *[c for c in REGIME_COLUMNS if c != "device"], "regime", "label",
             "strategy", "error", "tolerance", "correct", "commit"]
-    rows = _metric(df, ERROR)
+    rows = _metric(df, "track_max_abs_error")
     if rows.empty:
         return pd.DataFrame(columns=cols)
     out = rows.rename(columns={"value": "error"})
@@ -133,9 +129,8 @@ def relative(df: pd.DataFrame, metric: str, verdicts: pd.DataFrame,
         return pd.DataFrame(columns=cols)
     out = over_baseline(rows, baseline)
     out["label"] = [regime_label(r) for r in out[REGIME_COLUMNS].to_dict("records")]
-    ok = verdicts[["machine", "regime", "strategy", "correct"]] if not verdicts.empty else \
-        pd.DataFrame(columns=["machine", "regime", "strategy", "correct"])
-    out = out.merge(ok, on=["machine", "regime", "strategy"], how="left")
+    out = out.merge(verdicts[["machine", "regime", "strategy", "correct"]],
+                    on=["machine", "regime", "strategy"], how="left")
     out["correct"] = out["correct"].astype("boolean").fillna(False).astype(bool)
     return out[cols].reset_index(drop=True)
 
@@ -148,8 +143,7 @@ def compiled(df: pd.DataFrame) -> pd.DataFrame:
             "high", "verdict", "compile_s", "error", "correct", "commit"]
     if "compile" not in df.columns:
         return pd.DataFrame(columns=cols)
-    metrics = df["metric"].astype(str).isin([COMPILED, COMPILE_SECONDS, COMPILED_ERROR])
-    rows = plain(latest(df[metrics & df["value"].notna() & df["regime"].notna()]))
+    rows = _metric(df, COMPILED, COMPILE_SECONDS, COMPILED_ERROR)
     keys = [*DEVICE, "regime", *[c for c in REGIME_COLUMNS if c != "device"], "strategy"]
 
     def side(metric: str, mode: str, names: dict[str, str]) -> pd.DataFrame:
@@ -177,12 +171,6 @@ def compiled(df: pd.DataFrame) -> pd.DataFrame:
     return out[cols]
 
 
-def python_version(text: object) -> str:
-    """``3.11.7`` out of an asv python/env name (which may spell the interpreter's path)."""
-    found = re.search(r"(\d+\.\d+(?:\.\d+)?)", str(text))
-    return found.group(1) if found else ""
-
-
 def environment(df: pd.DataFrame) -> pd.DataFrame:
     """Per machine: devices, CPU, GPU, python version, torch, CUDA, cuDNN, threads, commits
     measured and their dates."""
@@ -195,8 +183,10 @@ def environment(df: pd.DataFrame) -> pd.DataFrame:
     for machine, g in measured.groupby("machine", sort=True):
         last = g.loc[g["date"].idxmax()] if g["date"].notna().any() else g.iloc[-1]
         names = sorted({str(x) for x in g["device_name"].dropna()} - {"n/a (no CUDA device)"})
+        # the asv python/env name may spell the interpreter's path: 3.11.7 out of it
+        python = re.search(r"\d+\.\d+(?:\.\d+)?", str(last["python"]))
         rows.append({"machine": machine, "devices": ", ".join(names), "cpu": last["cpu"],
-                     "gpu": last["gpu"], "python": python_version(last["python"]),
+                     "gpu": last["gpu"], "python": python.group(0) if python else "",
                      "torch": last["torch"], "cuda": last["cuda"], "cudnn": last["cudnn"],
                      "threads": last["threads"], "commits": g["commit"].nunique(),
                      "first commit date": g["date"].min(), "last commit date": g["date"].max(),
