@@ -222,10 +222,8 @@ def relative_bars(frame: pd.DataFrame, quantity: str, baseline: str = BASELINE,
                                 linestyle=UNSAFE_DASHES if name in pitfalls else "solid",
                                 linewidth=1.0)
                 ax.axvline(1.0, color="0.3", linestyle=":", linewidth=1)
-                ax.set_xscale("log")
-                ax.set_xlim(*span)
-                ax.xaxis.set_major_locator(mticker.FixedLocator(ticks))
-                ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: f"{v:g}×"))
+                ax.set(xscale="log", xlim=span)
+                ax.set_xticks(ticks, [f"{t:g}×" for t in ticks])
                 ax.xaxis.set_minor_locator(mticker.NullLocator())
                 ax.tick_params(axis="x", labelsize=7)
                 ax.set_yticks(range(len(labels)), labels)
