@@ -74,12 +74,6 @@ def _style() -> Iterator[None]:
         yield
 
 
-def empty(message: str) -> Figure:
-    fig = plt.figure(figsize=(6, 1.2))
-    fig.text(0.5, 0.5, message, ha="center", va="center")
-    return fig
-
-
 def ratio_bound(g: pd.DataFrame) -> float:
     """The symmetric log2 colour range for ratio panels: the largest doubling of any CORRECT
     cell of ``g`` (at least ``MIN_LOG2_RANGE``). Pass the same bound to every panel."""
@@ -194,8 +188,11 @@ def relative_bars(frame: pd.DataFrame, quantity: str, baseline: str = BASELINE,
     to ``baseline``'s: one panel per strategy but the baseline, one row of panels per machine
     and device; bars run from 1 (equal) on a log axis."""
     rows = frame[(frame["strategy"] != baseline) & frame["relative"].notna()]
-    if rows.empty:
-        return empty(f"{quantity}: nothing measured against {baseline}")
+    if rows.empty:  # a small figure that says so
+        fig = plt.figure(figsize=(6, 1.2))
+        fig.text(0.5, 0.5, f"{quantity}: nothing measured against {baseline}", ha="center",
+                 va="center")
+        return fig
     order = strategy_order(rows["strategy"])
     pitfalls, palette = unsafe(order, safe), colours(order)
     devices = list(rows.groupby(["machine", "device_name", "device"], sort=True, observed=True))

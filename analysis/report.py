@@ -109,7 +109,7 @@ def _render(fig: object) -> tuple[bytes, bytes]:
 
 
 def _figures(content: Content, memory: pd.DataFrame, ops: pd.DataFrame) -> dict[str, object]:
-    g, safe = content.grid, content.safe
+    g, safe = content.grid, None if content.check is None else content.check.safe
     out: dict[str, object] = {}
     bound = figures.ratio_bound(g)
     for mode, label in paired.MODE_LABELS.items():

@@ -44,10 +44,6 @@ class Content:
     deploy: pd.DataFrame | None
 
     @property
-    def safe(self) -> list[str] | None:
-        return None if self.check is None else self.check.safe
-
-    @property
     def has_history(self) -> bool:
         """Some machine has two commits measured."""
         return not self.commits.empty and \
