@@ -50,7 +50,7 @@ def colours(names: Iterable[str] = ()) -> dict[str, tuple[float, float, float]]:
 
 
 def unsafe(names: Iterable[str], safe: Collection[str] | None) -> set[str]:
-    """The strategies drawn in the pitfall style: not in ``safe`` (None: no check, so none)."""
+    """The strategies drawn dashed: not in ``safe`` (None: no check, so none)."""
     return set() if safe is None else {n for n in names if n not in safe}
 
 
@@ -74,18 +74,9 @@ def _style() -> Iterator[None]:
         yield
 
 
-def empty(message: str) -> Figure:
-    """A small figure that says why there is nothing to draw."""
-    fig = plt.figure(figsize=(6, 1.2))
-    fig.text(0.5, 0.5, message, ha="center", va="center")
-    return fig
-
-
 def ratio_bound(g: pd.DataFrame) -> float:
     """The symmetric log2 colour range for ratio panels: the largest doubling of any CORRECT
     cell of ``g`` (at least ``MIN_LOG2_RANGE``). Pass the same bound to every panel."""
-    if g.empty:
-        return MIN_LOG2_RANGE
     values = g.loc[g["correct"].astype(bool), "ratio"]
     logs = [abs(math.log2(v)) for v in values if v is not None and np.isfinite(v) and v > 0]
     return max([MIN_LOG2_RANGE, *logs])
@@ -95,8 +86,7 @@ def wrap_name(name: str, width: int = 10) -> str:
     """A strategy name on two lines at the underscore nearest its middle when it is long."""
     if len(name) <= width or "_" not in name:
         return name
-    cuts = [i for i, ch in enumerate(name) if ch == "_"]
-    cut = min(cuts, key=lambda i: abs(i - len(name) / 2))
+    cut = min((i for i, ch in enumerate(name) if ch == "_"), key=lambda i: abs(i - len(name) / 2))
     return name[:cut + 1] + "\n" + name[cut + 1:]
 
 
@@ -106,15 +96,11 @@ def ratio_heatmap(g: pd.DataFrame, title: str, bound: float | None = None,
     and device: each strategy's time over ``baseline``'s on a symmetric log colour scale
     (``bound`` doublings either way, shared by every panel). Laid out in inches, so every row
     and column has the same size whatever the number of panels."""
-    if g.empty:
-        return empty(f"{title}: no paired ratios in these results")
     bound = ratio_bound(g) if bound is None else bound
     panels = list(g.groupby(["machine", "device_name", "device"], sort=True, observed=True))
     order = strategy_order(g["strategy"])
-    pitfalls = unsafe(order, safe)
-    palette = colours(order)
-    cmap = plt.get_cmap(DIVERGING)
-    norm = TwoSlopeNorm(vcenter=0.0, vmin=-bound, vmax=bound)
+    pitfalls, palette = unsafe(order, safe), colours(order)
+    cmap, norm = plt.get_cmap(DIVERGING), TwoSlopeNorm(vcenter=0.0, vmin=-bound, vmax=bound)
     col_w, row_h = 0.95, 0.34
     left = 0.35 + 0.062 * max(len(str(x)) for x in g["label"])
     top_title, panel_head, gap, bottom = 0.45, 0.75, 0.25, 1.15  # bottom: colour bar, legend
@@ -202,11 +188,13 @@ def relative_bars(frame: pd.DataFrame, quantity: str, baseline: str = BASELINE,
     to ``baseline``'s: one panel per strategy but the baseline, one row of panels per machine
     and device; bars run from 1 (equal) on a log axis."""
     rows = frame[(frame["strategy"] != baseline) & frame["relative"].notna()]
-    if rows.empty:
-        return empty(f"{quantity}: nothing measured against {baseline}")
+    if rows.empty:  # a small figure that says so
+        fig = plt.figure(figsize=(6, 1.2))
+        fig.text(0.5, 0.5, f"{quantity}: nothing measured against {baseline}", ha="center",
+                 va="center")
+        return fig
     order = strategy_order(rows["strategy"])
-    pitfalls = unsafe(order, safe)
-    palette = colours(order)
+    pitfalls, palette = unsafe(order, safe), colours(order)
     devices = list(rows.groupby(["machine", "device_name", "device"], sort=True, observed=True))
     heights = [0.7 + 0.26 * group["label"].nunique() for _, group in devices]
     span = (min(float(rows["relative"].min()), 1.0) / 1.2,
@@ -231,10 +219,8 @@ def relative_bars(frame: pd.DataFrame, quantity: str, baseline: str = BASELINE,
                                 linestyle=UNSAFE_DASHES if name in pitfalls else "solid",
                                 linewidth=1.0)
                 ax.axvline(1.0, color="0.3", linestyle=":", linewidth=1)
-                ax.set_xscale("log")
-                ax.set_xlim(*span)
-                ax.xaxis.set_major_locator(mticker.FixedLocator(ticks))
-                ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: f"{v:g}×"))
+                ax.set(xscale="log", xlim=span)
+                ax.set_xticks(ticks, [f"{t:g}×" for t in ticks])
                 ax.xaxis.set_minor_locator(mticker.NullLocator())
                 ax.tick_params(axis="x", labelsize=7)
                 ax.set_yticks(range(len(labels)), labels)
@@ -263,20 +249,17 @@ def history(changes: pd.DataFrame, lines: pd.DataFrame, line_label: str,
             safe: Collection[str] | None = None) -> Figure:
     """Per machine (one column each, commits in commit-date order): above, the changes flagged
     per commit (``changes``: regressions up, improvements down); below, one line per strategy of
-    ``lines`` (machine, commit, date, strategy, value)."""
+    ``lines`` (machine, commit, date, strategy, value); machines with two commits or more."""
     counts = changes.groupby("machine")["commit"].nunique()
     machines = sorted(counts[counts >= 2].index)
-    if not machines:
-        return empty("History: fewer than two commits measured on any machine")
-    pitfalls = unsafe(lines["strategy"].unique(), safe)
-    palette = colours(lines["strategy"].unique())
+    names = lines["strategy"].unique()
+    pitfalls, palette = unsafe(names, safe), colours(names)
     with _style():
         fig, axes = plt.subplots(2, len(machines), squeeze=False, sharex="col",
                                  figsize=(max(7.5, 1.0 + 6.5 * len(machines)), 6.4),
                                  gridspec_kw={"height_ratios": [1, 2.2]})
         for c, machine in enumerate(machines):
-            commits = (changes[changes["machine"] == machine].sort_values(["date", "commit"])
-                       .reset_index(drop=True))
+            commits = changes[changes["machine"] == machine].sort_values(["date", "commit"])
             position = {commit: i for i, commit in enumerate(commits["commit"])}
             top, bottom = axes[0, c], axes[1, c]
             x = np.arange(len(commits))
@@ -309,22 +292,19 @@ def history(changes: pd.DataFrame, lines: pd.DataFrame, line_label: str,
             bottom.set_yscale("log")
             bottom.yaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             bottom.yaxis.set_minor_locator(mticker.LogLocator(base=10, subs=(1.5, 3.0, 7.0)))
-            bottom.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: f"{v:g}"))
-            bottom.yaxis.set_minor_formatter(mticker.FuncFormatter(lambda v, _p: f"{v:g}"))
+            bottom.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:g}"))
+            bottom.yaxis.set_minor_formatter(mticker.StrMethodFormatter("{x:g}"))
             bottom.tick_params(axis="y", which="both", labelsize=7)
             bottom.set_ylabel(line_label, fontsize=8)
             bottom.grid(axis="y", color="0.92")
             # x = commit position, labelled by short hash, thinned to ~16
             ticks = list(range(0, len(commits), max(1, math.ceil(len(commits) / 16))))
-            bottom.set_xticks(ticks, [str(commits.iloc[i]["commit"])[:8] for i in ticks],
+            bottom.set_xticks(ticks, [str(commits["commit"].iloc[i])[:8] for i in ticks],
                               fontfamily="monospace", fontsize=8)
             bottom.set_xlim(-0.6, len(commits) - 0.4)
             bottom.set_xlabel("commit (oldest left, by commit date)", fontsize=8)
-        handles, labels = axes[1, 0].get_legend_handles_labels()
-        extra = style_legend(safe, wrong=False)
-        handles += extra
-        labels += [h.get_label() for h in extra]
-        fig.legend(handles, labels, loc="upper center", ncol=min(5, len(handles)),
+        handles = axes[1, 0].get_legend_handles_labels()[0] + style_legend(safe, wrong=False)
+        fig.legend(handles=handles, loc="upper center", ncol=min(5, len(handles)),
                    frameon=False, fontsize=8, bbox_to_anchor=(0.5, 0.0))
         fig.suptitle("History across commits", x=0.01, ha="left", fontsize=12)
         fig.tight_layout()

@@ -58,19 +58,14 @@ def byte_count(value: float) -> str:
     return f"{value:.0f} B"
 
 
-def escape_markdown(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def markdown_table(df: pd.DataFrame) -> str:
-    """A GitHub table of ``df`` as it is (cells already formatted)."""
+    """A GitHub table of ``df`` as it is (cells already formatted; ``|``, ``<``, ``>`` escaped)."""
     if df.empty:
         return "_(none)_"
-    head = "| " + " | ".join(escape_markdown(c) for c in df.columns) + " |"
-    rule = "|" + "|".join("---" for _ in df.columns) + "|"
-    body = ["| " + " | ".join(escape_markdown(v) for v in row) + " |"
-            for row in df.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
+    cells = [[str(v).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;") for v in row]
+             for row in [df.columns, *df.itertuples(index=False)]]
+    lines = ["| " + " | ".join(row) + " |" for row in cells]
+    return "\n".join([lines[0], "|" + "---|" * len(df.columns), *lines[1:]])
 
 
 def strategy_order(names: Iterable[str]) -> list[str]:
@@ -114,8 +109,7 @@ def grid_frame(g: pd.DataFrame) -> pd.DataFrame:
             row["recommended"] = f"`{best['strategy']}` " + (
                 "" if default else interval(best["low"], best["high"]))
             row[f"vs {BASELINE}"] = "safe default" if default else best["verdict"]
-        row["A/A"] = interval(aa.iloc[0]["aa_low"], aa.iloc[0]["aa_high"]) if not aa.empty \
-            else ""
+        row["A/A"] = interval(aa.iloc[0]["aa_low"], aa.iloc[0]["aa_high"]) if not aa.empty else ""
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -19,38 +19,28 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|n
 _ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 
 
-def _check_target(folder: Path, name: str) -> Path:
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
-        raise ValueError(f"{name!r} is not a plain file name")
-    target = folder / name
-    if target.is_dir() and not target.is_symlink():
-        raise IsADirectoryError(21, "a folder is in the way of the file", str(target))
-    return target
-
-
 def write_files(folder: Path, files: list[tuple[str, bytes]]) -> list[Path]:
-    """``write_file`` for each (name, bytes), after checking that no name is blocked by a
-    folder (so a blocked name leaves the folder as it was); returns the paths written."""
+    """Writes each (name, bytes) to ``folder / name`` through a fresh temporary file that then
+    replaces the name: complete or absent, never half written, never through a link. Every name
+    is checked first, so a name blocked by a folder leaves the folder as it was."""
     for name, _ in files:
-        _check_target(folder, name)
-    return [write_file(folder, name, data) for name, data in files]
-
-
-def write_file(folder: Path, name: str, data: bytes) -> Path:
-    """Writes ``data`` to ``folder / name`` through a fresh temporary file that then replaces
-    the name: complete or absent, never half written, never through a link."""
-    target = _check_target(folder, name)
-    tmp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(tmp, flags, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise ValueError(f"{name!r} is not a plain file name")
+        if (folder / name).is_dir() and not (folder / name).is_symlink():
+            raise IsADirectoryError(21, "a folder is in the way of the file", str(folder / name))
+    written = []
+    for name, data in files:
+        tmp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            with os.fdopen(os.open(tmp, flags, 0o666), "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, folder / name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        written.append(folder / name)
+    return written
 
 
 def neutralise(value: Any) -> Any:
@@ -61,7 +51,7 @@ def neutralise(value: Any) -> Any:
         return value
     if value.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
         value = "'" + value
-    return value.replace("\r\n", "\n").replace("\r", "\n") if "\r" in value else value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def csv_text(table: pd.DataFrame) -> str:
@@ -70,12 +60,9 @@ def csv_text(table: pd.DataFrame) -> str:
     out.columns = [neutralise(str(c)) for c in out.columns]
     for i in range(out.shape[1]):
         column = out.iloc[:, i]
-        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column) \
-                or pd.api.types.is_datetime64_any_dtype(column):
-            continue
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            column = column.astype(object)
-        out.isetitem(i, column.map(neutralise))
+        if not (pd.api.types.is_numeric_dtype(column)
+                or pd.api.types.is_datetime64_any_dtype(column)):
+            out.isetitem(i, column.astype(object).map(neutralise))
     return out.to_csv(index=False)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from analysis import figures, history, output, paired, report_html, report_md, tables
+from analysis import figures, history, output, paired, report_pages, tables
 from analysis.load import Loaded, Problem
 from analysis.report_model import Check, Content
 from birnn_bench.strategies import BASELINE
@@ -64,9 +64,8 @@ def merge(parts: Sequence[tuple[str, Loaded]]) -> Loaded:
     if len(parts) == 1:
         return parts[0][1]
     frames = [loaded.data for _, loaded in parts]
-    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
     joined: dict[str, object] = {}
-    for name in columns:
+    for name in dict.fromkeys(c for f in frames for c in f.columns):
         pieces = [f[name] if name in f.columns else pd.Series([None] * len(f), dtype=object)
                   for f in frames]
         if all(isinstance(p.dtype, pd.CategoricalDtype) for p in pieces):
@@ -110,7 +109,7 @@ def _render(fig: object) -> tuple[bytes, bytes]:
 
 
 def _figures(content: Content, memory: pd.DataFrame, ops: pd.DataFrame) -> dict[str, object]:
-    g, safe = content.grid, content.safe
+    g, safe = content.grid, None if content.check is None else content.check.safe
     out: dict[str, object] = {}
     bound = figures.ratio_bound(g)
     for mode, label in paired.MODE_LABELS.items():
@@ -177,8 +176,9 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
     for name, fig in _figures(content, memory, ops).items():
         png[name], svg[name] = _render(fig)
     say("assembling HTML and Markdown")
-    return Report(out_tables, png, svg, report_html.render(content, out_tables, png, TABLES),
-                  report_md.render(content))
+    return Report(out_tables, png, svg,
+                  report_pages.render_html(content, out_tables, png, TABLES),
+                  report_pages.render_markdown(content))
 
 
 def write_report(out_dir: str | Path, report: Report) -> list[Path]:

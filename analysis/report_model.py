@@ -1,5 +1,5 @@
 """What the report is made of, between building it (``analysis.report``) and rendering it
-(``analysis.report_html``, ``analysis.report_md``): plain data."""
+(``analysis.report_pages``): plain data."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pandas as pd
 
 from analysis.claims import safe
 from analysis.load import Loaded, Problem
-from birnn_bench.strategies import BASELINE
 
 
 @dataclass(frozen=True)
@@ -43,14 +42,9 @@ class Content:
     problems: list[Problem]
     hidden_problems: int
     deploy: pd.DataFrame | None
-    baseline: str = BASELINE
-
-    @property
-    def safe(self) -> list[str] | None:
-        return None if self.check is None else self.check.safe
 
     @property
     def has_history(self) -> bool:
         """Some machine has two commits measured."""
-        commits = self.commits
-        return not commits.empty and commits.groupby("machine")["commit"].nunique().max() >= 2
+        return not self.commits.empty and \
+            self.commits.groupby("machine")["commit"].nunique().max() >= 2

@@ -1,4 +1,4 @@
-"""The report (analysis.report, tables, history, figures, report_html/md) and its CLI.
+"""The report (analysis.report, tables, history, figures, report_pages) and its CLI.
 
 Rules are tested on injected values (no live timing widths): rows shaped like the loader's tidy
 frame. What needs a real run uses the session's ``smoke_results`` (a real asv run of the smoke
