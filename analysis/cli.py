@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, nargs="+", action="extend", default=None,
                    metavar="DIR", help="asv results folder(s), each with its benchmarks.json "
                    "(default: results_dir of asv.conf.json); several are merged")
-    p.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
+    p.add_argument("--config", type=Path, help=CONFIG_HELP)
     p.add_argument("--check", type=Path, default=None, metavar="FILE",
                    help="birnn-bench check --json output: which strategies are safe (correct "
                    "on every condition); only those are recommended. Without it nothing is "
@@ -111,9 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
         "settled by the check, memory per regime, op counts, deployability, crosscheck), "
         "birnn_bench/auto_policy.json and the README's block between the findings markers. "
         "Only these files are written; inputs are all read and checked first.")
-    p.add_argument("--results", type=Path, default=None,
+    p.add_argument("--results", type=Path,
                    help="asv results folder (default: results_dir of asv.conf.json)")
-    p.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
+    p.add_argument("--config", type=Path, help=CONFIG_HELP)
     p.add_argument("--check", type=Path, default=REPO / "docs" / "check.json", metavar="FILE",
                    help="birnn-bench check --json output: the safe strategies (default: "
                    "docs/check.json)")
@@ -234,8 +234,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     say = _progress(args.quiet)
     try:
         _check_out("--out", args.out, folder=True)
-        folders = [_check_results(f"--results {path}", path) for path in args.results] \
-            if args.results else [_results_dir(None, args.config)]
+        folders = [_results_dir(path, args.config) for path in args.results or [None]]
         check = _read_check(args.check)
         deploy = _read_deploy(args.deploy or [])
     except UsageError as err:
@@ -268,10 +267,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         written = write_report(args.out, report)
     except (OSError, ValueError) as err:
-        why = getattr(err, "strerror", None) or str(err)
-        where = getattr(err, "filename", None)
-        return _fail("report", UsageError(f"--out {args.out}", "cannot write the report"
-                                          + (f" ({where}: {why})" if where else f" ({why})")))
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        why = getattr(err, "strerror", None) or err
+        return _fail("report", f"--out {args.out}: cannot write the report ({where}{why})")
     say(f"wrote {len(written)} files to {args.out}")
     for what, name in (("report", "index.html"), ("summary", "summary.md"), ("grid", "grid.csv")):
         print(f"{what}: {args.out / name}")
