@@ -155,8 +155,7 @@ def flagged(history: pd.DataFrame) -> pd.DataFrame:
 def per_commit(history: pd.DataFrame) -> pd.DataFrame:
     """One row per machine and commit (oldest first): previous commit measured there, and how
     many series regressed / improved, in all and per quantity (``what``: readable)."""
-    cols = ["machine", "commit", "date", "previous_commit", "regressions", "improvements",
-            "what"]
+    cols = ["machine", "commit", "date", "previous_commit", "regressions", "improvements", "what"]
     if history.empty:
         return pd.DataFrame(columns=cols)
     h = history.assign(_date=pd.to_datetime(history["date"], utc=True))
