@@ -1,7 +1,5 @@
 """``python -m analysis report|findings``."""
 
-import sys
-
 from analysis.cli import main
 
-sys.exit(main())
+raise SystemExit(main())

@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, nargs="+", action="extend", default=None,
                    metavar="DIR", help="asv results folder(s), each with its benchmarks.json "
                    "(default: results_dir of asv.conf.json); several are merged")
-    p.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
+    p.add_argument("--config", type=Path, help=CONFIG_HELP)
     p.add_argument("--check", type=Path, default=None, metavar="FILE",
                    help="birnn-bench check --json output: which strategies are safe (correct "
                    "on every condition); only those are recommended. Without it nothing is "
@@ -111,9 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
         "settled by the check, memory per regime, op counts, deployability, crosscheck), "
         "birnn_bench/auto_policy.json and the README's block between the findings markers. "
         "Only these files are written; inputs are all read and checked first.")
-    p.add_argument("--results", type=Path, default=None,
+    p.add_argument("--results", type=Path,
                    help="asv results folder (default: results_dir of asv.conf.json)")
-    p.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
+    p.add_argument("--config", type=Path, help=CONFIG_HELP)
     p.add_argument("--check", type=Path, default=REPO / "docs" / "check.json", metavar="FILE",
                    help="birnn-bench check --json output: the safe strategies (default: "
                    "docs/check.json)")
@@ -203,18 +203,6 @@ def _parse(flag: str, path: Path, parse: Callable[[str, str], Any], name: str) -
         raise UsageError(f"{flag} {path}", why) from None
 
 
-def _read_check(path: Path | None):
-    """``--check``: the report's :class:`analysis.report_model.Check`, or None."""
-    if path is None:
-        return None
-    from analysis.inputs import parse_check
-    from analysis.report_model import Check
-
-    data = _parse("--check", path, parse_check, _name(path))
-    return Check(source=_name(path), torch=str(data.get("torch", "?")),
-                 summary={str(k): dict(v) for k, v in data["summary"].items()})
-
-
 def _read_deploy(paths: Sequence[Path]):
     """The deploy files as one frame, or None when there are none."""
     if not paths:
@@ -228,15 +216,20 @@ def _read_deploy(paths: Sequence[Path]):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from analysis.inputs import parse_check
     from analysis.load import load_results
     from analysis.report import build_report, merge, shown_problems, write_report
+    from analysis.report_model import Check
 
     say = _progress(args.quiet)
     try:
         _check_out("--out", args.out, folder=True)
-        folders = [_check_results(f"--results {path}", path) for path in args.results] \
-            if args.results else [_results_dir(None, args.config)]
-        check = _read_check(args.check)
+        folders = [_results_dir(path, args.config) for path in args.results or [None]]
+        check = None
+        if args.check is not None:
+            data = _parse("--check", args.check, parse_check, _name(args.check))
+            check = Check(source=_name(args.check), torch=str(data.get("torch", "?")),
+                          summary={str(k): dict(v) for k, v in data["summary"].items()})
         deploy = _read_deploy(args.deploy or [])
     except UsageError as err:
         return _fail("report", err)
@@ -268,10 +261,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         written = write_report(args.out, report)
     except (OSError, ValueError) as err:
-        why = getattr(err, "strerror", None) or str(err)
-        where = getattr(err, "filename", None)
-        return _fail("report", UsageError(f"--out {args.out}", "cannot write the report"
-                                          + (f" ({where}: {why})" if where else f" ({why})")))
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        why = getattr(err, "strerror", None) or err
+        return _fail("report", f"--out {args.out}: cannot write the report ({where}{why})")
     say(f"wrote {len(written)} files to {args.out}")
     for what, name in (("report", "index.html"), ("summary", "summary.md"), ("grid", "grid.csv")):
         print(f"{what}: {args.out / name}")
@@ -287,8 +279,8 @@ def cmd_findings(args: argparse.Namespace) -> int:
 
     say = _progress(args.quiet)
 
-    def read(path: Path, parse: Callable[[str, str], Any], hint: str) -> Any:
-        return parse(_read_text(path, hint), _display(path))
+    def read(path: Path, parse: Callable[[str, str], Any], command: str) -> Any:
+        return parse(_read_text(path, f"write it with {command}"), _display(path))
 
     def discover(given: list[Path] | None, pattern: str) -> list[Path]:
         return list(given) if given is not None else sorted((REPO / "docs").glob(pattern))
@@ -297,15 +289,13 @@ def cmd_findings(args: argparse.Namespace) -> int:
         _check_out("--out", args.out, folder=False)
         _check_out("--policy", args.policy, folder=False)
         results = _results_dir(args.results, args.config)
-        check = read(args.check, inputs.parse_check,
-                     f"write it with birnn-bench check --json {args.check}")
-        resolution_path = args.resolution
-        if resolution_path is None and (REPO / "docs" / "resolution.json").is_file():
-            resolution_path = REPO / "docs" / "resolution.json"
-        resolution = read(resolution_path, inputs.parse_resolution, "write it with python3 "
-                          "scripts/resolution.py --json FILE") if resolution_path else None
-        crosscheck = [read(p, inputs.parse_crosscheck, "write it with python3 "
-                           "scripts/crosscheck.py --json FILE")
+        check = read(args.check, inputs.parse_check, f"birnn-bench check --json {args.check}")
+        path = args.resolution
+        if path is None and (REPO / "docs" / "resolution.json").is_file():
+            path = REPO / "docs" / "resolution.json"
+        resolution = read(path, inputs.parse_resolution,
+                          "python3 scripts/resolution.py --json FILE") if path else None
+        crosscheck = [read(p, inputs.parse_crosscheck, "python3 scripts/crosscheck.py --json FILE")
                       for p in discover(args.crosscheck, "crosscheck-*.json")]
         deploy = _read_deploy(discover(args.deploy, "deploy-*.json"))
         readme = None

@@ -2,20 +2,18 @@
 
 A *series* is one benchmark's value for one machine, environment, regime, strategy (and extra
 parameter, e.g. ``compile=eager``) over its commits, oldest first; each point is compared with the
-previous one. ``ratio`` (paired ratios with ``_low``/``_high``): a change counts when the two 99%
-intervals do not overlap (``interval_change``; ``scripts/publish_dashboard.py`` uses the same
-rule). ``deterministic`` (peak bytes, op/kernel/sync counts, the error verdict): any change
-counts; instructions per call only beyond ``INSTRUCTION_TOLERANCE``. ``absolute`` (times in
-seconds) follows the machine's load as much as the code: shown, never judged. A regression is a
-change for the worse (higher ratio, more bytes or ops, right -> wrong).
-"""
+previous one by ``RULES`` (``interval_change`` for paired ratios, as in
+``scripts/publish_dashboard.py``). Absolute times follow the machine's load as much as the code.
+A regression is a change for the worse (higher ratio, more bytes or ops, right -> wrong)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from analysis.load import extra_params
 from analysis.paired import MODES
+from analysis.tables import plain, tolerance_of
 from birnn_bench.compare import Interval
 
 RATIO, DETERMINISTIC, ABSOLUTE = "ratio", "deterministic", "absolute"
@@ -35,11 +33,13 @@ VERDICT_METRICS = {"track_max_abs_error": "error verdict",
 #: Values that are not a series of the code at all (the environment), or another view of one
 #: (the dashboard's error verdict and the error over tolerance: track_max_abs_error's).
 SKIPPED_METRICS = ("track_threads", "track_error_verdict", "track_error_over_tolerance")
+LABELS = {**DETERMINISTIC_METRICS, **INSTRUCTION_METRICS, **VERDICT_METRICS}
 #: The rules above in one sentence, for the report's pages.
 RULES = ("a change counts on instructions per call (callgrind) when it moves by more than "
          f"{INSTRUCTION_TOLERANCE:.1%}, on a paired ratio when the two commits' 99% intervals do "
          "not overlap, on a deterministic value (peak bytes, op counts, error verdict) when it "
          "changes at all; absolute times are shown, never judged.")
+WORDS = {"regression": "worse", "improvement": "better"}
 KEYS = ["machine", "env", "benchmark", "regime", "strategy", "variant"]
 COLUMNS = ["machine", "env", "device_name", "kind", "quantity", "benchmark", "regime",
            "strategy", "variant", "commit", "date", "value", "low", "high"]
@@ -56,18 +56,8 @@ def interval_change(before: tuple[float, float, float], now: tuple[float, float,
     return Interval(ratio / b_ratio, low / b_high, high / b_low).verdict
 
 
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for name in out.columns:
-        if isinstance(out[name].dtype, pd.CategoricalDtype):
-            out[name] = out[name].astype(object)
-    return out
-
-
 def _variant(rows: pd.DataFrame) -> pd.Series:
     """``name=value`` of the parameters beyond the suite's (``compile=eager``), else ""."""
-    from analysis.load import extra_params
-
     parts = [name + "=" + rows[name].astype(object).astype(str).where(rows[name].notna(), "")
              for name in extra_params(rows)]
     if not parts:
@@ -80,7 +70,7 @@ def _ratio_series(df: pd.DataFrame) -> pd.DataFrame:
     rows = df[(df["kind"].astype(str) == "ratio") & df["value"].notna()]
     if rows.empty:
         return pd.DataFrame(columns=COLUMNS)
-    rows = _plain(rows[["machine", "env", "device_name", "benchmark", "regime", "strategy",
+    rows = plain(rows[["machine", "env", "device_name", "benchmark", "regime", "strategy",
                         "commit", "date", "value"]])
     split = rows["benchmark"].str.extract(r"^(?P<base>.+\.track_time_ratio)(?P<which>_low|_high)?$")
     rows = rows.assign(base=split["base"], which=split["which"].fillna(""))
@@ -99,28 +89,22 @@ def _ratio_series(df: pd.DataFrame) -> pd.DataFrame:
 def series(df: pd.DataFrame) -> pd.DataFrame:
     """Every measured point that belongs to a series, long form (``COLUMNS``): an error's value
     is its verdict (1 = wrong), low / high are set for ratios only."""
-    from birnn_bench.oracle import TOLERANCES
-    from birnn_bench.workload import DTYPES
-
     ratios = _ratio_series(df)
     metric = df["metric"].astype(str)
     rest = df[(df["kind"].astype(str) != "ratio") & df["value"].notna()
               & ~metric.isin(SKIPPED_METRICS) & df["regime"].notna()]
     if rest.empty:
         return ratios.reset_index(drop=True)
-    rest = _plain(rest)
+    rest = plain(rest)
     rest["variant"] = _variant(rest)
-    counted = [*DETERMINISTIC_METRICS, *INSTRUCTION_METRICS, *VERDICT_METRICS]
-    rest = rest[rest["metric"].isin(counted) | (rest["kind"] == "time")
-                | (rest["unit"] == "seconds")].copy()
+    counted = rest["metric"].isin(list(LABELS))
+    rest = rest[counted | (rest["kind"] == "time") | (rest["unit"] == "seconds")].copy()
     metric = rest["metric"]
     verdict = metric.isin(list(VERDICT_METRICS))
-    tolerances = {name: TOLERANCES.get(dtype, np.nan) for name, dtype in DTYPES.items()}
-    tolerance = rest.loc[verdict, "dtype"].astype(object).map(tolerances).astype(float)
+    tolerance = rest.loc[verdict, "dtype"].map(tolerance_of).astype(float)
     rest.loc[verdict, "value"] = (rest.loc[verdict, "value"] > tolerance).astype(float)
-    rest["kind"] = np.where(metric.isin(counted), DETERMINISTIC, ABSOLUTE)
-    labels = {**DETERMINISTIC_METRICS, **INSTRUCTION_METRICS, **VERDICT_METRICS}
-    rest["quantity"] = metric.map(labels).fillna(metric + " (s)")
+    rest["kind"] = np.where(metric.isin(list(LABELS)), DETERMINISTIC, ABSOLUTE)
+    rest["quantity"] = metric.map(LABELS).fillna(metric + " (s)")
     rest["low"] = rest["high"] = np.nan
     if ratios.empty:
         return rest[COLUMNS].reset_index(drop=True)
@@ -171,8 +155,7 @@ def flagged(history: pd.DataFrame) -> pd.DataFrame:
 def per_commit(history: pd.DataFrame) -> pd.DataFrame:
     """One row per machine and commit (oldest first): previous commit measured there, and how
     many series regressed / improved, in all and per quantity (``what``: readable)."""
-    cols = ["machine", "commit", "date", "previous_commit", "regressions", "improvements",
-            "what"]
+    cols = ["machine", "commit", "date", "previous_commit", "regressions", "improvements", "what"]
     if history.empty:
         return pd.DataFrame(columns=cols)
     h = history.assign(_date=pd.to_datetime(history["date"], utc=True))
@@ -181,16 +164,15 @@ def per_commit(history: pd.DataFrame) -> pd.DataFrame:
         counted = group[group["change"] != ""]
         what = []
         for quantity, q in counted.groupby("quantity", sort=True):
-            up = int((q["change"] == "regression").sum())
-            down = int((q["change"] == "improvement").sum())
-            parts = [f"{up} worse" if up else "", f"{down} better" if down else ""]
-            what.append(f"{quantity}: " + ", ".join(part for part in parts if part))
+            n = q["change"].value_counts()
+            what.append(f"{quantity}: " + ", ".join(
+                f"{n[change]} {word}" for change, word in WORDS.items() if change in n))
+        n = counted["change"].value_counts()
         previous = group["previous_commit"].dropna()
         rows.append({"machine": machine, "commit": commit, "date": group["_date"].min(),
                      "previous_commit": previous.mode().iloc[0] if not previous.empty else None,
-                     "regressions": int((counted["change"] == "regression").sum()),
-                     "improvements": int((counted["change"] == "improvement").sum()),
-                     "what": "; ".join(what)})
+                     "regressions": int(n.get("regression", 0)),
+                     "improvements": int(n.get("improvement", 0)), "what": "; ".join(what)})
     return pd.DataFrame(rows, columns=cols).sort_values(["machine", "date", "commit"]) \
         .reset_index(drop=True)
 

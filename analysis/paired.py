@@ -7,8 +7,7 @@ same machine, commit, regime and strategy and decided by the library's rules (``
 is not correct); *safe* = correct on every condition of ``birnn-bench check`` (only a safe
 strategy is recommended); *fastest correct* = lowest ratio among the correct (safe or not: a †);
 *tied with the fastest* = correct and interval overlapping the fastest one's; *recommended* = a
-safe strategy significantly faster than the baseline, else the baseline; *floor* = lowest ratio.
-"""
+safe strategy significantly faster than the baseline, else the baseline; *floor* = lowest ratio."""
 
 from __future__ import annotations
 
@@ -17,8 +16,10 @@ from collections.abc import Collection
 import pandas as pd
 
 from birnn_bench.compare import Interval
+from birnn_bench.oracle import tolerance
 from birnn_bench.recommend import Ranked, choose
 from birnn_bench.strategies import BASELINE, STRATEGIES
+from birnn_bench.workload import DTYPES
 
 MODES = {"ratios.PairedForward": "forward", "ratios.PairedTrainStep": "train_step"}
 MODE_LABELS = {"forward": "inference (forward)", "train_step": "training step"}
@@ -45,17 +46,12 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
     rows["mode"] = benchmark.str.rsplit(".", n=1).str[0].map(MODES)
     rows["which"] = benchmark.str.extract(r"track_time_ratio(_low|_high)?$")[0].fillna("")
     rows = rows[rows["mode"].notna()]
-    keys = [c for c in columns if c not in ("ratio", "low", "high")]
-    for column in keys:
-        if isinstance(rows[column].dtype, pd.CategoricalDtype):
-            rows[column] = rows[column].astype(object)
+    keys = columns[:-3]  # all but ratio, low, high
+    rows = rows.astype({c: object for c in keys if isinstance(rows[c].dtype, pd.CategoricalDtype)})
     wide = rows.pivot_table(index=keys, columns="which", values="value", aggfunc="first",
                             observed=True, dropna=False).reset_index()
-    wide = wide.rename(columns={"": "ratio", "_low": "low", "_high": "high"})
-    wide = wide.dropna(subset=[c for c in ("ratio", "low", "high") if c in wide])
-    for column in ("ratio", "low", "high"):
-        if column not in wide:
-            wide[column] = float("nan")
+    wide = wide.reindex(columns=[*keys, "", "_low", "_high"]).rename(
+        columns={"": "ratio", "_low": "low", "_high": "high"}).dropna(subset=columns[-3:])
     # The engine writes low <= ratio <= high: any other row is a corrupt results file.
     consistent = (wide["low"] <= wide["ratio"]) & (wide["ratio"] <= wide["high"])
     return wide[consistent][columns].reset_index(drop=True)
@@ -72,9 +68,6 @@ def latest(frame: pd.DataFrame) -> pd.DataFrame:
 def errors(df: pd.DataFrame) -> pd.DataFrame:
     """machine, commit, regime, strategy -> ``error`` and ``correct`` (against the tolerance of
     the regime's dtype, ``birnn_bench.oracle``)."""
-    from birnn_bench.oracle import tolerance
-    from birnn_bench.workload import DTYPES
-
     rows = df[(df["metric"].astype(str) == ERROR_METRIC) & df["regime"].notna()]
     keys = ["machine", "commit", "regime", "strategy"]
     out = rows[[*keys, "dtype", "value"]].astype(dict.fromkeys([*keys, "dtype"], object))
@@ -109,8 +102,7 @@ def grid(df: pd.DataFrame, safe: Collection[str], baseline: str = BASELINE) -> p
         found.loc[is_base, column] = 1.0
     parts = [_decide(group, baseline) for _, group in found.groupby(GROUP, sort=False)]
     out = pd.concat(parts, ignore_index=True)
-    order = {name: i for i, name in enumerate(STRATEGIES)}
-    out["_order"] = out["strategy"].map(order)
+    out["_order"] = out["strategy"].map({name: i for i, name in enumerate(STRATEGIES)})
     return out.sort_values([*GROUP[:3], "device", "cell", "layers", "max_len", "batch",
                             "lengths", "hidden", "dtype", "_order"]).drop(columns="_order") \
         .reset_index(drop=True)
@@ -120,8 +112,7 @@ def _decide(group: pd.DataFrame, baseline: str) -> pd.DataFrame:
     group = group.copy()
     correct = group[group["correct"]]
     fastest = correct.loc[correct["ratio"].idxmin()] if not correct.empty else None
-    group["fastest_correct"] = False
-    group["tied_with_fastest"] = False
+    group["fastest_correct"] = group["tied_with_fastest"] = False
     if fastest is not None:
         group.loc[fastest.name, "fastest_correct"] = True
         group["tied_with_fastest"] = group["correct"] & (group["low"] <= fastest["high"]) \

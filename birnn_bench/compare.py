@@ -5,8 +5,7 @@ order, and each candidate's time is divided by the baseline's time of the same r
 drift cancels). The estimate is the median of those per-round ratios with a distribution-free
 99% interval; the baseline against itself in the same rounds (A/A) gives the resolution. A ratio
 is significant when its interval excludes 1 (``Interval.significant``), nowhere else. No global
-state changes here: callers pin threads and precision (``measure.pinned``).
-"""
+state changes here: callers pin threads and precision (``measure.pinned``)."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 CONFIDENCE = 0.99
@@ -104,15 +103,10 @@ class Comparison:
     confidence: float = CONFIDENCE
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-
-Progress = Callable[[int, int, float], None]  # (rounds done, candidates still running, seconds)
-
-
-def _time_block(fn: Callable[[], object], number: int, clock: Clock,
-                sync: Callable[[], None]) -> float:
+def time_block(fn: Callable[[], object], number: int, clock: Clock,
+               sync: Callable[[], None]) -> float:
+    """Seconds per call of ``fn`` over ``number`` calls in a row, ``sync`` run around them."""
     sync()
     start = clock()
     for _ in range(number):
@@ -127,14 +121,14 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
             min_rounds: int = MIN_ROUNDS, max_rounds: int = 2000, seed: int = 0,
             confidence: float = CONFIDENCE, clock: Clock = time.perf_counter,
             sync: Callable[[], None] | None = None,
-            progress: Progress | None = None) -> Comparison:
+            progress: Callable[[int, int, float], None] | None = None) -> Comparison:
     """Times ``candidates`` (name -> zero-argument call) against ``candidates[baseline]``.
 
     Every round runs ``blocks`` blocks of each undecided candidate, the baseline and the A/A in a
     shuffled order. After ``min_rounds`` a candidate within ``target`` (or ``decided_target`` and
     clear of 1) drops out; the comparison stops when all have, when ``budget_s`` is spent
-    (checked after ``min_rounds`` only), or after ``max_rounds``. ``sync`` runs around each block.
-    """
+    (checked after ``min_rounds`` only), or after ``max_rounds``. ``sync`` runs around each block;
+    ``progress`` is told (rounds done, candidates still running, seconds) after each round."""
     if baseline not in candidates:
         raise ValueError(f"baseline: {baseline!r} is not among the candidates "
                          f"{sorted(candidates)}")
@@ -154,29 +148,27 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
     number: dict[str, int] = {}
     for name, fn in candidates.items():  # calls per block of about block_s, after a warm-up
         fn()
-        once = max(_time_block(fn, 1, clock, sync), 1e-9)
+        once = max(time_block(fn, 1, clock, sync), 1e-9)
         number[name] = max(1, min(10_000, round(block_s / once)))
     number[aa] = number[baseline]
     times: dict[str, list[float]] = {name: [] for name in calls}
     ratios: dict[str, list[float]] = {name: [] for name in calls if name != baseline}
     active = [name for name in candidates if name != baseline]
     rng = random.Random(seed)
-    rounds, stopped = 0, "max_rounds"
-    aa_open = True
-    while rounds < max_rounds:
+    stopped, aa_open = "max_rounds", True
+    for rounds in range(1, max_rounds + 1):
         # Open entries in a random order (none always follows the same one); an entry's time is
         # the fastest of its blocks (a preempted block is slow, never fast).
         order = [baseline, *([aa] if aa_open else []), *active] * blocks
         rng.shuffle(order)
         this_round: dict[str, float] = {}
         for name in order:
-            seconds = _time_block(calls[name], number[name], clock, sync)
+            seconds = time_block(calls[name], number[name], clock, sync)
             this_round[name] = min(seconds, this_round.get(name, math.inf))
         for name, seconds in this_round.items():
             times[name].append(seconds)
             if name != baseline:
                 ratios[name].append(seconds / this_round[baseline])
-        rounds += 1
         if rounds >= min_rounds:
             intervals = {name: median_interval(ratios[name], confidence) for name in active}
             active = [name for name, ratio in intervals.items()

@@ -47,12 +47,8 @@ def resolution_check(spec: WorkloadSpec, *, slowdown: float = SLOWDOWN, budget_s
         started = time.perf_counter()
         workload = build(spec)  # the slowed copy reads the baseline's very tensors
         case = BenchCase(spec, BASELINE, workload)
-        calls = []
-        for _ in range(7):
-            begin = time.perf_counter()
-            case.forward()
-            measure.synchronize(spec.device)
-            calls.append(time.perf_counter() - begin)
+        calls = [compare.time_block(case.forward, 1, time.perf_counter,
+                                    lambda: measure.synchronize(spec.device)) for _ in range(7)]
         spin = calibrated_spin(slowdown * statistics.median(calls))
 
         def slowed() -> None:
@@ -81,9 +77,8 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     if not rows:
         raise ValueError("resolution: no workloads measured")
     n = len(rows)
-    within = sum(r["aa_within"] for r in rows)
-    significant = sum(r["aa_significant"] for r in rows)
-    detected = sum(r["slowdown_detected"] for r in rows)
+    within, significant, detected = (sum(r[key] for r in rows) for key in (
+        "aa_within", "aa_significant", "slowdown_detected"))
     return {
         "workloads": n, "aa_within": within, "aa_significant": significant,
         "slowdown_detected": detected, "aa_within_required": AA_WITHIN,
