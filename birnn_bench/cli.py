@@ -308,9 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = argparse.Namespace(command="report", rest=argv[1:], func=cmd_report)
     else:
         args = build_parser().parse_args(argv)
-    # Bad input is refused as ValueError at its source (argparse types, the up-front checks
-    # below and in each command, WorkloadSpec, read_lengths_file), files as OSError; anything
-    # else is a bug.
+    # Bad input is refused as ValueError at its source (argparse types, the checks below and in
+    # each command, WorkloadSpec, read_lengths_file), files as OSError; anything else is a bug.
     try:
         if args.command != "report":  # every other command names a device and output files
             _check_device(args.device)
