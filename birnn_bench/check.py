@@ -14,7 +14,7 @@ from birnn_bench._io import dataclass_csv
 from birnn_bench.oracle import TOLERANCES, max_abs_error, oracle_last_states, tolerance
 from birnn_bench.strategies import STRATEGIES, Strategy
 from birnn_bench.validate import validate_inputs
-from birnn_bench.workload import Workload, WorkloadSpec, build
+from birnn_bench.workload import WorkloadSpec, build
 
 # Small shapes, every factor the thread's answers disagree on.
 CHECK_CELLS = ("lstm", "gru", "rnn")
@@ -71,17 +71,6 @@ class CheckRow:
         return tuple(getattr(self, name) for name in CONDITION_FIELDS)
 
 
-def strategy_errors(workload: Workload, strategy: Strategy,
-                    truth: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float, str]:
-    """(fwd_error, bwd_error, exception text) of one strategy; an exception is a failure."""
-    with torch.no_grad():
-        try:
-            fwd, bwd = strategy(*workload)
-        except Exception as err:  # a strategy that crashes on a condition fails it, loudly
-            return float("inf"), float("inf"), f"{type(err).__name__}: {err}".splitlines()[0]
-    return max_abs_error(fwd, truth[0]), max_abs_error(bwd, truth[1]), ""
-
-
 def check_spec(spec: WorkloadSpec,
                strategies: Mapping[str, Strategy] = STRATEGIES) -> list[CheckRow]:
     """Builds the workload of ``spec`` and checks each strategy on it."""
@@ -91,7 +80,14 @@ def check_spec(spec: WorkloadSpec,
     tol = tolerance(x.dtype)
     rows = []
     for name, strategy in strategies.items():
-        fwd_err, bwd_err, failure = strategy_errors(workload, strategy, truth)
+        fwd_err, bwd_err, failure = float("inf"), float("inf"), ""
+        try:
+            with torch.no_grad():
+                fwd, bwd = strategy(*workload)
+        except Exception as err:  # a strategy that crashes on a condition fails it, loudly
+            failure = f"{type(err).__name__}: {err}".splitlines()[0]
+        else:
+            fwd_err, bwd_err = max_abs_error(fwd, truth[0]), max_abs_error(bwd, truth[1])
         rows.append(CheckRow(
             strategy=name, cell=spec.cell, num_layers=spec.num_layers, proj_size=spec.proj_size,
             layout=spec.layout, lengths=spec.lengths, dtype=spec.dtype, device=spec.device,
@@ -131,11 +127,10 @@ def summarize(rows: list[CheckRow]) -> dict[str, dict]:
         if len(passed) not in (0, len(mine)):
             for field in (*CONDITION_FIELDS, "padded"):
                 for value in dict.fromkeys(getattr(row, field) for row in mine):
-                    group = [row for row in mine if getattr(row, field) == value]
-                    fails = sum(not row.passed for row in group)
-                    if fails == len(group):
+                    outcomes = {row.passed for row in mine if getattr(row, field) == value}
+                    if outcomes == {False}:
                         always.append(f"{field}={value}")
-                    elif fails == 0:
+                    elif outcomes == {True}:
                         never.append(f"{field}={value}")
         summary[name] = {
             "passed": len(passed), "total": len(mine),
@@ -161,19 +156,14 @@ def format_cell(row: CheckRow) -> str:
 def format_matrix(rows: list[CheckRow]) -> str:
     """Conditions down, strategies across, each cell pass/fail with its max abs error."""
     names = list(dict.fromkeys(row.strategy for row in rows))
-    by_condition: dict[tuple, dict[str, CheckRow]] = {}
+    table = {" ".join(CONDITION_FIELDS): {name: name for name in names}}  # the header first
     for row in rows:
-        by_condition.setdefault(row.condition(), {})[row.strategy] = row
-    labels = {cond: " ".join(str(v) for v in cond) for cond in by_condition}
-    label_width = max([len(" ".join(CONDITION_FIELDS))] + [len(v) for v in labels.values()])
-    width = max(14, *(len(n) for n in names))
-    lines = [" ".join(CONDITION_FIELDS).ljust(label_width) + " | "
-             + " ".join(n.ljust(width) for n in names)]
-    lines.append("-" * len(lines[0]))
-    for cond, cells in by_condition.items():
-        lines.append(labels[cond].ljust(label_width) + " | "
-                     + " ".join((format_cell(cells[n]) if n in cells else "n/a").ljust(width)
-                                for n in names))
+        table.setdefault(" ".join(map(str, row.condition())), {})[row.strategy] = format_cell(row)
+    label_width, width = max(map(len, table)), max(14, *map(len, names))
+    lines = [label.ljust(label_width) + " | "
+             + " ".join(cells.get(name, "n/a").ljust(width) for name in names)
+             for label, cells in table.items()]
+    lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
 
 

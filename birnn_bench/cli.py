@@ -46,47 +46,29 @@ def _csv_list(kind: Callable, choices: Sequence | None = None) -> Callable[[str]
     return parse
 
 
-def _integer(text: str, expected: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+def _number(kind: type, valid: Callable, expected: str, out_of_range: str = "") -> Callable:
+    """argparse type: ``kind(text)`` when ``valid``; else "expected <expected>, got <text>", or
+    ``out_of_range`` (``{value}`` filled in) for a number ``valid`` refuses."""
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not valid(value):
+            raise ArgumentTypeError(out_of_range.format(value=value) if out_of_range
+                                    else f"expected {expected}, got {text!r}")
+        return value
+    return parse
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer in 1..LARGEST_INT."""
-    value = _integer(text, "an integer >= 1")
-    if not 1 <= value <= LARGEST_INT:
-        raise ArgumentTypeError(f"expected an integer from 1 to {LARGEST_INT}, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    value = _integer(text, "an integer in 0..2**64-1")
-    if not 0 <= value <= SEED_MAX:
-        raise ArgumentTypeError(f"{value} is out of range; a seed is an integer in 0..2**64-1 "
-                                f"({SEED_MAX})")
-    return value
-
-
-def _finite(text: str, valid: Callable[[float], bool], expected: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and valid(value)):
-        raise ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
-
-
-def positive_seconds(text: str) -> float:
-    """argparse type: a finite number of seconds > 0 (nan, inf, 0 and negatives would hang or
-    stop at once)."""
-    return _finite(text, lambda value: value > 0, "a finite number of seconds > 0")
-
-
-def _fraction(text: str) -> float:
-    return _finite(text, lambda value: 0 < value < 1, "a number in (0, 1)")
+positive_int = _number(int, lambda value: 1 <= value <= LARGEST_INT, "an integer >= 1",
+                       f"expected an integer from 1 to {LARGEST_INT}, got {{value}}")
+# nan, inf, 0 and negative seconds would hang or stop at once; nan fails every comparison.
+positive_seconds = _number(float, lambda value: 0 < value < math.inf,
+                           "a finite number of seconds > 0")
+_seed = _number(int, lambda value: 0 <= value <= SEED_MAX, "an integer in 0..2**64-1",
+                f"{{value}} is out of range; a seed is an integer in 0..2**64-1 ({SEED_MAX})")
+_fraction = _number(float, lambda value: 0 < value < 1, "a number in (0, 1)")
 
 
 def _check_device(text: str) -> None:
@@ -98,42 +80,11 @@ def _check_device(text: str) -> None:
     if device is None or (device.type != "cuda" and str(device) not in ("cpu", "cpu:0")):
         raise ValueError(f"--device: {text!r} is not a device this tool runs on; expected cpu, "
                          "cuda or cuda:N")
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device: {text!r} requested but CUDA is not available here")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"--device: {text!r} requested but this machine has "
-                             f"{torch.cuda.device_count()} CUDA device(s)")
-
-
-def _add_threads(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threads", type=positive_int, default=None,
-                   help=f"torch threads, pinned for the whole run (default: "
-                   f"${measure.THREADS_ENV}, else {measure.DEFAULT_THREADS})")
-
-
-def _add_check(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check", help="the correctness matrix: every strategy against the oracle",
-                       description="Runs every strategy on every condition of the grid and "
-                       "compares it with the per-sequence float64 oracle.")
-    p.add_argument("--cells", type=_csv_list(str, CELLS), default=list(check.CHECK_CELLS))
-    p.add_argument("--layers", type=_csv_list(positive_int), default=list(check.CHECK_LAYERS))
-    p.add_argument("--layouts", type=_csv_list(str, LAYOUTS), default=list(check.CHECK_LAYOUTS))
-    p.add_argument("--lengths", type=_csv_list(str, LENGTH_PATTERNS),
-                   default=list(check.CHECK_LENGTHS),
-                   help="length patterns, or file:PATH for a file of integer lengths")
-    p.add_argument("--dtypes", type=_csv_list(str, DTYPES), default=list(check.CHECK_DTYPES))
-    p.add_argument("--strategies", type=_csv_list(str, STRATEGIES), default=list(STRATEGIES))
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--batch", type=positive_int, default=check.CHECK_SHAPE["batch"])
-    p.add_argument("--max-len", type=positive_int, default=check.CHECK_SHAPE["max_len"])
-    p.add_argument("--hidden", type=positive_int, default=check.CHECK_SHAPE["hidden_size"])
-    p.add_argument("--seed", type=_seed, default=0, help="0..2**64-1 (default: 0)")
-    p.add_argument("--json", type=Path, metavar="FILE", help="write rows and summary as JSON")
-    p.add_argument("--csv", type=Path, metavar="FILE", help="write rows as CSV")
-    p.add_argument("--quiet", action="store_true", help="print only the summary")
-    _add_threads(p)
-    p.set_defaults(func=cmd_check)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device: {text!r} requested but CUDA is not available here")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"--device: {text!r} requested but this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s)")
 
 
 def _longest_length(path: str | Path, max_len: int | None) -> int:
@@ -150,9 +101,19 @@ def _longest_length(path: str | Path, max_len: int | None) -> int:
     return longest
 
 
+def _progress_bar(width: int = 24) -> Callable[[int, int, str], None]:
+    tty = sys.stderr.isatty()
+
+    def show(done: int, total: int, label: str) -> None:
+        filled = width * done // max(total, 1)
+        bar = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label}"
+        print(f"\r{bar:<80}" if tty else bar, end="" if tty and done < total else "\n",
+              file=sys.stderr, flush=True)
+
+    return show
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    _check_device(args.device)
-    check_output_paths((("--json", args.json), ("--csv", args.csv)))
     for pattern in args.lengths:
         if pattern.startswith("file:"):
             _longest_length(pattern.removeprefix("file:"), args.max_len)
@@ -185,53 +146,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_recommend(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("recommend", help="check and compare every strategy on YOUR workload",
-                       description="Checks each strategy against the oracle on your workload "
-                       "and on the whole correctness matrix, times the ones correct here with "
-                       "the paired comparison engine (interleaved rounds, each strategy's time "
-                       "over hn_index's in the same round, threads pinned, CUDA synchronised) "
-                       "and recommends a strategy correct on every condition of the check.")
-    p.add_argument("--cell", choices=sorted(CELLS), default="lstm")
-    p.add_argument("--hidden", type=positive_int, default=256)
-    p.add_argument("--input-size", type=positive_int, default=128)
-    p.add_argument("--proj-size", type=int, default=0)
-    p.add_argument("--layers", type=positive_int, default=1)
-    p.add_argument("--batch", type=positive_int, default=32)
-    p.add_argument("--lengths", default="uniform",
-                   help=f"a distribution ({', '.join(LENGTH_PATTERNS)}) or a FILE of integer "
-                   "lengths (your real sequence lengths; a batch is drawn from them)")
-    p.add_argument("--max-len", type=positive_int, default=None,
-                   help="T, the padded length (default: the file's longest length, else 64)")
-    p.add_argument("--layout", choices=LAYOUTS, default="batch_first")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
-    p.add_argument("--mode", choices=("forward", "train_step"), default="forward",
-                   help="inference (forward) or training (forward + backward)")
-    _add_threads(p)
-    p.add_argument("--budget", type=positive_seconds, default=20.0,
-                   help="seconds for the timed comparison (default 20; at least the engine's "
-                   f"{compare.MIN_ROUNDS} rounds always run)")
-    p.add_argument("--target", type=_fraction, default=compare.TARGET,
-                   help="stop early once every 99%% interval is within +-TARGET of its "
-                   f"estimate (default {compare.TARGET})")
-    p.add_argument("--strategies", type=_csv_list(str, STRATEGIES), default=list(STRATEGIES))
-    p.add_argument("--seed", type=_seed, default=0, help="0..2**64-1 (default: 0)")
-    p.add_argument("--require", type=_csv_list(str, ("script", "compile", "export", "onnx")),
-                   default=[], help="only strategies that deploy with these: "
-                   "script,compile,export,onnx (checked on your cell/layers/device)")
-    p.add_argument("--profile", type=Path, metavar="DIR",
-                   help="also write one Chrome trace per timed strategy into DIR")
-    p.add_argument("--json", type=Path, metavar="FILE", help="write the ranking as JSON")
-    p.set_defaults(func=cmd_recommend)
-
-
 def cmd_recommend(args: argparse.Namespace) -> int:
     from birnn_bench import recommend as rec
     from birnn_bench.workload import WorkloadSpec
 
-    _check_device(args.device)
-    check_output_paths((("--json", args.json),))
     if args.dtype in ("float16", "bfloat16") and not args.device.startswith("cuda"):
         raise ValueError(f"--dtype: {args.dtype} is measured on CUDA only (CPU kernels for it "
                          "are not what users run); use float32 or float64 on the CPU")
@@ -257,18 +175,6 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(width: int = 24) -> Callable[[int, int, str], None]:
-    tty = sys.stderr.isatty()
-
-    def show(done: int, total: int, label: str) -> None:
-        filled = width * done // max(total, 1)
-        bar = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label}"
-        print(f"\r{bar:<80}" if tty else bar, end="" if tty and done < total else "\n",
-              file=sys.stderr, flush=True)
-
-    return show
-
-
 def cmd_report(args: argparse.Namespace) -> int:
     try:
         from analysis.cli import main as analysis_main
@@ -278,35 +184,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     return analysis_main(["report", *args.rest])
 
 
-def _add_deploy(sub: argparse._SubParsersAction) -> None:
-    from birnn_bench import deploy
-
-    p = sub.add_parser("deploy", help="deployability: TorchScript, torch.compile, torch.export, "
-                       "ONNX for every strategy",
-                       description="Deploys every strategy (wrapped with its rnn in a module) "
-                       "with each technology and compares the deployed output with eager on the "
-                       "traced input and on inputs it was not traced with (other lengths, "
-                       "batch and T). ONNX needs the optional packages "
-                       f"{', '.join(deploy.ONNX_PACKAGES)}; without them its cells are n/a.")
-    p.add_argument("--cells", type=_csv_list(str, CELLS), default=["lstm", "gru"])
-    p.add_argument("--layers", type=_csv_list(positive_int), default=[1, 2])
-    p.add_argument("--strategies", type=_csv_list(str, STRATEGIES), default=list(STRATEGIES))
-    p.add_argument("--technologies", type=_csv_list(str, deploy.ALL_TECHNOLOGIES),
-                   default=list(deploy.ALL_TECHNOLOGIES),
-                   help=f"default: all; {', '.join(deploy.OPT_IN_TECHNOLOGIES)} are the "
-                   "opt-in variants (dynamo allow_rnn, export's while_loop rnn decomposition)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--json", type=Path, metavar="FILE", help="write rows as JSON")
-    p.add_argument("--csv", type=Path, metavar="FILE", help="write rows as CSV")
-    _add_threads(p)
-    p.set_defaults(func=cmd_deploy)
-
-
 def cmd_deploy(args: argparse.Namespace) -> int:
     from birnn_bench import deploy
 
-    _check_device(args.device)
-    check_output_paths((("--json", args.json), ("--csv", args.csv)))
     start = time.perf_counter()
     with measure.pinned(args.threads) as threads:
         rows = deploy.deploy_matrix(strategies=args.strategies, cells=args.cells,
@@ -323,16 +203,100 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from birnn_bench import deploy
+
     parser = _Parser(prog="birnn-bench", description="How to take the last hidden state of a "
                      "bidirectional LSTM/GRU: correctness and cost of every strategy.")
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_check(sub)
-    _add_recommend(sub)
-    report = sub.add_parser("report", add_help=False, help="analysis report from asv results "
-                            "(same as python -m analysis report)")
-    report.add_argument("rest", nargs=argparse.REMAINDER)
-    report.set_defaults(func=cmd_report)
-    _add_deploy(sub)
+    threads = (f"torch threads, pinned for the whole run (default: ${measure.THREADS_ENV}, else "
+               f"{measure.DEFAULT_THREADS})")
+    strategies = _csv_list(str, STRATEGIES)
+
+    p = sub.add_parser("check", help="the correctness matrix: every strategy against the oracle",
+                       description="Runs every strategy on every condition of the grid and "
+                       "compares it with the per-sequence float64 oracle.")
+    p.add_argument("--cells", type=_csv_list(str, CELLS), default=list(check.CHECK_CELLS))
+    p.add_argument("--layers", type=_csv_list(positive_int), default=list(check.CHECK_LAYERS))
+    p.add_argument("--layouts", type=_csv_list(str, LAYOUTS), default=list(check.CHECK_LAYOUTS))
+    p.add_argument("--lengths", type=_csv_list(str, LENGTH_PATTERNS),
+                   default=list(check.CHECK_LENGTHS),
+                   help="length patterns, or file:PATH for a file of integer lengths")
+    p.add_argument("--dtypes", type=_csv_list(str, DTYPES), default=list(check.CHECK_DTYPES))
+    p.add_argument("--strategies", type=strategies, default=list(STRATEGIES))
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--batch", type=positive_int, default=check.CHECK_SHAPE["batch"])
+    p.add_argument("--max-len", type=positive_int, default=check.CHECK_SHAPE["max_len"])
+    p.add_argument("--hidden", type=positive_int, default=check.CHECK_SHAPE["hidden_size"])
+    p.add_argument("--seed", type=_seed, default=0, help="0..2**64-1 (default: 0)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write rows and summary as JSON")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="write rows as CSV")
+    p.add_argument("--quiet", action="store_true", help="print only the summary")
+    p.add_argument("--threads", type=positive_int, help=threads)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("recommend", help="check and compare every strategy on YOUR workload",
+                       description="Checks each strategy against the oracle on your workload "
+                       "and on the whole correctness matrix, times the ones correct here with "
+                       "the paired comparison engine (interleaved rounds, each strategy's time "
+                       "over hn_index's in the same round, threads pinned, CUDA synchronised) "
+                       "and recommends a strategy correct on every condition of the check.")
+    p.add_argument("--cell", choices=sorted(CELLS), default="lstm")
+    p.add_argument("--hidden", type=positive_int, default=256)
+    p.add_argument("--input-size", type=positive_int, default=128)
+    p.add_argument("--proj-size", type=int, default=0)
+    p.add_argument("--layers", type=positive_int, default=1)
+    p.add_argument("--batch", type=positive_int, default=32)
+    p.add_argument("--lengths", default="uniform",
+                   help=f"a distribution ({', '.join(LENGTH_PATTERNS)}) or a FILE of integer "
+                   "lengths (your real sequence lengths; a batch is drawn from them)")
+    p.add_argument("--max-len", type=positive_int, default=None,
+                   help="T, the padded length (default: the file's longest length, else 64)")
+    p.add_argument("--layout", choices=LAYOUTS, default="batch_first")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
+    p.add_argument("--mode", choices=("forward", "train_step"), default="forward",
+                   help="inference (forward) or training (forward + backward)")
+    p.add_argument("--threads", type=positive_int, help=threads)
+    p.add_argument("--budget", type=positive_seconds, default=20.0,
+                   help="seconds for the timed comparison (default 20; at least the engine's "
+                   f"{compare.MIN_ROUNDS} rounds always run)")
+    p.add_argument("--target", type=_fraction, default=compare.TARGET,
+                   help="stop early once every 99%% interval is within +-TARGET of its "
+                   f"estimate (default {compare.TARGET})")
+    p.add_argument("--strategies", type=strategies, default=list(STRATEGIES))
+    p.add_argument("--seed", type=_seed, default=0, help="0..2**64-1 (default: 0)")
+    p.add_argument("--require", type=_csv_list(str, ("script", "compile", "export", "onnx")),
+                   default=[], help="only strategies that deploy with these: "
+                   "script,compile,export,onnx (checked on your cell/layers/device)")
+    p.add_argument("--profile", type=Path, metavar="DIR",
+                   help="also write one Chrome trace per timed strategy into DIR")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the ranking as JSON")
+    p.set_defaults(func=cmd_recommend)
+
+    p = sub.add_parser("report", add_help=False, help="analysis report from asv results "
+                       "(same as python -m analysis report)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("deploy", help="deployability: TorchScript, torch.compile, torch.export, "
+                       "ONNX for every strategy",
+                       description="Deploys every strategy (wrapped with its rnn in a module) "
+                       "with each technology and compares the deployed output with eager on the "
+                       "traced input and on inputs it was not traced with (other lengths, "
+                       "batch and T). ONNX needs the optional packages "
+                       f"{', '.join(deploy.ONNX_PACKAGES)}; without them its cells are n/a.")
+    p.add_argument("--cells", type=_csv_list(str, CELLS), default=["lstm", "gru"])
+    p.add_argument("--layers", type=_csv_list(positive_int), default=[1, 2])
+    p.add_argument("--strategies", type=strategies, default=list(STRATEGIES))
+    p.add_argument("--technologies", type=_csv_list(str, deploy.ALL_TECHNOLOGIES),
+                   default=list(deploy.ALL_TECHNOLOGIES),
+                   help=f"default: all; {', '.join(deploy.OPT_IN_TECHNOLOGIES)} are the "
+                   "opt-in variants (dynamo allow_rnn, export's while_loop rnn decomposition)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write rows as JSON")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="write rows as CSV")
+    p.add_argument("--threads", type=positive_int, help=threads)
+    p.set_defaults(func=cmd_deploy)
     return parser
 
 
@@ -344,9 +308,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = argparse.Namespace(command="report", rest=argv[1:], func=cmd_report)
     else:
         args = build_parser().parse_args(argv)
-    # Bad input is refused as ValueError at its source (argparse types, each command's up-front
-    # checks, WorkloadSpec, read_lengths_file), files as OSError; anything else is a bug.
+    # Bad input is refused as ValueError at its source (argparse types, the checks below and in
+    # each command, WorkloadSpec, read_lengths_file), files as OSError; anything else is a bug.
     try:
+        if args.command != "report":  # every other command names a device and output files
+            _check_device(args.device)
+            check_output_paths([(f"--{kind}", getattr(args, kind, None))
+                                for kind in ("json", "csv")])
         return args.func(args)
     except (ValueError, OSError) as err:
         print(f"birnn-bench {args.command}: error: {err}", file=sys.stderr)

@@ -17,7 +17,6 @@ import torch
 from birnn_bench.strategies import BASELINE
 
 POLICY_NAME = "auto_policy.json"
-DEFAULT_STRATEGY = BASELINE  # what "auto" falls back to without a policy
 
 
 @dataclass(frozen=True)
@@ -49,27 +48,22 @@ def load_policy(path: Path | None = None) -> tuple[tuple[Rule, ...], frozenset[s
     raises FileNotFoundError rather than let ``auto`` pass for a recommendation). An explicit
     ``path`` that does not exist means no policy: ``hn_index`` everywhere, with a warning.
     """
-    if path is None:
-        shipped = _shipped_policy()
-        if not shipped.is_file():
-            raise FileNotFoundError(
-                f"birnn_bench/{POLICY_NAME} is missing from the installed package ({shipped}): "
-                "strategy='auto' cannot be resolved. Reinstall birnn-bench from a wheel that "
-                "carries its package data, or pass an explicit strategy.")
-        where, text = str(shipped), shipped.read_text(encoding="utf-8")
-    else:
-        path = Path(path)
-        if not path.exists():
-            warnings.warn(f"{path}: no auto policy there; strategy='auto' falls back to "
-                          f"{DEFAULT_STRATEGY!r}", UserWarning, stacklevel=2)
-            return (), frozenset({DEFAULT_STRATEGY})
-        where, text = str(path), path.read_text(encoding="utf-8")
-    data = json.loads(text)
+    source = _shipped_policy() if path is None else Path(path)
+    if path is None and not source.is_file():
+        raise FileNotFoundError(
+            f"birnn_bench/{POLICY_NAME} is missing from the installed package ({source}): "
+            "strategy='auto' cannot be resolved. Reinstall birnn-bench from a wheel that "
+            "carries its package data, or pass an explicit strategy.")
+    if path is not None and not source.exists():
+        warnings.warn(f"{source}: no auto policy there; strategy='auto' falls back to "
+                      f"{BASELINE!r}", UserWarning, stacklevel=2)
+        return (), frozenset({BASELINE})
+    data = json.loads(source.read_text(encoding="utf-8"))
     allowed = frozenset(data["correct_everywhere"])
     rules = tuple(Rule(**{k: rule[k] for k in Rule.__dataclass_fields__}) for rule in data["rules"])
     for rule in rules:
         if rule.strategy not in allowed:
-            raise ValueError(f"{where}: rule {rule} names {rule.strategy!r}, which is not "
+            raise ValueError(f"{source}: rule {rule} names {rule.strategy!r}, which is not "
                              f"correct on every condition ({sorted(allowed)})")
     return rules, allowed
 
@@ -81,7 +75,7 @@ def choose(device: torch.device, num_layers: int, batch: int, lengths: torch.Ten
     rules, _ = load_policy(path)
     mine = [r for r in rules if r.device == device.type]
     if not mine:
-        return DEFAULT_STRATEGY
+        return BASELINE
     pattern = length_pattern(lengths, steps)
 
     def distance(rule: Rule) -> tuple[float, float, float]:

@@ -18,11 +18,8 @@ from birnn_bench.workload import WorkloadSpec
 #: on the user's cell/layers/device (compile with or without allow_rnn; export plain or with the
 #: while-loop rnn decomposition).
 REQUIREMENTS: dict[str, tuple[str, ...]] = {
-    "script": ("script",),
-    "compile": ("compile_fullgraph", "compile_fullgraph_allow_rnn"),
-    "export": ("export", "export_while_loop"),
-    "onnx": ("onnx",),
-}
+    "script": ("script",), "compile": ("compile_fullgraph", "compile_fullgraph_allow_rnn"),
+    "export": ("export", "export_while_loop"), "onnx": ("onnx",)}
 
 Progress = Callable[[int, int, str], None]
 
@@ -60,16 +57,14 @@ class Recommendation:
 
     @property
     def verdict(self) -> str:
-        chosen = self._row(self.choice)
-        if chosen.ratio is None or self.choice == self.baseline:
-            faster = [r for r in self.ranking
-                      if r.ratio is not None and r.safe and r.verdict == "faster"]
-            if self.choice == self.baseline and not faster:
-                return (f"{self.choice}: no safe strategy is significantly faster than the "
-                        f"safe default")
-            return f"{self.choice}: the only correct strategy measured"
-        return (f"{self.choice}: {_ratio_text(chosen.ratio)} of {self.baseline}'s time, "
-                f"significantly faster (99% interval clear of 1)")
+        ratio = self._row(self.choice).ratio
+        if ratio is not None and self.choice != self.baseline:
+            return (f"{self.choice}: {_ratio_text(ratio)} of {self.baseline}'s time, "
+                    "significantly faster (99% interval clear of 1)")
+        if self.choice == self.baseline and not any(r.safe and r.verdict == "faster"
+                                                    for r in self.ranking):
+            return f"{self.choice}: no safe strategy is significantly faster than the safe default"
+        return f"{self.choice}: the only correct strategy measured"
 
     def _row(self, name: str) -> Ranked:
         return next(row for row in self.ranking if row.strategy == name)
