@@ -1,11 +1,6 @@
-"""Input checks shared by ``last_states``, the correctness check and every strategy call.
-
-Every failure names the argument and the offending value; nothing is ever silently clamped
-(index arithmetic on a zero length wraps around to the last padded step without a word).
-
-``validate_inputs`` is the full check of the public helper; ``check_call`` is the cheap subset
-``Strategy.__call__`` runs on every call (the benchmarks time it), with the same messages.
-"""
+"""Input checks: ``validate_inputs``, the full one of ``last_states`` and the correctness check;
+``check_call``, the cheap subset every strategy call runs (timed too). Failures name the argument
+and value; nothing is silently clamped (a zero length would wrap around to the last padded step)."""
 
 from __future__ import annotations
 
@@ -37,25 +32,18 @@ def validate_inputs(rnn: object, x: object, lengths: object) -> tuple[nn.RNNBase
     if x.device != param.device:
         raise ValueError(f"x: on {x.device} but the rnn's parameters are on {param.device}")
     _check_features(rnn, x)
-    layout = _layout(rnn)
     checked = _lengths_tensor(lengths)
-    _check_count(checked, x.shape[batch_dim(rnn)], layout)
+    _check_count(checked, x.shape[batch_dim(rnn)], _layout(rnn))
     checked = checked.to(device="cpu", dtype=torch.int64)  # what packing needs
-    _check_range(checked, x.shape[time_dim(rnn)], layout)
+    _check_range(checked, x.shape[time_dim(rnn)], _layout(rnn))
     return rnn, x, checked
 
 
 def check_call(rnn: object, x: object, lengths: object) -> Tensor:
-    """The cheap invariants of one strategy call, so that no call reads undefined memory.
-
-    The rnn is a bidirectional ``nn.RNNBase``; x is a 3-D tensor with ``rnn.input_size``
-    features; lengths is 1-D, integer, one per sequence of x and, when on the CPU, within
-    ``1..T``. Lengths on an accelerator are not range-checked (that would synchronise every
-    call); dtype, device and training-mode dropout are left to ``validate_inputs`` and torch.
-
-    Returns lengths as a tensor: a list becomes CPU int64, a CPU tensor int64, a tensor on an
-    accelerator comes back as given.
-    """
+    """The invariants without which a strategy call reads undefined memory: bidirectional rnn, 3-D
+    x of ``input_size`` features, 1-D integer lengths, one per sequence, within 1..T when on the
+    CPU (range-checking an accelerator's would synchronise every call). Returns lengths as a
+    tensor: CPU int64 from a list or CPU tensor, an accelerator's as given."""
     rnn = _check_bidirectional_rnn(rnn)
     if not isinstance(x, Tensor):
         raise TypeError(f"x: expected a tensor, got {type(x).__name__}")
@@ -119,7 +107,6 @@ def _check_count(lengths: Tensor, batch: int, layout: str) -> None:
 
 
 def _check_range(lengths: Tensor, steps: int, layout: str) -> None:
-    """Every CPU length within 1..steps."""
     low, high = (int(v) for v in torch.aminmax(lengths))
     if low < 1:
         where = int(torch.nonzero(lengths < 1)[0])
