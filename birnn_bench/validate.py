@@ -31,11 +31,8 @@ def validate_inputs(rnn: object, x: object, lengths: object) -> tuple[nn.RNNBase
         raise TypeError(f"x: dtype {x.dtype} differs from the rnn's parameters ({param.dtype})")
     if x.device != param.device:
         raise ValueError(f"x: on {x.device} but the rnn's parameters are on {param.device}")
-    _check_features(rnn, x)
-    checked = _lengths_tensor(lengths)
-    _check_count(checked, x.shape[batch_dim(rnn)], _layout(rnn))
-    checked = checked.to(device="cpu", dtype=torch.int64)  # what packing needs
-    _check_range(checked, x.shape[time_dim(rnn)], _layout(rnn))
+    checked = check_call(rnn, x, lengths).to(device="cpu", dtype=torch.int64)  # what packing needs
+    _check_range(checked, x.shape[time_dim(rnn)], _layout(rnn))  # lengths from an accelerator
     return rnn, x, checked
 
 
@@ -50,11 +47,16 @@ def check_call(rnn: object, x: object, lengths: object) -> Tensor:
     if x.dim() != 3:
         raise ValueError(f"x: expected a 3-D padded batch ({_layout_shape(rnn)}), got shape "
                          f"{tuple(x.shape)}")
-    _check_features(rnn, x)
+    if x.shape[-1] != rnn.input_size:
+        raise ValueError(f"x: last dimension is {x.shape[-1]} but the rnn expects "
+                         f"input_size={rnn.input_size} ({_layout_shape(rnn)})")
     lengths = _lengths_tensor(lengths)
     batch = x.shape[batch_dim(rnn)]
-    if lengths.numel() != batch or batch == 0:  # the message (and its layout) only on failure
-        _check_count(lengths, batch, _layout(rnn))
+    if lengths.numel() != batch:
+        raise ValueError(f"lengths: has {lengths.numel()} entries but x holds a batch of {batch} "
+                         f"({_layout(rnn)}); is x in the rnn's layout?")
+    if batch == 0:
+        raise ValueError("x: the batch is empty")
     if lengths.device.type == "cpu":
         lengths = lengths.to(dtype=torch.int64)
         steps = x.shape[time_dim(rnn)]
@@ -71,12 +73,6 @@ def _check_bidirectional_rnn(rnn: object) -> nn.RNNBase:
         raise ValueError(f"rnn: expected a bidirectional rnn (bidirectional=True), got "
                          f"{type(rnn).__name__} with bidirectional=False")
     return rnn
-
-
-def _check_features(rnn: nn.RNNBase, x: Tensor) -> None:
-    if x.shape[-1] != rnn.input_size:
-        raise ValueError(f"x: last dimension is {x.shape[-1]} but the rnn expects "
-                         f"input_size={rnn.input_size} ({_layout_shape(rnn)})")
 
 
 def _lengths_tensor(lengths: object) -> Tensor:
@@ -96,14 +92,6 @@ def _lengths_tensor(lengths: object) -> Tensor:
         raise ValueError(f"lengths: expected a 1-D tensor of B lengths, got shape "
                          f"{tuple(lengths.shape)}")
     return lengths
-
-
-def _check_count(lengths: Tensor, batch: int, layout: str) -> None:
-    if lengths.numel() != batch:
-        raise ValueError(f"lengths: has {lengths.numel()} entries but x holds a batch of {batch} "
-                         f"({layout}); is x in the rnn's layout?")
-    if batch == 0:
-        raise ValueError("x: the batch is empty")
 
 
 def _check_range(lengths: Tensor, steps: int, layout: str) -> None:
