@@ -1,12 +1,7 @@
-"""asv benchmarks: ``torch.compile`` against eager, end to end, on a few regimes.
-
-Each point runs the rnn and the commit's own registry strategy as ``deploy.StrategyModule``, in
-eval mode without autograd, eager or under plain ``torch.compile`` (the rnn graph-breaks and runs
-eagerly). Regimes: the quick grid's batch-64, max_len-32 ones (LSTM 1 layer, GRU 2 layers; the
-smoke grid: its own; full: all). Strategies: not the pitfalls, and outside the full grid not
-those that stack layers by hand (a cold compile of manual_two_rnn takes 20-30 s on 2 cores). A
-commit, device or compile that cannot run a point makes it n/a (``NotImplementedError``).
-"""
+"""asv benchmarks: ``torch.compile`` against eager, end to end: the rnn and the commit's strategy
+as ``deploy.StrategyModule``, eval mode, no autograd, eager or under plain ``torch.compile`` (the
+rnn graph-breaks and runs eagerly). A commit, device or compile that cannot run a point makes it
+n/a (``NotImplementedError``)."""
 
 from __future__ import annotations
 
@@ -41,7 +36,8 @@ QUICK_CELLS = {("lstm", 1), ("gru", 2)}
 
 
 def compile_regimes(grid_name: str | None = None) -> list[Regime]:
-    """The regimes for grid ``grid_name`` (default: ``BIRNN_BENCH_GRID``)."""
+    """The regimes for grid ``grid_name`` (default: ``BIRNN_BENCH_GRID``): the quick grid's
+    batch-64, max_len-32 ones of ``QUICK_CELLS`` (full: every cell), the smoke grid's own."""
     name = grid_name or regimes.grid_name()
     if name == "smoke":
         return regimes.regimes("smoke")
@@ -52,7 +48,8 @@ def compile_regimes(grid_name: str | None = None) -> list[Regime]:
 
 def compile_strategies(grid_name: str | None = None) -> list[str]:
     """The registry's strategies that are not pitfalls, in registry order; outside the full grid,
-    only those whose run step is the baseline's (the rnn module's own call)."""
+    only those whose run step is the baseline's (a cold compile of manual_two_rnn, which stacks
+    layers by hand, takes 20-30 s on 2 cores)."""
     name = grid_name or regimes.grid_name()
     baseline = STRATEGIES.get(BASELINE)
     return [s for s, strategy in STRATEGIES.items() if not getattr(strategy, "pitfall", False)
@@ -65,11 +62,8 @@ PARAMS = [list(REGIMES), compile_strategies() or ["unavailable"], list(COMPILE_M
 
 
 class CompiledCase:
-    """One point: the strategy module, eager or ``torch.compile``d, called twice (warm).
-
-    ``first_call_seconds``: for ``compile`` the cold compile (inductor's caches disabled), for
-    ``eager`` the plain first call.
-    """
+    """One point: the strategy module, eager or ``torch.compile``d, called twice (warm);
+    ``first_call_seconds``: the cold compile (inductor's caches disabled), or eager's first call."""
 
     def __init__(self, regime: Regime, strategy: str, mode: str) -> None:
         if mode not in COMPILE_MODES:
@@ -127,12 +121,10 @@ _CACHE: dict[tuple, CompiledCase] = {}
 
 
 def _case_for(params: tuple) -> CompiledCase:
-    # asv_runner re-runs setup() between the timed calls of a sample when number > 1: keep the
-    # built (and compiled) case, one point per process at a time.
+    """The built (and compiled) case of one point, kept: asv re-runs setup() between samples."""
     if params not in _CACHE:
         _CACHE.clear()
-        regime, strategy, mode = params
-        _CACHE[params] = CompiledCase(REGIMES[regime], strategy, mode)
+        _CACHE[params] = CompiledCase(REGIMES[params[0]], *params[1:])
     return _CACHE[params]
 
 
@@ -165,7 +157,7 @@ def _compile_figures():
     found = {}
     for point in itertools.product(*PARAMS):
         try:
-            case = CompiledCase(REGIMES[point[0]], point[1], point[2])
+            case = CompiledCase(REGIMES[point[0]], *point[1:])
         except NotImplementedError:
             continue
         found[point] = (case.first_call_seconds, case.max_abs_error())

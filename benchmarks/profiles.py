@@ -1,7 +1,6 @@
-"""asv benchmarks: exact profile counts of one inference forward (``birnn_bench.profiles``), so
-any change on the dashboard is a change in what the code launches. ``CudaCounts`` is defined
-only where CUDA regimes are (a CPU machine shows no empty CUDA tiles).
-"""
+"""asv benchmarks: exact profile counts of one inference forward (``birnn_bench.profiles``): a
+change on the dashboard is a change in what the code launches. ``CudaCounts`` is defined only
+where CUDA regimes are (a CPU machine shows no empty CUDA tiles)."""
 
 from .common import PARAMS, REGIMES, Bulk, measure_all
 

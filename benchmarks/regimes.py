@@ -86,8 +86,7 @@ def devices() -> tuple[str, ...]:
     text = os.environ.get(DEVICES_ENV)
     if text:
         chosen = tuple(d for d in text.split(",") if d)
-        unknown = [d for d in chosen if d not in ("cpu", "cuda")]
-        if unknown or not chosen:
+        if not chosen or not set(chosen) <= {"cpu", "cuda"}:
             raise ValueError(f"{DEVICES_ENV}: expected a comma-separated subset of cpu,cuda, "
                              f"got {text!r}")
         return chosen
@@ -142,9 +141,6 @@ INSTRUCTION_CELLS = (("lstm", 2), ("gru", 1))
 def instruction_regimes(name: str | None = None) -> dict[str, Regime]:
     """The CPU regimes of ``instructions.Instructions``: the smoke regime on the smoke grid,
     else ``COUNTED`` for ``INSTRUCTION_CELLS``."""
-    if (name or grid_name()) == "smoke":
-        found = _smoke("cpu")
-    else:
-        found = [COUNTED.regime("cpu", cell, layers, train=False)
-                 for cell, layers in INSTRUCTION_CELLS]
+    found = _smoke("cpu") if (name or grid_name()) == "smoke" else [
+        COUNTED.regime("cpu", cell, layers, train=False) for cell, layers in INSTRUCTION_CELLS]
     return {regime.id: regime for regime in found}

@@ -91,10 +91,10 @@ def compare_strategies(spec: WorkloadSpec, names: Sequence[str], mode: str = "fo
                        baseline: str = BASELINE, workload: Workload | None = None,
                        extra: dict[str, Callable[[], object]] | None = None,
                        **engine: object) -> compare.Comparison:
-    """The paired comparison (``compare.compare``) of ``names`` and the baseline on one workload,
-    CUDA synchronised around each block. Every strategy reads the SAME rnn, x and lengths (with a
-    copy each, where tensors lie in memory moved a strategy by 1-2%). ``extra`` adds candidates
-    that are not strategies, on ``workload`` when given (built from ``spec`` otherwise)."""
+    """The paired comparison (``compare.compare``) of ``names`` and the baseline on ``workload``
+    (else built from ``spec``), CUDA synchronised around each block. Every strategy reads the SAME
+    rnn, x and lengths (a copy each: where they lay in memory moved a strategy by 1-2%). ``extra``
+    adds candidates that are not strategies."""
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     workload = workload if workload is not None else build(spec)

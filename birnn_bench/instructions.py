@@ -1,18 +1,16 @@
-"""Instructions per call, counted under valgrind's callgrind: a figure that does not follow load
-(wall time moves 1.5-3.8x between processes on a shared machine; instruction counts ~0.05%).
-``count(points)`` runs ONE valgrind process for all points (its start-up costs minutes): the
-worker (``python -m birnn_bench.instructions``) warms each step, then counts ``calls`` calls
-between ``torch._C._valgrind_toggle()`` and ``_valgrind_toggle_and_dump_stats()``, the garbage
-collector off; one dump per point and step. Its start is made deterministic because its memory
-layout moves the count (Python hashes many objects by address): bytecode compiled before
-valgrind starts (a worker compiling itself counted 1.1% fewer extract instructions), plan on
-stdin, cwd ``/``, fixed environment with PYTHONHASHSEED=0. Under valgrind oneDNN takes its AVX2
-path; counts compare commits on one machine from one install location, they are not times.
-"""
+"""Instructions per call under valgrind's callgrind: a figure that does not follow load (wall time
+moves 1.5-3.8x between processes on a shared machine, instruction counts ~0.05%). ``count`` runs
+ONE valgrind process (its start-up costs minutes) for all points: the worker warms each step, then
+counts ``calls`` calls, garbage collector off, one dump per point and step. Its start is made
+deterministic, as its memory layout moves the count (Python hashes objects by address): bytecode
+compiled first (a worker compiling itself counted 1.1% fewer extract instructions), plan on stdin,
+cwd ``/``, fixed environment, PYTHONHASHSEED=0. Under valgrind oneDNN takes its AVX2 path: counts
+compare commits on one machine and install location; they are not times."""
 
 from __future__ import annotations
 
 import compileall
+import gc
 import json
 import os
 import py_compile
@@ -65,8 +63,7 @@ def count(points: Sequence[Point], *, calls: int = CALLS, threads: int = 1,
           progress: Callable[[str], None] | None = None,
           timeout: float = 3600.0) -> list[dict[str, float]]:
     """Instructions per call of each point's ``STEPS`` ({step: count}), in order, from ONE
-    valgrind process. RuntimeError naming the reason when valgrind is missing or the worker
-    fails."""
+    valgrind process; RuntimeError naming the reason if valgrind is missing or the worker fails."""
     if calls < 1:
         raise ValueError(f"calls: expected an integer >= 1, got {calls!r}")
     reason = unavailable()
@@ -128,8 +125,6 @@ def count(points: Sequence[Point], *, calls: int = CALLS, threads: int = 1,
 
 def _count_calls(step: Callable[[], object], calls: int) -> None:
     """``calls`` calls of ``step``, counted in one dump, after a warm call outside the count."""
-    import gc
-
     import torch
 
     step()

@@ -50,8 +50,8 @@ def synchronized_timer() -> float:
 
 
 def peak_bytes(fn: Callable[[], Any], device: str | torch.device = "cpu") -> int:
-    """Peak bytes allocated by one call of ``fn`` above what was live before it (the result is
-    dropped inside the measurement, so it counts only while alive)."""
+    """Peak bytes allocated by one call of ``fn`` above what was live before it (its result counts
+    only while alive: it is dropped inside the measurement)."""
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -75,17 +75,15 @@ def peak_bytes(fn: Callable[[], Any], device: str | torch.device = "cpu") -> int
 def environment_info() -> dict[str, str | int | bool]:
     """What a result depends on besides the code: recorded next to every measurement."""
     cudnn = torch.backends.cudnn
-    info: dict[str, str | int | bool] = {
+    return {
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
         "cuda": torch.version.cuda or "none",
-        "cudnn": str(cudnn.version()) if cudnn.is_available() else "none", "gpu": "none",
+        "cudnn": str(cudnn.version()) if cudnn.is_available() else "none",
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
         "cudnn_allow_tf32": cudnn.allow_tf32,
         "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
     }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
 
 
 @contextmanager

@@ -1,19 +1,17 @@
 """Profiles: what each strategy launches and where it waits, per phase (prepare / run / extract).
-
-``ops``: ATen operators counted by a ``TorchDispatchMode``, below autograd and composite
-decompositions (it sees operators with kernels, not Python calls): exact, the same in every
-process. CUDA only (None on CPU, never 0), from ``torch.profiler``: ``kernels`` that ran and
-``host_syncs`` (calls that block the host), each in the phase of the host call that issued it.
-"""
+``ops``: ATen operators counted by a ``TorchDispatchMode`` below autograd and composite ops (it
+sees operators with kernels, not Python calls), exact and the same in every process. CUDA only
+(None on CPU, never 0), from ``torch.profiler``: ``kernels`` that ran and ``host_syncs`` (calls
+that block the host), each in the phase of the host call that issued it."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
@@ -21,18 +19,17 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from birnn_bench._rnn import extract_dims
 from birnn_bench.bench import BenchCase
+from birnn_bench.measure import synchronize
 
 PHASES = ("prepare", "run", "extract")
-#: Profiler range names (visible in the Chrome trace).
-FORWARD_RANGE = "birnn::forward"
+#: Profiler range names of the phases (visible in the Chrome trace, inside ``birnn::forward``).
 PHASE_RANGES = {phase: f"birnn::{phase}" for phase in PHASES}
 #: CUDA runtime / driver calls that block the host until the device has caught up.
 SYNC_CALLS = frozenset({
     "cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchronize", "cudaMemcpy",
-    "cudaMemcpy2D", "cudaMemcpyFromSymbol", "cudaMemcpyToSymbol",
-    "cuCtxSynchronize", "cuStreamSynchronize", "cuEventSynchronize", "cuMemcpyDtoH",
-    "cuMemcpyDtoH_v2", "cuMemcpyHtoD", "cuMemcpyHtoD_v2", "cuMemcpy", "cuMemcpy2D_v2",
-})
+    "cudaMemcpy2D", "cudaMemcpyFromSymbol", "cudaMemcpyToSymbol", "cuCtxSynchronize",
+    "cuStreamSynchronize", "cuEventSynchronize", "cuMemcpyDtoH", "cuMemcpyDtoH_v2",
+    "cuMemcpyHtoD", "cuMemcpyHtoD_v2", "cuMemcpy", "cuMemcpy2D_v2"})
 #: Kineto activity kinds of host-side CUDA API calls and of host ranges.
 RUNTIME_KINDS = frozenset({"cuda_runtime", "cuda_driver"})
 HOST_KINDS = frozenset({"cpu_op", "user_annotation", "python_function"})
@@ -70,8 +67,7 @@ def count_ops(case: BenchCase) -> dict[str, Counter[str]]:
     ``{"prepare": Counter({"aten::sort": 1, ...}), "run": ..., "extract": ...}``."""
     counters = {phase: OpCounter() for phase in PHASES}
     _forward_by_phase(case, counters.__getitem__)
-    if case.x.device.type == "cuda":
-        torch.cuda.synchronize(case.x.device)
+    synchronize(case.x.device)
     return {phase: counter.ops for phase, counter in counters.items()}
 
 
@@ -103,12 +99,9 @@ def _phase_at(time_ns: int, windows: dict[str, tuple[int, int]]) -> str | None:
     return None
 
 
-@dataclass
-class CudaCounts:
-    """Per-phase CUDA counts from the profiler."""
-
-    kernels: PhaseCounts = field(default_factory=lambda: dict.fromkeys(PHASES, 0))
-    host_syncs: PhaseCounts = field(default_factory=lambda: dict.fromkeys(PHASES, 0))
+class CudaCounts(NamedTuple):
+    kernels: PhaseCounts
+    host_syncs: PhaseCounts
 
 
 def cuda_counts(events: list[TraceEvent]) -> CudaCounts:
@@ -117,7 +110,7 @@ def cuda_counts(events: list[TraceEvent]) -> CudaCounts:
     names = {name: phase for phase, name in PHASE_RANGES.items()}
     windows = {names[e.name]: (e.start_ns, e.end_ns) for e in events
                if e.name in names and e.kind in HOST_KINDS}
-    counts = CudaCounts()
+    counts = CudaCounts(dict.fromkeys(PHASES, 0), dict.fromkeys(PHASES, 0))
     runtime = {e.correlation: e for e in events if e.kind in RUNTIME_KINDS}
     ops = {e.correlation: e for e in events if e.kind == "cpu_op"}
     for e in runtime.values():
@@ -141,7 +134,7 @@ def _profiled_forward(case: BenchCase, *, record_shapes: bool = False) -> profil
     cuda = torch.device(case.device).type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=activities, record_shapes=record_shapes) as prof:
-        with record_function(f"{FORWARD_RANGE}[{case.strategy.name}]"):
+        with record_function(f"birnn::forward[{case.strategy.name}]"):
             _forward_by_phase(case, lambda phase: record_function(PHASE_RANGES[phase]))
         if cuda:  # outside the ranges: the device work lands in the trace, the wait counts nowhere
             torch.cuda.synchronize(case.device)
@@ -158,8 +151,7 @@ def config_of(case: BenchCase) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Profile:
-    """Everything ``profile_case`` finds for one grid point. Per-phase dicts map each of
-    ``PHASES`` to a count; CUDA-only metrics are None on CPU (not 0)."""
+    """Everything ``profile_case`` finds for one grid point; CUDA-only metrics None on CPU."""
 
     strategy: str
     config: dict[str, Any]
@@ -185,12 +177,10 @@ class Profile:
 def profile_case(case: BenchCase) -> Profile:
     """The op counts of one point and, on CUDA, its kernels and host syncs."""
     ops = count_ops(case)
-    device = None
+    kernels = host_syncs = None
     if torch.device(case.device).type == "cuda":
-        device = cuda_counts(trace_events(_profiled_forward(case)))
-    return Profile(strategy=case.strategy.name, config=config_of(case), ops=ops,
-                   kernels=device.kernels if device else None,
-                   host_syncs=device.host_syncs if device else None)
+        kernels, host_syncs = cuda_counts(trace_events(_profiled_forward(case)))
+    return Profile(case.strategy.name, config_of(case), ops, kernels, host_syncs)
 
 
 def trace_name(case: BenchCase) -> str:

@@ -1,11 +1,6 @@
-"""Input checks shared by ``last_states``, the correctness check and every strategy call.
-
-Every failure names the argument and the offending value; nothing is ever silently clamped
-(index arithmetic on a zero length wraps around to the last padded step without a word).
-
-``validate_inputs`` is the full check of the public helper; ``check_call`` is the cheap subset
-``Strategy.__call__`` runs on every call (the benchmarks time it), with the same messages.
-"""
+"""Input checks: ``validate_inputs``, the full one of ``last_states`` and the correctness check;
+``check_call``, the cheap subset every strategy call runs (timed too). Failures name the argument
+and value; nothing is silently clamped (a zero length would wrap around to the last padded step)."""
 
 from __future__ import annotations
 
@@ -36,37 +31,32 @@ def validate_inputs(rnn: object, x: object, lengths: object) -> tuple[nn.RNNBase
         raise TypeError(f"x: dtype {x.dtype} differs from the rnn's parameters ({param.dtype})")
     if x.device != param.device:
         raise ValueError(f"x: on {x.device} but the rnn's parameters are on {param.device}")
-    _check_features(rnn, x)
-    layout = _layout(rnn)
-    checked = _lengths_tensor(lengths)
-    _check_count(checked, x.shape[batch_dim(rnn)], layout)
-    checked = checked.to(device="cpu", dtype=torch.int64)  # what packing needs
-    _check_range(checked, x.shape[time_dim(rnn)], layout)
+    checked = check_call(rnn, x, lengths).to(device="cpu", dtype=torch.int64)  # what packing needs
+    _check_range(checked, x.shape[time_dim(rnn)], _layout(rnn))  # lengths from an accelerator
     return rnn, x, checked
 
 
 def check_call(rnn: object, x: object, lengths: object) -> Tensor:
-    """The cheap invariants of one strategy call, so that no call reads undefined memory.
-
-    The rnn is a bidirectional ``nn.RNNBase``; x is a 3-D tensor with ``rnn.input_size``
-    features; lengths is 1-D, integer, one per sequence of x and, when on the CPU, within
-    ``1..T``. Lengths on an accelerator are not range-checked (that would synchronise every
-    call); dtype, device and training-mode dropout are left to ``validate_inputs`` and torch.
-
-    Returns lengths as a tensor: a list becomes CPU int64, a CPU tensor int64, a tensor on an
-    accelerator comes back as given.
-    """
+    """The invariants without which a strategy call reads undefined memory: bidirectional rnn, 3-D
+    x of ``input_size`` features, 1-D integer lengths, one per sequence, within 1..T when on the
+    CPU (range-checking an accelerator's would synchronise every call). Returns lengths as a
+    tensor: CPU int64 from a list or CPU tensor, an accelerator's as given."""
     rnn = _check_bidirectional_rnn(rnn)
     if not isinstance(x, Tensor):
         raise TypeError(f"x: expected a tensor, got {type(x).__name__}")
     if x.dim() != 3:
         raise ValueError(f"x: expected a 3-D padded batch ({_layout_shape(rnn)}), got shape "
                          f"{tuple(x.shape)}")
-    _check_features(rnn, x)
+    if x.shape[-1] != rnn.input_size:
+        raise ValueError(f"x: last dimension is {x.shape[-1]} but the rnn expects "
+                         f"input_size={rnn.input_size} ({_layout_shape(rnn)})")
     lengths = _lengths_tensor(lengths)
     batch = x.shape[batch_dim(rnn)]
-    if lengths.numel() != batch or batch == 0:  # the message (and its layout) only on failure
-        _check_count(lengths, batch, _layout(rnn))
+    if lengths.numel() != batch:
+        raise ValueError(f"lengths: has {lengths.numel()} entries but x holds a batch of {batch} "
+                         f"({_layout(rnn)}); is x in the rnn's layout?")
+    if batch == 0:
+        raise ValueError("x: the batch is empty")
     if lengths.device.type == "cpu":
         lengths = lengths.to(dtype=torch.int64)
         steps = x.shape[time_dim(rnn)]
@@ -83,12 +73,6 @@ def _check_bidirectional_rnn(rnn: object) -> nn.RNNBase:
         raise ValueError(f"rnn: expected a bidirectional rnn (bidirectional=True), got "
                          f"{type(rnn).__name__} with bidirectional=False")
     return rnn
-
-
-def _check_features(rnn: nn.RNNBase, x: Tensor) -> None:
-    if x.shape[-1] != rnn.input_size:
-        raise ValueError(f"x: last dimension is {x.shape[-1]} but the rnn expects "
-                         f"input_size={rnn.input_size} ({_layout_shape(rnn)})")
 
 
 def _lengths_tensor(lengths: object) -> Tensor:
@@ -110,16 +94,7 @@ def _lengths_tensor(lengths: object) -> Tensor:
     return lengths
 
 
-def _check_count(lengths: Tensor, batch: int, layout: str) -> None:
-    if lengths.numel() != batch:
-        raise ValueError(f"lengths: has {lengths.numel()} entries but x holds a batch of {batch} "
-                         f"({layout}); is x in the rnn's layout?")
-    if batch == 0:
-        raise ValueError("x: the batch is empty")
-
-
 def _check_range(lengths: Tensor, steps: int, layout: str) -> None:
-    """Every CPU length within 1..steps."""
     low, high = (int(v) for v in torch.aminmax(lengths))
     if low < 1:
         where = int(torch.nonzero(lengths < 1)[0])

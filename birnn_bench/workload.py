@@ -1,8 +1,5 @@
-"""Deterministic workloads: (rnn, x, lengths) from a small spec.
-
-Padding is filled with loud random values (|v| around ``PADDING_SCALE``), so a strategy that
-reads padding shows it in its error.
-"""
+"""Deterministic workloads: (rnn, x, lengths) from a small spec. Padding holds loud random values
+(|v| around ``PADDING_SCALE``), so a strategy that reads padding shows it in its error."""
 
 from __future__ import annotations
 
@@ -18,12 +15,8 @@ Tensor = torch.Tensor
 
 CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 LAYOUTS = ("batch_first", "time_first")
-DTYPES: dict[str, torch.dtype] = {
-    "float64": torch.float64,
-    "float32": torch.float32,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-}
+DTYPES: dict[str, torch.dtype] = {name: getattr(torch, name)
+                                  for name in ("float64", "float32", "float16", "bfloat16")}
 #: Length distributions for benchmarks (``equal``, ``uniform``, ``skewed``) and the patterns the
 #: correctness matrix needs; ``file:PATH`` reads a user's lengths.
 LENGTH_PATTERNS = ("equal", "uniform", "skewed", "sorted", "unsorted", "short", "with_ones")
@@ -95,11 +88,8 @@ MAX_LENGTHS_FILE_BYTES = 10 * 1024 * 1024
 
 
 def read_lengths_file(path: str | Path) -> list[int]:
-    """Integers separated by whitespace or commas; each must be >= 1.
-
-    At most ``MAX_LENGTHS_FILE_BYTES`` are read, so a device or a huge file is refused, not
-    loaded; every failure is a ValueError naming the file.
-    """
+    """Integers >= 1 separated by whitespace or commas. At most ``MAX_LENGTHS_FILE_BYTES`` are
+    read (a device or a huge file is refused, not loaded); each failure a ValueError naming it."""
     path = Path(path)
     where = f"lengths file {str(path)!r}"
     try:
@@ -122,20 +112,17 @@ def read_lengths_file(path: str | Path) -> list[int]:
         raise ValueError(f"{where}: not a text file (byte 0x{data[err.start]:02x} at offset "
                          f"{err.start} is not UTF-8); {expected}") from None
     values = []
-    for token in re.split(r"[\s,]+", text.strip()):
-        if not token:
-            continue
+    for token in filter(None, re.split(r"[\s,]+", text)):
         shown = token if len(token) <= 40 else token[:40] + "..."
         if not re.fullmatch(r"[+-]?[0-9]+", token):
             raise ValueError(f"{where}: {shown!r} is not an integer")
         digits = token.lstrip("+-").lstrip("0")
         if token.startswith("-") or not digits:
-            raise ValueError(f"{where}: length {shown} is < 1; every "
-                             "sequence needs at least one step")
+            raise ValueError(f"{where}: length {shown} is < 1; every sequence needs at least "
+                             "one step")
         if len(digits) > 18:
             raise ValueError(f"{where}: {shown!r} is too large for a sequence length")
-        value = int(digits)
-        values.append(value)
+        values.append(int(digits))
     if not values:
         raise ValueError(f"{where}: holds no lengths")
     return values
