@@ -54,8 +54,7 @@ def asv_samples(point: tuple[str, str]) -> list[float]:
     root = str(REPO / "benchmarks")
     params = get_benchmark_from_name(root, BENCHMARK).params
     wanted = tuple(repr(v) for v in point)  # asv holds parameter values as repr()
-    index = next((i for i, combo in enumerate(itertools.product(*params)) if combo == wanted),
-                 None)
+    index = next((i for i, combo in enumerate(itertools.product(*params)) if combo == wanted), None)
     if index is None:
         raise ValueError(f"{point} is not a point of the benchmark (BIRNN_BENCH_GRID must be "
                          "quick, the default)")
@@ -113,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = measure.pin_threads()
     rows = run(args.device, args.rounds, args.min_run_time)
     print(f"torch.utils.benchmark median / asv median, {args.device}, {threads} thread(s)")
-    print(f"{'shape':<38} {'strategy':<15} {'asv':>10} {'torch':>10} {'ratio':>6}  "
-          "99% interval")
+    print(f"{'shape':<38} {'strategy':<15} {'asv':>10} {'torch':>10} {'ratio':>6}  99% interval")
     for row in rows:
         shape = f"{row['cell']} b{row['batch']} T{row['max_len']} {row['lengths']} " \
                 f"h{row['hidden']} L{row['layers']}"

@@ -1,12 +1,11 @@
 #!/usr/bin/env python3
 """Run the asv suite on a machine with torch but no network, and merge its results back here.
 
-``make --out DIR`` writes, from a clean working tree (the results must carry the real hash of
-exactly the code that ran), a bundle: the tracked files, a shallow bare clone of HEAD (so asv
-finds the commit and its date), asv wheels, an asv config with its paths inside DIR, ``COMMIT``
-and ``run.sh``, whose header lists its environment variables. ``merge --from DIR/results``
-copies the machine folders into this repo's results tree. See docs/offline.md.
-Standard library only; git, pip and asv run as subprocesses.
+``make --out DIR`` writes, from a clean working tree (results must carry the real hash of the
+code that ran), a bundle: the tracked files, a shallow bare clone of HEAD (asv reads the commit
+and its date), asv wheels, an asv config with its paths inside DIR, ``COMMIT`` and ``run.sh``
+(its header lists its environment variables). ``merge --from DIR/results`` copies the machine
+folders into this repo's results tree. See docs/offline.md. Standard library only.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -283,12 +281,9 @@ def merge_results(source: Path, target: Path, force: bool = False) -> None:
             "--force to overwrite these files.")
     for src, dest in copy:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        replaced = dest.exists()
-        with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.",
-                                         delete=False) as tmp:
-            tmp_path = Path(tmp.name)
-        shutil.copy2(src, tmp_path)
-        os.replace(tmp_path, dest)
+        replaced, partial = dest.exists(), dest.with_name(f".{dest.name}.partial")
+        shutil.copy2(src, partial)
+        os.replace(partial, dest)  # a reader never sees half a file
         log(f"{'overwrote' if replaced else 'copied'} {dest.relative_to(target)}")
     for dest in same:
         log(f"already there, identical: {dest.relative_to(target)}")

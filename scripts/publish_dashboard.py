@@ -394,7 +394,7 @@ def drop_empty_benchmarks(html_dir: Path) -> list[str]:
     empty = []
     for name in list(index.get("benchmarks", {})):
         summary = html_dir / "graphs" / "summary" / f"{name}.json"
-        if not any(isinstance(v, int | float) for v in _series(summary, None).values()):
+        if not _series(summary, None):
             empty.append(name)
             del index["benchmarks"][name]
     if empty:
