@@ -36,6 +36,8 @@ STRATEGIES = ("hn_index", "packed_unpack", "manual_two_rnn")
 #: lengths, a GRU batch of equal lengths.
 REGIMES = ("lstm-L1-B1-T32-H128-equal-float32", "lstm-L2-B64-T128-H128-skewed-float32",
            "gru-L1-B64-T32-H128-equal-float32")
+#: The regime's fields in each JSON row, after its id.
+REGIME_COLUMNS = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "dtype")
 
 
 def regime(device: str, name: str) -> regimes.Regime:
@@ -52,8 +54,7 @@ def asv_samples(point: tuple[str, str]) -> list[float]:
     root = str(REPO / "benchmarks")
     params = get_benchmark_from_name(root, BENCHMARK).params
     wanted = tuple(repr(v) for v in point)  # asv holds parameter values as repr()
-    index = next((i for i, combo in enumerate(itertools.product(*params)) if combo == wanted),
-                 None)
+    index = next((i for i, combo in enumerate(itertools.product(*params)) if combo == wanted), None)
     if index is None:
         raise ValueError(f"{point} is not a point of the benchmark (BIRNN_BENCH_GRID must be "
                          "quick, the default)")
@@ -66,39 +67,36 @@ def asv_samples(point: tuple[str, str]) -> list[float]:
         bench.do_teardown()
 
 
-def torch_samples(point: tuple[str, str], min_run_time: float) -> list[float]:
-    case = BenchCase(regime(*point[0].split("-", 1)).spec(), point[1])
+def torch_samples(regime: regimes.Regime, strategy: str, min_run_time: float) -> list[float]:
+    case = BenchCase(regime.spec(), strategy)
     timer = torch_benchmark.Timer(stmt="fn()", globals={"fn": case.forward},
                                   num_threads=torch.get_num_threads())
     return list(timer.blocked_autorange(min_run_time=min_run_time).times)
 
 
 def run(device: str, rounds: int, min_run_time: float) -> list[dict]:
-    points = [(regime(device, name).id, strategy) for name in REGIMES for strategy in STRATEGIES]
+    points = [(regime(device, name), strategy) for name in REGIMES for strategy in STRATEGIES]
     samples = {p: {"asv": [], "torch": [], "ratios": []} for p in points}
     for round_index in range(rounds):
-        for n, point in enumerate(points, start=1):
+        for n, (r, strategy) in enumerate(points, start=1):
             print(f"\rround {round_index + 1}/{rounds}: point {n}/{len(points)}", end="",
                   file=sys.stderr, flush=True)
-            by_asv, by_torch = asv_samples(point), torch_samples(point, min_run_time)
-            samples[point]["asv"] += by_asv
-            samples[point]["torch"] += by_torch
-            samples[point]["ratios"].append(statistics.median(by_torch)
-                                            / statistics.median(by_asv))
+            by_asv = asv_samples((r.id, strategy))
+            by_torch = torch_samples(r, strategy, min_run_time)
+            got = samples[(r, strategy)]
+            got["asv"] += by_asv
+            got["torch"] += by_torch
+            got["ratios"].append(statistics.median(by_torch) / statistics.median(by_asv))
     print(file=sys.stderr)
     rows = []
-    for point in points:
-        ratio = compare.median_interval(samples[point]["ratios"])
-        r = regime(*point[0].split("-", 1))
+    for (r, strategy), got in samples.items():
+        ratio = compare.median_interval(got["ratios"])
         rows.append({
-            "regime": r.id, "device": r.device, "cell": r.cell, "batch": r.batch,
-            "max_len": r.max_len, "lengths": r.lengths, "hidden": r.hidden, "layers": r.layers,
-            "dtype": r.dtype, "strategy": point[1],
-            "asv_median_s": statistics.median(samples[point]["asv"]),
-            "torch_median_s": statistics.median(samples[point]["torch"]),
-            "ratio": ratio.estimate, "ratio_low": ratio.low, "ratio_high": ratio.high,
-            "asv_samples": len(samples[point]["asv"]),
-            "torch_samples": len(samples[point]["torch"]),
+            "regime": r.id, **{key: getattr(r, key) for key in REGIME_COLUMNS},
+            "strategy": strategy, "asv_median_s": statistics.median(got["asv"]),
+            "torch_median_s": statistics.median(got["torch"]), "ratio": ratio.estimate,
+            "ratio_low": ratio.low, "ratio_high": ratio.high, "asv_samples": len(got["asv"]),
+            "torch_samples": len(got["torch"]),
         })
     return rows
 
@@ -114,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = measure.pin_threads()
     rows = run(args.device, args.rounds, args.min_run_time)
     print(f"torch.utils.benchmark median / asv median, {args.device}, {threads} thread(s)")
-    print(f"{'shape':<38} {'strategy':<15} {'asv':>10} {'torch':>10} {'ratio':>6}  "
-          "99% interval")
+    print(f"{'shape':<38} {'strategy':<15} {'asv':>10} {'torch':>10} {'ratio':>6}  99% interval")
     for row in rows:
         shape = f"{row['cell']} b{row['batch']} T{row['max_len']} {row['lengths']} " \
                 f"h{row['hidden']} L{row['layers']}"

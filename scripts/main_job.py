@@ -51,15 +51,10 @@ def _session(sid: int) -> list[int]:
     """Every process of session ``sid``: the step, asv, and asv's forkserver, which puts itself
     in a process group of its own (so killing the step's group alone would leave it behind)."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid:  # after "pid (comm)": state, ppid, pgrp, session
-            found.append(int(entry.name))
+    for pid in (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()):
+        with contextlib.suppress(OSError):  # the process has ended meanwhile
+            if os.getsid(pid) == sid:
+                found.append(pid)
     return found
 
 
@@ -145,9 +140,8 @@ def main() -> int:
     env["BIRNN_BENCH_PROGRESS"] = str(progress)
     done = threading.Event()
     threading.Thread(target=_tail, args=(progress, done), daemon=True).start()
-    config = os.environ.get("ASV_CONFIG")
-    extra = [*([] if os.environ.get("FRESH") == "1" else ["--skip-existing"]),
-             *(["--config", config] if config else []),
+    config = ["--config", os.environ["ASV_CONFIG"]] if os.environ.get("ASV_CONFIG") else []
+    extra = [*([] if os.environ.get("FRESH") == "1" else ["--skip-existing"]), *config,
              *shlex.split(os.environ.get("ASV_ARGS", ""))]
     # A CUDA build of torch has the CUDA-only group; asked in a subprocess to keep this one light.
     cuda = subprocess.run([python, "-c", "import torch; print(bool(torch.version.cuda))"],
@@ -170,8 +164,7 @@ def main() -> int:
     say(f"3/3 analysis report -> {report}/")
     deploy = sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("deploy-*.json"))
     code = run([python, "-m", "birnn_bench.cli", "report", "--out", report, "--check",
-                f"{report}/check.json", *(["--config", config] if config else []),
-                *(["--deploy", *deploy] if deploy else [])], env)
+                f"{report}/check.json", *config, *(["--deploy", *deploy] if deploy else [])], env)
     say(f"done in {time.perf_counter() - started:.0f} s; open {report}/index.html"
         + (f"; asv groups that failed: {', '.join(failed)}" if failed else ""))
     return 1 if code or failed else 0

@@ -1,12 +1,11 @@
 #!/usr/bin/env python3
 """Run the asv suite on a machine with torch but no network, and merge its results back here.
 
-``make --out DIR`` writes, from a clean working tree (the results must carry the real hash of
-exactly the code that ran), a bundle: the tracked files, a shallow bare clone of HEAD (so asv
-finds the commit and its date), asv wheels, an asv config with its paths inside DIR, ``COMMIT``
-and ``run.sh``, whose header lists its environment variables. ``merge --from DIR/results``
-copies the machine folders into this repo's results tree. See docs/offline.md.
-Standard library only; git, pip and asv run as subprocesses.
+``make --out DIR`` writes, from a clean working tree (results must carry the real hash of the
+code that ran), a bundle: the tracked files, a shallow bare clone of HEAD (asv reads the commit
+and its date), asv wheels, an asv config with its paths inside DIR, ``COMMIT`` and ``run.sh``
+(its header lists its environment variables). ``merge --from DIR/results`` copies the machine
+folders into this repo's results tree. See docs/offline.md. Standard library only.
 """
 
 from __future__ import annotations
@@ -20,9 +19,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -45,39 +42,24 @@ def log(message: str) -> None:
     print(f"[offline_bundle] {message}", flush=True)
 
 
+#: A string, kept as it is (an unterminated one runs to the end), or what a pass removes.
+_STRING = r""""(?:\\.|[^"\\])*"?|'(?:\\.|[^'\\])*'?"""
+_COMMENT_RE = re.compile(_STRING + r"|//[^\n]*|/\*.*?\*/|/\*", re.DOTALL)
+_TRAILING_COMMA_RE = re.compile(_STRING + r"|,(?=\s*[}\]])", re.DOTALL)
+
+
 def strip_json_comments(text: str) -> str:
     """Remove ``//`` and ``/* */`` comments and trailing commas outside strings (asv reads its
     config with json5)."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        char = text[i]
-        if char in "\"'":
-            end = i + 1
-            while end < n and text[end] != char:
-                end += 2 if text[end] == "\\" else 1
-            out.append(text[i : end + 1])
-            i = end + 1
-        elif text.startswith("//", i):
-            newline = text.find("\n", i)
-            i = n if newline < 0 else newline
-        elif text.startswith("/*", i):
-            close = text.find("*/", i + 2)
-            if close < 0:
-                raise BundleError("unterminated /* comment in JSON")
-            out.append(" ")
-            i = close + 2
-        else:
-            if char in "}]":
-                # Drop a trailing comma: the last non-blank piece written is a lone ",".
-                k = len(out) - 1
-                while k >= 0 and not out[k].strip():
-                    k -= 1
-                if k >= 0 and out[k] == ",":
-                    del out[k]
-            out.append(char)
-            i += 1
-    return "".join(out)
+
+    def uncomment(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "/*":
+            raise BundleError("unterminated /* comment in JSON")
+        return token if token[0] in "\"'" else " " if token[1] == "*" else ""
+
+    text = _COMMENT_RE.sub(uncomment, text)
+    return _TRAILING_COMMA_RE.sub(lambda m: "" if m.group(0) == "," else m.group(0), text)
 
 
 def load_commented_json(path: Path) -> dict[str, Any]:
@@ -236,36 +218,6 @@ def make_bundle(out: Path, repo: Path = REPO_ROOT, python_version: str = DEFAULT
     return out
 
 
-@dataclass
-class MergePlan:
-    copy: list[tuple[Path, Path]] = field(default_factory=list)  # new or (with --force) changed
-    same: list[Path] = field(default_factory=list)
-    conflicts: list[tuple[Path, Path]] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-    machines: list[str] = field(default_factory=list)
-
-
-def plan_merge(source: Path, target: Path, force: bool = False) -> MergePlan:
-    plan = MergePlan()
-    for entry in sorted(source.iterdir()):
-        if not (entry / "machine.json").is_file():  # also when entry is a file
-            if entry.is_dir() or entry.name != "benchmarks.json":
-                plan.skipped.append(entry)
-            continue
-        plan.machines.append(entry.name)
-        for item in sorted(entry.iterdir()):
-            dest = target / entry.name / item.name
-            if not item.is_file() or item.suffix != ".json":
-                plan.skipped.append(item)
-            elif not dest.exists():
-                plan.copy.append((item, dest))
-            elif filecmp.cmp(item, dest, shallow=False):
-                plan.same.append(dest)
-            else:
-                (plan.copy if force else plan.conflicts).append((item, dest))
-    return plan
-
-
 def describe_benchmarks_difference(source: Path, target: Path) -> list[str]:
     """Lines explaining how two benchmarks.json files differ (empty when they agree)."""
     src, dst = ({k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items()
@@ -289,7 +241,9 @@ def describe_benchmarks_difference(source: Path, target: Path) -> list[str]:
     return lines
 
 
-def merge_results(source: Path, target: Path, force: bool = False) -> MergePlan:
+def merge_results(source: Path, target: Path, force: bool = False) -> None:
+    """Copy the machine folders of ``source`` into ``target``, nothing at all when a file of
+    the same name differs (unless ``force``); never deletes."""
     source, target = source.resolve(), target.resolve()
     if not source.is_dir():
         raise BundleError(f"--from {source}: not a directory")
@@ -298,35 +252,47 @@ def merge_results(source: Path, target: Path, force: bool = False) -> MergePlan:
         source = source / RESULTS
     if source == target:
         raise BundleError("--from and --into are the same directory")
-    plan = plan_merge(source, target, force)
-    if not plan.machines:
+    copy, same, conflicts, skipped, machines = [], [], [], [], []
+    for entry in sorted(source.iterdir()):
+        if not (entry / "machine.json").is_file():  # also when entry is a file
+            if entry.is_dir() or entry.name != "benchmarks.json":
+                skipped.append(entry)
+            continue
+        machines.append(entry.name)
+        for item in sorted(entry.iterdir()):
+            dest = target / entry.name / item.name
+            if not item.is_file() or item.suffix != ".json":
+                skipped.append(item)
+            elif not dest.exists():
+                copy.append((item, dest))
+            elif filecmp.cmp(item, dest, shallow=False):
+                same.append(dest)
+            else:
+                (copy if force else conflicts).append((item, dest))
+    if not machines:
         raise BundleError(f"no machine folders (<machine>/machine.json) in {source}")
-    log(f"merging machine(s) {', '.join(plan.machines)} from {source} into {target}")
-    if plan.conflicts:
-        lines = "\n  ".join(f"{dest} differs from {src}" for src, dest in plan.conflicts)
+    log(f"merging machine(s) {', '.join(machines)} from {source} into {target}")
+    if conflicts:
+        lines = "\n  ".join(f"{dest} differs from {src}" for src, dest in conflicts)
         raise BundleError(
-            f"{len(plan.conflicts)} file(s) exist with different content; nothing was copied:\n"
+            f"{len(conflicts)} file(s) exist with different content; nothing was copied:\n"
             f"  {lines}\nTwo machines sharing a name, or a rerun of the same commit? Rename the "
             "source's machine folder (and the \"machine\" inside its machine.json), or pass "
             "--force to overwrite these files.")
-    for src, dest in plan.copy:
+    for src, dest in copy:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        replaced = dest.exists()
-        with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.",
-                                         delete=False) as tmp:
-            tmp_path = Path(tmp.name)
-        shutil.copy2(src, tmp_path)
-        os.replace(tmp_path, dest)
+        replaced, partial = dest.exists(), dest.with_name(f".{dest.name}.partial")
+        shutil.copy2(src, partial)
+        os.replace(partial, dest)  # a reader never sees half a file
         log(f"{'overwrote' if replaced else 'copied'} {dest.relative_to(target)}")
-    for dest in plan.same:
+    for dest in same:
         log(f"already there, identical: {dest.relative_to(target)}")
-    for path in plan.skipped:
+    for path in skipped:
         log(f"skipped (not a machine results file): {path}")
-    _check_commits(source, target.parent, plan.machines)
+    _check_commits(source, target.parent, machines)
     _merge_benchmarks_json(source, target)
-    log(f"merged: {len(plan.copy)} file(s) copied, {len(plan.same)} already present, "
+    log(f"merged: {len(copy)} file(s) copied, {len(same)} already present, "
         f"nothing deleted. Publish with: python scripts/publish_dashboard.py")
-    return plan
 
 
 def _check_commits(source: Path, repo: Path, machines: list[str]) -> None:

@@ -21,8 +21,9 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qs, urlsplit
 
@@ -37,12 +38,12 @@ class DashboardError(RuntimeError):
 
 @dataclass(frozen=True)
 class NpmPackage:
-    """An npm package version whose files replace CDN copies."""
+    """An npm package version whose files replace CDN copies; ``extra_dirs`` (relative to the
+    package root) are copied whole, e.g. the fonts a stylesheet needs."""
 
     name: str
     version: str
-    # Directories (relative to the package root) copied whole, e.g. fonts a stylesheet needs.
-    extra_dirs: tuple[str, ...] = field(default=())
+    extra_dirs: tuple[str, ...] = ()
 
     @property
     def spec(self) -> str:
@@ -113,9 +114,8 @@ _LOADING_RELS = frozenset({"stylesheet", "icon", "preload", "modulepreload"})
 
 
 def _unquote(value: str | None) -> str:
-    if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        return value[1:-1]
-    return value or ""
+    """An attribute value without its quotes (``_ATTR_RE`` quotes both ends or neither)."""
+    return value[1:-1] if value and value[0] in "\"'" else value or ""
 
 
 def rewrite_html(html: str, url_map: dict[str, str]) -> tuple[str, list[str], list[str]]:
@@ -133,12 +133,9 @@ def rewrite_html(html: str, url_map: dict[str, str]) -> tuple[str, list[str], li
                   for m in _ATTR_RE.finditer(attrs)]
         url_attr = "src" if tag == "script" else "href"
         url = next((value for name, value in parsed if name == url_attr), None)
-        if url is None:
+        rels = next((value for name, value in parsed if name == "rel"), "").lower().split()
+        if url is None or (tag == "link" and not _LOADING_RELS.intersection(rels)):
             return match.group(0)
-        if tag == "link":
-            rels = next((value for name, value in parsed if name == "rel"), "").lower().split()
-            if not _LOADING_RELS.intersection(rels):
-                return match.group(0)
         if url not in url_map:
             if re.match(r"(?i)^(https?:)?//", url.strip()):
                 unknown.append(url)
@@ -166,56 +163,52 @@ def local_url_map(html_file: Path, html_dir: Path, assets: Iterable[Asset]) -> d
     return {a.cdn_url: str(prefix / a.local_path) for a in assets}
 
 
-def rewrite_html_dir(html_dir: Path, assets: Sequence[Asset] = ASSETS) -> dict[Path, list[str]]:
-    """Rewrite every ``*.html`` under ``html_dir``; return the replaced URLs per changed file.
-    Writes nothing if any file would still load a remote URL with no local replacement."""
-    changes: dict[Path, list[str]] = {}
-    new_texts: dict[Path, str] = {}
+def rewrite_html_dir(html_dir: Path, assets: Sequence[Asset] = ASSETS) -> None:
+    """Rewrite every ``*.html`` under ``html_dir``; writes nothing if any file would still load
+    a remote URL with no local replacement."""
+    changes: dict[Path, tuple[str, list[str]]] = {}
     unknown: list[str] = []
     for html_file in sorted(html_dir.rglob("*.html")):
         url_map = local_url_map(html_file, html_dir, assets)
         new_text, replaced, remote = rewrite_html(html_file.read_text(encoding="utf-8"), url_map)
         unknown += [f"{html_file.relative_to(html_dir)}: {url}" for url in remote]
         if replaced:
-            changes[html_file] = replaced
-            new_texts[html_file] = new_text
+            changes[html_file] = (new_text, replaced)
     if unknown:
         raise DashboardError(
             "published HTML loads remote URLs with no local replacement; add them to ASSETS in "
             "scripts/publish_dashboard.py:\n  " + "\n  ".join(unknown))
-    for html_file, new_text in new_texts.items():
+    for html_file, (new_text, replaced) in changes.items():
         html_file.write_text(new_text, encoding="utf-8")
-    return changes
+        log(f"rewrote {len(replaced)} CDN references in {html_file.relative_to(html_dir)}")
 
 
 def _safe_extract(tarball: Path, dest: Path) -> None:
-    """Extract an npm tarball into ``dest``, dropping its top-level directory ("package/")."""
+    """Extract an npm tarball's files and directories (no links, no devices) into ``dest``,
+    dropping its top-level directory ("package/")."""
     with tarfile.open(tarball, "r:gz") as tar:
         for member in tar.getmembers():
             parts = PurePosixPath(member.name).parts[1:]
             if not parts or not (member.isfile() or member.isdir()):
-                continue  # skip links, devices, and the top-level directory itself
+                continue
             if any(p in ("..", "") or p.startswith("/") for p in parts):
                 raise DashboardError(f"unsafe path {member.name!r} in {tarball}")
             target = dest.joinpath(*parts)
             if member.isdir():
                 target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            source = tar.extractfile(member)
-            if source is None:
-                continue
-            with source, open(target, "wb") as out:
-                shutil.copyfileobj(source, out)
+            elif (source := tar.extractfile(member)) is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with source, open(target, "wb") as out:
+                    shutil.copyfileobj(source, out)
 
 
 def npm_pack(package: NpmPackage, dest: Path, npm: str | None = None) -> Path:
-    """Download ``package``'s tarball from the npm registry into ``dest``; return its path."""
+    """Download ``package``'s tarball from the npm registry into the empty directory ``dest``;
+    return its path."""
     npm = npm or shutil.which("npm")
     if npm is None:
         raise DashboardError(f"cannot fetch {package.spec}: 'npm' is not on PATH and the package "
                              "is not in the vendor cache")
-    dest.mkdir(parents=True, exist_ok=True)
     cmd = [npm, "pack", package.spec, "--json", "--pack-destination", str(dest)]
     log(f"fetching {package.spec} from the npm registry: {' '.join(cmd)}")
     try:
@@ -226,14 +219,9 @@ def npm_pack(package: NpmPackage, dest: Path, npm: str | None = None) -> Path:
         detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-5:]
         raise DashboardError(f"cannot fetch {package.spec} from the npm registry (npm pack exit "
                              f"code {proc.returncode}):\n  " + "\n  ".join(detail))
-    try:
-        filename = json.loads(proc.stdout)[0]["filename"]
-    except (ValueError, LookupError, TypeError) as exc:
-        raise DashboardError(f"cannot fetch {package.spec}: unexpected 'npm pack --json' output: "
-                             f"{proc.stdout!r}") from exc
-    tarball = dest / Path(filename).name  # scoped: "scope-name-x.y.z.tgz" (no "@")
-    if not tarball.is_file():
-        raise DashboardError(f"cannot fetch {package.spec}: npm did not write {tarball}")
+    tarball = next(dest.glob("*.tgz"), None)
+    if tarball is None:
+        raise DashboardError(f"cannot fetch {package.spec}: npm wrote no tarball into {dest}")
     return tarball
 
 
@@ -250,8 +238,7 @@ def ensure_package(package: NpmPackage, cache_dir: Path, npm: str | None = None)
             shutil.move(npm_pack(package, Path(tmp), npm), tarball)
     else:
         log(f"extracting cached tarball {tarball}")
-    if root.exists():
-        shutil.rmtree(root)
+    shutil.rmtree(root, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=f".{package.dirname}-") as tmp:
         staging = Path(tmp) / package.dirname
         try:
@@ -276,21 +263,20 @@ def vendor_assets(html_dir: Path, cache_dir: Path, assets: Sequence[Asset] = ASS
                 roots[asset.package] = ensure_package(asset.package, cache_dir, npm)
             except DashboardError as exc:
                 raise DashboardError(f"asset {asset.cdn_url}: {exc}") from exc
-        source = roots[asset.package].joinpath(*PurePosixPath(asset.path).parts)
+        source = roots[asset.package] / asset.path
         if not source.is_file():
             raise DashboardError(f"asset {asset.cdn_url}: {asset.path} not found in npm package "
                                  f"{asset.package.spec}")
-        target = html_dir.joinpath(*PurePosixPath(asset.local_path).parts)
+        target = html_dir / asset.local_path
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         log(f"vendored {asset.package.spec}/{asset.path} -> {asset.local_path}")
     for package, root in roots.items():
         for extra in package.extra_dirs:
-            source = root.joinpath(*PurePosixPath(extra).parts)
-            if not source.is_dir():
+            if not (root / extra).is_dir():
                 raise DashboardError(f"{extra}/ not found in npm package {package.spec}")
-            target = html_dir / VENDOR_SUBDIR / package.dirname / extra
-            shutil.copytree(source, target, dirs_exist_ok=True)
+            shutil.copytree(root / extra, html_dir / VENDOR_SUBDIR / package.dirname / extra,
+                            dirs_exist_ok=True)
             log(f"vendored {package.spec}/{extra}/ -> {VENDOR_SUBDIR}/{package.dirname}/{extra}/")
 
 
@@ -325,9 +311,7 @@ def _accepted_jumps(html_dir: Path, entry: list, change: Callable[[tuple, tuple]
         after = int(jump[1])
         before = max((r for r in values if r < after), default=None)
         points = [(values.get(r), lows.get(r), highs.get(r)) for r in (before, after)]
-        if before is None or any(v is None for point in points for v in point):
-            continue
-        if change(points[0], points[1]) == "slower":
+        if before is not None and None not in points[0] + points[1] and change(*points) == "slower":
             kept.append(jump)
     return kept
 
@@ -382,8 +366,6 @@ def _filter_feed(feed: Path, dropped: set, index: dict) -> None:
     entry's link names the benchmark, its parameters and the commit of the step)."""
     if not feed.is_file() or not dropped:
         return
-    import xml.etree.ElementTree as ET
-
     ET.register_namespace("", _ATOM[1:-1])
     tree = ET.parse(feed)
     root = tree.getroot()
@@ -412,7 +394,7 @@ def drop_empty_benchmarks(html_dir: Path) -> list[str]:
     empty = []
     for name in list(index.get("benchmarks", {})):
         summary = html_dir / "graphs" / "summary" / f"{name}.json"
-        if not any(isinstance(v, int | float) for v in _series(summary, None).values()):
+        if not _series(summary, None):
             empty.append(name)
             del index["benchmarks"][name]
     if empty:
@@ -457,8 +439,7 @@ def publish_dashboard(config: Path, html_dir: Path | None = None,
         log(f"no measured point of {name}: left out of the summary grid")
     log(f"vendoring {len(ASSETS)} assets into {html_dir / VENDOR_SUBDIR} (cache: {cache_dir})")
     vendor_assets(html_dir, cache_dir, ASSETS, npm)
-    for html_file, urls in rewrite_html_dir(html_dir).items():
-        log(f"rewrote {len(urls)} CDN references in {html_file.relative_to(html_dir)}")
+    rewrite_html_dir(html_dir)
     log(f"done: {html_dir} needs no internet; serve it over HTTP (asv's JS fetches JSON, which "
         f"browsers block from file://), e.g. python -m http.server -d {html_dir}")
     return html_dir
