@@ -1,15 +1,14 @@
 """Every way the Stack Overflow thread (and its sources) takes the last states of a BiRNN.
 
-A strategy is three steps, composed by ``Strategy.__call__``: ``prepare(x, lengths,
-batch_first)`` (pack, reverse, or nothing), ``run(rnn, prepared)`` (the rnn call(s)) and
-``extract(ran, lengths, batch_first, num_layers, out_size) -> (fwd, bwd)``. prepare and extract
-take tensors and plain values only and ``run_module(rnn)`` is run as an ``nn.Module``
-(TorchScript cannot take a module argument), so ``torch.jit.script`` compiles these very steps.
+A strategy is three steps on tensors and plain values, so that TorchScript compiles them:
+``prepare(x, lengths, batch_first)`` (pack, reverse, or nothing), ``run(rnn, prepared)`` (the rnn
+call(s); ``run_module(rnn)`` is it as an ``nn.Module``: TorchScript takes no module argument) and
+``extract(ran, lengths, batch_first, num_layers, out_size) -> (fwd, bwd)``.
 
 ``STRATEGIES[name](rnn, x, lengths)`` returns the LAST layer's final forward and backward states,
 each ``(B, H_out)``, in the original batch order (README.md's contract). Whether a strategy meets
-it is measured against the oracle (``birnn_bench.check``), never declared here: ``pitfall`` only
-labels the answers the thread itself disputes, kept as baselines.
+it is measured (``birnn_bench.check``), never declared here: ``pitfall`` only labels the answers
+the thread itself disputes, kept as baselines.
 """
 
 from __future__ import annotations
@@ -167,8 +166,7 @@ _ALL.append(Strategy(
 # chunk_view: the second answer, on the unpacked output --------------------------------------------
 def chunk_then_gather(ran: tuple[PackedSequence, Tensor], lengths: Tensor, batch_first: bool,
                       num_layers: int, out_size: int) -> States:
-    """torch.chunk(output, 2, 2) (or view(T, B, 2, H)), gather the forward half at lengths-1,
-    take the backward half at position 0."""
+    """torch.chunk(output, 2, 2) (or view(T, B, 2, H)); forward at lengths-1, backward at 0."""
     output, _ = pad_packed_sequence(ran[0], batch_first=batch_first)
     output_forward, output_backward = torch.chunk(output, 2, dim=2)
     fwd = gather_at_last_step(output_forward, lengths, batch_first)
@@ -259,9 +257,8 @@ def reverse_inputs(x: Tensor, lengths: Tensor, batch_first: bool) -> tuple[Tenso
 def run_one_direction(inputs: Tensor, weights: list[Tensor], mode: str, bias: bool,
                       batch_first: bool, out_size: int, hidden_size: int,
                       training: bool) -> Tensor:
-    """A one-layer unidirectional rnn with one direction's ``weights``, on the kernels nn.RNNBase
-    calls (``mode`` is its ``mode``). Validation refuses dropout; ``training`` keeps what cuDNN
-    saves for backward."""
+    """One direction of one layer on nn.RNNBase's own kernels (``mode``: its ``mode``); no dropout
+    (validation refuses it); ``training`` keeps what cuDNN saves for backward."""
     h0 = inputs.new_zeros(1, inputs.shape[0 if batch_first else 1], out_size)
     if mode == "LSTM":
         c0 = inputs.new_zeros(1, h0.shape[1], hidden_size)
@@ -278,9 +275,8 @@ def run_one_direction(inputs: Tensor, weights: list[Tensor], mode: str, bias: bo
 def two_rnns(prepared: tuple[Tensor, Tensor], flat_weights: list[Tensor], mode: str, bias: bool,
              batch_first: bool, num_layers: int, out_size: int, hidden_size: int,
              training: bool) -> tuple[Tensor, Tensor]:
-    """Layers stacked by hand -> (last layer's forward outputs, its backward outputs in reversed
-    time). ``flat_weights``: the module's own ``_flat_weights`` (nothing copied), per layer
-    forward then backward, each w_ih, w_hh, [b_ih, b_hh], [w_hr]."""
+    """Layers by hand -> the last layer's (forward outputs, backward outputs in reversed time).
+    ``flat_weights``: ``rnn._flat_weights``, per layer forward then backward w_ih, w_hh, [b...]."""
     x, index = prepared
     per = len(flat_weights) // (2 * num_layers)
     sizes = (mode, bias, batch_first, out_size, hidden_size, training)
