@@ -17,8 +17,8 @@ _FRESH_IDS = itertools.count()
 
 
 def script_fresh(module: nn.Module) -> torch.jit.ScriptModule:
-    """``torch.jit.script`` of a shallow copy whose class is a new subclass: a failed script
-    leaves a half-defined class behind, and the next try reports "Can't redefine method"."""
+    """``torch.jit.script`` of a shallow copy of a new subclass: a failed script leaves a
+    half-defined class behind, and the next try reports "Can't redefine method"."""
     fresh = copy.copy(module)
     fresh.__class__ = type(f"{type(module).__name__}{next(_FRESH_IDS)}", (type(module),), {})
     return torch.jit.script(fresh)
@@ -26,8 +26,8 @@ def script_fresh(module: nn.Module) -> torch.jit.ScriptModule:
 
 @contextlib.contextmanager
 def counting_graph_breaks() -> Iterator[Callable[[], dict[str, int]]]:
-    """Yields a function that returns dynamo's graph breaks so far (reason -> count), from its
-    counters: ``torch._dynamo.explain`` misses them (dynamo skips the frames with the rnn)."""
+    """Yields a function giving dynamo's graph breaks so far (reason -> count) from its counters
+    (``torch._dynamo.explain`` misses them: dynamo skips the frames with the rnn)."""
     from torch._dynamo.utils import counters
     counters.clear()
     try:
@@ -52,8 +52,7 @@ def while_loop_rnn_missing() -> ImportError | None:
 
 @contextlib.contextmanager
 def rnn_while_loop_decomposition() -> Iterator[None]:
-    """Export LSTM/GRU as a while loop over time, so that T stays dynamic (what torch.onnx uses;
-    not public API)."""
+    """Export LSTM/GRU as a while loop over time: T stays dynamic (torch.onnx uses it; private)."""
     patches = importlib.import_module("torch.export._patches")
     with (patches.register_lstm_while_loop_decomposition(),
           patches.register_gru_while_loop_decomposition()):

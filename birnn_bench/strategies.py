@@ -1,22 +1,14 @@
 """Every way the Stack Overflow thread (and its sources) takes the last states of a BiRNN.
 
-A strategy is three small steps, composed by ``Strategy.__call__``:
+A strategy is three steps on tensors and plain values, so that TorchScript compiles them:
+``prepare(x, lengths, batch_first)`` (pack, reverse, or nothing), ``run(rnn, prepared)`` (the rnn
+call(s); ``run_module(rnn)`` is it as an ``nn.Module``: TorchScript takes no module argument) and
+``extract(ran, lengths, batch_first, num_layers, out_size) -> (fwd, bwd)``.
 
-* ``prepare(x, lengths, batch_first)``: pack, reverse, or nothing;
-* ``run(rnn, prepared)``: the rnn call(s);
-* ``extract(ran, lengths, batch_first, num_layers, out_size)``: index, gather, unpack,
-  chunk/view -> ``(fwd, bwd)``.
-
-``prepare`` and ``extract`` take tensors and plain values only, and ``run_module(rnn)`` is the run
-step as an ``nn.Module`` (TorchScript cannot take a module as an argument), so that
-``torch.jit.script`` compiles these very steps (``birnn_bench.deploy``).
-
-``STRATEGIES[name](rnn, x, lengths)`` first checks the cheap invariants of its inputs
-(``validate.check_call``), then returns the LAST layer's final forward and backward hidden
-states, each ``(B, H_out)``, in the original batch order (the contract in README.md). Whether a
-strategy meets that contract is never declared here: ``birnn_bench.check`` measures it against the
-oracle. ``pitfall`` only labels the answers the thread itself disputes, so that they are kept as
-baselines; nothing downstream treats the label as a verdict.
+``STRATEGIES[name](rnn, x, lengths)`` returns the LAST layer's final forward and backward states,
+each ``(B, H_out)``, in the original batch order (README.md's contract). Whether a strategy meets
+it is measured (``birnn_bench.check``), never declared here: ``pitfall`` only labels the answers
+the thread itself disputes, kept as baselines.
 """
 
 from __future__ import annotations
@@ -46,28 +38,21 @@ class Strategy:
     pitfall: bool
     prepare: Callable[[Tensor, Tensor, bool], Any]
     run: Callable[[nn.RNNBase, Any], Any]
-    #: ``run`` as a module wrapping the rnn: what a scripted or exported strategy calls.
     run_module: Callable[[nn.RNNBase], nn.Module]
     extract: Callable[[Any, Tensor, bool, int, int], States]
-    #: What PyTorch's semantics predict, (num_layers, padded, max_len) -> (fwd right, bwd
-    #: right): a hypothesis the tests hold against the check's measured verdicts, never used
-    #: as a verdict.
+    #: What PyTorch's semantics predict, (num_layers, padded, max_len) -> (fwd right, bwd right):
+    #: a hypothesis the tests hold against the check's measured verdicts, never a verdict.
     expected: Callable[[int, bool, int], tuple[bool, bool]]
 
     def __call__(self, rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> States:
-        # The cheap invariants first (ValueError/TypeError naming the argument): a mismatched
-        # input size or batch would otherwise give garbage, not an error. The steps themselves
-        # stay unchecked; benchmarks time them alone.
+        # Inputs checked first (a mismatched size would give garbage); the timed steps are not.
         lengths = check_call(rnn, x, lengths)
         ran = self.run(rnn, self.prepare(x, lengths, rnn.batch_first))
         return self.extract(ran, lengths, *extract_dims(rnn))
 
 
 # steps several strategies share -------------------------------------------------------------------
-
-
 def keep_padded(x: Tensor, lengths: Tensor, batch_first: bool) -> Tensor:
-    """No preparation: the rnn sees the padded batch, padding included."""
     return x
 
 
@@ -77,7 +62,6 @@ def pack_inputs(x: Tensor, lengths: Tensor, batch_first: bool) -> PackedSequence
 
 
 def run_rnn(rnn: nn.RNNBase, inputs: Tensor | PackedSequence) -> tuple[Any, Tensor]:
-    """One call of the bidirectional rnn; returns (output, h_n)."""
     output, hidden = rnn(inputs)
     return output, h_n_of(hidden)
 
@@ -95,7 +79,7 @@ class PaddedRun(nn.Module):
 
 
 class PackedRun(PaddedRun):
-    """``run_rnn`` on a PackedSequence, as a module."""
+    """``run_rnn`` on a PackedSequence (TorchScript compiles forward for its annotated type)."""
 
     def forward(self, inputs: PackedSequence) -> tuple[PackedSequence, Tensor]:  # type: ignore[override]
         output, hidden = self.rnn(inputs)
@@ -132,8 +116,6 @@ _ALL: list[Strategy] = []
 
 
 # hn_index: the asker's h_n indexing after packing (the baseline) ----------------------------------
-
-
 def last_layer_from_h_n(ran: tuple[PackedSequence, Tensor], lengths: Tensor, batch_first: bool,
                         num_layers: int, out_size: int) -> States:
     h_n = ran[1]
@@ -142,76 +124,49 @@ def last_layer_from_h_n(ran: tuple[PackedSequence, Tensor], lengths: Tensor, bat
 
 
 _ALL.append(Strategy(
-    name="hn_index",
+    name="hn_index", pitfall=False, **ON_PACKED, extract=last_layer_from_h_n,
+    expected=right_everywhere,
     description="pack (enforce_sorted=False), run, h_n.view(num_layers, 2, B, H)[-1]",
     claim="The asker: lasthidden[-1] + lasthidden[-2] after pack_sequence; igrinis: "
-    "'if you have more layers, your variant seems better'.",
-    pitfall=False,
-    **ON_PACKED,
-    extract=last_layer_from_h_n,
-    expected=right_everywhere,
-))
+    "'if you have more layers, your variant seems better'."))
 
 
 # hn_first_layer (pitfall): h_n[0], h_n[1] ---------------------------------------------------------
-
-
 def first_layer_from_h_n(ran: tuple[PackedSequence, Tensor], lengths: Tensor, batch_first: bool,
                          num_layers: int, out_size: int) -> States:
     h_n = ran[1]
     return h_n[0], h_n[1]
 
 
-def right_with_one_layer(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
-    """h_n[0], h_n[1] are the FIRST layer's states."""
-    return layers == 1, layers == 1
-
-
 _ALL.append(Strategy(
-    name="hn_first_layer",
+    name="hn_first_layer", pitfall=True, **ON_PACKED, extract=first_layer_from_h_n,
+    # h_n[0], h_n[1] are the FIRST layer's states.
+    expected=lambda layers, padded, steps: (layers == 1, layers == 1),
     description="pack, run, h_n[0] and h_n[1]",
     claim="igrinis: 'u_emb_batch = lasthidden[0] + lasthidden[1], assuming you have only "
-    "one layer'.",
-    pitfall=True,
-    **ON_PACKED,
-    extract=first_layer_from_h_n,
-    expected=right_with_one_layer,
-))
+    "one layer'."))
 
 
 # last_step_naive (pitfall): the output at the last padded step ------------------------------------
-
-
 def last_padded_step(ran: tuple[Tensor, Tensor], lengths: Tensor, batch_first: bool,
                      num_layers: int, out_size: int) -> States:
     last = ran[0].select(1 if batch_first else 0, -1)
     return last[:, :out_size], last[:, out_size:]
 
 
-def backward_at_last_step(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
-    """The backward direction at t=-1 has seen one step only."""
-    return not padded, steps == 1
-
-
 _ALL.append(Strategy(
-    name="last_step_naive",
+    name="last_step_naive", pitfall=True, **ON_PADDED, extract=last_padded_step,
+    # The backward direction at t=-1 has seen one step only.
+    expected=lambda layers, padded, steps: (not padded, steps == 1),
     description="run on the padded batch, output at the last padded step for both directions",
     claim="igrinis: 'output[-1, :, :H] + output[-1, :, H:] should give the same result'; "
-    "the last answer recommends output[:, -1, :H] + output[:, -1, H:] over h_n.",
-    pitfall=True,
-    **ON_PADDED,
-    extract=last_padded_step,
-    expected=backward_at_last_step,
-))
+    "the last answer recommends output[:, -1, :H] + output[:, -1, H:] over h_n."))
 
 
 # chunk_view: the second answer, on the unpacked output --------------------------------------------
-
-
 def chunk_then_gather(ran: tuple[PackedSequence, Tensor], lengths: Tensor, batch_first: bool,
                       num_layers: int, out_size: int) -> States:
-    """The thread's answer: torch.chunk(output, 2, 2) (equivalently view(T, B, 2, H)), gather the
-    forward half at lengths-1, take the backward half at position 0."""
+    """torch.chunk(output, 2, 2) (or view(T, B, 2, H)); forward at lengths-1, backward at 0."""
     output, _ = pad_packed_sequence(ran[0], batch_first=batch_first)
     output_forward, output_backward = torch.chunk(output, 2, dim=2)
     fwd = gather_at_last_step(output_forward, lengths, batch_first)
@@ -220,21 +175,15 @@ def chunk_then_gather(ran: tuple[PackedSequence, Tensor], lengths: Tensor, batch
 
 
 _ALL.append(Strategy(
-    name="chunk_view",
+    name="chunk_view", pitfall=False, **ON_PACKED, extract=chunk_then_gather,
+    expected=right_everywhere,
     description="pack, run, pad_packed_sequence, torch.chunk into directions, gather "
     "forward at lengths-1, backward at t=0",
     claim="Second answer: split output with view(seq_len, batch, 2, H) or torch.chunk, "
-    "gather the forward pass at lengths-1 and the backward pass at position 0.",
-    pitfall=False,
-    **ON_PACKED,
-    extract=chunk_then_gather,
-    expected=right_everywhere,
-))
+    "gather the forward pass at lengths-1 and the backward pass at position 0."))
 
 
 # packed_unpack: the forum's PackedSequence recipe -------------------------------------------------
-
-
 def gather_from_unpacked(ran: tuple[PackedSequence, Tensor], lengths: Tensor, batch_first: bool,
                          num_layers: int, out_size: int) -> States:
     output, _ = pad_packed_sequence(ran[0], batch_first=batch_first)
@@ -242,79 +191,50 @@ def gather_from_unpacked(ran: tuple[PackedSequence, Tensor], lengths: Tensor, ba
 
 
 _ALL.append(Strategy(
-    name="packed_unpack",
+    name="packed_unpack", pitfall=False, **ON_PACKED, extract=gather_from_unpacked,
+    expected=right_everywhere,
     description="pack, run, pad_packed_sequence, slice directions, gather forward at "
     "lengths-1, backward at t=0",
     claim="The PackedSequence recipe the asker cites (PyTorch forum, source 2): unpack the "
-    "output and gather each sequence's last valid step.",
-    pitfall=False,
-    **ON_PACKED,
-    extract=gather_from_unpacked,
-    expected=right_everywhere,
-))
+    "output and gather each sequence's last valid step."))
 
 
 # padded_gather: the second answer, on a padded batch ----------------------------------------------
-
-
 def gather_from_padded(ran: tuple[Tensor, Tensor], lengths: Tensor, batch_first: bool,
                        num_layers: int, out_size: int) -> States:
     return _gather_split_output(ran[0], lengths, batch_first, out_size)
 
 
-def backward_read_in_padding(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
-    """The backward direction starts in the padding; above layer 1 the forward reads the layer
-    below's backward outputs, contaminated by padding too."""
-    return (not padded) or layers == 1, not padded
-
-
 _ALL.append(Strategy(
-    name="padded_gather",
+    name="padded_gather", pitfall=False, **ON_PADDED, extract=gather_from_padded,
+    # The backward direction starts in the padding; above layer 1 the forward reads the layer
+    # below's backward outputs, contaminated by padding too.
+    expected=lambda layers, padded, steps: ((not padded) or layers == 1, not padded),
     description="run on the padded batch (no packing), gather forward at lengths-1, "
     "backward at t=0",
     claim="Second answer, 'for people using unpacked sequences': gather the forward pass "
-    "at lengths-1, the backward pass at position 0.",
-    pitfall=False,
-    **ON_PADDED,
-    extract=gather_from_padded,
-    expected=backward_read_in_padding,
-))
+    "at lengths-1, the backward pass at position 0."))
 
 
 # hn_padded (pitfall): h_n of a padded batch -------------------------------------------------------
-
-
 def last_of_h_n(ran: tuple[Tensor, Tensor], lengths: Tensor, batch_first: bool,
                 num_layers: int, out_size: int) -> States:
     h_n = ran[1]
     return h_n[-2], h_n[-1]
 
 
-def right_without_padding(layers: int, padded: bool, steps: int) -> tuple[bool, bool]:
-    """Both directions read the padding."""
-    return not padded, not padded
-
-
 _ALL.append(Strategy(
-    name="hn_padded",
+    name="hn_padded", pitfall=True, **ON_PADDED, extract=last_of_h_n,
+    expected=lambda layers, padded, steps: (not padded, not padded),  # both read the padding
     description="run on the padded batch (no packing), h_n[-2] and h_n[-1]",
     claim="Third answer: on an unpacked batch, 'h_n of the reverse direction is the hidden "
-    "state of the first step', so read h_n.",
-    pitfall=True,
-    **ON_PADDED,
-    extract=last_of_h_n,
-    expected=right_without_padding,
-))
+    "state of the first step', so read h_n."))
 
 
 # manual_two_rnn: two unidirectional rnns on the module's own weights ------------------------------
-
-
 def reversal_index(lengths: Tensor, steps: int, batch_first: bool, device: torch.device) -> Tensor:
-    """Time index that reverses each sequence within its own length and leaves padding in place.
-
-    Shaped like x without its feature axis ((T, B) or (B, T)); it is its own inverse.
-    """
+    """Time index, shaped (T, B) or (B, T), that reverses each sequence within its own length and
+    leaves padding in place; it is its own inverse."""
     t = torch.arange(steps).unsqueeze(1)  # (T, 1)
     span = lengths.unsqueeze(0)  # (1, B)
     index = torch.where(t < span, span - 1 - t, t)  # (T, B)
@@ -324,7 +244,6 @@ def reversal_index(lengths: Tensor, steps: int, batch_first: bool, device: torch
 
 
 def reverse_within_lengths(seq: Tensor, index: Tensor, batch_first: bool) -> Tensor:
-    """Apply ``reversal_index`` to a padded (T, B, *) or (B, T, *) tensor."""
     batch = torch.arange(seq.shape[0 if batch_first else 1], device=seq.device)
     if batch_first:
         return seq[batch.unsqueeze(1), index]
@@ -338,12 +257,8 @@ def reverse_inputs(x: Tensor, lengths: Tensor, batch_first: bool) -> tuple[Tenso
 def run_one_direction(inputs: Tensor, weights: list[Tensor], mode: str, bias: bool,
                       batch_first: bool, out_size: int, hidden_size: int,
                       training: bool) -> Tensor:
-    """A unidirectional one-layer rnn over ``inputs`` with one direction's ``weights``.
-
-    Calls the same functional kernels nn.LSTM/GRU/RNN call (``mode`` is ``nn.RNNBase.mode``).
-    Dropout between layers is refused by validation, so dropout=0 here; ``training`` keeps what
-    cuDNN saves for backward.
-    """
+    """One direction of one layer on nn.RNNBase's own kernels (``mode``: its ``mode``); no dropout
+    (validation refuses it); ``training`` keeps what cuDNN saves for backward."""
     h0 = inputs.new_zeros(1, inputs.shape[0 if batch_first else 1], out_size)
     if mode == "LSTM":
         c0 = inputs.new_zeros(1, h0.shape[1], hidden_size)
@@ -360,10 +275,8 @@ def run_one_direction(inputs: Tensor, weights: list[Tensor], mode: str, bias: bo
 def two_rnns(prepared: tuple[Tensor, Tensor], flat_weights: list[Tensor], mode: str, bias: bool,
              batch_first: bool, num_layers: int, out_size: int, hidden_size: int,
              training: bool) -> tuple[Tensor, Tensor]:
-    """Layers stacked by hand; returns the last layer's forward outputs and backward outputs in
-    reversed (per-sequence) time. ``flat_weights`` is ``nn.RNNBase._flat_weights``: the module's
-    own parameters (nothing copied), per layer forward then backward, each w_ih, w_hh,
-    [b_ih, b_hh], [w_hr]."""
+    """Layers by hand -> the last layer's (forward outputs, backward outputs in reversed time).
+    ``flat_weights``: ``rnn._flat_weights``, per layer forward then backward w_ih, w_hh, [b...]."""
     x, index = prepared
     per = len(flat_weights) // (2 * num_layers)
     sizes = (mode, bias, batch_first, out_size, hidden_size, training)
@@ -407,18 +320,12 @@ def gather_both_directions(ran: tuple[Tensor, Tensor], lengths: Tensor, batch_fi
 
 
 _ALL.append(Strategy(
-    name="manual_two_rnn",
+    name="manual_two_rnn", pitfall=False, prepare=reverse_inputs, run=run_two_rnns,
+    run_module=TwoRNNsRun, extract=gather_both_directions, expected=right_everywhere,
     description="two unidirectional rnns on the bidirectional rnn's own weights, backward "
     "fed each sequence reversed within its length, layers stacked by hand, no packing",
     claim="igrinis: 'create two regular LSTMs, feed one the input sequence and the other "
-    "the reversed sequence, take the last state of both'.",
-    pitfall=False,
-    prepare=reverse_inputs,
-    run=run_two_rnns,
-    run_module=TwoRNNsRun,
-    extract=gather_both_directions,
-    expected=right_everywhere,
-))
+    "the reversed sequence, take the last state of both'."))
 
 
 STRATEGIES: dict[str, Strategy] = {strategy.name: strategy for strategy in _ALL}

@@ -19,7 +19,7 @@ import torch
 
 from analysis.inputs import parse_deploy
 from benchmarks import compiled, regimes
-from birnn_bench import deploy, deploy_technologies
+from birnn_bench import deploy
 from birnn_bench.cli import main
 from birnn_bench.deploy import check_deploy, deploy_spec
 from birnn_bench.oracle import TOLERANCES
@@ -163,7 +163,7 @@ def test_onnx(lstm1) -> None:
 
 
 def test_onnx_without_its_extras_is_unavailable(monkeypatch, lstm1) -> None:
-    monkeypatch.setattr(deploy_technologies, "missing_onnx_packages", lambda: ["onnxruntime"])
+    monkeypatch.setattr(deploy, "missing_onnx_packages", lambda: ["onnxruntime"])
     result = check_deploy("padded_gather", "onnx", lstm1)
     assert result.status == "unavailable"
     assert "onnxruntime" in result.detail and "pip install onnx onnxscript onnxruntime" in (
@@ -176,9 +176,9 @@ def test_onnx_without_its_extras_is_unavailable(monkeypatch, lstm1) -> None:
 
 def _fake_deployment(monkeypatch, behave):
     def fake(module, x, lengths, technology):
-        return deploy_technologies.Deployed(
+        return deploy.Deployed(
             lambda x, lengths: behave(module, x, lengths), 0.5, None, "fake")
-    monkeypatch.setattr(deploy_technologies, "deploy", fake)
+    monkeypatch.setattr(deploy, "deploy", fake)
 
 
 def test_output_off_on_untraced_lengths_is_wrong(monkeypatch, lstm1) -> None:
