@@ -448,11 +448,13 @@ def _typed_param(name: str, reprs: Sequence[str], codes: np.ndarray) -> Any:
                                               for v in present)):
         try:
             ints = np.array([0 if v is None else int(v) for v in values] + [0], dtype=np.int64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # e.g. 1e999, 10**30: not an int64
             pass
         else:
             return pd.arrays.IntegerArray(ints[codes], missing)  # code -1 -> the trailing 0
-    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+    numbers = present and all(isinstance(v, int | float) and not isinstance(v, bool)
+                              for v in present)
+    if numbers and all(abs(v) < 2 ** 1024 for v in present):  # float() of a larger int raises
         return np.array([np.nan if v is None else float(v) for v in values] + [np.nan])[codes]
     labels = [None if v is None else str(v) for v in values]
     categories = list(dict.fromkeys(label for label in labels if label is not None))

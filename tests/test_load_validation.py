@@ -411,6 +411,18 @@ def test_a_regime_id_that_does_not_parse_is_named_and_its_points_left_out(tmp_pa
     assert len(loaded.data) == 2 * N_ROWS
 
 
+@pytest.mark.parametrize("batch", ["1" + "0" * 30, "9" * 400, "1e999", "-1e999"])
+def test_a_parameter_out_of_int64_range_costs_nothing_else(tmp_path, batch) -> None:
+    """An integer-grid literal no int64 (or float) holds once stopped the whole load."""
+    def huge_batch(data: dict[str, Any]) -> None:
+        data["results"]["strategies.Forward.time_forward"][COLUMNS.index("params")][2] = [batch]
+
+    loaded = load_results(make_tree(tmp_path, huge_batch))
+    assert len(loaded.data) == 2 * N_ROWS
+    mine = rows_of(loaded, "strategies.Forward.time_forward")
+    assert mine["value"].tolist() == [1e-3, 2e-3]
+
+
 # ---------------------------------------------------------------------------------------------
 # the CLI: every argument checked before any work
 
