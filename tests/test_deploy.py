@@ -3,9 +3,9 @@
 Every technology has at least one pinned ``works`` and one pinned ``fails`` where torch 2.13 has
 both; plain ``torch.compile`` never fails (it falls back to eager at each graph break: its graph
 break count is pinned instead), plain ``torch.export`` / ``compile_fullgraph`` never work on
-these rnns (their opt-in variants carry the ``works`` pins), and TorchScript never scripts the
-registry's steps (they take the rnn module as an argument). Shapes are tiny; only one check runs
-inductor on an rnn. Also here: the asv compile benchmarks (``benchmarks/compiled.py``).
+these rnns (their opt-in variants carry the ``works`` pins), and TorchScript scripts every
+strategy's registry steps (written on tensors and plain values). Shapes are tiny; only one check
+runs inductor on an rnn. Also here: the asv compile benchmarks (``benchmarks/compiled.py``).
 """
 
 from __future__ import annotations
