@@ -58,13 +58,13 @@ class Recommendation:
     @property
     def verdict(self) -> str:
         ratio = self._row(self.choice).ratio
-        if ratio is not None and self.choice != self.baseline:
+        if ratio is not None and self.choice != self.baseline:  # chosen: significantly faster
             return (f"{self.choice}: {_ratio_text(ratio)} of {self.baseline}'s time, "
                     "significantly faster (99% interval clear of 1)")
-        if self.choice == self.baseline and not any(r.safe and r.verdict == "faster"
-                                                    for r in self.ranking):
-            return f"{self.choice}: no safe strategy is significantly faster than the safe default"
-        return f"{self.choice}: the only correct strategy measured"
+        if self.baseline != BASELINE:
+            return (f"{self.choice}: no other safe strategy is significantly faster (it stands "
+                    f"in for {BASELINE}, not timed here)")
+        return f"{self.choice}: no safe strategy is significantly faster than the safe default"
 
     def _row(self, name: str) -> Ranked:
         return next(row for row in self.ranking if row.strategy == name)
@@ -116,8 +116,14 @@ def recommend(spec: WorkloadSpec, *, mode: str = "forward",
             raise ValueError(f"no correct strategy meets --require {','.join(require)}: "
                              + "; ".join(f"{n}: {why}" for n, why in excluded.items()))
         # Every ratio is taken against the baseline, correct on all valid input; should
-        # --require exclude it, the first timed strategy stands in.
-        baseline = BASELINE if BASELINE in timed else timed[0]
+        # --require exclude it, the first safe strategy timed stands in (never a pitfall: a
+        # ratio against one would make a slower safe strategy look "faster").
+        safe_timed = [name for name in timed if name in safe]
+        if not safe_timed:
+            raise ValueError(
+                "no strategy timed is correct on every condition of the check (right on this "
+                f"workload only: {', '.join(timed)}); nothing to recommend")
+        baseline = BASELINE if BASELINE in timed else safe_timed[0]
 
         def on_round(rounds: int, open_count: int, seconds: float) -> None:
             say(min(int(seconds), int(budget_s)), int(budget_s),
@@ -151,13 +157,11 @@ def recommend(spec: WorkloadSpec, *, mode: str = "forward",
 
 def choose(ranked: list[Ranked], baseline: str) -> str:
     """The safe strategy with the lowest ratio among those significantly faster than the
-    baseline; else the baseline (the safe default), or the first safe one timed when the
-    baseline is not. A strategy that is not safe is never chosen."""
+    baseline (itself safe); else the baseline. A strategy that is not safe is never chosen."""
     faster = [r for r in ranked if r.safe and r.ratio is not None and r.verdict == "faster"]
     if faster:
         return min(faster, key=lambda r: r.ratio.estimate).strategy  # type: ignore[union-attr]
-    safe_timed = [r.strategy for r in ranked if r.safe and r.ratio is not None]
-    return baseline if baseline in safe_timed or not safe_timed else safe_timed[0]
+    return baseline
 
 
 def _failed_requirements(names: list[str], spec: WorkloadSpec, require: tuple[str, ...],

@@ -209,7 +209,7 @@ def npm_pack(package: NpmPackage, dest: Path, npm: str | None = None) -> Path:
     if npm is None:
         raise DashboardError(f"cannot fetch {package.spec}: 'npm' is not on PATH and the package "
                              "is not in the vendor cache")
-    cmd = [npm, "pack", package.spec, "--json", "--pack-destination", str(dest)]
+    cmd = [npm, "pack", package.spec, "--pack-destination", str(dest)]
     log(f"fetching {package.spec} from the npm registry: {' '.join(cmd)}")
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)

@@ -106,6 +106,21 @@ def test_recommend_require_and_profile(tmp_path, capsys) -> None:
     assert "birnn::extract" in json.dumps(trace)
 
 
+def test_a_stand_in_baseline_is_safe_and_no_pitfall_makes_a_choice(tmp_path, capsys) -> None:
+    """With hn_index excluded, a pitfall right here (hn_padded: equal lengths) once stood in as
+    the baseline, and a slower safe strategy was called "significantly faster" than it."""
+    out = tmp_path / "rec.json"
+    args = ["recommend", "--batch", "4", "--hidden", "8", "--input-size", "4", "--max-len", "8",
+            "--lengths", "equal", "--budget", "0.3", "--require", "export", "--strategies"]
+    assert main([*args, "hn_index,hn_padded,manual_two_rnn", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["baseline"] == data["choice"] == "manual_two_rnn"
+    assert data["verdict"].startswith("manual_two_rnn: no other safe strategy")
+    capsys.readouterr()
+    assert main([*args, "hn_index,hn_padded"]) == 2
+    assert "no strategy timed is correct on every condition" in capsys.readouterr().err
+
+
 def test_recommend_profile_path_that_is_a_file(tmp_path, capsys) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
