@@ -58,20 +58,47 @@ def _session(sid: int) -> list[int]:
     return found
 
 
+def _children() -> list[int]:
+    """This job's direct children: the step, even one forked that ``run`` has not recorded yet."""
+    me, found = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):  # ended meanwhile
+            if entry.name.isdigit() and int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == me:
+                found.append(int(entry.name))
+    return found
+
+
 def _stop(signum: int, frame: object) -> None:
-    """Ends the running step's whole session, then exits with the signal's conventional code."""
-    if _running is not None:
-        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            for pid in _session(_running.pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-            deadline = time.monotonic() + wait
-            while _session(_running.pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                _running.wait(0.1)
-            if not _session(_running.pid):
-                break
+    """Ends the running step's whole session, then exits with the signal's conventional code.
+    A signal can land inside Popen, after the fork but before ``run`` records the child: the
+    job's children are therefore looked up, not only ``_running``."""
+    sessions = {_running.pid} if _running is not None else set()
+    loose = []  # forked, not yet in a session of its own (it will be its pid's): killed by pid
+    for child in _children():
+        with contextlib.suppress(OSError):
+            sid = os.getsid(child)
+            if sid == os.getsid(0):
+                loose.append(child)
+                sid = child
+            sessions.add(sid)
+
+    def alive() -> list[int]:
+        return sorted({pid for sid in sessions for pid in _session(sid)}
+                      | {pid for pid in loose if Path(f"/proc/{pid}").exists()})
+
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        for pid in alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while alive() and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):  # reap our own, or they stay zombies
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass
+            time.sleep(0.2)
+        if not alive():
+            break
     print(f"\nmain job: stopped by signal {signum}; finished groups are kept in results/, "
           "run it again to measure the rest", file=sys.stderr, flush=True)
     sys.exit(128 + signum)

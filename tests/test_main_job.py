@@ -3,6 +3,7 @@ keeps what finished, leaves no process behind, and a rerun completes the rest.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -98,3 +99,29 @@ def test_interrupted_main_job_keeps_finished_groups_and_resumes(tmp_path: Path) 
             "TrainStep", "Extract", "Environment"} <= groups
     assert (tmp_path / "report" / "index.html").is_file()
     assert "[paired forward" not in third.stderr  # nothing measured twice
+
+
+def test_a_step_forked_but_not_yet_recorded_is_stopped_too(tmp_path: Path) -> None:
+    """A signal landing inside Popen (child forked, ``run`` not yet told) left that step running
+    (seen once: an ``asv run`` of the next group survived SIGTERM). In its own process, so that
+    the stop cannot touch pytest's children."""
+    code = ("import importlib.util, signal, subprocess, sys\n"
+            "spec = importlib.util.spec_from_file_location('main_job', sys.argv[1])\n"
+            "job = importlib.util.module_from_spec(spec)\n"
+            "spec.loader.exec_module(job)\n"
+            "step = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'],\n"
+            "                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,\n"
+            "                        start_new_session=True)\n"
+            "print(step.pid, flush=True)\n"
+            "job._stop(signal.SIGTERM, None)  # job._running is None: not recorded\n")
+    done = subprocess.run([sys.executable, "-c", code, str(SCRIPT)], capture_output=True,
+                          text=True, timeout=60)
+    step = int(done.stdout.split()[0])
+    try:
+        assert done.returncode == 128 + signal.SIGTERM, done.stderr[-2000:]
+        time.sleep(0.5)
+        stat = Path(f"/proc/{step}/stat")
+        assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(step, signal.SIGKILL)
