@@ -73,19 +73,14 @@ def _stop(signum: int, frame: object) -> None:
     """Ends the running step's whole session, then exits with the signal's conventional code.
     A signal can land inside Popen, after the fork but before ``run`` records the child: the
     job's children are therefore looked up, not only ``_running``."""
-    sessions = {_running.pid} if _running is not None else set()
-    loose = []  # forked, not yet in a session of its own (it will be its pid's): killed by pid
-    for child in _children():
-        with contextlib.suppress(OSError):
-            sid = os.getsid(child)
-            if sid == os.getsid(0):
-                loose.append(child)
-                sid = child
-            sessions.add(sid)
+    # A step runs in a session of its own, whose id is the step's pid; a child forked but not
+    # yet in it is killed by pid.
+    children = _children()
+    sessions = set(children) | ({_running.pid} if _running is not None else set())
 
     def alive() -> list[int]:
         return sorted({pid for sid in sessions for pid in _session(sid)}
-                      | {pid for pid in loose if Path(f"/proc/{pid}").exists()})
+                      | {pid for pid in children if Path(f"/proc/{pid}").exists()})
 
     for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
         for pid in alive():
