@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -76,11 +77,16 @@ def test_the_wheel_ships_the_auto_policy_and_auto_reads_it(tmp_path: Path) -> No
         assert "birnn_bench/auto_policy.json" in archive.namelist()
 
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-         cwd=tmp_path)
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path)
     python = venv / ("Scripts" if sys.platform == "win32" else "bin") / "python"
-    # pip comes from the system site-packages; it installs into the venv (its sys.prefix). The
-    # checkout may be installed (editable) system-wide: install beside it, not over it.
+    # torch and pip come from THIS interpreter's site-packages, whether it is a venv or the
+    # system's (--system-site-packages would expose the base interpreter's, which may lack
+    # torch). A plain path in a .pth runs none of that folder's own .pth files, so an editable
+    # install of the checkout there stays invisible; pip installs into the new venv.
+    site = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                cwd=tmp_path).stdout.strip()
+    ours = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    (Path(site) / "_parent_env.pth").write_text("".join(f"{path}\n" for path in ours))
     _run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
           "--ignore-installed", str(wheel)], cwd=tmp_path)
     # -I: no PYTHONPATH, no user site, not the script's or the current directory.

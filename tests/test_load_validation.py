@@ -322,8 +322,10 @@ def test_an_unreadable_file_is_one_problem_and_the_rest_loads(tmp_path, raw, why
 
 @pytest.mark.parametrize("parser", ["orjson", "json"])
 def test_deep_nesting_never_stops_the_load(tmp_path, monkeypatch, parser) -> None:
-    """A value nested 100 000 lists deep: stdlib json cannot parse it (RecursionError: the
-    file's problem); orjson can (the value is reported as a list where a time belongs)."""
+    """A value nested 100 000 lists deep never stops the load and is named as rejected. stdlib
+    json cannot parse it (RecursionError: the file is skipped); orjson before 3.9 parses it (the
+    value is reported as a list where a time belongs), newer releases refuse the depth and hand
+    the file to stdlib json. Either way: one error naming the problem, the other file kept."""
     import analysis.asv_files
 
     if parser == "json":
@@ -335,14 +337,13 @@ def test_deep_nesting_never_stops_the_load(tmp_path, monkeypatch, parser) -> Non
     loaded = load_results(make_tree(tmp_path, raw=text))
     (problem,) = problems_of(loaded)
     assert problem.severity == "error"
-    if parser == "json":
-        assert problem.message == ("nests lists or objects too deeply to be read "
-                                   "(RecursionError); file skipped")
-        assert len(loaded.data) == N_ROWS
+    skipped = ("nests lists or objects too deeply to be read (RecursionError); file skipped")
+    left_out = ("strategies.Forward.time_forward: 1 value(s) not usable, 1 point(s) left out "
+                "(kept as not measured): result a list at (")
+    if problem.message == skipped:
+        assert len(loaded.data) == N_ROWS  # the other file's rows
     else:
-        assert problem.message.startswith(
-            "strategies.Forward.time_forward: 1 value(s) not usable, 1 point(s) left out (kept "
-            "as not measured): result a list at (")
+        assert parser == "orjson" and problem.message.startswith(left_out), problem.message
         assert len(loaded.data) == 2 * N_ROWS
 
 
