@@ -8,14 +8,13 @@ instructions per call under callgrind (~4 minutes a commit) and the paired infer
 instructions count past 1%, a paired ratio when the commits' 99% intervals do not overlap.
 
 Exit status: 0 no regression, 1 a regression, 2 the check could not run. Environment: MACHINE
-(asv machine name, default: hostname), ASV_CONFIG, FRESH=1 (measure again what is there),
-BRANCH_CHECK_BENCH (another ``--bench`` regex).
+(asv machine name, default: derived from the hardware), ASV_CONFIG, FRESH=1 (measure again
+what is there), BRANCH_CHECK_BENCH (another ``--bench`` regex).
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -68,13 +67,19 @@ def main(argv: list[str]) -> int:
     if base == head:
         print("branch_check: BASE and HEAD are the same commit", file=sys.stderr)
         return 2
-    machine = os.environ.get("MACHINE") or socket.gethostname()
     config = os.environ.get("ASV_CONFIG", str(REPO / "asv.conf.json"))
     env = {**os.environ, "BIRNN_BENCH_GRID": "quick"}
     python = sys.executable
     subprocess.run(["sh", str(REPO / "scripts" / "apt_install.sh"), "valgrind"], check=False)
-    if subprocess.run([python, str(REPO / "scripts" / "asv_machine.py"), machine]).returncode:
+    from analysis.asv_files import default_results_dir
+
+    named = subprocess.run([python, str(REPO / "scripts" / "asv_machine.py"),
+                            *([os.environ["MACHINE"]] if os.environ.get("MACHINE") else []),
+                            "--results", str(default_results_dir(config))],
+                           stdout=subprocess.PIPE, text=True)
+    if named.returncode:
         return 2
+    machine = named.stdout.strip().splitlines()[-1]
     skip = [] if os.environ.get("FRESH") == "1" else ["--skip-existing"]
     for commit in (base, head):
         print(f"branch_check: asv run of {commit[:8]} on {machine}", file=sys.stderr, flush=True)
@@ -85,8 +90,6 @@ def main(argv: list[str]) -> int:
         if code:
             print(f"branch_check: asv run of {commit[:8]} failed ({code})", file=sys.stderr)
             return 2
-    from analysis.asv_files import default_results_dir
-
     rows = verdicts(default_results_dir(config), machine, base, head)
     if rows.empty:
         print("branch_check: no series measured at both commits", file=sys.stderr)

@@ -38,12 +38,11 @@ run)
     device=${devices%%,*}
     started=$SECONDS
     export BIRNN_BENCH_DEVICES=$devices BIRNN_BENCH_GRID=${BIRNN_BENCH_GRID:-quick}
-    export MACHINE=${MACHINE:-$("$PY" -c 'import torch; print(torch.cuda.get_device_name(0).split()[-1].lower() if torch.cuda.is_available() else "cpu-rehearsal")')}
     {
         nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null || true
         "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(), "tf32 cudnn default", torch.backends.cudnn.allow_tf32)'
     } > "$OUT/versions.txt"
-    say "machine $MACHINE, devices $devices, grid $BIRNN_BENCH_GRID, budget ${budget}s: $(tr '\n' ' ' < "$OUT/versions.txt")"
+    say "machine ${MACHINE:-named from the hardware}, devices $devices, grid $BIRNN_BENCH_GRID, budget ${budget}s: $(tr '\n' ' ' < "$OUT/versions.txt")"
     skipped=()
     for group in ratios.PairedForward ratios.PairedTrainStep strategies.Error \
                  strategies.PeakMemory profiles.CudaCounts profiles.Profiles \

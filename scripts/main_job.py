@@ -4,45 +4,53 @@
 one invocation per benchmark group (paired ratios first: they decide), each saved when it ends,
 so an interrupted job keeps every finished group and a rerun measures only what is missing;
 ``birnn-bench report`` -> ``$REPORT_DIR/``. SIGINT/SIGTERM stop every process the step started.
+The terminal shows this job's own progress lines only; what asv and the other steps print goes
+to ``$REPORT_DIR/main_job.log``, named at the start.
 
-Environment: MACHINE (asv machine name, default: hostname), BIRNN_BENCH_GRID (quick | full |
-smoke), REPORT_DIR (default report/), FRESH=1 (measure again what this commit already has),
-ASV_CONFIG (another asv config, e.g. one whose results_dir is elsewhere), ASV_ARGS (extra
-``asv run`` arguments).
+Environment: MACHINE (asv machine name, default: derived from the hardware, see
+``birnn_bench.hardware``; a name whose results were measured on other hardware is refused),
+BIRNN_BENCH_GRID (quick | full | smoke), REPORT_DIR (default report/), FRESH=1 (measure again
+what this commit already has), ASV_CONFIG (another asv config, e.g. one whose results_dir is
+elsewhere), ASV_ARGS (extra ``asv run`` arguments).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import os
+import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-#: (what, asv benchmark class): the order a person waiting for an answer wants.
+#: (key, what, asv benchmark class): the order a person waiting for an answer wants.
 GROUPS = (
-    ("paired ratios, inference", "ratios.PairedForward"),
-    ("paired ratios, training step", "ratios.PairedTrainStep"),
-    ("correctness against the oracle", "strategies.Error"),
-    ("peak memory", "strategies.PeakMemory"),
-    ("op counts", "profiles.Profiles"),
-    ("CUDA kernels and host syncs", "profiles.CudaCounts"),
-    ("absolute times: inference", "strategies.Forward"),
-    ("absolute times: training step", "strategies.TrainStep"),
-    ("absolute times: extract step", "strategies.Extract"),
-    ("torch.compile against eager", "compiled.Compiled(Figures)?"),
-    ("environment", "strategies.Environment"),
+    ("paired-forward", "paired ratios, inference", "ratios.PairedForward"),
+    ("paired-train", "paired ratios, training step", "ratios.PairedTrainStep"),
+    ("errors", "correctness against the oracle", "strategies.Error"),
+    ("memory", "peak memory", "strategies.PeakMemory"),
+    ("ops", "op counts", "profiles.Profiles"),
+    ("cuda", "CUDA kernels and host syncs", "profiles.CudaCounts"),
+    ("time-forward", "absolute times: inference", "strategies.Forward"),
+    ("time-train", "absolute times: training step", "strategies.TrainStep"),
+    ("time-extract", "absolute times: extract step", "strategies.Extract"),
+    ("compiled", "torch.compile against eager", "compiled.Compiled(Figures)?"),
+    ("environment", "environment", "strategies.Environment"),
 )
 #: Deterministic but slow (one valgrind process, minutes): its own command, not the quick job.
-INSTRUCTIONS = ("instructions per call under callgrind", "instructions.Instructions")
+INSTRUCTIONS = ("instructions", "instructions per call under callgrind",
+                "instructions.Instructions")
+#: What asv prints for a point whose setup raised NotImplementedError (asv_runner 0.3).
+SKIPPED = re.compile(r"""asv: skipped: NotImplementedError\((['"])(.*)\1\)""")
 
 _running: subprocess.Popen | None = None
 
@@ -94,8 +102,8 @@ def _stop(signum: int, frame: object) -> None:
             time.sleep(0.2)
         if not alive():
             break
-    print(f"\nmain job: stopped by signal {signum}; finished groups are kept in results/, "
-          "run it again to measure the rest", file=sys.stderr, flush=True)
+    say(f"stopped by signal {signum}; finished groups are kept in results/, run it again to "
+        "measure the rest")
     sys.exit(128 + signum)
 
 
@@ -103,11 +111,16 @@ def say(message: str) -> None:
     print(f"[main job {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def run(command: list[str], env: dict[str, str]) -> int:
-    """One step in its own session, so that a signal can end all of it."""
+def run(command: list[str], env: dict[str, str], log: Path) -> int:
+    """One step in its own session (so that a signal can end all of it), its output appended
+    to ``log``."""
     global _running
-    _running = subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True)
-    code = _running.wait()
+    with log.open("a", encoding="utf-8") as out:
+        out.write(f"\n$ {shlex.join(command)}\n")
+        out.flush()
+        _running = subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True,
+                                    stdout=out, stderr=subprocess.STDOUT)
+        code = _running.wait()
     _running = None
     return code
 
@@ -128,6 +141,37 @@ def _tail(path: Path, done: threading.Event) -> None:
             return
 
 
+def not_measured(text: str) -> Counter:
+    """Why points were skipped (asv's ``skipped: NotImplementedError(...)`` lines in ``text``),
+    with the regime and strategy that open each reason left out: reason -> points."""
+    reasons: Counter = Counter()
+    for match in SKIPPED.finditer(text):
+        reason = match.group(2).rsplit(": ", 1)[-1]
+        reasons[reason] += 1
+    return reasons
+
+
+def results_dir() -> Path:
+    """asv's results folder (of ASV_CONFIG, else asv.conf.json)."""
+    from asv import util
+
+    config = Path(os.environ.get("ASV_CONFIG") or REPO / "asv.conf.json")
+    conf = util.load_json(str(config), js_comments=True)
+    return (config.parent / conf.get("results_dir", "results")).resolve()
+
+
+def written_problems(report: Path, written: set[str]) -> tuple[list[str], int]:
+    """The report's problems about results files this run wrote, and how many others it has."""
+    try:
+        with (report / "problems.csv").open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError:
+        return [], 0
+    ours = [f"{row['severity']}: {row['file']}: {row['problem']}" for row in rows
+            if any(row.get("file", "").endswith(name) for name in written)]
+    return ours, len(rows) - len(ours)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -136,28 +180,55 @@ def main() -> int:
     parser.add_argument("--instructions", action="store_true",
                         help="run only the instruction counts (callgrind; about 10 minutes on "
                         "2 cores) instead of the quick groups, then the report")
+    keys = [key for key, _, _ in GROUPS]
+    parser.add_argument("--groups", metavar="KEY[,KEY...]",
+                        help=f"run only these benchmark groups, in the usual order: "
+                        f"{', '.join(keys)} (default: all)")
     args = parser.parse_args()
+    chosen = keys if args.groups is None else [k.strip() for k in args.groups.split(",")]
+    unknown = sorted(set(chosen) - set(keys)) or ([] if chosen else ["(none)"])
+    if unknown:
+        parser.error(f"--groups: {', '.join(unknown)}: expected keys among {', '.join(keys)}")
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    machine = os.environ.get("MACHINE") or socket.gethostname()
-    report = os.environ.get("REPORT_DIR", "report")
+    report = Path(os.environ.get("REPORT_DIR", "report"))
+    report = report if report.is_absolute() else REPO / report
+    report.mkdir(parents=True, exist_ok=True)
+    log = report / "main_job.log"
+    log.write_text("", encoding="utf-8")
     env = {**os.environ, "BIRNN_BENCH_GRID": os.environ.get("BIRNN_BENCH_GRID", "quick"),
            "ASV_PYTHONPATH": str(REPO)}
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, check=True,
                             capture_output=True, text=True).stdout.strip()
     started = time.perf_counter()
+    since = time.time()
     python = sys.executable
+    say(f"what asv and every step print goes to {log}")
     if args.instructions and run(["sh", str(REPO / "scripts" / "apt_install.sh"), "valgrind"],
-                                 env):
+                                 env, log):
         say("valgrind could not be installed: the instruction counts will show as n/a")
+    results = results_dir()
+    named = subprocess.run([python, str(REPO / "scripts" / "asv_machine.py"),
+                            *([os.environ["MACHINE"]] if os.environ.get("MACHINE") else []),
+                            "--results", str(results)], cwd=REPO, env=env,
+                           capture_output=True, text=True)
+    with log.open("a", encoding="utf-8") as out:
+        out.write(named.stderr)
+    if named.returncode:
+        for line in named.stderr.splitlines():
+            if line.startswith("error:"):
+                say(line)
+        say(f"stopped before any work (see {log})")
+        return 2
+    machine = named.stdout.strip().splitlines()[-1]
+    say(f"machine {machine}: {named.stderr.strip().splitlines()[-1]}")
     say("1/3 correctness matrix: birnn-bench check")
     if run([python, "-m", "birnn_bench.cli", "check", "--quiet", "--json",
-            f"{report}/check.json"], env):
+            str(report / "check.json")], env, log):
+        say(f"the check failed (see {log})")
         return 1
-    say(f"2/3 asv, {env['BIRNN_BENCH_GRID']} grid, machine {machine}, commit {commit[:8]}: "
-        "one asv run per benchmark group, each saved when it ends")
-    if run([python, str(REPO / "scripts" / "asv_machine.py"), machine], env):
-        return 1
+    say(f"2/3 asv, {env['BIRNN_BENCH_GRID']} grid, commit {commit[:8]}: one asv run per "
+        "benchmark group, each saved when it ends")
     progress = Path(tempfile.mkdtemp(prefix="birnn-progress-")) / "paired.log"
     env["BIRNN_BENCH_PROGRESS"] = str(progress)
     done = threading.Event()
@@ -169,26 +240,45 @@ def main() -> int:
     cuda = subprocess.run([python, "-c", "import torch; print(bool(torch.version.cuda))"],
                           capture_output=True, text=True).stdout.strip() == "True"
     groups = [INSTRUCTIONS] if args.instructions else \
-        [g for g in GROUPS if cuda or g[1] != "profiles.CudaCounts"]
-    failed = []
-    for index, (what, name) in enumerate(groups, start=1):
-        group_start = time.perf_counter()
+        [g for g in GROUPS if g[0] in chosen and (cuda or g[0] != "cuda")]
+    failed, skipped = [], Counter()
+    for index, (_, what, name) in enumerate(groups, start=1):
+        group_start, offset = time.perf_counter(), log.stat().st_size
         say(f"  [{index}/{len(groups)}] {what} ({name})")
         code = run([python, "-m", "asv", "run", "--python=same", f"--set-commit-hash={commit}",
                     "--machine", machine, "--record-samples", "--show-stderr",
-                    "--bench", f"^{name}\\.", *extra], env)
+                    "--bench", f"^{name}\\.", *extra], env, log)
+        with log.open(encoding="utf-8", errors="replace") as handle:
+            handle.seek(offset)
+            reasons = not_measured(handle.read())
+        skipped += reasons
         if code:
             failed.append(name)
+        na = f", {sum(reasons.values())} points n/a" if reasons else ""
         say(f"  [{index}/{len(groups)}] {what}: {'FAILED' if code else 'saved'} in "
-            f"{time.perf_counter() - group_start:.0f} s ({time.perf_counter() - started:.0f} s "
-            "so far)")
+            f"{time.perf_counter() - group_start:.0f} s{na} ({time.perf_counter() - started:.0f} "
+            "s so far)")
     done.set()
+    if skipped:
+        say(f"{sum(skipped.values())} points not measured on this machine, as expected: "
+            + "; ".join(f"{reason} ({n})" for reason, n in skipped.most_common())
+            + f" (see {log})")
     say(f"3/3 analysis report -> {report}/")
     deploy = sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("deploy-*.json"))
-    code = run([python, "-m", "birnn_bench.cli", "report", "--out", report, "--check",
-                f"{report}/check.json", *config, *(["--deploy", *deploy] if deploy else [])], env)
-    say(f"done in {time.perf_counter() - started:.0f} s; open {report}/index.html"
-        + (f"; asv groups that failed: {', '.join(failed)}" if failed else ""))
+    code = run([python, "-m", "birnn_bench.cli", "report", "--out", str(report), "--check",
+                str(report / "check.json"), *config,
+                *(["--deploy", *deploy] if deploy else [])], env, log)
+    written = {p.name for p in (results / machine).glob("*.json")
+               if p.name != "machine.json" and p.stat().st_mtime >= since}
+    ours, others = written_problems(report, written)
+    for line in ours:
+        say(f"report: {line}")
+    if others:
+        say(f"{others} note(s) on other results files: see {report / 'index.html'}, Problems")
+    if code:
+        say(f"the report failed (see {log})")
+    say(f"done in {time.perf_counter() - started:.0f} s; open {report / 'index.html'}"
+        + (f"; asv groups that failed: {', '.join(failed)} (see {log})" if failed else ""))
     return 1 if code or failed else 0
 
 

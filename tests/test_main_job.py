@@ -1,20 +1,27 @@
 """The main job on the smoke grid: interrupted (SIGINT, then SIGTERM) after a benchmark group, it
-keeps what finished, leaves no process behind, and a rerun completes the rest."""
+keeps what finished, leaves no process behind, and a rerun completes the rest; the terminal shows
+its own progress lines only (asv's output goes to the log it names); a machine name that holds
+other hardware's results is refused before any work. Three groups stand for all eleven (the
+loop is the same; the session's smoke run measures every group for real)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO, load_asv_conf
+from tests.conftest import REPO, load_asv_conf, load_script
 
 SCRIPT = REPO / "scripts" / "main_job.py"
+GROUPS = ["--groups", "paired-forward,paired-train,environment"]
+#: Every line the job prints: its own progress.
+PROGRESS = re.compile(r"^\[main job \d\d:\d\d:\d\d\] ")
 
 
 def _environment(tmp_path: Path) -> dict[str, str]:
@@ -32,7 +39,8 @@ def _environment(tmp_path: Path) -> dict[str, str]:
 def _stop_after(groups: int, env: dict[str, str], sig: int, log: Path) -> int:
     """Runs the main job and sends ``sig`` once ``groups`` groups have been saved."""
     with log.open("w") as out:
-        job = subprocess.Popen([sys.executable, str(SCRIPT)], cwd=REPO, env=env, stdout=out,
+        job = subprocess.Popen([sys.executable, str(SCRIPT), *GROUPS], cwd=REPO, env=env,
+                               stdout=out,
                                stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and job.poll() is None:
@@ -91,14 +99,53 @@ def test_interrupted_main_job_keeps_finished_groups_and_resumes(tmp_path: Path) 
     time.sleep(1)
     assert _survivors(tmp_path) == []
 
-    third = subprocess.run([sys.executable, str(SCRIPT)], cwd=REPO, env=env,
+    third = subprocess.run([sys.executable, str(SCRIPT), *GROUPS], cwd=REPO, env=env,
                            capture_output=True, text=True, timeout=900)
     assert third.returncode == 0, third.stderr[-3000:]
     groups = {name.split(".")[1] for name in _results(tmp_path)}
-    assert {"PairedForward", "PairedTrainStep", "Error", "PeakMemory", "Profiles", "Forward",
-            "TrainStep", "Extract", "Environment"} <= groups
+    assert groups == {"PairedForward", "PairedTrainStep", "Environment"}
     assert (tmp_path / "report" / "index.html").is_file()
     assert "[paired forward" not in third.stderr  # nothing measured twice
+
+    # The terminal: the job's own lines, each on a line of its own, few; asv's go to the log.
+    log = tmp_path / "report" / "main_job.log"
+    for printed in ((tmp_path / "first.log").read_text(), (tmp_path / "second.log").read_text(),
+                    third.stdout + third.stderr):
+        lines = [line for line in printed.splitlines() if line.strip()]
+        assert lines and all(PROGRESS.match(line) for line in lines), printed[-3000:]
+        assert len(lines) <= 150
+        assert f"goes to {log}" in lines[0]
+    assert "Running 1 total benchmarks" in log.read_text()
+
+
+def test_a_name_that_holds_other_hardware_is_refused_before_any_work(tmp_path: Path) -> None:
+    env = {**_environment(tmp_path), "MACHINE": "forged"}
+    forged = tmp_path / "results" / "forged"
+    forged.mkdir(parents=True)
+    (forged / "machine.json").write_text(json.dumps({
+        "machine": "forged", "cpu": "Imaginary CPU 9000", "num_cpu": "2", "version": 1}))
+    done = subprocess.run([sys.executable, str(SCRIPT)], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "error: MACHINE=forged:" in done.stderr
+    assert "CPU model: Imaginary CPU 9000 recorded" in done.stderr
+    assert "Use MACHINE=" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "report" / "check.json").exists()  # nothing ran
+    assert sorted(p.name for p in forged.iterdir()) == ["machine.json"]
+
+
+def test_points_not_measured_are_summed_by_reason() -> None:
+    job = load_script(SCRIPT, "main_job_under_test")
+    text = ("asv: skipped: NotImplementedError('cpu-gru-L1-B1-T32-H128-equal-float32 / hn_index:"
+            " not measured on this machine') \n"
+            "asv: skipped: NotImplementedError('cpu-lstm-L1-B1-T32-H128-equal-float32 / x: not "
+            "measured on this machine') \n"
+            'asv: skipped: NotImplementedError("cpu-lstm-L2-B16-T512-H128-skewed-float32: the '
+            "training step is not measured in this regime on this grid\") \n"
+            "[100.00%] ··· strategies.Forward.time_forward  ok\n")
+    assert job.not_measured(text) == {
+        "not measured on this machine": 2,
+        "the training step is not measured in this regime on this grid": 1}
 
 
 def test_a_step_forked_but_not_yet_recorded_is_stopped_too(tmp_path: Path) -> None:

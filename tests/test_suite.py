@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import subprocess
@@ -159,6 +160,34 @@ def test_peak_bytes_repeat_exactly_across_processes() -> None:
     assert all(v > 0 for v in peaks.values())
     # Packing keeps only valid steps: on skewed lengths it allocates less than a padded run.
     assert peaks["hn_index"] < peaks["padded_gather"]
+
+
+def test_the_committed_benchmarks_json_is_what_the_suite_writes(tmp_path) -> None:
+    """asv rewrites ``results/benchmarks.json`` on every run: a stale committed copy shows up as
+    a modified tracked file after the main job (and misleads the dashboard). A run of one tiny
+    benchmark of the quick CPU grid writes it afresh; it must equal the committed one."""
+    from tests.conftest import load_asv_conf
+
+    conf = load_asv_conf(REPO / "asv.conf.json")
+    conf.update(repo=str(REPO), benchmark_dir=str(REPO / "benchmarks"),
+                results_dir=str(tmp_path / "results"), html_dir=str(tmp_path / "html"),
+                env_dir=str(tmp_path / "env"))
+    config = tmp_path / "asv.conf.json"
+    config.write_text(json.dumps(conf))
+    env = {**os.environ, "HOME": str(tmp_path), "ASV_PYTHONPATH": str(REPO),
+           "BIRNN_BENCH_GRID": "quick", "BIRNN_BENCH_DEVICES": "cpu"}
+    asv = [sys.executable, "-m", "asv"]
+    subprocess.run([*asv, "machine", "--yes", "--machine", "fresh"], cwd=tmp_path, env=env,
+                   check=True, capture_output=True)
+    done = subprocess.run([*asv, "run", "--python=same", f"--set-commit-hash={head_commit()}",
+                           "--config", str(config), "--machine", "fresh",
+                           "--bench", r"^strategies\.Environment\."], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    written = json.loads((tmp_path / "results" / "benchmarks.json").read_text())
+    committed = json.loads((REPO / "results" / "benchmarks.json").read_text())
+    assert written == committed, "results/benchmarks.json is stale: commit the one asv writes " \
+        "(python3 -m asv run --python=same ... rewrites it)"
 
 
 def test_asv_check_passes() -> None:
