@@ -14,7 +14,7 @@ import pandas as pd
 from analysis.load import extra_params
 from analysis.paired import MODES
 from analysis.tables import plain, tolerance_of
-from birnn_bench.compare import Interval
+from birnn_bench.compare import Interval, change
 
 RATIO, DETERMINISTIC, ABSOLUTE = "ratio", "deterministic", "absolute"
 #: Deterministic counts and sizes: metric -> what the report calls it.
@@ -45,15 +45,12 @@ COLUMNS = ["machine", "env", "device_name", "kind", "quantity", "benchmark", "re
            "strategy", "variant", "commit", "date", "value", "low", "high"]
 
 
-def interval_change(before: tuple[float, float, float], now: tuple[float, float, float]) -> str:
-    """"slower" / "faster" / "tied": ``now`` = (ratio, low, high) against ``before``'s, by
-    ``Interval.verdict`` on the conservative interval of their quotient (apart iff the two
-    99% intervals do not overlap)."""
-    b_ratio, b_low, b_high = before
-    ratio, low, high = now
-    if not all(np.isfinite(v) and v > 0 for v in (b_ratio, b_low, b_high, ratio, low, high)):
-        return "tied"
-    return Interval(ratio / b_ratio, low / b_high, high / b_low).verdict
+def interval_change(before: tuple[float, float, float], now: tuple[float, float, float],
+                    tolerance: float = 0.0) -> str:
+    """"slower" / "faster" / "tied": ``now`` = (ratio, low, high) against ``before``'s, by the
+    project's rule across commits (``compare.change``: the quotient's conservative interval
+    beyond 1 +- ``tolerance``, the process-level A/A)."""
+    return change(Interval(*before), Interval(*now), tolerance)
 
 
 def _variant(rows: pd.DataFrame) -> pd.Series:

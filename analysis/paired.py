@@ -15,7 +15,7 @@ from collections.abc import Collection
 
 import pandas as pd
 
-from birnn_bench.compare import Interval
+from birnn_bench.compare import Interval, verdict
 from birnn_bench.oracle import tolerance
 from birnn_bench.recommend import Ranked, choose
 from birnn_bench.strategies import BASELINE, STRATEGIES
@@ -84,16 +84,12 @@ def grid(df: pd.DataFrame, safe: Collection[str], baseline: str = BASELINE) -> p
     flags ``fastest_correct``, ``tied_with_fastest``, ``recommended``, ``floor``."""
     found = latest(ratios(df))
     if found.empty:
-        return found.assign(error=[], correct=[], safe=[], verdict=[], aa_ratio=[], aa_low=[],
-                            aa_high=[], fastest_correct=[], tied_with_fastest=[],
-                            recommended=[], floor=[])
+        return found.assign(error=[], correct=[], safe=[], aa_ratio=[], aa_low=[], aa_high=[],
+                            resolved=[], verdict=[], fastest_correct=[],
+                            tied_with_fastest=[], recommended=[], floor=[])
     found = found.merge(errors(df), on=["machine", "commit", "regime", "strategy"], how="left")
     found["correct"] = found["correct"].fillna(False).astype(bool)
     found["safe"] = found["strategy"].isin(list(safe))
-    found["verdict"] = [
-        "A/A" if name == baseline else Interval(r, lo, hi).verdict
-        for name, r, lo, hi in zip(found["strategy"], found["ratio"], found["low"],
-                                   found["high"], strict=True)]
     # The baseline's row holds its A/A (the resolution): kept as aa_*; as a strategy it IS the
     # reference, 1 by definition, and is ranked as such (a noisy A/A of 0.85 is no speed-up).
     is_base = found["strategy"] == baseline
@@ -110,6 +106,14 @@ def grid(df: pd.DataFrame, safe: Collection[str], baseline: str = BASELINE) -> p
 
 def _decide(group: pd.DataFrame, baseline: str) -> pd.DataFrame:
     group = group.copy()
+    aa = group[group["strategy"] == baseline]
+    resolution = (Interval(*aa[["aa_ratio", "aa_low", "aa_high"]].iloc[0].astype(float))
+                  if not aa.empty else None)
+    group["resolved"] = resolution is not None and resolution.resolves
+    group["verdict"] = [
+        "A/A" if name == baseline else verdict(Interval(r, lo, hi), resolution)
+        for name, r, lo, hi in zip(group["strategy"], group["ratio"], group["low"],
+                                   group["high"], strict=True)]
     correct = group[group["correct"]]
     fastest = correct.loc[correct["ratio"].idxmin()] if not correct.empty else None
     group["fastest_correct"] = group["tied_with_fastest"] = False
@@ -119,7 +123,7 @@ def _decide(group: pd.DataFrame, baseline: str) -> pd.DataFrame:
             & (group["high"] >= fastest["low"]) & ~group["fastest_correct"]
     ranked = [Ranked(strategy=row.strategy, correct=bool(row.correct),
                      safe=bool(row.safe and row.correct), max_abs_error=float("nan"),
-                     ratio=Interval(row.ratio, row.low, row.high))
+                     ratio=Interval(row.ratio, row.low, row.high), verdict=row.verdict)
               for row in group.itertuples()]
     chosen = choose(ranked, baseline) if any(r.safe for r in ranked) else None
     group["recommended"] = group["strategy"] == chosen
@@ -148,6 +152,6 @@ def recommendations(g: pd.DataFrame) -> pd.DataFrame:
                    fastest_ratio=top["ratio"], fastest_safe=bool(top["safe"]),
                    floor=floor["strategy"], floor_ratio=floor["ratio"],
                    floor_correct=bool(floor["correct"]), floor_safe=bool(floor["safe"]),
-                   aa_low=aa["aa_low"], aa_high=aa["aa_high"])
+                   aa_low=aa["aa_low"], aa_high=aa["aa_high"], resolved=bool(first["resolved"]))
         rows.append(row)
     return pd.DataFrame(rows)

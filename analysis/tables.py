@@ -11,7 +11,7 @@ import pandas as pd
 
 from analysis.format import strategy_order
 from analysis.paired import REGIME_COLUMNS, regime_label
-from birnn_bench.compare import Interval
+from birnn_bench.compare import Interval, verdict
 from birnn_bench.oracle import TOLERANCES
 from birnn_bench.strategies import BASELINE, STRATEGIES
 from birnn_bench.workload import DTYPES
@@ -138,7 +138,8 @@ def relative(df: pd.DataFrame, metric: str, verdicts: pd.DataFrame,
 def compiled(df: pd.DataFrame) -> pd.DataFrame:
     """``torch.compile`` against eager (``compiled.Compiled``) of the newest runs: asv's medians
     (separate processes), ratio = compiled / eager with the conservative interval of asv's two
-    99% intervals, its ``Interval.verdict``, the compile time and the compiled output's error."""
+    99% intervals, its verdict by the one rule (unpaired: "unresolved"), the compile time and
+    the compiled output's error."""
     cols = [*DEVICE, "regime", "label", "strategy", "eager_s", "compiled_s", "ratio", "low",
             "high", "verdict", "compile_s", "error", "correct", "commit"]
     if "compile" not in df.columns:
@@ -162,8 +163,11 @@ def compiled(df: pd.DataFrame) -> pd.DataFrame:
     out["ratio"] = out["compiled_s"] / out["eager_s"]
     out["low"] = (out["c_low"] / out["e_high"]).where(decided, 0.0)
     out["high"] = (out["c_high"] / out["e_low"]).where(decided, np.inf)
-    out["verdict"] = [Interval(r, lo, hi).verdict if ok else "undecided" for r, lo, hi, ok in
-                      zip(out["ratio"], out["low"], out["high"], decided, strict=True)]
+    # Separate processes, no A/A of their own: the one rule (compare.verdict) decides nothing
+    # here; the interval is shown, the verdict says why it is not a decision.
+    out["verdict"] = [verdict(Interval(r, lo, hi), None) if ok else "undecided"
+                      for r, lo, hi, ok in zip(out["ratio"], out["low"], out["high"], decided,
+                                               strict=True)]
     for metric, name in ((COMPILE_SECONDS, "compile_s"), (COMPILED_ERROR, "error")):
         out = out.merge(side(metric, "compile", {"value": name}), on=keys, how="left")
     out["correct"] = (out["error"] <= out["dtype"].map(tolerance_of)).fillna(False)

@@ -35,6 +35,9 @@ if torch.version.cuda is None:
 REGIMES = regimes.by_id()
 PARAM_NAMES = ["regime", "strategy"]
 PARAMS = [list(REGIMES), list(STRATEGIES)]
+#: For figures per regime only, or per strategy only.
+REGIME_PARAMS, REGIME_NAMES = [PARAMS[0]], [PARAM_NAMES[0]]
+STRATEGY_PARAMS, STRATEGY_NAMES = [PARAMS[1]], [PARAM_NAMES[1]]
 #: A file to append progress lines to (asv shows a setup_cache's output only when it ends).
 PROGRESS_ENV = "BIRNN_BENCH_PROGRESS"
 _CACHE = {}

@@ -3,7 +3,7 @@ classes over ``birnn_bench.bench.BenchCase``. Deterministic figures are computed
 in one process (``common.measure_all``); timings get a process each."""
 
 from . import environment
-from .common import Bulk, Timed, measure_all, pin
+from .common import STRATEGY_NAMES, STRATEGY_PARAMS, Bulk, Timed, measure_all, pin
 
 
 class Extract(Timed):
@@ -95,3 +95,40 @@ class Environment:
 
     def track_threads(self, *params):
         return pin()
+
+
+def _matrix_failures():
+    """strategy -> conditions of the correctness matrix (``birnn-bench check``'s default grid)
+    it fails; None for a commit that predates the check."""
+    try:
+        from birnn_bench import check
+    except ImportError:
+        return None
+    pin()
+    rows = check.run_check(check.check_specs())
+    return {name: info["total"] - info["passed"] for name, info in check.summarize(rows).items()}
+
+
+class Correctness:
+    """Conditions of the whole correctness matrix each strategy fails (0: safe, the only ones
+    ever recommended), so that results carry what is safe: the report of any results tree
+    recommends without a separate check file. Deterministic."""
+
+    params = STRATEGY_PARAMS
+    param_names = STRATEGY_NAMES
+    unit = "conditions failed"
+    timeout = 600
+
+    def setup_cache(self):
+        return _matrix_failures()
+
+    setup_cache.timeout = 600
+
+    def setup(self, cache, strategy):
+        if cache is None:
+            raise NotImplementedError("this commit predates birnn_bench.check")
+        if strategy not in cache:
+            raise NotImplementedError(f"this commit has no strategy {strategy!r}")
+
+    def track_conditions_failed(self, cache, strategy):
+        return cache[strategy]

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from birnn_bench import compare, measure
+from birnn_bench import compare, measure, resolution
 from birnn_bench._rnn import extract_dims
 from birnn_bench.oracle import error_against_oracle
 from birnn_bench.strategies import BASELINE, STRATEGIES, States
@@ -90,17 +90,20 @@ class BenchCase:
 def compare_strategies(spec: WorkloadSpec, names: Sequence[str], mode: str = "forward", *,
                        baseline: str = BASELINE, workload: Workload | None = None,
                        extra: dict[str, Callable[[], object]] | None = None,
-                       **engine: object) -> compare.Comparison:
+                       slowed: bool = False, **engine: object) -> compare.Comparison:
     """The paired comparison (``compare.compare``) of ``names`` and the baseline on ``workload``
     (else built from ``spec``), CUDA synchronised around each block. Every strategy reads the SAME
     rnn, x and lengths (a copy each: where they lay in memory moved a strategy by 1-2%). ``extra``
-    adds candidates that are not strategies."""
+    adds candidates that are not strategies; ``slowed`` adds the baseline slowed by a known 5%
+    (``resolution.slowed_copy``), named ``baseline + resolution.SLOWED_SUFFIX``."""
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     workload = workload if workload is not None else build(spec)
     wanted = list(dict.fromkeys([baseline, *names]))
     calls = {name: BenchCase(spec, name, workload).call(mode) for name in wanted}
-    calls.update(extra or {})
     sync = (lambda: torch.cuda.synchronize(spec.device)) \
         if torch.device(spec.device).type == "cuda" else None
+    if slowed:
+        calls[baseline + resolution.SLOWED_SUFFIX] = resolution.slowed_copy(calls[baseline], sync)
+    calls.update(extra or {})
     return compare.compare(calls, baseline, sync=sync, **engine)  # type: ignore[arg-type]

@@ -3,16 +3,20 @@
 Candidates of ONE workload are timed in one process, in short interleaved blocks in a shuffled
 order, and each candidate's time is divided by the baseline's time of the same round (machine
 drift cancels). The estimate is the median of those per-round ratios with a distribution-free
-99% interval; the baseline against itself in the same rounds (A/A) gives the resolution. A ratio
-is significant when its interval excludes 1 (``Interval.significant``), nowhere else. No global
-state changes here: callers pin threads and precision (``measure.pinned``)."""
+99% interval; the baseline against itself in the same rounds (A/A) gives the resolution.
+
+The one rule (``verdict``): a comparison is *resolved* when its A/A is not significant and its
+half-width is within ``RESOLVED`` (the engine could tell a few-percent difference); then a ratio
+whose interval excludes 1 is faster or slower, any other is tied; an unresolved comparison
+decides nothing ("unresolved"). No global state changes here: callers pin threads and precision
+(``measure.pinned``)."""
 
 from __future__ import annotations
 
 import math
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +26,18 @@ MIN_ROUNDS = 8
 #: Rounds after which the 99% interval runs from the 3rd to the 14th value, so one or two
 #: disturbed rounds no longer move it. The suite and the resolution check use it.
 ROBUST_ROUNDS = 16
-#: Stop once every interval's half-width is within this fraction of its estimate, or within
-#: DECIDED_TARGET for a candidate already significantly apart from the baseline.
+#: A comparison whose A/A half-width exceeds this could not tell a few-percent difference: it
+#: decides nothing (``verdict``). A 5% slowdown stands clear of an A/A this narrow.
+RESOLVED = 0.02
+#: A candidate stops once its half-width is within TARGET, or within DECIDED_TARGET when it is
+#: significantly apart from the baseline; the A/A once it is within AA_TARGET (under RESOLVED,
+#: so that an A/A centred a little off 1 still resolves).
 TARGET = 0.02
 DECIDED_TARGET = 0.05
+AA_TARGET = 0.015
+#: A candidate whose interval lies beyond 1 +- CLEAR is decided whatever its width (a 3x
+#: strategy needs no +-2% to be called slower): its rounds go to the open decisions.
+CLEAR = 2 * RESOLVED
 #: A block is repeated calls of one candidate lasting about this long (on the 2-core box 2 ms
 #: blocks over 200 rounds resolved 3%; 20 ms blocks did not).
 BLOCK_SECONDS = 0.002
@@ -55,10 +67,24 @@ class Interval:
         return (self.high - self.low) / 2 / self.estimate
 
     @property
-    def verdict(self) -> str:
-        if not self.significant:
-            return "tied"
-        return "faster" if self.high < 1.0 else "slower"
+    def clear(self) -> bool:
+        """Significant beyond doubt: the interval lies outside 1 +- ``CLEAR``."""
+        return self.low > 1.0 + CLEAR or self.high < 1.0 - CLEAR
+
+    @property
+    def resolves(self) -> bool:
+        """As an A/A: not significant, and narrow enough (``RESOLVED``) to tell a few percent."""
+        return not self.significant and self.half_width <= RESOLVED * (1 + 1e-9)  # round-off
+
+
+def verdict(ratio: Interval, resolution: Interval | None) -> str:
+    """The one rule: "unresolved" when the A/A (``resolution``) could not tell (missing, wide or
+    itself significant); else "faster" / "slower" when the interval excludes 1, else "tied"."""
+    if resolution is None or not resolution.resolves:
+        return "unresolved"
+    if not ratio.significant:
+        return "tied"
+    return "faster" if ratio.high < 1.0 else "slower"
 
 
 def median_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
@@ -81,6 +107,20 @@ def median_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> 
     return Interval(middle, ordered[k - 1], ordered[n - k])
 
 
+def change(before: Interval, now: Interval, tolerance: float = 0.0) -> str:
+    """The rule across commits (two processes, so no A/A of their own): "slower" / "faster" when
+    the conservative interval of ``now / before`` lies beyond 1 +- ``tolerance``, the
+    process-level A/A (how far the same code's ratio moves from one process to the next); else
+    "tied". Undecided intervals (0 or infinite bounds) are "tied"."""
+    values = (before.estimate, before.low, before.high, now.estimate, now.low, now.high)
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        return "tied"
+    low, high = now.low / before.high, now.high / before.low
+    if low > 1.0 + tolerance:
+        return "slower"
+    return "faster" if high < 1.0 - tolerance else "tied"
+
+
 @dataclass(frozen=True)
 class PairedRatio:
     """One candidate's time over the baseline's, taken per round."""
@@ -90,6 +130,7 @@ class PairedRatio:
     seconds: float  # median time of one call over the rounds it ran in
     rounds: int
     calls_per_block: int
+    baseline_seconds: float  # the baseline's median time over the SAME rounds
 
 
 @dataclass(frozen=True)
@@ -102,6 +143,16 @@ class Comparison:
     stopped: str  # "target": every interval narrow enough; "budget"; "max_rounds"
     confidence: float = CONFIDENCE
     settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resolved(self) -> bool:
+        return self.resolution.resolves
+
+    def verdict(self, name: str) -> str:
+        """``name``'s verdict against the baseline by the one rule; "A/A" for the baseline."""
+        if name == self.baseline:
+            return "A/A"
+        return verdict(self.ratios[name].ratio, self.resolution)
 
 
 def time_block(fn: Callable[[], object], number: int, clock: Clock,
@@ -117,23 +168,27 @@ def time_block(fn: Callable[[], object], number: int, clock: Clock,
 
 def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
             target: float = TARGET, decided_target: float = DECIDED_TARGET,
-            budget_s: float = 10.0, block_s: float = BLOCK_SECONDS, blocks: int = BLOCKS,
+            aa_target: float = AA_TARGET, budget_s: float = 10.0,
+            block_s: float = BLOCK_SECONDS, blocks: int = BLOCKS,
             min_rounds: int = MIN_ROUNDS, max_rounds: int = 2000, seed: int = 0,
             confidence: float = CONFIDENCE, clock: Clock = time.perf_counter,
-            sync: Callable[[], None] | None = None,
+            sync: Callable[[], None] | None = None, brief: Collection[str] = (),
             progress: Callable[[int, int, float], None] | None = None) -> Comparison:
     """Times ``candidates`` (name -> zero-argument call) against ``candidates[baseline]``.
 
-    Every round runs ``blocks`` blocks of each undecided candidate, the baseline and the A/A in a
-    shuffled order. After ``min_rounds`` a candidate within ``target`` (or ``decided_target`` and
-    clear of 1) drops out; the comparison stops when all have, when ``budget_s`` is spent
-    (checked after ``min_rounds`` only), or after ``max_rounds``. ``sync`` runs around each block;
-    ``progress`` is told (rounds done, candidates still running, seconds) after each round."""
+    Every round runs ``blocks`` blocks of each open candidate, the baseline and the A/A in a
+    shuffled order. After ``min_rounds`` a candidate leaves once decided: within ``target``,
+    within ``decided_target`` and significant, or clear of 1 beyond ``CLEAR``; a ``brief`` one
+    (e.g. wrong on this workload: its ratio is shown, never decided) leaves then in any case;
+    the A/A leaves once within ``aa_target``. So the rounds go where a decision is still open.
+    The comparison stops when all have left, when ``budget_s`` is spent (checked after
+    ``min_rounds`` only), or after ``max_rounds``. ``sync`` runs around each block; ``progress``
+    is told (rounds done, candidates still running, seconds) after each round."""
     if baseline not in candidates:
         raise ValueError(f"baseline: {baseline!r} is not among the candidates "
                          f"{sorted(candidates)}")
     for name, value in (("target", target), ("decided_target", decided_target),
-                        ("budget_s", budget_s), ("block_s", block_s)):
+                        ("aa_target", aa_target), ("budget_s", budget_s), ("block_s", block_s)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
     if not isinstance(blocks, int) or blocks < 1:
@@ -153,6 +208,8 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
     number[aa] = number[baseline]
     times: dict[str, list[float]] = {name: [] for name in calls}
     ratios: dict[str, list[float]] = {name: [] for name in calls if name != baseline}
+    # The rounds each entry ran in, so that its time sits beside the baseline's of those rounds.
+    ran_in: dict[str, list[int]] = {name: [] for name in calls}
     active = [name for name in candidates if name != baseline]
     rng = random.Random(seed)
     stopped, aa_open = "max_rounds", True
@@ -167,14 +224,15 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
             this_round[name] = min(seconds, this_round.get(name, math.inf))
         for name, seconds in this_round.items():
             times[name].append(seconds)
+            ran_in[name].append(rounds - 1)
             if name != baseline:
                 ratios[name].append(seconds / this_round[baseline])
         if rounds >= min_rounds:
             intervals = {name: median_interval(ratios[name], confidence) for name in active}
             active = [name for name, ratio in intervals.items()
-                      if ratio.half_width > target
+                      if name not in brief and ratio.half_width > target and not ratio.clear
                       and not (ratio.significant and ratio.half_width <= decided_target)]
-            aa_open = median_interval(ratios[aa], confidence).half_width > target
+            aa_open = median_interval(ratios[aa], confidence).half_width > aa_target
             if not active and not aa_open:
                 stopped = "target"
                 break
@@ -184,15 +242,20 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
         if progress is not None:
             progress(rounds, len(active), clock() - started)
 
+    def median(values: Sequence[float]) -> float:
+        return median_interval(values, confidence).estimate
+
     def paired(name: str, key: str) -> PairedRatio:
+        base = [times[baseline][i] for i in ran_in[key]]
         return PairedRatio(name=name, ratio=median_interval(ratios[key], confidence),
-                           seconds=median_interval(times[name], confidence).estimate,
-                           rounds=len(ratios[key]), calls_per_block=number[name])
+                           seconds=median(times[name]), rounds=len(ratios[key]),
+                           calls_per_block=number[name], baseline_seconds=median(base))
 
     results = {name: paired(name, aa if name == baseline else name) for name in candidates}
     return Comparison(
         baseline=baseline, resolution=results[baseline].ratio, ratios=results, rounds=rounds,
         seconds=clock() - started, stopped=stopped, confidence=confidence,
-        settings={"target": target, "decided_target": decided_target, "budget_s": budget_s,
+        settings={"target": target, "decided_target": decided_target, "aa_target": aa_target,
+                  "budget_s": budget_s, "brief": sorted(brief),
                   "block_s": block_s, "blocks": blocks, "min_rounds": min_rounds,
                   "max_rounds": max_rounds, "seed": seed})

@@ -34,11 +34,10 @@ class Ranked:
     seconds: float | None = None  # median time of one call
     rounds: int = 0
     excluded: str = ""  # why a correct strategy was not timed (a failed --require)
-
-    @property
-    def verdict(self) -> str:
-        """Against the baseline, by the one rule (``compare.Interval.verdict``)."""
-        return self.ratio.verdict if self.ratio is not None else ""
+    #: Against the baseline, by the one rule (``compare.verdict``: the ratio's interval and the
+    #: comparison's A/A); "A/A" for the baseline itself, "" when not timed.
+    verdict: str = ""
+    baseline_seconds: float | None = None  # the baseline's time over the same rounds
 
 
 @dataclass(frozen=True)
@@ -60,11 +59,17 @@ class Recommendation:
         ratio = self._row(self.choice).ratio
         if ratio is not None and self.choice != self.baseline:  # chosen: significantly faster
             return (f"{self.choice}: {_ratio_text(ratio)} of {self.baseline}'s time, "
-                    "significantly faster (99% interval clear of 1)")
+                    "significantly faster (99% interval clear of 1, A/A resolved)")
         if self.baseline != BASELINE:
-            return (f"{self.choice}: no other safe strategy is significantly faster (it stands "
+            text = (f"{self.choice}: no other safe strategy is significantly faster (it stands "
                     f"in for {BASELINE}, not timed here)")
-        return f"{self.choice}: no safe strategy is significantly faster than the safe default"
+        else:
+            text = f"{self.choice}: no safe strategy is significantly faster than the safe default"
+        if self.resolution is not None and not self.resolution.resolves:
+            text += (f"; this run could not tell a few percent (A/A {_ratio_text(self.resolution)}"
+                     f", wider than +-{compare.RESOLVED:.0%} or off 1): run longer (--budget) or "
+                     "on a quieter machine")
+        return text
 
     def _row(self, name: str) -> Ranked:
         return next(row for row in self.ranking if row.strategy == name)
@@ -75,7 +80,8 @@ class Recommendation:
             "floor": self.floor, "baseline": self.baseline, "verdict": self.verdict,
             "resolution": asdict(self.resolution) if self.resolution else None,
             "confidence": compare.CONFIDENCE, "rounds": self.rounds, "seconds": self.seconds,
-            "ranking": [{**asdict(r), "verdict": r.verdict} for r in self.ranking],
+            "resolved": self.resolution is not None and self.resolution.resolves,
+            "ranking": [asdict(r) for r in self.ranking],
             "environment": self.environment, "traces": self.traces,
         }
 
@@ -145,7 +151,8 @@ def recommend(spec: WorkloadSpec, *, mode: str = "forward",
                           max_abs_error=verdicts[n].max_abs_error, **outcome)
 
         ranked = [row(n, ratio=result.ratios[n].ratio, seconds=result.ratios[n].seconds,
-                      rounds=result.ratios[n].rounds) for n in order]
+                      rounds=result.ratios[n].rounds, verdict=result.verdict(n),
+                      baseline_seconds=result.ratios[n].baseline_seconds) for n in order]
         ranked += [row(n, excluded=why) for n, why in excluded.items()]
         ranked += [row(n) for n in strategies if n not in correct]
         return Recommendation(spec=spec, mode=mode, ranking=ranked,
@@ -157,7 +164,8 @@ def recommend(spec: WorkloadSpec, *, mode: str = "forward",
 
 def choose(ranked: list[Ranked], baseline: str) -> str:
     """The safe strategy with the lowest ratio among those significantly faster than the
-    baseline (itself safe); else the baseline. A strategy that is not safe is never chosen."""
+    baseline (itself safe) by the one rule (so never in an unresolved comparison); else the
+    baseline. A strategy that is not safe is never chosen."""
     faster = [r for r in ranked if r.safe and r.ratio is not None and r.verdict == "faster"]
     if faster:
         return min(faster, key=lambda r: r.ratio.estimate).strategy  # type: ignore[union-attr]
@@ -200,25 +208,32 @@ def format_recommendation(rec: Recommendation) -> str:
              f"batch {spec.batch}, max_len {spec.max_len}, lengths {spec.lengths}, {spec.dtype} "
              f"on {spec.device} ({rec.mode}; torch {rec.environment.get('torch')}, "
              f"{rec.environment.get('threads')} thread(s))", ""]
-    header = (f"{'rank':>4}  {'strategy':<16} {'per call':>10}  "
+    same = f"{base} same rounds"
+    header = (f"{'rank':>4}  {'strategy':<16} {'per call':>10} {same:>24} {'rounds':>6}  "
               f"{'x ' + base + ' [99% interval]':>28}  {'vs ' + base:>12}  {'max abs err':>11}")
     lines += [header, "-" * len(header)]
     rank = 0
     for row in rec.ranking:
         if row.ratio is None:
             why = row.excluded or "excluded: wrong on this workload"
-            lines.append(f"{'-':>4}  {row.strategy:<16} {why[:54]:<54}  "
+            lines.append(f"{'-':>4}  {row.strategy:<16} {why[:98]:<98}  "
                          f"{row.max_abs_error:>11.1e}")
             continue
         rank += 1
         name = row.strategy + ("" if row.safe else " †")
-        verdict = "A/A" if row.strategy == base else row.verdict
-        lines.append(f"{rank:>4}  {name:<16} {_time_text(row.seconds):>10}  "
-                     f"{_ratio_text(row.ratio):>28}  {verdict:>12}  {row.max_abs_error:>11.1e}")
+        # A candidate that left early ran fewer rounds: its time is shown beside the baseline's
+        # of the same rounds, the only pair its ratio speaks for.
+        lines.append(f"{rank:>4}  {name:<16} {_time_text(row.seconds):>10} "
+                     f"{_time_text(row.baseline_seconds):>24} {row.rounds:>6}  "
+                     f"{_ratio_text(row.ratio):>28}  {row.verdict:>12}  "
+                     f"{row.max_abs_error:>11.1e}")
     if rec.resolution is not None:
         lines += ["", f"Resolution (A/A, {base} against itself in the same rounds): "
-                  f"{_ratio_text(rec.resolution)}; {rec.rounds} rounds in {rec.seconds:.1f} s. "
-                  "A ratio is significant when its 99% interval excludes 1."]
+                  f"{_ratio_text(rec.resolution)} "
+                  f"({'resolved' if rec.resolution.resolves else 'NOT resolved'}); "
+                  f"{rec.rounds} rounds in {rec.seconds:.1f} s. A ratio is faster or slower "
+                  f"when its 99% interval excludes 1 and the A/A is within +-"
+                  f"{compare.RESOLVED:.0%} and not significant; else unresolved."]
     if any(not row.safe for row in rec.ranking if row.ratio is not None):
         lines.append("† correct on this workload but not on every condition of the check: "
                      "never recommended.")

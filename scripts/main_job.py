@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import hashlib
+import json
 import os
 import re
 import shlex
@@ -34,8 +36,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 #: (key, what, asv benchmark class): the order a person waiting for an answer wants.
 GROUPS = (
-    ("paired-forward", "paired ratios, inference", "ratios.PairedForward"),
-    ("paired-train", "paired ratios, training step", "ratios.PairedTrainStep"),
+    ("paired-forward", "paired ratios, inference", "ratios.(Paired|Resolution)Forward"),
+    ("paired-train", "paired ratios, training step", "ratios.(Paired|Resolution)TrainStep"),
     ("errors", "correctness against the oracle", "strategies.Error"),
     ("memory", "peak memory", "strategies.PeakMemory"),
     ("ops", "op counts", "profiles.Profiles"),
@@ -53,6 +55,8 @@ INSTRUCTIONS = ("instructions", "instructions per call under callgrind",
 SKIPPED = re.compile(r"""asv: skipped: NotImplementedError\((['"])(.*)\1\)""")
 
 _running: subprocess.Popen | None = None
+#: Where the paired benchmarks keep each regime as it finishes (``benchmarks/ratios.py``).
+_keep: Path | None = None
 
 
 def _session(sid: int) -> list[int]:
@@ -102,8 +106,13 @@ def _stop(signum: int, frame: object) -> None:
             time.sleep(0.2)
         if not alive():
             break
-    say(f"stopped by signal {signum}; finished groups are kept in results/, run it again to "
-        "measure the rest")
+    kept = ""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        data = json.loads(_keep.read_text(encoding="utf-8")) if _keep else {}
+        kept = "".join(f", {len(data[mode])} regime(s) of the paired {mode} group"
+                       for mode in ("forward", "train_step") if data.get(mode))
+    say(f"stopped by signal {signum}; kept: the groups that finished (in results/){kept}; run "
+        "it again to measure the rest")
     sys.exit(128 + signum)
 
 
@@ -221,6 +230,13 @@ def main() -> int:
         say(f"stopped before any work (see {log})")
         return 2
     machine = named.stdout.strip().splitlines()[-1]
+    global _keep
+    where = hashlib.sha1(str(results).encode()).hexdigest()[:8]
+    _keep = Path(tempfile.gettempdir()) / (
+        f"birnn-bench-keep-{where}-{machine}-{commit[:12]}-{env['BIRNN_BENCH_GRID']}.json")
+    if os.environ.get("FRESH") == "1":
+        _keep.unlink(missing_ok=True)
+    env["BIRNN_BENCH_PAIRED_KEEP"] = str(_keep)
     say(f"machine {machine}: {named.stderr.strip().splitlines()[-1]}")
     say("1/3 correctness matrix: birnn-bench check")
     if run([python, "-m", "birnn_bench.cli", "check", "--quiet", "--json",
@@ -254,6 +270,8 @@ def main() -> int:
         skipped += reasons
         if code:
             failed.append(name)
+        elif name.startswith("ratios."):  # saved by asv: what was kept for it is done with
+            _keep.unlink(missing_ok=True)
         na = f", {sum(reasons.values())} points n/a" if reasons else ""
         say(f"  [{index}/{len(groups)}] {what}: {'FAILED' if code else 'saved'} in "
             f"{time.perf_counter() - group_start:.0f} s{na} ({time.perf_counter() - started:.0f} "

@@ -56,14 +56,32 @@ def test_too_few_rounds_decide_nothing() -> None:
     # The old recommend called a single-sample difference "significant".
     found = cmp.median_interval([2.0, 2.1, 1.9])
     assert found.low == 0.0 and math.isinf(found.high)
-    assert not found.significant and found.verdict == "tied"
+    assert not found.significant and not found.resolves
     assert math.isinf(found.half_width)
+    # As an A/A it resolves nothing: every verdict against it is "unresolved".
+    assert cmp.verdict(cmp.Interval(0.5, 0.4, 0.6), found) == "unresolved"
+
+
+NARROW = cmp.Interval(1.0, 0.99, 1.012)  # an A/A that resolves: tied, within +-2%
 
 
 def test_verdicts_follow_the_one_rule() -> None:
-    assert cmp.Interval(0.9, 0.85, 0.95).verdict == "faster"
-    assert cmp.Interval(1.1, 1.02, 1.2).verdict == "slower"
-    assert cmp.Interval(1.01, 0.98, 1.04).verdict == "tied"
+    assert cmp.verdict(cmp.Interval(0.9, 0.85, 0.95), NARROW) == "faster"
+    assert cmp.verdict(cmp.Interval(1.1, 1.02, 1.2), NARROW) == "slower"
+    assert cmp.verdict(cmp.Interval(1.01, 0.98, 1.04), NARROW) == "tied"
+
+
+@pytest.mark.parametrize("aa", [
+    cmp.Interval(1.0, 0.97, 1.04),   # wider than +-2%: could not tell a few percent
+    cmp.Interval(1.03, 1.01, 1.04),  # narrow but significant: the A/A itself is off
+    None,                            # no A/A at all
+])
+def test_noise_is_never_called_a_decision(aa) -> None:
+    # The recommend seen on a busy box: A/A [0.93, 1.01], packed_unpack "slower" at 1.04x
+    # [1.02, 1.11]: with such an A/A the engine could not tell, so it says so.
+    assert cmp.verdict(cmp.Interval(1.04, 1.02, 1.11), aa) == "unresolved"
+    assert cmp.verdict(cmp.Interval(0.5, 0.45, 0.55), aa) == "unresolved"
+    assert aa is None or not aa.resolves
 
 
 def test_paired_ratio_resolves_5_percent_under_3x_drift() -> None:
@@ -71,11 +89,11 @@ def test_paired_ratio_resolves_5_percent_under_3x_drift() -> None:
     found = _engine(machine, {"base": 0.001, "slow": 0.00105, "fast": 0.0008},
                     budget_s=30.0)
     slow, fast = found.ratios["slow"].ratio, found.ratios["fast"].ratio
-    assert slow.verdict == "slower" and 1.03 < slow.estimate < 1.07
-    assert fast.verdict == "faster" and 0.78 < fast.estimate < 0.82
+    assert found.verdict("slow") == "slower" and 1.03 < slow.estimate < 1.07
+    assert found.verdict("fast") == "faster" and 0.78 < fast.estimate < 0.82
     # A/A: the baseline against itself is tied, and narrow despite the drift.
-    assert found.resolution.verdict == "tied"
-    assert found.resolution.half_width <= cmp.TARGET
+    assert found.resolved and found.verdict("base") == "A/A"
+    assert found.resolution.half_width <= cmp.AA_TARGET
     assert found.ratios["base"].ratio == found.resolution
     assert found.stopped == "target"
     # ... while the machine's speed moved by far more than the 5% being resolved.
@@ -87,8 +105,8 @@ def test_far_candidates_drop_out_after_min_rounds() -> None:
     machine = FakeMachine(drift=1.0, jitter=0.0001)
     erratic = random.Random(3)
 
-    def noisy() -> None:
-        machine.now += 0.001 * (1 + 0.2 * erratic.random())
+    def noisy() -> None:  # centred on the baseline: never clear of 1, never narrow
+        machine.now += 0.001 * (1 + 0.2 * (erratic.random() - 0.5))
 
     calls = {"base": machine.call(0.001), "far": machine.call(0.006), "noisy": noisy}
     found = cmp.compare(calls, "base", clock=machine.clock, budget_s=30.0, target=0.005,
@@ -96,6 +114,43 @@ def test_far_candidates_drop_out_after_min_rounds() -> None:
     assert found.ratios["far"].rounds == cmp.MIN_ROUNDS
     assert found.ratios["noisy"].rounds > cmp.MIN_ROUNDS
     assert 5.8 < found.ratios["far"].ratio.estimate < 6.2
+
+
+def test_wrong_and_clear_candidates_leave_so_the_open_ones_get_the_rounds() -> None:
+    # "wrong" is timed for the minimum rounds only (brief: shown, never decided); "slow3x" is
+    # clear of 1 beyond CLEAR whatever its width; "close" (2% apart) needs many rounds.
+    machine = FakeMachine(drift=1.0, jitter=0.02)
+    found = _engine(machine, {"base": 0.001, "wrong": 0.0009, "slow3x": 0.003,
+                              "close": 0.00102}, budget_s=60.0, brief=["wrong"], target=0.005)
+    assert found.ratios["wrong"].rounds == cmp.MIN_ROUNDS
+    assert found.ratios["slow3x"].rounds == cmp.MIN_ROUNDS
+    assert found.ratios["close"].rounds > cmp.MIN_ROUNDS
+    assert found.settings["brief"] == ["wrong"]
+
+
+def test_times_beside_a_ratio_come_from_the_same_rounds() -> None:
+    # A machine that slows down 2x after the first rounds: a candidate that left early must not
+    # be shown beside the baseline's time over ALL rounds (it would look 2x too fast).
+    machine = FakeMachine(drift=1.0, jitter=0.0)
+    state = {"calls": 0}
+
+    def base() -> None:  # 4 calls a round (two 2-call blocks: base, A/A): 2x after 10 rounds
+        state["calls"] += 1
+        machine.now += 0.001 * (2.0 if state["calls"] > 2 + 4 * 10 else 1.0)
+
+    erratic = random.Random(5)
+
+    def close() -> None:  # never narrow, never significant: it runs to the budget
+        machine.now += 0.001 * (1 + 0.2 * (erratic.random() - 0.5))
+
+    calls = {"base": base, "far": machine.call(0.006), "close": close}
+    found = cmp.compare(calls, "base", clock=machine.clock, budget_s=2.0, target=1e-9)
+    far = found.ratios["far"]
+    assert far.rounds == cmp.MIN_ROUNDS
+    # far ran while the baseline took 1 ms; close ran on, mostly while it took 2 ms.
+    assert far.baseline_seconds == pytest.approx(0.001)
+    assert far.ratio.estimate == pytest.approx(6.0)
+    assert found.ratios["close"].baseline_seconds == pytest.approx(0.002)
 
 
 def test_budget_stops_an_undecidable_comparison_with_an_interval() -> None:
@@ -152,6 +207,6 @@ def test_two_blocks_per_round_keep_the_a_a_unbiased() -> None:
     # Every entry, the baseline included, counts its fastest block: the A/A stays at 1.
     machine = FakeMachine(drift=3.0)
     found = _engine(machine, {"base": 0.001, "slow": 0.0011}, budget_s=30.0, blocks=2)
-    assert found.resolution.verdict == "tied"
+    assert found.resolved
     assert 1.08 < found.ratios["slow"].ratio.estimate < 1.12
     assert found.settings["blocks"] == 2

@@ -12,10 +12,15 @@ from birnn_bench.cli import main
 from birnn_bench.recommend import Ranked, choose, format_recommendation, recommend
 from birnn_bench.workload import WorkloadSpec
 
+NARROW = compare.Interval(1.0, 0.99, 1.01)  # an A/A that resolves
 
-def _row(name: str, ratio: tuple[float, float, float] | None, safe: bool = True) -> Ranked:
-    return Ranked(strategy=name, correct=True, safe=safe, max_abs_error=0.0,
-                  ratio=compare.Interval(*ratio) if ratio else None)
+
+def _row(name: str, ratio: tuple[float, float, float] | None, safe: bool = True,
+         aa: compare.Interval | None = NARROW) -> Ranked:
+    interval = compare.Interval(*ratio) if ratio else None
+    return Ranked(strategy=name, correct=True, safe=safe, max_abs_error=0.0, ratio=interval,
+                  verdict="A/A" if name == "hn_index" else
+                  compare.verdict(interval, aa) if interval else "")
 
 
 def test_choice_is_safe_and_the_safe_default_wins_ties() -> None:
@@ -28,6 +33,9 @@ def test_choice_is_safe_and_the_safe_default_wins_ties() -> None:
     # ... one significantly faster does; among several, the lowest ratio.
     assert choose([_row("a", (0.8, 0.7, 0.9)), _row("b", (0.6, 0.5, 0.7)), base],
                   "hn_index") == "b"
+    # ... unless the run's A/A could not tell: noise is never a decision.
+    wide = compare.Interval(0.99, 0.93, 1.01)
+    assert choose([_row("b", (0.6, 0.5, 0.7), aa=wide), base], "hn_index") == "hn_index"
 
 
 def test_recommend_times_only_correct_strategies() -> None:
