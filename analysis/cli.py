@@ -6,6 +6,7 @@ work: a mistake is one line on stderr, ``analysis <command>: error: <what>: <why
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -117,9 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", type=Path, default=REPO / "docs" / "check.json", metavar="FILE",
                    help="birnn-bench check --json output: the safe strategies (default: "
                    "docs/check.json)")
-    p.add_argument("--resolution", type=Path, nargs="?", default=None, const=False,
-                   metavar="FILE", help="scripts/resolution.py --json output (default: "
-                   "docs/resolution.json when present; the option alone for none)")
+    p.add_argument("--resolution", type=Path, default=REPO / "docs" / "resolution.json",
+                   metavar="FILE", help="where the grid run's own resolution is written (A/A "
+                   "and a known 5%% slowdown per regime and mode, and the reproducibility "
+                   "between a machine's two latest runs; default: docs/resolution.json)")
     p.add_argument("--crosscheck", type=Path, nargs="*", default=None, metavar="FILE",
                    help="scripts/crosscheck.py --json files (default: docs/crosscheck-*.json; "
                    "give the option with no file for none)")
@@ -255,7 +257,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     say(f"{len(loaded.files)} files, {measured} measured points, "
         f"{len(loaded.problems)} problem(s)")
     if check is None:
-        say("no --check: nothing will be recommended (the safe strategies are unknown)")
+        say("no --check: the safe strategies come from the results' own correctness matrix "
+            "(strategies.Correctness), when they carry it")
     report = build_report(loaded, check=check, deploy=deploy, sources=[n for n, _ in parts],
                           progress=say)
     try:
@@ -273,6 +276,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_findings(args: argparse.Namespace) -> int:
     from analysis import findings_render as render
     from analysis import inputs
+    from analysis import resolution as res
     from analysis.findings import build_findings
     from analysis.load import load_results
     from analysis.policy_rules import policy_json
@@ -288,13 +292,9 @@ def cmd_findings(args: argparse.Namespace) -> int:
     try:
         _check_out("--out", args.out, folder=False)
         _check_out("--policy", args.policy, folder=False)
+        _check_out("--resolution", args.resolution, folder=False)
         results = _results_dir(args.results, args.config)
         check = read(args.check, inputs.parse_check, f"birnn-bench check --json {args.check}")
-        path = args.resolution
-        if path is None and (REPO / "docs" / "resolution.json").is_file():
-            path = REPO / "docs" / "resolution.json"
-        resolution = read(path, inputs.parse_resolution,
-                          "python3 scripts/resolution.py --json FILE") if path else None
         crosscheck = [read(p, inputs.parse_crosscheck, "python3 scripts/crosscheck.py --json FILE")
                       for p in discover(args.crosscheck, "crosscheck-*.json")]
         deploy = _read_deploy(discover(args.deploy, "deploy-*.json"))
@@ -312,14 +312,18 @@ def cmd_findings(args: argparse.Namespace) -> int:
     if loaded.data.empty or int(loaded.data["value"].notna().sum()) == 0:
         return _fail("findings", f"nothing could be loaded from {results}"
                      + ("" if loaded.problems else " (no measured points)"))
-    found = build_findings(loaded, check, resolution, crosscheck, deploy)
+    found = build_findings(loaded, check, crosscheck, deploy)
+    resolution = res.as_json(found.resolution["regimes"], found.resolution["summary"],
+                             found.reproducibility)
     for path, text in ((args.out, render.render_findings(found)),
-                       (args.policy, policy_json(found.policy))):
+                       (args.policy, policy_json(found.policy)),
+                       (args.resolution, json.dumps(resolution, indent=2) + "\n")):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     print(f"findings: {args.out} ({found.grid['regime'].nunique() if not found.grid.empty else 0}"
           " regimes with paired ratios)")
     print(f"policy: {args.policy} ({len(found.policy['rules'])} rules)")
+    print(f"resolution: {args.resolution}")
     if readme is not None:
         href = Path(os.path.relpath(args.out.resolve(), args.readme.resolve().parent))
         block = render.readme_block(found, href.as_posix())

@@ -13,6 +13,7 @@ import pandas as pd
 from analysis import claims as c
 from analysis import format as fmt
 from analysis import paired
+from analysis import resolution as res
 from analysis.load import Loaded, Problem
 from analysis.policy_rules import auto_policy
 from analysis.tables import over_baseline, plain
@@ -24,20 +25,24 @@ PEAK = "track_peak_bytes"
 #: Exact counts per forward (``benchmarks/profiles.py``); kernels and syncs on CUDA only.
 COUNTS = {"track_ops": "ATen ops", "track_kernels": "CUDA kernels",
           "track_host_syncs": "host syncs"}
-#: The project's reproducibility target: |ratio on one commit / on the other - 1|.
-REPRODUCIBLE_MEDIAN, REPRODUCIBLE_MAX = 0.03, 0.10
+#: The project's reproducibility target between two runs of the same code on one machine:
+#: |ratio in one run / in the other - 1|, over regimes and strategies correct in both.
+REPRODUCIBLE_MEDIAN, REPRODUCIBLE_MAX = 0.02, 0.05
 
 
 def decided(g: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
-    """Per machine, mode and regime of the grid: ``status`` "faster" (a safe strategy, the
-    ``winner``, significantly faster than the baseline), "baseline" (the baseline significantly
-    faster than every other safe strategy measured correct) or "tied"."""
+    """Per machine, mode and regime of the grid: ``status`` "unresolved" (the regime's A/A could
+    not tell: nothing decided), "faster" (a safe strategy, the ``winner``, significantly faster
+    than the baseline), "baseline" (the baseline significantly faster than every other safe
+    strategy measured correct) or "tied"."""
     keys = [*DEVICE_KEYS, "mode", "regime"]
     rows = []
     for values, group in g.groupby(keys, sort=False):
         ok = group[group["safe"] & group["correct"] & (group["strategy"] != baseline)]
         faster = group[group["recommended"] & (group["strategy"] != baseline)]
-        if not faster.empty:
+        if not group["resolved"].iloc[0]:
+            status, winner = "unresolved", {"strategy": None, "low": None, "high": None}
+        elif not faster.empty:
             status, winner = "faster", faster.iloc[0]
         elif not ok.empty and (ok["verdict"] == "slower").all():
             status, winner = "baseline", group[group["strategy"] == baseline].iloc[0]
@@ -158,7 +163,7 @@ class Findings:
     counts: dict[str, pd.DataFrame]  # COUNTS name -> per_regime frame, measured ones only
     policy: dict
     sources: pd.DataFrame
-    resolution: dict | None = None
+    resolution: dict[str, pd.DataFrame] = field(default_factory=dict)  # regimes, summary
     crosscheck: list[dict] = field(default_factory=list)
     deploy: pd.DataFrame | None = None
     problems: list[Problem] = field(default_factory=list)
@@ -179,9 +184,8 @@ def sources(df: pd.DataFrame, used: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return out.sort_values(["date", "machine"]).reset_index(drop=True)
 
 
-def build_findings(loaded: Loaded, check: Mapping[str, Any], resolution: dict | None = None,
-                   crosscheck: Sequence[dict] = (), deploy: pd.DataFrame | None = None,
-                   baseline: str = BASELINE) -> Findings:
+def build_findings(loaded: Loaded, check: Mapping[str, Any], crosscheck: Sequence[dict] = (),
+                   deploy: pd.DataFrame | None = None, baseline: str = BASELINE) -> Findings:
     """Every table and the policy from loaded results and the side inputs (``analysis.inputs``)."""
     df = loaded.data
     safe = c.safe(check["summary"])
@@ -189,10 +193,12 @@ def build_findings(loaded: Loaded, check: Mapping[str, Any], resolution: dict | 
     mem = per_regime(df, PEAK, baseline)
     counts = {name: frame for name, frame in ((n, per_regime(df, n, baseline)) for n in COUNTS)
               if not frame.empty}
+    regimes = res.per_regime(g, df, baseline)
     return Findings(
         check=dict(check), safe=safe, claims=c.claims(check["summary"], check["rows"]),
         grid=g, decided=decided(g, baseline), reproducibility=reproducibility(df, baseline),
         memory=mem, counts=counts, policy=auto_policy(g, safe, baseline),
-        sources=sources(df, [g, mem, *counts.values()]), resolution=resolution,
+        sources=sources(df, [g, mem, *counts.values()]),
+        resolution={"regimes": regimes, "summary": res.summary(regimes)},
         crosscheck=list(crosscheck), deploy=deploy, problems=list(loaded.problems),
         baseline=baseline)

@@ -15,6 +15,9 @@ from analysis import format as fmt
 from analysis.findings import DEVICE_KEYS, Findings
 from analysis.inputs import InputError
 from analysis.paired import MODE_LABELS, regime_label
+from analysis.resolution import REQUIRED_SHARE
+from birnn_bench.compare import RESOLVED
+from birnn_bench.resolution import SLOWDOWN
 
 README_START, README_END = "<!-- findings:start -->", "<!-- findings:end -->"
 COMMAND, GPU_COMMAND = "bash scripts/findings.sh", "bash scripts/gpu_run.sh"
@@ -49,10 +52,15 @@ def decided_text(found: Findings, machine: str, device: str, mode: str) -> str:
     won += [f"{r.label} (`{b}`: every other safe strategy significantly slower)"
             for r in d[d["status"] == "baseline"].itertuples()]
     tied = list(d.loc[d["status"] == "tied", "label"])
+    unresolved = list(d.loc[d["status"] == "unresolved", "label"])
     parts = [f"Decided in {len(won)}/{n} regime(s)" + (": " + "; ".join(won) if won else "")]
     if tied:
         parts.append(f"Tied in {len(tied)}/{n} (no safe strategy significantly faster than "
                      f"`{b}`, and `{b}` not faster than every other): " + "; ".join(tied))
+    if unresolved:
+        parts.append(f"Unresolved in {len(unresolved)}/{n} (the regime's A/A wider than "
+                     f"±{RESOLVED:.0%} or significant: nothing decided, `{b}` stays): "
+                     + "; ".join(unresolved))
     return ". ".join(parts) + "."
 
 
@@ -86,34 +94,46 @@ def _device_grids(found: Findings, device: str) -> list[str]:
                                    for line in _grids(found, machine, device, name)]]
 
 
-def resolution_line(res: Mapping[str, Any] | None) -> str:
-    """The resolution check's summary in one sentence (from ``docs/resolution.json``)."""
-    if res is None:
-        return ("Resolution not measured here: `python3 scripts/resolution.py --json "
-                "docs/resolution.json` measures the A/A and a known 5% slowdown per regime.")
-    s, m = res["summary"], res["summary"]["workloads"]
-    slowdowns = sorted({float(r["slowdown"]) for r in res["regimes"]})
-    slowdown = "/".join(f"{x:.0%}" for x in slowdowns) or "known"
-    significant = f"{s['aa_significant']}/{m}" if s["aa_significant"] else "none"
-    return (f"A/A 99% intervals within ±{s['aa_within_required']:.0%} in {s['aa_within']}/{m} "
-            f"regimes, {significant} significant, a {slowdown} slowdown detected in "
-            f"{s['slowdown_detected']}/{m}; median half-width "
-            f"{s['median_aa_half_width']:.1%}; {s['seconds'] / max(m, 1):.1f} s per regime.")
+def resolution_line(res: Mapping[str, pd.DataFrame] | None) -> str:
+    """The resolution of the grid's own run in one sentence per machine (``analysis.resolution``:
+    the A/A and a known 5% slowdown timed in the same rounds as the grid)."""
+    totals = res["summary"] if res is not None else pd.DataFrame()
+    if totals.empty:
+        return ("Resolution not measured: the grid's run has no A/A (`ratios.Paired*`), so "
+                "nothing in it is decided.")
+    parts = []
+    for (machine, commit), t in totals.groupby(["machine", "commit"], sort=True):
+        modes = [f"{MODE_LABELS.get(x.mode, x.mode)}: A/A 99% intervals within "
+                 f"±{RESOLVED:.0%} in {x.within}/{x.regimes} regimes, "
+                 f"{f'{x.significant}/{x.regimes}' if x.significant else 'none'} significant, "
+                 f"a {SLOWDOWN:.0%} slowdown detected in {x.detected}/{x.regimes}, median "
+                 f"half-width {x.median_half_width:.1%}" for x in t.itertuples()]
+        parts.append(f"Resolution of the grid's own run (`{machine}`, `{str(commit)[:8]}`): "
+                     + "; ".join(modes) + ".")
+    return " ".join(parts)
 
 
-def _resolution(res: Mapping[str, Any] | None) -> list[str]:
-    if res is None:
-        return [resolution_line(res)]
-    s = res["summary"]
-    misses = [f"{r['regime']} (A/A {_iv(r['aa'])}, +{float(r['slowdown']):.0%}: "
-              f"{_iv(r['slowed'])})" for r in res["regimes"]
-              if not (r["aa_within"] and r["slowdown_detected"]) or r["aa_significant"]]
-    return [f"{resolution_line(res)} Criteria: A/A within ±{s['aa_within_required']:.0%} and "
-            f"the slowdown detected in ≥ {s.get('required_share', 0.9):.0%} of regimes, no A/A "
-            f"significant: **{'passed' if s.get('passed') else 'not passed'}** "
-            f"(`{res['source']}`, grid {res.get('grid', '?')}"
-            f"{'' if res.get('complete', True) else ', incomplete'}).", "",
-            "Regimes that miss a criterion: " + ("; ".join(misses) or "none") + "."]
+def _resolution(res: Mapping[str, pd.DataFrame] | None) -> list[str]:
+    line = resolution_line(res)
+    if res is None or res["summary"].empty:
+        return [line]
+    totals, regimes = res["summary"], res["regimes"]
+    verdicts = ", ".join(f"`{x.machine}` {MODE_LABELS.get(x.mode, x.mode)}: "
+                         f"**{'passed' if x.passed else 'not passed'}**"
+                         for x in totals.itertuples())
+    misses = regimes[~regimes["within"] | regimes["significant"]
+                     | ~regimes["detected"].fillna(False).astype(bool)]
+    shown = [f"{x.label} ({MODE_LABELS.get(x.mode, x.mode)}: A/A "
+             f"[{x.aa_low:.3f}, {x.aa_high:.3f}], +{SLOWDOWN:.0%} copy "
+             + (f"[{x.slowed_low:.3f}, {x.slowed_high:.3f}]" if pd.notna(x.slowed)
+                else "not timed") + ")" for x in misses.itertuples()]
+    return [f"{line} Each regime's A/A is the baseline against itself and the {SLOWDOWN:.0%} "
+            "slowdown a calibrated copy of the baseline, both timed in the same rounds as the "
+            f"grid's candidates (`docs/resolution.json` lists every regime). A regime decides "
+            f"only when its A/A is within ±{RESOLVED:.0%} and not significant; elsewhere the "
+            f"grid says unresolved. Criteria: within ±{RESOLVED:.0%} and the slowdown detected "
+            f"in ≥ {REQUIRED_SHARE:.0%} of regimes, no A/A significant: {verdicts}.", "",
+            "Regimes that miss a criterion: " + ("; ".join(shown) or "none") + "."]
 
 
 def reproducibility_lines(found: Findings) -> list[str]:
@@ -260,8 +280,9 @@ def render_findings(found: Findings) -> str:
              f"{len(partial)} hold only under a condition ({', '.join(partial['id'])}), "
              f"{len(false)} are false ({', '.join(false['id'])}).",
              *[f"{name} (`{device}`, machine `{machine}`), {MODE_LABELS[mode]}: the ranking "
-               f"is decided in {(d['status'] != 'tied').sum()}/{len(d)} regime(s), tied in "
-               f"{(d['status'] == 'tied').sum()}."
+               f"is decided in {d['status'].isin(['faster', 'baseline']).sum()}/{len(d)} "
+               f"regime(s), tied in {(d['status'] == 'tied').sum()}, unresolved in "
+               f"{(d['status'] == 'unresolved').sum()}."
                for (machine, device, name, mode), d in found.decided.groupby(
                    [*DEVICE_KEYS, "mode"], sort=True)],
              resolution_line(found.resolution), *reproducibility_lines(found)]

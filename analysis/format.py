@@ -20,8 +20,9 @@ GRID_LEGEND = (f"Cells: each strategy's time over {BASELINE}'s, paired per round
                f"tolerance); {DAGGER}: right on that regime but not on every condition of the "
                f"correctness check, so never recommended. {BASELINE}'s own cell is 1 by "
                f"definition; the A/A column is its measured resolution (against itself in the "
-               f"same rounds). Recommended: the safe strategy "
-               f"significantly faster than {BASELINE} (99% interval below 1), else {BASELINE}.")
+               f"same rounds): a regime whose A/A is wider than ±2% or excludes 1 decides "
+               f"nothing (unresolved). Recommended: the safe strategy significantly faster than "
+               f"{BASELINE} (99% interval below 1, A/A resolved), else {BASELINE}.")
 
 
 def ratio(value: float) -> str:
@@ -108,7 +109,8 @@ def grid_frame(g: pd.DataFrame) -> pd.DataFrame:
             default = best["strategy"] == BASELINE
             row["recommended"] = f"`{best['strategy']}` " + (
                 "" if default else interval(best["low"], best["high"]))
-            row[f"vs {BASELINE}"] = "safe default" if default else best["verdict"]
+            row[f"vs {BASELINE}"] = best["verdict"] if not default else (
+                "safe default" if best["resolved"] else "safe default (unresolved)")
         row["A/A"] = interval(aa.iloc[0]["aa_low"], aa.iloc[0]["aa_high"]) if not aa.empty else ""
         rows.append(row)
     return pd.DataFrame(rows)

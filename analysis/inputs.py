@@ -14,10 +14,6 @@ DEPLOY_COLUMNS = ("strategy", "cell", "layers", "device", "technology", "status"
 DEPLOY_STATUSES = ("works", "fails", "wrong", "unavailable")
 CROSSCHECK_COLUMNS = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers",
                       "strategy", "asv_median_s", "torch_median_s", "ratio")
-RESOLUTION_SUMMARY = ("workloads", "aa_within", "aa_significant", "slowdown_detected",
-                      "aa_within_required", "median_aa_half_width", "seconds")
-RESOLUTION_RECORD = ("regime", "aa", "slowed", "slowdown", "aa_within", "aa_significant",
-                     "slowdown_detected", "rounds", "seconds")
 
 
 class InputError(ValueError):
@@ -66,22 +62,6 @@ def parse_check(text: str, name: str = "check.json") -> dict:
             raise InputError(f"{name}: summary of {strategy!r} ({info['passed']}/"
                              f"{info['total']}) disagrees with its rows")
     return data
-
-
-def parse_resolution(text: str, name: str = "resolution.json") -> dict:
-    """``scripts/resolution.py --json``: ``{summary, regimes, grid, complete}``."""
-    data = _json(text, name)
-    summary = data.get("summary") if isinstance(data, dict) else None
-    if not isinstance(summary, dict):
-        raise InputError(f"{name}: not a scripts/resolution.py --json file (no 'summary')")
-    missing = set(RESOLUTION_SUMMARY) - set(summary)
-    if missing:
-        raise InputError(f"{name}: summary lacks {', '.join(sorted(missing))}")
-    _rows(data, name, "scripts/resolution.py --json", RESOLUTION_RECORD, key="regimes")
-    if summary["workloads"] != len(data["regimes"]):
-        raise InputError(f"{name}: summary counts {summary['workloads']} workloads, the file "
-                         f"holds {len(data['regimes'])}")
-    return {**data, "source": name}
 
 
 def parse_crosscheck(text: str, name: str = "crosscheck.json") -> dict:

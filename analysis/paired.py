@@ -26,6 +26,32 @@ MODE_LABELS = {"forward": "inference (forward)", "train_step": "training step"}
 REGIME_COLUMNS = ["device", "cell", "layers", "batch", "max_len", "hidden", "lengths", "dtype"]
 GROUP = ["machine", "device_name", "mode", "regime"]
 ERROR_METRIC = "track_max_abs_error"
+#: ``strategies.Correctness``: conditions of the matrix failed, and checked.
+MATRIX_METRICS = ("track_conditions_failed", "track_conditions_checked")
+
+
+def matrix_summary(df: pd.DataFrame) -> tuple[dict[str, dict], str] | None:
+    """The correctness matrix's verdicts the results carry (``strategies.Correctness``): per
+    strategy ``{"passed", "total"}`` as ``birnn-bench check --json``'s summary, from the newest
+    commit of each machine (a strategy counts as passing only where every machine says so), and
+    where they come from; None when no results carry them."""
+    rows = df[df["metric"].astype(str).isin(list(MATRIX_METRICS)) & df["value"].notna()]
+    if rows.empty:
+        return None
+    rows = latest(rows.astype({"machine": str, "strategy": str, "metric": str}))
+    wide = rows.pivot_table(index=["machine", "strategy"], columns="metric", values="value",
+                            aggfunc="first").reindex(columns=list(MATRIX_METRICS)).dropna()
+    if wide.empty:
+        return None
+    summary: dict[str, dict] = {}
+    for (_, name), row in wide.iterrows():
+        failed, total = int(row[MATRIX_METRICS[0]]), int(row[MATRIX_METRICS[1]])
+        mine = summary.setdefault(str(name), {"passed": total - failed, "total": total})
+        if (mine["passed"], mine["total"]) != (total - failed, total):  # machines disagree
+            mine["passed"] = min(mine["passed"], total - failed) if total == mine["total"] else 0
+    where = ", ".join(f"{m} at {c[:8]}" for m, c in
+                      rows[["machine", "commit"]].drop_duplicates().itertuples(index=False))
+    return summary, f"the results (strategies.Correctness: {where})"
 
 
 def regime_label(row: pd.Series | dict) -> str:

@@ -140,11 +140,14 @@ def _figures(content: Content, memory: pd.DataFrame, ops: pd.DataFrame) -> dict[
 
 def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFrame | None = None,
                  sources: Sequence[str] = (), progress: Progress | None = None) -> Report:
-    """All tables, figures, the HTML page and the Markdown summary. Without ``check`` nothing
-    is recommended (the safe set is unknown); ``deploy``: ``analysis.inputs.parse_deploy`` rows;
+    """All tables, figures, the HTML page and the Markdown summary. Without ``check`` the
+    results' own matrix verdicts (``strategies.Correctness``) say which strategies are safe;
+    without either nothing is recommended; ``deploy``: ``analysis.inputs.parse_deploy`` rows;
     ``sources``: how the results folders are named on the page."""
     say = progress or (lambda _msg: None)
     df = loaded.data
+    if check is None and (carried := paired.matrix_summary(df)) is not None:
+        check = Check(source=carried[1], torch="as measured", summary=carried[0])
     say("the Compare grid (paired ratios + the error benchmark)")
     g = paired.grid(df, check.safe if check is not None else [])
     g = g.assign(label=[paired.regime_label(r) for r in g.to_dict("records")])

@@ -62,8 +62,9 @@ METHOD_NOTES = (
     f"over the baseline's, with a distribution-free 99% interval. {BASELINE}'s own cell "
     "is 1 by definition; the A/A column is the baseline against itself in the same rounds, "
     "the resolution of the grid.",
-    "Faster / slower / tied: the one rule, birnn_bench.compare.Interval.verdict (the 99% "
-    "interval excludes 1, or not). Tied with the fastest: the 99% intervals overlap.",
+    "Faster / slower / tied / unresolved: the one rule, birnn_bench.compare.verdict: a regime "
+    "decides only when its A/A is within ±2% and not significant (else unresolved); then the "
+    "99% interval excludes 1, or not. Tied with the fastest: the 99% intervals overlap.",
     "Correct: the error benchmark measured the strategy's max abs error against the float64 "
     "per-sequence oracle on the same machine and regime, within the dtype's tolerance "
     f"({_TOLERANCES}); not measured means not correct. Safe: correct on every condition of "
@@ -185,7 +186,8 @@ def answer_html(c: Content) -> str:
 
 def check_html(c: Content) -> str:
     if c.check is None:
-        return ('<p class="check missing"><b>Correctness check file missing</b>: no strategy '
+        return ('<p class="check missing"><b>Correctness check missing</b> (neither in the '
+                "results, from <code>strategies.Correctness</code>, nor a file): no strategy "
                 "is recommended, since which strategies are safe (correct on every condition "
                 "of <code>birnn-bench check</code>) is unknown. Pass <code>--check FILE</code> "
                 "(written by <code>birnn-bench check --json FILE</code>).</p>")
@@ -361,7 +363,8 @@ def _md_grid(group: pd.DataFrame, check_known: bool) -> pd.DataFrame:
 
 def _md_check(c: Content) -> str:
     if c.check is None:
-        return ("**Correctness check file missing**: nothing is recommended, since which "
+        return ("**Correctness check missing** (neither in the results nor a file): nothing is "
+                "recommended, since which "
                 "strategies are safe is unknown. Pass `--check FILE` (written by "
                 "`birnn-bench check --json FILE`).")
     safe = ", ".join(f"`{n}`" for n in c.check.safe) or "none"

@@ -98,15 +98,16 @@ class Environment:
 
 
 def _matrix_failures():
-    """strategy -> conditions of the correctness matrix (``birnn-bench check``'s default grid)
-    it fails; None for a commit that predates the check."""
+    """strategy -> (conditions of the correctness matrix it fails, conditions checked), on
+    ``birnn-bench check``'s default grid; None for a commit that predates the check."""
     try:
         from birnn_bench import check
     except ImportError:
         return None
     pin()
     rows = check.run_check(check.check_specs())
-    return {name: info["total"] - info["passed"] for name, info in check.summarize(rows).items()}
+    return {name: (info["total"] - info["passed"], info["total"])
+            for name, info in check.summarize(rows).items()}
 
 
 class Correctness:
@@ -131,4 +132,7 @@ class Correctness:
             raise NotImplementedError(f"this commit has no strategy {strategy!r}")
 
     def track_conditions_failed(self, cache, strategy):
-        return cache[strategy]
+        return cache[strategy][0]
+
+    def track_conditions_checked(self, cache, strategy):
+        return cache[strategy][1]

@@ -7,11 +7,13 @@
 #                                reproducibility, the thread's claims settled, memory per regime,
 #                                op counts, deployability, measurement integrity
 #   birnn_bench/auto_policy.json what last_states(..., strategy="auto") follows
+#   docs/resolution.json         the grid run's own resolution (A/A, a known 5% slowdown per
+#                                regime and mode) and the reproducibility between two runs
 #   README.md                    only the block between <!-- findings:start/end --> markers
 #   docs/report/                 the full analysis report
 #
-# Inputs picked up as they are: docs/resolution.json (python3 scripts/resolution.py --json
-# docs/resolution.json), docs/crosscheck-*.json (scripts/crosscheck.py) and docs/deploy-*.json.
+# Inputs picked up as they are: docs/crosscheck-*.json (scripts/crosscheck.py) and
+# docs/deploy-*.json.
 # The GPU run (scripts/gpu_run.sh) commits its asv results under results/ and its
 # docs/crosscheck-cuda.json / docs/deploy-cuda.json; rerunning this adds the CUDA sections.
 #
@@ -49,12 +51,10 @@ shopt -u nullglob
 say "inputs: ${#crosscheck[@]} crosscheck file(s) ${crosscheck[*]:-}; ${#deploy[@]} deploy" \
     "file(s) ${deploy[*]:-}"
 
-resolution=()
-if [ -f docs/resolution.json ]; then resolution=(--resolution docs/resolution.json); fi
-say "inputs: resolution ${resolution[*]:-none}"
-
-say "3/4 findings: docs/FINDINGS.md, birnn_bench/auto_policy.json, README.md block"
-"$PY" -m analysis findings "${results[@]}" --check docs/check.json "${resolution[@]}" \
+say "3/4 findings: docs/FINDINGS.md, birnn_bench/auto_policy.json, docs/resolution.json," \
+    "README.md block"
+"$PY" -m analysis findings "${results[@]}" --check docs/check.json \
+  --resolution docs/resolution.json \
   --crosscheck "${crosscheck[@]}" --deploy "${deploy[@]}" \
   --out docs/FINDINGS.md --policy birnn_bench/auto_policy.json --readme README.md
 

@@ -44,7 +44,7 @@ run)
     } > "$OUT/versions.txt"
     say "machine ${MACHINE:-named from the hardware}, devices $devices, grid $BIRNN_BENCH_GRID, budget ${budget}s: $(tr '\n' ' ' < "$OUT/versions.txt")"
     skipped=()
-    for group in "ratios.(Paired|Resolution)Forward" "ratios.(Paired|Resolution)TrainStep" strategies.Error \
+    for group in "ratios.(Paired|Resolution)Forward" "ratios.(Paired|Resolution)TrainStep" strategies.Error strategies.Correctness \
                  strategies.PeakMemory profiles.CudaCounts profiles.Profiles \
                  strategies.Forward strategies.TrainStep strategies.Extract "compiled.Compiled(Figures)?" \
                  strategies.Environment; do

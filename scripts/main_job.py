@@ -39,6 +39,7 @@ GROUPS = (
     ("paired-forward", "paired ratios, inference", "ratios.(Paired|Resolution)Forward"),
     ("paired-train", "paired ratios, training step", "ratios.(Paired|Resolution)TrainStep"),
     ("errors", "correctness against the oracle", "strategies.Error"),
+    ("safety", "the correctness matrix per strategy (which are safe)", "strategies.Correctness"),
     ("memory", "peak memory", "strategies.PeakMemory"),
     ("ops", "op counts", "profiles.Profiles"),
     ("cuda", "CUDA kernels and host syncs", "profiles.CudaCounts"),

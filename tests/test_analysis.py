@@ -324,12 +324,35 @@ def test_report_opens_with_the_grid(smoke_results, tmp_path, capsys) -> None:
     assert summary.index("## The answer at a glance") < summary.index("## History")
 
 
+def _without_matrix(results: Path, into: Path) -> Path:
+    """A copy of a results tree without ``strategies.Correctness`` (as older results are)."""
+    shutil.copytree(results, into)
+    for path in into.glob("*/*.json"):
+        data = json.loads(path.read_text())
+        if isinstance(data.get("results"), dict):
+            data["results"] = {k: v for k, v in data["results"].items()
+                               if not k.startswith("strategies.Correctness.")}
+            path.write_text(json.dumps(data))
+    return into
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="needs chromium")
-def test_without_a_check_nothing_is_recommended(smoke_results, tmp_path) -> None:
+def test_the_results_say_what_is_safe_without_a_check_file(smoke_results, tmp_path) -> None:
+    """The suite records the matrix's verdict per strategy: a report of any results tree
+    recommends with no --check; a tree without them recommends nothing and says why."""
     out = tmp_path / "report"
     assert main(["report", "--results", str(smoke_results), "--out", str(out), "--quiet"]) == 0
+    recs = pd.read_csv(out / "recommendations.csv")
+    assert not recs.empty and recs["recommended"].notna().all()
+    assert set(recs["recommended"]) <= {"hn_index", "chunk_view", "packed_unpack",
+                                        "manual_two_rnn"}
+    assert "strategies.Correctness" in (out / "summary.md").read_text()
+
+    out = tmp_path / "report-old"
+    older = _without_matrix(smoke_results, tmp_path / "older")
+    assert main(["report", "--results", str(older), "--out", str(out), "--quiet"]) == 0
     dom = dump_dom(out / "index.html", tmp_path)
-    assert "Correctness check file missing" in dom
+    assert "Correctness check missing" in dom
     for html in _grid_tables(dom):
         assert "<code>" not in html and "†" not in html
         assert "— (no check file)" in html

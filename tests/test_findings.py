@@ -22,6 +22,7 @@ from analysis import claims as c
 from analysis import findings as f
 from analysis import findings_render as render
 from analysis import inputs
+from analysis import resolution as res
 from analysis.cli import main
 from analysis.load import Loaded, load_results
 from analysis.policy_rules import auto_policy, policy_json
@@ -210,32 +211,51 @@ def test_memory_and_op_counts_are_per_regime(check_data) -> None:
 # resolution and reproducibility
 
 
-def resolution_payload(n: int = 4, within: int = 3, significant: int = 0, detected: int = 2
-                       ) -> dict:
-    records = [{"regime": regime_id(batch=2 ** i), "slowdown": 0.05, "rounds": 100 + i,
-                "seconds": 9.5 + i, "aa": {"estimate": 1.0, "low": 0.99, "high": 1.01},
-                "slowed": {"estimate": 1.05, "low": 1.03, "high": 1.07},
-                "aa_within": i < within, "aa_significant": i < significant,
-                "slowdown_detected": i < detected, "stopped": "target"} for i in range(n)]
-    summary = {"workloads": n, "aa_within": within, "aa_significant": significant,
-               "slowdown_detected": detected, "aa_within_required": 0.03,
-               "required_share": 0.9, "passed": False, "seconds": 44.0,
-               "median_aa_half_width": 0.0123}
-    return {"summary": summary, "grid": "quick", "complete": True, "regimes": records}
+def slowed_rows(points: dict[str, tuple], mode: str = "Forward", machine: str = "box",
+                commit: str = "c" * 40) -> pd.DataFrame:
+    """{regime id: (slowed ratio, low, high, rounds)} as the loader's ``ratios.Resolution*``
+    rows."""
+    rows = []
+    for regime, values in points.items():
+        for metric, value in zip(("track_slowed_ratio", "track_slowed_ratio_low",
+                                  "track_slowed_ratio_high", "track_rounds"), values,
+                                 strict=True):
+            rows.append({"machine": machine, "device_name": "Test CPU", "commit": commit,
+                         "regime": regime, "benchmark": f"ratios.Resolution{mode}.{metric}",
+                         "metric": metric, "value": value, "strategy": None})
+    return pd.DataFrame(rows)
 
 
-def test_resolution_paragraph_numbers_come_from_the_json() -> None:
-    res = inputs.parse_resolution(json.dumps(resolution_payload()), "docs/resolution.json")
-    assert render.resolution_line(res) == (
-        "A/A 99% intervals within ±3% in 3/4 regimes, none significant, a 5% slowdown "
-        "detected in 2/4; median half-width 1.2%; 11.0 s per regime.")
-    res = inputs.parse_resolution(json.dumps(resolution_payload(5, 5, 1, 5)), "r.json")
-    assert "in 5/5 regimes, 1/5 significant, a 5% slowdown detected in 5/5" in \
-        render.resolution_line(res)
-    broken = resolution_payload()
-    broken["summary"]["workloads"] = 7
-    with pytest.raises(inputs.InputError, match=re.escape("r.json: summary counts 7 workloads")):
-        inputs.parse_resolution(json.dumps(broken), "r.json")
+def test_resolution_comes_from_the_grids_own_run(check_data) -> None:
+    """The A/A is the baseline's row of the grid, the +5% copy the Resolution rows of the same
+    run; a regime whose A/A is wide decides nothing (unresolved), and the counts say so."""
+    narrow, wide = (1.0, 0.99, 1.01, OK), (1.0, 0.95, 1.06, OK)
+    points = {regime_id(batch=1): {"hn_index": narrow, "manual_two_rnn": (0.6, 0.58, 0.62, OK)},
+              regime_id(batch=2): {"hn_index": narrow, "manual_two_rnn": (0.6, 0.58, 0.62, OK)},
+              regime_id(batch=4): {"hn_index": wide, "manual_two_rnn": (0.6, 0.58, 0.62, OK)}}
+    slowed = {regime_id(batch=1): (1.05, 1.03, 1.07, 120), regime_id(batch=2):
+              (1.02, 0.99, 1.05, 90), regime_id(batch=4): (1.05, 1.01, 1.09, 30)}
+    df = pd.concat([tidy(points), slowed_rows(slowed)], ignore_index=True)
+    found = f.build_findings(Loaded(root="r", data=df, files=[], problems=[]), check_data)
+    regimes = found.resolution["regimes"].set_index("regime")
+    assert list(regimes["within"]) == [True, True, False]
+    assert list(regimes["detected"]) == [True, False, False]  # 3rd: its A/A cannot tell
+    assert list(regimes["rounds"]) == [120, 90, 30]
+    (total,) = found.resolution["summary"].itertuples()
+    assert (total.regimes, total.within, total.significant, total.detected) == (3, 2, 0, 1)
+    assert not total.passed
+    assert render.resolution_line(found.resolution) == (
+        "Resolution of the grid's own run (`box`, `cccccccc`): inference (forward): A/A 99% "
+        "intervals within ±2% in 2/3 regimes, none significant, a 5% slowdown detected in 1/3, "
+        "median half-width 1.0%.")
+    status = found.decided.set_index("regime")["status"]
+    assert status[regime_id(batch=1)] == "faster" and status[regime_id(batch=4)] == "unresolved"
+    rec = found.grid[(found.grid["regime"] == regime_id(batch=4)) & found.grid["recommended"]]
+    assert list(rec["strategy"]) == ["hn_index"]  # unresolved: the safe default stays
+    payload = res.as_json(found.resolution["regimes"], found.resolution["summary"],
+                          found.reproducibility)
+    json.dumps(payload, allow_nan=False)  # strict JSON
+    assert payload["summary"][0]["within"] == 2 and len(payload["regimes"]) == 3
 
 
 def test_reproducibility_compares_the_latest_two_commits(check_data) -> None:
@@ -299,7 +319,7 @@ def test_readme_block_is_replaced_between_the_markers_only(check_data) -> None:
     block = render.readme_block(found_of(tidy(POINTS), check_data))
     assert block.startswith(render.README_START) and block.endswith(render.README_END)
     assert "### Test CPU — `cpu` on machine `box`" in block and "[0.58, 0.62]" in block
-    assert "(docs/FINDINGS.md)" in block and "Resolution not measured here" in block
+    assert "(docs/FINDINGS.md)" in block and "Resolution of the grid's own run" in block
     readme = f"# p\n\n{render.README_START}\nold\n{render.README_END}\n\n## Next\n\ntext\n"
     first = render.replace_readme_block(readme, block)
     assert first == f"# p\n\n{block}\n\n## Next\n\ntext\n"
@@ -357,8 +377,7 @@ def test_bad_inputs_give_clear_errors(check_file, tmp_path, capsys) -> None:
     other = tmp_path / "other.json"
     other.write_text('{"hello": 1}')
     assert f"{other}: not a birnn-bench check --json file" in error(check=other)
-    assert f"{other}: not a scripts/resolution.py --json file" in \
-        error("--resolution", str(other))
+    assert "--resolution" in error("--resolution", str(tmp_path))  # a folder, not a file
     assert f"{other}: not a scripts/crosscheck.py --json file" in \
         error("--crosscheck", str(other))
     bad = tmp_path / "deploy.json"
@@ -368,8 +387,6 @@ def test_bad_inputs_give_clear_errors(check_file, tmp_path, capsys) -> None:
 
 def test_findings_command_on_the_real_smoke_run(smoke_results, check_file, tmp_path,
                                                 capsys) -> None:
-    resolution = tmp_path / "resolution.json"
-    resolution.write_text(json.dumps(resolution_payload()))
     deploy = tmp_path / "deploy-cpu.json"
     deploy.write_text(json.dumps({"rows": DEPLOY_ROWS}))
     texts = []
@@ -380,19 +397,22 @@ def test_findings_command_on_the_real_smoke_run(smoke_results, check_file, tmp_p
         original = f"# p\n\n{render.README_START}\nold\n{render.README_END}\n\n## Next\n\ny\n"
         readme.write_text(original)
         assert main(_args(smoke_results, check_file, out, readme, "--resolution",
-                          str(resolution), "--deploy", str(deploy))) == 0
+                          str(out / "resolution.json"), "--deploy", str(deploy))) == 0
         assert "readme:" in capsys.readouterr().out
         texts.append([(out / name).read_text() for name in ("FINDINGS.md", "auto_policy.json",
-                                                            "README.md")])
+                                                            "README.md", "resolution.json")])
         assert texts[-1][2].startswith("# p\n\n") and texts[-1][2].endswith("\n\n## Next\n\ny\n")
     assert texts[0] == texts[1]                      # same inputs, same bytes
-    text, written, readme_text = texts[0]
+    text, written, readme_text, resolution = texts[0]
     for output in texts[0]:
         assert str(tmp_path) not in output and str(REPO) not in output
         assert not re.search(r"(?<![\w.:/])/(?:root|home|tmp|usr)/", output)
     headings = re.findall(r"^## (\d+)\.", text, flags=re.MULTILINE)
     assert headings == [str(i) for i in range(1, 12)]
-    assert "A/A 99% intervals within ±3% in 3/4 regimes" in text and "Decided in" in text
+    assert "Resolution of the grid's own run (`smoke-box`" in text and "Decided in" in text
+    regimes = json.loads(resolution)["regimes"]
+    assert {r["mode"] for r in regimes} == {"forward", "train_step"}
+    assert all(r["slowed"] is not None and r["rounds"] >= 16 for r in regimes)
     assert "| cpu | `hn_index` | works 1/2; fails: gru L1 |" in text
     grid_rows = [line for line in text.split("## 2.")[0].splitlines()
                  if line.startswith("| lstm 2L B4 T8 H16 skewed")]
