@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deploy", type=Path, nargs="+", action="extend", default=None,
                    metavar="FILE", help="birnn-bench deploy --json files (a Deployability "
                    "section; without them the section says how to produce them)")
+    p.add_argument("--resolution", type=Path, default=None, metavar="FILE",
+                   help="docs/resolution.json of `analysis findings`: the process-level A/A "
+                   "(how far the same code's paired ratios moved between two runs) the history "
+                   "tolerates before flagging a ratio (default: docs/resolution.json when "
+                   "present, else no tolerance)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p = sub.add_parser(
         "findings", help="docs/FINDINGS.md, the auto policy and the README block",
@@ -217,6 +222,28 @@ def _read_deploy(paths: Sequence[Path]):
                      ignore_index=True)
 
 
+def _tolerances(path: Path | None) -> dict[str, float]:
+    """The process-level A/A per mode from ``docs/resolution.json`` (``--resolution``)."""
+    from analysis.resolution import tolerances
+
+    default = REPO / "docs" / "resolution.json"
+    if path is None:
+        if not default.is_file():
+            return {}
+        path = default
+    try:
+        text = _read_text(path, "write it with `analysis findings --resolution`")
+    except ValueError as err:
+        raise UsageError(f"--resolution {err}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise UsageError(f"--resolution {path}: not JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--resolution {path}: not a docs/resolution.json (a JSON object)")
+    return tolerances(data)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.inputs import parse_check
     from analysis.load import load_results
@@ -233,6 +260,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             check = Check(source=_name(args.check), torch=str(data.get("torch", "?")),
                           summary={str(k): dict(v) for k, v in data["summary"].items()})
         deploy = _read_deploy(args.deploy or [])
+        tolerance = _tolerances(args.resolution)
     except UsageError as err:
         return _fail("report", err)
 
@@ -260,7 +288,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         say("no --check: the safe strategies come from the results' own correctness matrix "
             "(strategies.Correctness), when they carry it")
     report = build_report(loaded, check=check, deploy=deploy, sources=[n for n, _ in parts],
-                          progress=say)
+                          progress=say, ratio_tolerance=tolerance)
     try:
         written = write_report(args.out, report)
     except (OSError, ValueError) as err:

@@ -8,6 +8,8 @@ A regression is a change for the worse (higher ratio, more bytes or ops, right -
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -36,9 +38,10 @@ SKIPPED_METRICS = ("track_threads", "track_error_verdict", "track_error_over_tol
 LABELS = {**DETERMINISTIC_METRICS, **INSTRUCTION_METRICS, **VERDICT_METRICS}
 #: The rules above in one sentence, for the report's pages.
 RULES = ("a change counts on instructions per call (callgrind) when it moves by more than "
-         f"{INSTRUCTION_TOLERANCE:.1%}, on a paired ratio when the two commits' 99% intervals do "
-         "not overlap, on a deterministic value (peak bytes, op counts, error verdict) when it "
-         "changes at all; absolute times are shown, never judged.")
+         f"{INSTRUCTION_TOLERANCE:.1%}, on a paired ratio when the quotient of the two commits' "
+         "99% intervals lies beyond 1 +- the process-level A/A (docs/resolution.json), on a "
+         "deterministic value (peak bytes, op counts, error verdict) when it changes at all; "
+         "absolute times are shown, never judged.")
 WORDS = {"regression": "worse", "improvement": "better"}
 KEYS = ["machine", "env", "benchmark", "regime", "strategy", "variant"]
 COLUMNS = ["machine", "env", "device_name", "kind", "quantity", "benchmark", "regime",
@@ -108,11 +111,14 @@ def series(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([ratios, rest[COLUMNS]], ignore_index=True)
 
 
-def changes(points: pd.DataFrame) -> pd.DataFrame:
+def changes(points: pd.DataFrame, ratio_tolerance: Mapping[str, float] | None = None
+            ) -> pd.DataFrame:
     """``series`` with each point's previous point of the same series (``previous_commit``,
     ``previous_value``, ``previous_low``, ``previous_high``) and ``change``: "regression",
     "improvement", "" (no change that counts; always "" for absolute times), and ``judged``
-    (False for absolute times)."""
+    (False for absolute times). ``ratio_tolerance``: per mode, how far the same code's paired
+    ratio moved between two processes (``analysis.resolution.tolerance``); a paired ratio's
+    change counts only beyond it."""
     extra = ["previous_commit", "previous_value", "previous_low", "previous_high", "change",
              "judged"]
     if points.empty:
@@ -134,10 +140,12 @@ def changes(points: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(invalid="ignore"):
         change[det & (value > prev * (1 + slack))] = "regression"
         change[det & (value < prev * (1 - slack))] = "improvement"
+    modes = out["benchmark"].astype(str).str.rsplit(".", n=1).str[0].map(MODES)
     for i in np.flatnonzero(has_prev & (kind == RATIO)):
         verdict = interval_change(
             (prev[i], out.at[i, "previous_low"], out.at[i, "previous_high"]),
-            (value[i], out.at[i, "low"], out.at[i, "high"]))
+            (value[i], out.at[i, "low"], out.at[i, "high"]),
+            (ratio_tolerance or {}).get(modes.iat[i], 0.0))
         change[i] = {"slower": "regression", "faster": "improvement"}.get(verdict, "")
     out["change"] = change
     out["judged"] = kind != ABSOLUTE

@@ -7,7 +7,7 @@ gives them (``sources``), file paths relative to their results folder."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,11 +139,13 @@ def _figures(content: Content, memory: pd.DataFrame, ops: pd.DataFrame) -> dict[
 
 
 def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFrame | None = None,
-                 sources: Sequence[str] = (), progress: Progress | None = None) -> Report:
+                 sources: Sequence[str] = (), progress: Progress | None = None,
+                 ratio_tolerance: Mapping[str, float] | None = None) -> Report:
     """All tables, figures, the HTML page and the Markdown summary. Without ``check`` the
     results' own matrix verdicts (``strategies.Correctness``) say which strategies are safe;
     without either nothing is recommended; ``deploy``: ``analysis.inputs.parse_deploy`` rows;
-    ``sources``: how the results folders are named on the page."""
+    ``sources``: how the results folders are named on the page; ``ratio_tolerance``: the
+    process-level A/A per mode (``analysis.resolution.tolerances``) for the history."""
     say = progress or (lambda _msg: None)
     df = loaded.data
     if check is None and (carried := paired.matrix_summary(df)) is not None:
@@ -156,7 +158,7 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
     memory = tables.relative(df, tables.PEAK, verdicts)
     ops = tables.relative(df, tables.OPS, verdicts)
     say("history across commits")
-    hist = history.changes(history.series(df))
+    hist = history.changes(history.series(df), ratio_tolerance)
     commits = history.per_commit(hist)
     shown, hidden = shown_problems(loaded)
     content = Content(loaded=loaded, sources=list(sources) or [loaded.root], check=check,

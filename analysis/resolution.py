@@ -95,12 +95,13 @@ def as_json(regimes: pd.DataFrame, totals: pd.DataFrame,
             "between_runs": records(reproducibility)}
 
 
-def tolerance(resolution_json: dict | None, mode: str) -> float:
-    """How far a paired ratio may move between two processes of the same code (the largest
-    change seen between the machine's two runs in ``between_runs``, for ``mode``): the history
-    flags a change between commits only beyond it. 0 when not measured."""
-    if not resolution_json:
-        return 0.0
-    found = [float(r["max"]) for r in resolution_json.get("between_runs", [])
-             if r.get("mode") == mode and r.get("max") is not None]
-    return max(found, default=0.0)
+def tolerances(resolution_json: dict | None) -> dict[str, float]:
+    """Per mode, how far a paired ratio moved between two runs of the same code on one machine
+    (the largest change in ``between_runs`` of ``docs/resolution.json``): the process-level A/A.
+    The history flags a change between commits only beyond it (``compare.change``)."""
+    found: dict[str, float] = {}
+    for row in (resolution_json or {}).get("between_runs", []) or []:
+        if isinstance(row, dict) and isinstance(row.get("max"), (int, float)):
+            mode = str(row.get("mode"))
+            found[mode] = max(found.get(mode, 0.0), float(row["max"]))
+    return found

@@ -14,6 +14,7 @@ what is there), BRANCH_CHECK_BENCH (another ``--bench`` regex).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,10 +37,13 @@ def verdicts(results: Path, machine: str, base: str, head: str):
     """The judged series of ``head`` against ``base`` on ``machine`` (analysis.history rows)."""
     from analysis import history
     from analysis.load import load_results
+    from analysis.resolution import tolerances
 
     df = load_results(results).data
     df = df[(df["machine"].astype(str) == machine) & df["commit"].astype(str).isin([base, head])]
-    h = history.changes(history.series(df))
+    measured = REPO / "docs" / "resolution.json"  # the process-level A/A, when measured
+    h = history.changes(history.series(df), tolerances(
+        json.loads(measured.read_text(encoding="utf-8")) if measured.is_file() else None))
     return h[(h["commit"] == head) & (h["previous_commit"] == base) & h["judged"]]
 
 

@@ -318,7 +318,8 @@ def _accepted_jumps(html_dir: Path, entry: list, change: Callable[[tuple, tuple]
 
 def filter_regressions(html_dir: Path) -> tuple[int, int]:
     """Rewrites ``regressions.json`` (and its Atom feed) keeping, on the paired-ratio
-    benchmarks, only the jumps whose two commits' 99% intervals do not overlap; other
+    benchmarks, only the jumps the report's rule counts (``compare.change``: the quotient of
+    the two commits' 99% intervals beyond 1 +- the process-level A/A); other
     benchmarks' entries stay as asv found them. Returns (jumps before, jumps after)."""
     path = html_dir / "regressions.json"
     if not path.is_file():
@@ -331,7 +332,12 @@ def filter_regressions(html_dir: Path) -> tuple[int, int]:
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     from analysis.history import interval_change
+    from analysis.paired import MODES
+    from analysis.resolution import tolerances
 
+    measured = REPO / "docs" / "resolution.json"  # the process-level A/A, when measured
+    tolerance = tolerances(json.loads(measured.read_text(encoding="utf-8"))
+                           if measured.is_file() else None)
     index = json.loads((html_dir / "index.json").read_text(encoding="utf-8"))
     revision_to_hash = {int(k): v for k, v in index.get("revision_to_hash", {}).items()}
     kept_entries, dropped, kept = [], set(), set()
@@ -340,7 +346,9 @@ def filter_regressions(html_dir: Path) -> tuple[int, int]:
         if not name.endswith(RATIO_SUFFIX):
             kept_entries.append(entry)
             continue
-        jumps = _accepted_jumps(html_dir, entry, interval_change)
+        slack = tolerance.get(MODES.get(name.rsplit(".", 1)[0], ""), 0.0)
+        jumps = _accepted_jumps(html_dir, entry,
+                                lambda before, now, s=slack: interval_change(before, now, s))
         params = param_values(index, name, entry[3])
         for jump in entry[6]:
             key = (name, params, revision_to_hash.get(int(jump[1]), ""))
