@@ -43,8 +43,9 @@ RULES = ("a change counts on instructions per call (callgrind) when it moves by 
          "deterministic value (peak bytes, op counts, error verdict) when it changes at all; "
          "absolute times are shown, never judged.")
 WORDS = {"regression": "worse", "improvement": "better"}
-KEYS = ["machine", "env", "benchmark", "regime", "strategy", "variant"]
-COLUMNS = ["machine", "env", "device_name", "kind", "quantity", "benchmark", "regime",
+#: A series: one machine name on ONE hardware (a name that held two CPUs splits there).
+KEYS = ["machine", "hardware", "env", "benchmark", "regime", "strategy", "variant"]
+COLUMNS = ["machine", "hardware", "env", "device_name", "kind", "quantity", "benchmark", "regime",
            "strategy", "variant", "commit", "date", "value", "low", "high"]
 
 
@@ -70,12 +71,13 @@ def _ratio_series(df: pd.DataFrame) -> pd.DataFrame:
     rows = df[(df["kind"].astype(str) == "ratio") & df["value"].notna()]
     if rows.empty:
         return pd.DataFrame(columns=COLUMNS)
-    rows = plain(rows[["machine", "env", "device_name", "benchmark", "regime", "strategy",
-                        "commit", "date", "value"]])
+    rows = plain(rows[["machine", "hardware", "env", "device_name", "benchmark", "regime",
+                       "strategy", "commit", "date", "value"]])
     split = rows["benchmark"].str.extract(r"^(?P<base>.+\.track_time_ratio)(?P<which>_low|_high)?$")
     rows = rows.assign(base=split["base"], which=split["which"].fillna(""))
     rows = rows[rows["base"].notna() & rows["base"].str.rsplit(".", n=1).str[0].isin(MODES)]
-    keys = ["machine", "env", "device_name", "base", "regime", "strategy", "commit", "date"]
+    keys = ["machine", "hardware", "env", "device_name", "base", "regime", "strategy", "commit",
+            "date"]
     wide = rows.pivot_table(index=keys, columns="which", values="value", aggfunc="first",
                             observed=True).reset_index()
     wide = wide.reindex(columns=[*keys, "", "_low", "_high"]).rename(

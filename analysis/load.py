@@ -24,6 +24,7 @@ import pandas as pd
 
 from analysis import asv_files, judge
 from analysis.asv_files import Benchmark, Problem, literal
+from birnn_bench import hardware
 
 RESULTS_API_VERSION = 2  # asv's results file format
 #: Parameters that are integers whatever the literal looks like (the suite's grid).
@@ -31,8 +32,8 @@ INT_PARAMS = ("batch", "max_len", "hidden", "layers")
 #: The suite's parameters, always present as columns (empty frames included).
 KNOWN_PARAMS = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "dtype",
                 "regime", "strategy")
-FILE_COLUMNS = ("machine", "device_name", "commit", "date", "env", "python", "cpu", "torch",
-                "cuda", "cudnn", "gpu", "cudnn_allow_tf32", "threads")
+FILE_COLUMNS = ("machine", "hardware", "device_name", "commit", "date", "env", "python", "cpu",
+                "torch", "cuda", "cudnn", "gpu", "cudnn_allow_tf32", "threads")
 BENCH_COLUMNS = ("benchmark", "metric", "kind", "unit")
 #: asv's result column -> ours.
 _STATS = {"result": "value", "stats_ci_99_a": "ci_low", "stats_ci_99_b": "ci_high",
@@ -95,6 +96,8 @@ class _Loader:
         self.block_cache: dict[Any, tuple] = {}
         self.problems: list[Problem] = []
         self.rel = ""  # the results file being read
+        #: machine -> [(file, its hardware facts)]: one name must stand for one machine.
+        self.hardware: dict[str, list[tuple[str, dict[str, str]]]] = {}
 
     def load_file(self, path: Path, machine_dir: str, machine_info: dict[str, Any]) -> bool:
         """One results file into chunks; False (and a Problem) when nothing of it is kept.
@@ -135,7 +138,10 @@ class _Loader:
                        f"under {machine!r}", "warning")
         env = self._environment(results, columns)
         cpu = str(params.get("cpu") or machine_info.get("cpu") or "") or f"CPU of {machine}"
+        facts = {k: str(params[k]) for k in hardware.COMPARED if params.get(k) not in (None, "")}
+        self.hardware.setdefault(machine, []).append((self.rel, facts))
         file_row = {"machine": machine, "commit": self._commit(data["commit_hash"]),
+                    "hardware": hardware.describe({"cpu": cpu, **facts}),
                     "env": str(data.get("env_name") or ""),
                     "python": str(params.get("python") or data.get("python") or ""),
                     "cpu": cpu,
@@ -504,4 +510,28 @@ def load_results(results_dir: str | Path, progress: Progress | None = None) -> L
             loaded.append(str(path.relative_to(root)))
         if progress is not None:
             progress(i + 1, len(targets), path.name)
-    return Loaded(loader.frame(), problems + loader.problems, loaded, str(root))
+    mixed = [_mixed(machine, files) for machine, files in sorted(loader.hardware.items())]
+    return Loaded(loader.frame(), problems + loader.problems + [m for m in mixed if m], loaded,
+                  str(root))
+
+
+def _mixed(machine: str, files: list[tuple[str, dict[str, str]]]) -> Problem | None:
+    """A Problem when one machine name holds results of different hardware (facts that both
+    files record and that differ: ``birnn_bench.hardware.differences``)."""
+    groups: list[tuple[dict[str, str], list[str]]] = []
+    for name, facts in files:
+        for known, names in groups:
+            if not hardware.differences(known, facts):
+                names.append(name)
+                break
+        else:
+            groups.append((facts, [name]))
+    if len(groups) < 2:
+        return None
+    parts = [f"{hardware.describe(facts)} ({len(names)} file(s): "
+             f"{', '.join(Path(n).name[:8] for n in names)})" for facts, names in groups]
+    return Problem(machine, f"one machine name, {len(groups)} different hardware: "
+                   + "; ".join(parts) + ". Ratios differ between CPUs, so a change between "
+                   "them in the history is the machine, not the code (the history splits the "
+                   "series there); new runs belong under a name of their own (the main job "
+                   "derives one from the hardware)", "warning")

@@ -95,8 +95,15 @@ def differences(recorded: Mapping[str, object], current: Mapping[str, str]) -> l
 
 
 def describe(found: Mapping[str, object]) -> str:
-    """``AMD EPYC, 2 cores, AVX512, oneDNN on`` (+ GPU), for headings and messages."""
-    text = (f"{found.get('cpu', '?')}, {found.get('num_cpu', '?')} cores, "
-            f"{found.get('cpu_capability', 'capability ?')}, oneDNN {found.get('onednn', '?')}")
-    gpu = found.get("gpu")
-    return text if gpu in (None, "", "none") else f"{text}, {gpu}"
+    """``AMD EPYC, 2 cores, AVX512, oneDNN on`` (+ the GPU): the facts ``found`` records, for
+    headings and messages."""
+    parts = [str(found.get("cpu") or "unknown CPU")]
+    if found.get("num_cpu"):
+        parts.append(f"{found['num_cpu']} cores")
+    if found.get("cpu_capability"):
+        parts.append(str(found["cpu_capability"]))
+    if found.get("onednn"):
+        parts.append(f"oneDNN {found['onednn']}")
+    if found.get("gpu") not in (None, "", "none"):
+        parts.append(str(found["gpu"]))
+    return ", ".join(parts)

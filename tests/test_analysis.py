@@ -44,10 +44,12 @@ def _regime_columns(regime: str) -> dict:
             "lengths": lengths, "dtype": dtype}
 
 
-def rows(commit: str, day: int, points: dict, machine: str = "box") -> list[dict]:
+def rows(commit: str, day: int, points: dict, machine: str = "box",
+         hardware: str = "Test CPU, 2 cores") -> list[dict]:
     """points: (regime, strategy) -> {"ratio": (r, lo, hi), "error": e, "peak": b, "time": t}."""
-    base = {"machine": machine, "device_name": "CPU", "commit": commit * 40 if len(commit) == 1
-            else commit, "date": pd.Timestamp(f"2026-11-{day:02d}", tz="UTC"),
+    base = {"machine": machine, "hardware": hardware, "device_name": "CPU",
+            "commit": commit * 40 if len(commit) == 1 else commit,
+            "date": pd.Timestamp(f"2026-11-{day:02d}", tz="UTC"),
             "env": "existing", "file": f"{machine}/{commit}.json", "compile": np.nan}
     out = []
     for (regime, strategy), values in points.items():
@@ -105,6 +107,23 @@ def test_history_counts_ratio_changes_only_when_intervals_are_apart() -> None:
     assert history.interval_change((1.0, 0.98, 1.02), (1.05, 1.03, 1.07)) == "slower"
     assert history.interval_change((1.0, 0.98, 1.02), (1.03, 1.01, 1.05)) == "tied"
     assert history.interval_change((1.0, 0.98, 1.02), (0.9, 0.88, 0.97)) == "faster"
+    # ... beyond the process-level A/A: the same code moved up to 2% between two processes.
+    assert history.interval_change((1.0, 0.98, 1.02), (1.05, 1.03, 1.07), 0.02) == "tied"
+    assert history.interval_change((1.0, 0.98, 1.02), (1.10, 1.08, 1.12), 0.02) == "slower"
+    tolerant = history.changes(history.series(frame(rows("a", 1, a), rows("b", 2, b))),
+                               {"forward": 0.5})
+    assert set(history.flagged(tolerant)["strategy"]) == {"manual_two_rnn"}  # bytes only
+
+
+def test_a_machine_name_that_changed_hardware_splits_its_history() -> None:
+    """cpu-2core held an AMD and an Intel box: the step between them is the machine, not the
+    code, so the series split there and nothing is flagged across the change."""
+    a = {(REGIME, "chunk_view"): point((0.80, 0.78, 0.82), peak=1000.0)}
+    b = {(REGIME, "chunk_view"): point((0.95, 0.93, 0.97), peak=1200.0)}
+    h = history.changes(history.series(frame(rows("a", 1, a, hardware="AMD EPYC, 2 cores"),
+                                             rows("b", 2, b, hardware="Intel Xeon, 2 cores"))))
+    assert history.flagged(h).empty
+    assert h["previous_commit"].isna().all()
 
 
 def test_history_error_verdict_changes_count_rounding_does_not() -> None:

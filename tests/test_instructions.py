@@ -143,7 +143,8 @@ def test_branch_check_reads_instructions_first_and_exits_by_the_rules() -> None:
     rows = []
     for commit, day, extract, ratio in (("a" * 40, 1, 1.0e5, (1.0, 0.9, 1.1)),
                                         ("b" * 40, 2, 1.1e5, (1.02, 0.92, 1.12))):
-        base = {"machine": "box", "env": "e", "device_name": "CPU", "regime": regime,
+        base = {"machine": "box", "hardware": "Test CPU", "env": "e", "device_name": "CPU",
+                "regime": regime,
                 "strategy": "padded_gather", "commit": commit, "compile": float("nan"),
                 "date": pd.Timestamp(f"2026-11-0{day}", tz="UTC"), "dtype": "float32"}
         rows.append({**base, "benchmark": "instructions.Instructions.track_instructions_extract",
