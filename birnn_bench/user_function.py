@@ -111,8 +111,8 @@ def load_function(spec: str) -> Callable:
             raise ValueError(f"{spec!r}: {source!r} has no function {attribute!r}{listing}")
         value = getattr(value, part)
     if not callable(value):
-        raise ValueError(f"{spec!r}: {attribute!r} is a {type(value).__name__}, not callable; "
-                         "expected a function fn(rnn, x, lengths) -> (fwd, bwd)")
+        raise ValueError(f"{spec!r}: {attribute!r} is of type {type(value).__name__}, not "
+                         "callable; expected a function fn(rnn, x, lengths) -> (fwd, bwd)")
     return value
 
 
@@ -137,8 +137,8 @@ def validate_function(fn: Callable, name: str, device: str = "cpu") -> StateFunc
     tuple ``(fwd, bwd)`` of two (B, H_out) tensors of x's dtype and device that are not x itself
     (sharing x's storage: a slice or view of the input). Returns ``fn``."""
     if not callable(fn):
-        raise ValueError(f"{name!r}: a {type(fn).__name__}, not callable; expected a function "
-                         "fn(rnn, x, lengths) -> (fwd, bwd)")
+        raise ValueError(f"{name!r}: of type {type(fn).__name__}, not callable; expected a "
+                         "function fn(rnn, x, lengths) -> (fwd, bwd)")
     probe = PROBE.with_(device=device)
     rnn, x, lengths = build(probe)
     where = (f"on the probe workload ({probe.cell}, {probe.num_layers} layer, "
