@@ -12,6 +12,7 @@ strategy's, and *fails beyond* one when it strictly contains it (the closest of 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -117,7 +118,9 @@ def check_function(fn: StateFunction, *, name: str | None = None,
     _check_name(name)
     validate_function(fn, name, device)
     specs = list(check.check_specs(device=device) if specs is None else specs)
-    with measure.pinned(threads):
+    with measure.pinned(threads), warnings.catch_warnings():
+        # torch warns on every projected LSTM call on the CPU that oneDNN is bypassed: noise.
+        warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
         rows = check.run_check(specs, {name: fn, **STRATEGIES})
     return summarize_function(rows, name)
 
