@@ -119,6 +119,9 @@ def recommend(spec: WorkloadSpec, *, mode: str = "forward",
         if require:
             excluded.update({n: "n/a: --require needs a registry strategy's steps"
                              for n in correct if n in functions})
+        if mode == "train_step":
+            excluded.update(_failed_train_steps(
+                {n: f for n, f in functions.items() if n in correct and n not in excluded}, spec))
         timed = [name for name in correct if name not in excluded]
         if not timed:
             raise ValueError(f"no correct strategy meets --require {','.join(require)}: "
@@ -189,6 +192,20 @@ def _failed_requirements(names: list[str], spec: WorkloadSpec, require: tuple[st
             if not any(r.status == "works" for r in results):
                 failed[name] = f"fails --require {requirement} ({results[0].detail[:60]})"
                 break
+    return failed
+
+
+def _failed_train_steps(functions: Mapping[str, StateFunction],
+                        spec: WorkloadSpec) -> dict[str, str]:
+    """name -> why, for users' functions whose training step raises on ``spec`` (outputs
+    detached, say): one untimed step each, before the engine starts."""
+    failed = {}
+    for name, fn in functions.items():
+        try:
+            BenchCase(spec, fn).warm_train_step()
+        except Exception as err:  # the user's code: reported in the ranking, never timed
+            failed[name] = (f"excluded: its training step raised {type(err).__name__}: "
+                            f"{str(err).splitlines()[0] if str(err) else ''}")
     return failed
 
 

@@ -325,6 +325,29 @@ def test_recommend_adds_the_baseline_to_a_lone_function(tmp_path, capsys) -> Non
         "hn_index", "examples/fairseq_style.py:final_states"}
 
 
+def test_recommend_train_step_and_profile_with_functions(tmp_path, capsys) -> None:
+    """A function whose training step raises (outputs detached; h_n of an unpacked run, right
+    on equal lengths) is excluded with the reason, not a crash; --profile writes no trace for a
+    function (a trace is by phase)."""
+    detached = tmp_path / "detached.py"
+    detached.write_text("def fn(rnn, x, lengths):\n"
+                        "    h_n = rnn(x)[1][0]\n"
+                        "    return h_n[-2].detach(), h_n[-1].detach()\n")
+    fairseq = "examples/fairseq_style.py:final_states"
+    out = tmp_path / "rec.json"
+    assert main(["recommend", "--mode", "train_step", "--strategies",
+                 f"hn_index,{fairseq},{detached}:fn", "--batch", "3", "--hidden", "8",
+                 "--input-size", "4", "--max-len", "6", "--lengths", "equal", "--budget", "0.3",
+                 "--profile", str(tmp_path / "traces"), "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    rows = {row["strategy"]: row for row in data["ranking"]}
+    assert rows[fairseq]["ratio"] is not None and rows[fairseq]["rounds"] >= 8
+    assert rows[f"{detached}:fn"]["excluded"].startswith(
+        "excluded: its training step raised RuntimeError: element 0 of tensors does not "
+        "require grad")
+    assert list(data["traces"]) == ["hn_index"]
+
+
 # ---------------------------------------------------------------------------------------------
 # the README's snippet, as written
 
