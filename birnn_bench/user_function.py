@@ -10,6 +10,7 @@ import hashlib
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -59,9 +60,14 @@ def _import_file(spec: str, path: Path) -> ModuleType:
         raise ValueError(f"{spec!r}: no such file {str(path)!r}" if not path.exists()
                          else f"{spec!r}: {str(path)!r} is not a file")
     resolved = path.resolve()
-    # A unique module name per file, so two users' files called model.py do not collide.
-    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
-    name = f"birnn_bench_user_{resolved.stem.replace('-', '_')}_{digest}"
+    # A module name unique per file and version: two users' files called model.py do not
+    # collide, a second function of one file reuses its import, an edited file is read again.
+    stat = resolved.stat()
+    key = f"{resolved}\0{stat.st_mtime_ns}\0{stat.st_size}"
+    name = (f"birnn_bench_user_{re.sub(r'[^0-9A-Za-z_]', '_', resolved.stem)}_"
+            f"{hashlib.sha1(key.encode()).hexdigest()[:12]}")
+    if name in sys.modules:
+        return sys.modules[name]
     found = importlib.util.spec_from_file_location(name, resolved)
     if found is None or found.loader is None:
         raise ValueError(f"{spec!r}: {str(path)!r} cannot be imported as Python")
