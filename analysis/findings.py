@@ -149,6 +149,33 @@ def deploy_details(deploy: pd.DataFrame | None) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
 
+#: What the deployability conclusion names -> the technologies that count for it: any of them
+#: working on a cell is enough, as for ``birnn-bench recommend --require``.
+DEPLOY_TARGETS: dict[str, tuple[str, ...]] = {"torch.export": ("export", "export_while_loop"),
+                                              "ONNX": ("onnx",)}
+
+
+def deploy_survivors(deploy: pd.DataFrame | None, safe: Sequence[str]) -> pd.DataFrame:
+    """Per target of ``DEPLOY_TARGETS`` present in ``deploy``: the strategies that deploy with it
+    (one of its technologies ``works``) on every device, cell and layer count measured, in
+    registry order, and those of them in ``safe`` (correct on every condition of the check)."""
+    cols = ["target", "strategies", "safe"]
+    if deploy is None or deploy.empty:
+        return pd.DataFrame(columns=cols)
+    out = []
+    for target, technologies in DEPLOY_TARGETS.items():
+        mine = deploy[deploy["technology"].isin(technologies)]
+        if mine.empty:
+            continue
+        works = (mine.assign(ok=mine["status"] == "works")
+                 .groupby(["strategy", "device", "cell", "layers"])["ok"].any()
+                 .groupby(level="strategy").all())
+        names = [n for n in fmt.strategy_order(deploy["strategy"]) if bool(works.get(n, False))]
+        out.append({"target": target, "strategies": names,
+                    "safe": [n for n in names if n in safe]})
+    return pd.DataFrame(out, columns=cols)
+
+
 @dataclass
 class Findings:
     """What FINDINGS.md, the README block and the policy are made of."""

@@ -4,14 +4,14 @@ measures the same code. Nothing here changes global state (callers use ``measure
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
 from birnn_bench import compare, measure, resolution
 from birnn_bench._rnn import extract_dims
 from birnn_bench.oracle import error_against_oracle
-from birnn_bench.strategies import BASELINE, STRATEGIES, States
+from birnn_bench.strategies import BASELINE, STRATEGIES, StateFunction, States, Strategy
 from birnn_bench.workload import Workload, WorkloadSpec, build
 
 #: What can be timed: inference (eval, no_grad) and a training step (forward + backward).
@@ -20,14 +20,16 @@ MODES = ("forward", "train_step")
 
 class BenchCase:
     """The rnn, x and lengths of ``spec`` with ``strategy``; the first forward runs here, untimed
-    (allocator, cuDNN plans and CUDA out-of-memory errors happen in it)."""
+    (allocator, cuDNN plans and CUDA out-of-memory errors happen in it). ``strategy``: a registry
+    name, or a user's whole-call function (no prepare/run/extract: ``extract`` is n/a)."""
 
-    def __init__(self, spec: WorkloadSpec, strategy: str, workload: Workload | None = None) -> None:
-        if strategy not in STRATEGIES:
+    def __init__(self, spec: WorkloadSpec, strategy: str | StateFunction,
+                 workload: Workload | None = None) -> None:
+        if isinstance(strategy, str) and strategy not in STRATEGIES:
             raise ValueError(f"strategy: expected one of {sorted(STRATEGIES)}, got {strategy!r}")
         self.spec = spec
         self.device = spec.device
-        self.strategy = STRATEGIES[strategy]
+        self.strategy = STRATEGIES[strategy] if isinstance(strategy, str) else strategy
         self.rnn, self.x, self.lengths = workload if workload is not None else build(spec)
         self.forward()
         measure.synchronize(self.device)
@@ -42,6 +44,9 @@ class BenchCase:
 
     def prepare_extract(self) -> None:
         """Runs prepare + run once so that ``extract`` can be timed alone."""
+        if not isinstance(self.strategy, Strategy):
+            raise ValueError("extract: n/a for a whole-call function (it has no prepare / run / "
+                             "extract steps)")
         with torch.no_grad():
             self._ran = self.strategy.run(
                 self.rnn, self.strategy.prepare(self.x, self.lengths, self.rnn.batch_first))
@@ -90,17 +95,22 @@ class BenchCase:
 def compare_strategies(spec: WorkloadSpec, names: Sequence[str], mode: str = "forward", *,
                        baseline: str = BASELINE, workload: Workload | None = None,
                        extra: dict[str, Callable[[], object]] | None = None,
+                       functions: Mapping[str, StateFunction] | None = None,
                        slowed: bool = False, **engine: object) -> compare.Comparison:
     """The paired comparison (``compare.compare``) of ``names`` and the baseline on ``workload``
     (else built from ``spec``), CUDA synchronised around each block. Every strategy reads the SAME
     rnn, x and lengths (a copy each: where they lay in memory moved a strategy by 1-2%). ``extra``
-    adds candidates that are not strategies; ``slowed`` adds the baseline slowed by a known 5%
-    (``resolution.slowed_copy``), named ``baseline + resolution.SLOWED_SUFFIX``."""
+    adds candidates that are not strategies; ``functions``: users' whole-call functions, by the
+    name ``names`` gives them, timed like the registry's strategies; ``slowed`` adds the
+    baseline slowed by a known 5% (``resolution.slowed_copy``), named
+    ``baseline + resolution.SLOWED_SUFFIX``."""
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     workload = workload if workload is not None else build(spec)
     wanted = list(dict.fromkeys([baseline, *names]))
-    calls = {name: BenchCase(spec, name, workload).call(mode) for name in wanted}
+    functions = functions or {}
+    calls = {name: BenchCase(spec, functions.get(name, name), workload).call(mode)
+             for name in wanted}
     sync = (lambda: torch.cuda.synchronize(spec.device)) \
         if torch.device(spec.device).type == "cuda" else None
     if slowed:

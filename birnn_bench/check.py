@@ -12,7 +12,7 @@ import torch
 
 from birnn_bench._io import dataclass_csv
 from birnn_bench.oracle import TOLERANCES, max_abs_error, oracle_last_states, tolerance
-from birnn_bench.strategies import STRATEGIES, Strategy
+from birnn_bench.strategies import STRATEGIES, StateFunction
 from birnn_bench.validate import validate_inputs
 from birnn_bench.workload import WorkloadSpec, build
 
@@ -72,8 +72,9 @@ class CheckRow:
 
 
 def check_spec(spec: WorkloadSpec,
-               strategies: Mapping[str, Strategy] = STRATEGIES) -> list[CheckRow]:
-    """Builds the workload of ``spec`` and checks each strategy on it."""
+               strategies: Mapping[str, StateFunction] = STRATEGIES) -> list[CheckRow]:
+    """Builds the workload of ``spec`` and checks each strategy (a registry ``Strategy`` or a
+    user's function, anything called as ``fn(rnn, x, lengths)``) on it."""
     workload = build(spec)
     rnn, x, lengths = validate_inputs(*workload)
     truth = oracle_last_states(rnn, x, lengths)
@@ -98,7 +99,8 @@ def check_spec(spec: WorkloadSpec,
     return rows
 
 
-def run_check(specs: Iterable[WorkloadSpec], strategies: Mapping[str, Strategy] = STRATEGIES,
+def run_check(specs: Iterable[WorkloadSpec],
+              strategies: Mapping[str, StateFunction] = STRATEGIES,
               progress: Callable[[int, WorkloadSpec], None] | None = None) -> list[CheckRow]:
     rows: list[CheckRow] = []
     for done, spec in enumerate(specs, start=1):

@@ -15,9 +15,9 @@ from typing import NoReturn
 
 import torch
 
-from birnn_bench import check, compare, measure
+from birnn_bench import check, compare, function_check, measure, user_function
 from birnn_bench._io import check_output_paths, write_outputs
-from birnn_bench.strategies import STRATEGIES
+from birnn_bench.strategies import BASELINE, STRATEGIES, StateFunction
 from birnn_bench.workload import CELLS, DTYPES, LAYOUTS, LENGTH_PATTERNS, read_lengths_file
 
 SEED_MAX = 2**64 - 1  # torch.Generator seeds are unsigned 64-bit integers
@@ -44,6 +44,26 @@ def _csv_list(kind: Callable, choices: Sequence | None = None) -> Callable[[str]
                 raise ArgumentTypeError(f"{value!r} is not one of {', '.join(map(str, choices))}")
         return values
     return parse
+
+
+def _strategies_or_functions(text: str) -> list[str]:
+    """``--strategies`` of check and recommend: registry names and users' functions
+    (MODULE:FUNCTION, FILE.py:FUNCTION), loaded and probed by the command before any work."""
+    names = [name for name in text.split(",") if name]
+    if not names:
+        raise ArgumentTypeError("expected a comma-separated list")
+    for name in names:
+        if name not in STRATEGIES and not user_function.is_function_spec(name):
+            raise ArgumentTypeError(f"{name!r} is not one of {', '.join(STRATEGIES)}, nor "
+                                    f"{user_function.SPEC_FORMS}")
+    return names
+
+
+def _resolve_strategies(names: Sequence[str], device: str) -> dict[str, StateFunction]:
+    try:
+        return user_function.resolve(names, device)
+    except ValueError as err:
+        raise ValueError(f"--strategies: {err}") from None
 
 
 def _number(kind: type, valid: Callable, expected: str, out_of_range: str = "") -> Callable:
@@ -121,7 +141,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         cells=args.cells, layers=args.layers, layouts=args.layouts, lengths=args.lengths,
         dtypes=args.dtypes, device=args.device, seed=args.seed, batch=args.batch,
         max_len=args.max_len, hidden_size=args.hidden))
-    strategies = {name: STRATEGIES[name] for name in args.strategies}
+    strategies = _resolve_strategies(args.strategies, args.device)
+    functions = user_function.user_functions(strategies)
+    # A user's function runs beside every registry strategy: their failures name its look-alike.
+    compared = {**strategies, **STRATEGIES} if functions else strategies
     start = time.perf_counter()
     tty = sys.stderr.isatty()
 
@@ -132,18 +155,25 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"checked {done}/{len(specs)} conditions", file=sys.stderr, flush=True)
 
     with measure.pinned(args.threads) as threads:
-        rows = check.run_check(specs, strategies, progress=progress)
+        every_row = check.run_check(specs, compared, progress=progress)
+    rows = [row for row in every_row if row.strategy in strategies]
     if tty:
         print(file=sys.stderr)
     if not args.quiet:
         print(check.format_matrix(rows) + "\n")
     print(check.format_tolerances(args.dtypes))
     print(check.format_summary(rows))
-    print(f"{len(specs)} conditions x {len(strategies)} strategies in "
-          f"{time.perf_counter() - start:.1f} s (torch {torch.__version__}, "
+    verdicts = [function_check.summarize_function(every_row, name) for name in functions]
+    if verdicts:
+        print("\nYour function(s) (PASS: right on every condition above):")
+        print("\n".join(function_check.format_function_check(v) for v in verdicts))
+    also = len(compared) - len(strategies)
+    print(f"{len(specs)} conditions x {len(strategies)} strategies"
+          + (f" (and {also} more of the registry's, to compare)" if also else "")
+          + f" in {time.perf_counter() - start:.1f} s (torch {torch.__version__}, "
           f"{threads} thread(s), pinned)")
     write_outputs(rows, ((args.json, check.to_json), (args.csv, check.to_csv)))
-    return 0
+    return 1 if any(not v.passed for v in verdicts) else 0
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
@@ -165,7 +195,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
                         hidden_size=args.hidden, proj_size=args.proj_size, batch=args.batch,
                         max_len=max_len, lengths=lengths, layout=args.layout, dtype=args.dtype,
                         device=args.device, seed=args.seed)
-    strategies = {name: STRATEGIES[name] for name in args.strategies}
+    names = args.strategies
+    if any(map(user_function.is_function_spec, names)) and BASELINE not in names:
+        names = [BASELINE, *names]  # a user's function is always timed against the baseline
+    strategies = _resolve_strategies(names, args.device)
     result = rec.recommend(spec, mode=args.mode, strategies=strategies, budget_s=args.budget,
                            target=args.target, threads=args.threads, progress=_progress_bar(),
                            profile_dir=args.profile, require=tuple(args.require))
@@ -211,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     threads = (f"torch threads, pinned for the whole run (default: ${measure.THREADS_ENV}, else "
                f"{measure.DEFAULT_THREADS})")
     strategies = _csv_list(str, STRATEGIES)
+    or_functions = ("registry names and your own functions fn(rnn, x, lengths) -> (fwd, bwd) "
+                    "as MODULE:FUNCTION or FILE.py:FUNCTION, comma-separated")
 
     p = sub.add_parser("check", help="the correctness matrix: every strategy against the oracle",
                        description="Runs every strategy on every condition of the grid and "
@@ -222,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
                    default=list(check.CHECK_LENGTHS),
                    help="length patterns, or file:PATH for a file of integer lengths")
     p.add_argument("--dtypes", type=_csv_list(str, DTYPES), default=list(check.CHECK_DTYPES))
-    p.add_argument("--strategies", type=strategies, default=list(STRATEGIES))
+    p.add_argument("--strategies", type=_strategies_or_functions, default=list(STRATEGIES),
+                   help=or_functions + "; exit status 1 when one of your functions FAILs")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.add_argument("--batch", type=positive_int, default=check.CHECK_SHAPE["batch"])
     p.add_argument("--max-len", type=positive_int, default=check.CHECK_SHAPE["max_len"])
@@ -263,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", type=_fraction, default=compare.TARGET,
                    help="stop early once every 99%% interval is within +-TARGET of its "
                    f"estimate (default {compare.TARGET})")
-    p.add_argument("--strategies", type=strategies, default=list(STRATEGIES))
+    p.add_argument("--strategies", type=_strategies_or_functions, default=list(STRATEGIES),
+                   help=or_functions + f" (a function is always timed against {BASELINE})")
     p.add_argument("--seed", type=_seed, default=0, help="0..2**64-1 (default: 0)")
     p.add_argument("--require", type=_csv_list(str, ("script", "compile", "export", "onnx")),
                    default=[], help="only strategies that deploy with these: "

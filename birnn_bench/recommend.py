@@ -1,7 +1,9 @@
 """Check every strategy on a user's own workload, time the correct ones, recommend one.
 
 Only a strategy correct on EVERY condition of the correctness matrix is recommended: a pitfall
-right on this workload can be the floor (the fastest, marked), never the answer."""
+right on this workload can be the floor (the fastest, marked), never the answer. A user's own
+function (``birnn_bench.user_function``) is a candidate like any strategy, under the same rule;
+what needs the prepare/run/extract split (``--require``, ``--profile``) is n/a for it."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from pathlib import Path
 
 from birnn_bench import check, compare, measure
 from birnn_bench.bench import MODES, BenchCase, compare_strategies
-from birnn_bench.strategies import BASELINE, STRATEGIES, Strategy
+from birnn_bench.strategies import BASELINE, STRATEGIES, StateFunction
+from birnn_bench.user_function import user_functions
 from birnn_bench.workload import WorkloadSpec
 
 #: ``--require`` names -> deployability technologies; a strategy qualifies when ANY of them works
@@ -87,7 +90,7 @@ class Recommendation:
 
 
 def recommend(spec: WorkloadSpec, *, mode: str = "forward",
-              strategies: Mapping[str, Strategy] = STRATEGIES, budget_s: float = 20.0,
+              strategies: Mapping[str, StateFunction] = STRATEGIES, budget_s: float = 20.0,
               threads: int | None = None, progress: Progress | None = None,
               profile_dir: Path | None = None, require: tuple[str, ...] = (),
               **engine: object) -> Recommendation:
@@ -116,7 +119,15 @@ def recommend(spec: WorkloadSpec, *, mode: str = "forward",
         correct = [name for name in strategies if verdicts[name].passed]
         if not correct:
             raise ValueError(f"no strategy is correct on {spec}; nothing to recommend")
-        excluded = _failed_requirements(correct, spec, require, say)
+        functions = user_functions(strategies)
+        excluded = _failed_requirements([n for n in correct if n not in functions], spec,
+                                        require, say)
+        if require:
+            excluded.update({n: "n/a: --require needs a registry strategy's steps"
+                             for n in correct if n in functions})
+        if mode == "train_step":
+            excluded.update(_failed_train_steps(
+                {n: f for n, f in functions.items() if n in correct and n not in excluded}, spec))
         timed = [name for name in correct if name not in excluded]
         if not timed:
             raise ValueError(f"no correct strategy meets --require {','.join(require)}: "
@@ -136,14 +147,14 @@ def recommend(spec: WorkloadSpec, *, mode: str = "forward",
                 f"round {rounds}, {open_count} still open, {seconds:.1f} s of {budget_s:g} s")
 
         result = compare_strategies(spec, timed, mode, baseline=baseline, budget_s=budget_s,
-                                    progress=on_round, **engine)
+                                    progress=on_round, functions=functions, **engine)
         say(int(budget_s), int(budget_s), "done")
         traces = {}
         if profile_dir is not None:
             from birnn_bench.profiles import write_chrome_trace
 
             traces = {name: str(write_chrome_trace(BenchCase(spec, name), profile_dir))
-                      for name in timed}
+                      for name in timed if name not in functions}  # a trace is by phase
         order = sorted(timed, key=lambda n: result.ratios[n].ratio.estimate)
 
         def row(n: str, **outcome: object) -> Ranked:
@@ -192,6 +203,20 @@ def _failed_requirements(names: list[str], spec: WorkloadSpec, require: tuple[st
     return failed
 
 
+def _failed_train_steps(functions: Mapping[str, StateFunction],
+                        spec: WorkloadSpec) -> dict[str, str]:
+    """name -> why, for users' functions whose training step raises on ``spec`` (outputs
+    detached, say): one untimed step each, before the engine starts."""
+    failed = {}
+    for name, fn in functions.items():
+        try:
+            BenchCase(spec, fn).warm_train_step()
+        except Exception as err:  # the user's code: reported in the ranking, never timed
+            failed[name] = (f"excluded: its training step raised {type(err).__name__}: "
+                            f"{str(err).splitlines()[0] if str(err) else ''}")
+    return failed
+
+
 def _ratio_text(ratio: compare.Interval) -> str:
     return f"{ratio.estimate:.2f}x [{ratio.low:.2f}, {ratio.high:.2f}]"
 
@@ -208,22 +233,24 @@ def format_recommendation(rec: Recommendation) -> str:
              f"batch {spec.batch}, max_len {spec.max_len}, lengths {spec.lengths}, {spec.dtype} "
              f"on {spec.device} ({rec.mode}; torch {rec.environment.get('torch')}, "
              f"{rec.environment.get('threads')} thread(s))", ""]
+    # A user's function is named by its spec, often longer than a registry name.
+    width = max([16] + [len(r.strategy) + 2 for r in rec.ranking if r.strategy not in STRATEGIES])
     same = f"{base} same rounds"
-    header = (f"{'rank':>4}  {'strategy':<16} {'per call':>10} {same:>24} {'rounds':>6}  "
+    header = (f"{'rank':>4}  {'strategy':<{width}} {'per call':>10} {same:>24} {'rounds':>6}  "
               f"{'x ' + base + ' [99% interval]':>28}  {'vs ' + base:>12}  {'max abs err':>11}")
     lines += [header, "-" * len(header)]
     rank = 0
     for row in rec.ranking:
         if row.ratio is None:
             why = row.excluded or "excluded: wrong on this workload"
-            lines.append(f"{'-':>4}  {row.strategy:<16} {why[:98]:<98}  "
+            lines.append(f"{'-':>4}  {row.strategy:<{width}} {why[:98]:<98}  "
                          f"{row.max_abs_error:>11.1e}")
             continue
         rank += 1
         name = row.strategy + ("" if row.safe else " †")
         # A candidate that left early ran fewer rounds: its time is shown beside the baseline's
         # of the same rounds, the only pair its ratio speaks for.
-        lines.append(f"{rank:>4}  {name:<16} {_time_text(row.seconds):>10} "
+        lines.append(f"{rank:>4}  {name:<{width}} {_time_text(row.seconds):>10} "
                      f"{_time_text(row.baseline_seconds):>24} {row.rounds:>6}  "
                      f"{_ratio_text(row.ratio):>28}  {row.verdict:>12}  "
                      f"{row.max_abs_error:>11.1e}")

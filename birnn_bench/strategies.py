@@ -26,6 +26,8 @@ from birnn_bench.validate import check_call
 
 Tensor = torch.Tensor
 States = tuple[Tensor, Tensor]
+#: The calling convention every strategy and a user's own function share.
+StateFunction = Callable[[nn.RNNBase, Tensor, Tensor], States]
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class Strategy:
     #: What PyTorch's semantics predict, (num_layers, padded, max_len) -> (fwd right, bwd right):
     #: a hypothesis the tests hold against the check's measured verdicts, never a verdict.
     expected: Callable[[int, bool, int], tuple[bool, bool]]
+    #: Why it is wrong where it is (empty for a strategy correct everywhere): what a user's own
+    #: function that fails on the same conditions is told (``birnn_bench.function_check``).
+    wrong_because: str = ""
 
     def __call__(self, rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> States:
         # Inputs checked first (a mismatched size would give garbage); the timed steps are not.
@@ -142,6 +147,7 @@ _ALL.append(Strategy(
     name="hn_first_layer", pitfall=True, **ON_PACKED, extract=first_layer_from_h_n,
     # h_n[0], h_n[1] are the FIRST layer's states.
     expected=lambda layers, padded, steps: (layers == 1, layers == 1),
+    wrong_because="h_n[0] and h_n[1] are the FIRST layer's states, not the last layer's",
     description="pack, run, h_n[0] and h_n[1]",
     claim="igrinis: 'u_emb_batch = lasthidden[0] + lasthidden[1], assuming you have only "
     "one layer'."))
@@ -158,6 +164,8 @@ _ALL.append(Strategy(
     name="last_step_naive", pitfall=True, **ON_PADDED, extract=last_padded_step,
     # The backward direction at t=-1 has seen one step only.
     expected=lambda layers, padded, steps: (not padded, steps == 1),
+    wrong_because="the backward output at the last padded step has seen one step only, and "
+    "a padded sequence's forward output there has run on through the padding",
     description="run on the padded batch, output at the last padded step for both directions",
     claim="igrinis: 'output[-1, :, :H] + output[-1, :, H:] should give the same result'; "
     "the last answer recommends output[:, -1, :H] + output[:, -1, H:] over h_n."))
@@ -210,6 +218,8 @@ _ALL.append(Strategy(
     # The backward direction starts in the padding; above layer 1 the forward reads the layer
     # below's backward outputs, contaminated by padding too.
     expected=lambda layers, padded, steps: ((not padded) or layers == 1, not padded),
+    wrong_because="without packing the backward direction starts in the padding, and above "
+    "layer 1 the forward reads the layer below's backward outputs, contaminated too",
     description="run on the padded batch (no packing), gather forward at lengths-1, "
     "backward at t=0",
     claim="Second answer, 'for people using unpacked sequences': gather the forward pass "
@@ -226,6 +236,8 @@ def last_of_h_n(ran: tuple[Tensor, Tensor], lengths: Tensor, batch_first: bool,
 _ALL.append(Strategy(
     name="hn_padded", pitfall=True, **ON_PADDED, extract=last_of_h_n,
     expected=lambda layers, padded, steps: (not padded, not padded),  # both read the padding
+    wrong_because="without packing h_n is the state after the last PADDED step: both "
+    "directions have read the padding",
     description="run on the padded batch (no packing), h_n[-2] and h_n[-1]",
     claim="Third answer: on an unpacked batch, 'h_n of the reverse direction is the hidden "
     "state of the first step', so read h_n."))

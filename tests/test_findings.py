@@ -330,6 +330,48 @@ def test_readme_block_is_replaced_between_the_markers_only(check_data) -> None:
             render.replace_readme_block(bad, "x")
 
 
+def _deploy_rows(works: dict[tuple[str, str], set[str]]) -> pd.DataFrame:
+    """Every strategy x technology on two cells: script works (with a note); otherwise
+    (strategy, technology) -> the cells it works on (``lstm``, ``gru``), fails elsewhere."""
+    rows = [{"strategy": s, "cell": cell, "layers": 1, "device": "cpu", "technology": t,
+             "status": "works" if t == "script" or cell in works.get((s, t), set()) else "fails",
+             "detail": "", "note": "a note" if t == "script" else "", "graph_breaks": None,
+             "source": "docs/deploy-cpu.json"}
+            for s in ("hn_index", "padded_gather", "manual_two_rnn")
+            for t in ("script", "export", "export_while_loop", "onnx") for cell in ("lstm", "gru")]
+    return pd.DataFrame(rows)
+
+
+def test_the_deployability_conclusion_is_computed_from_the_deploy_data(check_data) -> None:
+    both = {"lstm", "gru"}
+    deploy = _deploy_rows({("padded_gather", "export_while_loop"): both,
+                           ("padded_gather", "onnx"): both,
+                           ("manual_two_rnn", "export"): {"lstm"},  # plain on one cell,
+                           ("manual_two_rnn", "export_while_loop"): {"gru"},  # decomposed on one
+                           ("manual_two_rnn", "onnx"): both, ("hn_index", "onnx"): {"lstm"}})
+    survivors = f.deploy_survivors(deploy, SAFE).set_index("target")
+    assert survivors.loc["torch.export", "strategies"] == ["padded_gather", "manual_two_rnn"]
+    assert survivors.loc["ONNX", "safe"] == ["manual_two_rnn"]  # hn_index: one cell only
+    sentence = render.deploy_conclusion(survivors.reset_index())
+    assert sentence == ("In short: on every cell measured, `padded_gather`, `manual_two_rnn` "
+                        "survive both torch.export (plain or with its while-loop rnn "
+                        "decomposition) and ONNX, and of these only `manual_two_rnn` is correct "
+                        "on every condition of the check.")
+    text = render.render_findings(found_of(tidy(POINTS), check_data, deploy=deploy))
+    section = text.split("## 8. Deployability", 1)[1].split("\n## ", 1)[0]
+    assert sentence in section and "`works*`: works, deployed as the cell's note says" in section
+    assert "| cpu | `hn_index` | works* |" in section
+
+    onnx_only = f.deploy_survivors(deploy[deploy["technology"].isin(["script", "onnx"])], SAFE)
+    assert render.deploy_conclusion(onnx_only).endswith(
+        "only `manual_two_rnn` is correct on every condition of the check (torch.export: not in "
+        "the data).")
+    none_safe = f.deploy_survivors(deploy[deploy["strategy"] != "manual_two_rnn"], SAFE)
+    assert "none of these is correct on every condition" in render.deploy_conclusion(none_safe)
+    assert render.deploy_conclusion(f.deploy_survivors(None, SAFE)) == \
+        "Neither torch.export nor ONNX is in the deployability data."
+
+
 def test_no_absolute_path_survives() -> None:
     text = "see /home/u/x/y.py:3 and /tmp/a/b, not https://x.org/a/b, docs/F.md or 1/2"
     assert render.strip_paths(text) == \
