@@ -38,6 +38,8 @@ def case() -> tuple[nn.LSTM, torch.Tensor, torch.Tensor]:
 
 def _bad_calls(rnn: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> list[tuple]:
     uni = nn.LSTM(4, 3, batch_first=True).eval()
+    dropped = nn.LSTM(4, 3, num_layers=2, dropout=0.5, bidirectional=True,
+                      batch_first=True).train()
     return [
         ((rnn, torch.randn(3, 5, 6), lengths), ValueError,
          r"x: last dimension is 6 but the rnn expects input_size=4"),
@@ -57,6 +59,14 @@ def _bad_calls(rnn: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> list[tup
         ((rnn, x, [5, 2**70, 4]), ValueError, r"lengths: .* holds a value beyond int64"),
         ((rnn, x.numpy(), lengths), TypeError, r"x: expected a tensor"),
         ((nn.Linear(4, 3), x, lengths), TypeError, r"rnn: expected an nn.LSTM"),
+        # what last_states refused and a registry entry once passed on to torch (raw errors)
+        ((rnn, x.long(), lengths), TypeError, r"x: expected a floating dtype, got torch.int64"),
+        ((rnn, x.double(), lengths), TypeError,
+         r"x: dtype torch.float64 differs from the rnn's parameters \(torch.float32\)"),
+        ((rnn, x.to("meta"), lengths), ValueError,
+         r"x: on meta but the rnn's parameters are on cpu"),
+        ((rnn, x, lengths.to("meta")), ValueError, r"lengths: on the meta device"),
+        ((dropped, x, lengths), ValueError, r"rnn: dropout=0.5 between layers is active"),
     ]
 
 
