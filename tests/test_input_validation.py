@@ -177,7 +177,7 @@ def test_output_path_is_a_directory(tmp_path, capsys, command: list[str], option
     target = tmp_path / "results"
     target.mkdir()
     _refused([*command, option, str(target)], capsys,
-             f"{option}: {str(target)!r} is a directory; expected a file to write")
+             f"{option} {target}: is a folder, not a file")
     assert list(tmp_path.iterdir()) == [target] and not any(target.iterdir())
 
 
@@ -187,7 +187,7 @@ def test_output_path_under_a_file(tmp_path, capsys, option: str) -> None:
     blocker.write_text("keep")
     target = blocker / "sub" / "out.file"
     _refused(["check", *TINY, option, str(target)], capsys,
-             f"{option}: cannot create {str(target)!r}: {str(blocker)!r} is not a directory")
+             f"{option} {target}: cannot be created: {blocker} is a file, not a folder")
     assert blocker.read_text() == "keep" and list(tmp_path.iterdir()) == [blocker]
 
 
@@ -196,7 +196,8 @@ def test_output_path_through_a_symlink_loop(tmp_path, capsys) -> None:
     (tmp_path / "a").symlink_to(tmp_path / "b")
     (tmp_path / "b").symlink_to(tmp_path / "a")
     _refused(["check", *TINY, "--json", str(tmp_path / "a" / "m.json")], capsys,
-             f"{str(tmp_path / 'a')!r} is a broken symbolic link")
+             f"--json {tmp_path / 'a' / 'm.json'}: passes through the symbolic link "
+             f"{tmp_path / 'a'} ({tmp_path / 'a'} -> {tmp_path / 'b'}), which loops")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
 
 
@@ -209,7 +210,8 @@ def test_output_path_in_a_read_only_directory(tmp_path, capsys, monkeypatch) -> 
         monkeypatch.setattr(os, "access", lambda path, mode, **kwargs: (
             Path(path) != locked and real_access(path, mode, **kwargs)))
     try:
-        _refused(["check", *TINY, "--json", str(locked / "m.json")], capsys, "is not writable")
+        _refused(["check", *TINY, "--json", str(locked / "m.json")], capsys,
+                 f"--json {locked / 'm.json'}: cannot be created: {locked} is not writable")
         assert not any(locked.iterdir())
     finally:
         locked.chmod(0o700)
@@ -218,7 +220,7 @@ def test_output_path_in_a_read_only_directory(tmp_path, capsys, monkeypatch) -> 
 def test_json_and_csv_on_the_same_file(tmp_path, capsys) -> None:
     target = tmp_path / "m.out"
     _refused(["check", *TINY, "--json", str(target), "--csv", str(target)], capsys,
-             "--csv: ")
+             f"--csv {target}: is also the file of --json")
     assert not target.exists()
 
 

@@ -1,0 +1,299 @@
+"""Hostile and careless input to both command lines (issue 31): outputs through links, into
+folders that hold other things or cannot take files, and workloads that cannot fit in memory.
+Each is refused before any work with one ``error:`` line naming the option, no traceback, and
+nothing written anywhere. Links point into tmp_path, never at a real system folder (the rule is
+about links, not /etc); /proc is only asked to create a folder, which it refuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analysis import cli as analysis_cli
+from birnn_bench import build, cli, memory
+from birnn_bench._io import MARKER
+from birnn_bench.workload import WorkloadSpec
+from tests.test_load_validation import make_tree
+
+TINY = ["--cells", "lstm", "--layers", "1", "--dtypes", "float32", "--lengths", "equal"]
+DEPLOY_TINY = ["--cells", "lstm", "--layers", "1", "--strategies", "hn_index",
+               "--technologies", "script"]
+RECOMMEND_TINY = ["--batch", "2", "--hidden", "4", "--input-size", "3", "--max-len", "4",
+                  "--budget", "0.2", "--strategies", "hn_index"]
+GIB = 2**30
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of ``birnn-bench`` (or ``python -m analysis`` when argv
+    starts with "analysis"), argparse's exits included."""
+    main = cli.main
+    if argv[0] == "analysis":
+        main, argv = analysis_cli.main, argv[1:]
+    try:
+        code = main(argv)
+    except SystemExit as exit_info:
+        code = exit_info.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def refused(argv: list[str], capsys, *expected: str) -> str:
+    """The one error line of a refusal before any work; each of ``expected`` is in it."""
+    code, out, err = run(argv, capsys)
+    assert code == 2, (out, err)
+    assert "Traceback" not in err
+    line = err.strip().splitlines()[-1]
+    assert " error: " in line, line
+    for text in expected:
+        assert text in line, line
+    assert out == "", "work was done before the input was refused"
+    return line
+
+
+def tree(path: Path) -> dict[str, bytes]:
+    """Every file under ``path`` with its bytes (what must stay as it was)."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.fixture
+def system_folder(tmp_path: Path) -> Path:
+    """A stand-in for /etc: a folder of files a careless output must not touch."""
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "passwd").write_text("root:x:0:0\n")
+    (folder / "index.html").write_text("not ours\n")
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. outputs through links, and into folders that are not the tool's
+
+
+@pytest.mark.parametrize("command", [["report"], ["analysis", "report"]])
+def test_report_out_through_a_link_is_refused_and_writes_nothing(tmp_path, capsys,
+                                                                 system_folder, command) -> None:
+    results = make_tree(tmp_path)
+    link = tmp_path / "out"
+    link.symlink_to(system_folder)
+    before = tree(system_folder)
+    refused([*command, "--quiet", "--results", str(results), "--out", str(link)], capsys,
+            f"--out {link}: is a symbolic link ({link} -> {system_folder})",
+            f"give the resolved path {system_folder}")
+    assert tree(system_folder) == before
+    # --force is about folders that hold files, never about links
+    refused([*command, "--quiet", "--force", "--results", str(results), "--out", str(link)],
+            capsys, f"--out {link}: is a symbolic link")
+    assert tree(system_folder) == before
+
+
+def test_a_path_through_a_link_is_refused_the_resolved_one_accepted(tmp_path, capsys) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "via").symlink_to(real)
+    target = tmp_path / "via" / "sub" / "m.json"
+    refused(["check", *TINY, "--json", str(target)], capsys,
+            f"--json {target}: passes through the symbolic link {tmp_path / 'via'} "
+            f"({tmp_path / 'via'} -> {real})", f"give the resolved path {real / 'sub' / 'm.json'}")
+    assert not any(real.iterdir())
+    code, _, _ = run(["check", *TINY, "--quiet", "--json", str(real / "sub" / "m.json")],
+                       capsys)
+    assert code == 0 and json.loads((real / "sub" / "m.json").read_text())["rows"]
+
+
+def test_a_file_output_that_is_a_link_is_refused(tmp_path, capsys) -> None:
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep")
+    link = tmp_path / "m.csv"
+    link.symlink_to(precious)
+    refused(["deploy", *DEPLOY_TINY, "--csv", str(link)], capsys,
+            f"--csv {link}: is a symbolic link ({link} -> {precious})")
+    assert precious.read_text() == "keep"
+
+
+def test_findings_outputs_through_links_are_refused(tmp_path, capsys) -> None:
+    (tmp_path / "docs").symlink_to(tmp_path, target_is_directory=True)
+    refused(["analysis", "findings", "--quiet", "--no-readme", "--results", str(tmp_path),
+             "--out", str(tmp_path / "docs" / "FINDINGS.md")], capsys,
+            f"--out {tmp_path / 'docs' / 'FINDINGS.md'}: passes through the symbolic link")
+    refused(["analysis", "findings", "--quiet", "--no-readme", "--results", str(tmp_path),
+             "--out", str(tmp_path / "F.md"), "--policy", str(tmp_path / "docs" / "p.json")],
+            capsys, "--policy ")
+    assert not (tmp_path / "F.md").exists() and not (tmp_path / "p.json").exists()
+
+
+def test_report_into_a_folder_of_other_files_needs_force(tmp_path, capsys,
+                                                         system_folder) -> None:
+    results = make_tree(tmp_path)
+    before = tree(system_folder)
+    refused(["report", "--quiet", "--results", str(results), "--out", str(system_folder)],
+            capsys, f"--out {system_folder}: holds 2 entries (index.html, passwd) and is no "
+            f"earlier report of this tool (no {MARKER} in it)", "pass --force")
+    assert tree(system_folder) == before
+    code, _, err = run(["report", "--quiet", "--force", "--results", str(results), "--out",
+                        str(system_folder)], capsys)
+    assert code == 0, err
+    assert (system_folder / "passwd").read_text() == "root:x:0:0\n"  # other names untouched
+    marker = json.loads((system_folder / MARKER).read_text())
+    assert marker["output"] == "report" and "grid.csv" in marker["files"]
+    # now an earlier report: a rerun needs no --force
+    code, _, err = run(["report", "--quiet", "--results", str(results), "--out",
+                        str(system_folder)], capsys)
+    assert code == 0, err
+
+
+def test_a_report_folder_holding_its_own_inputs_is_not_foreign(tmp_path, capsys) -> None:
+    """scripts/main_job.py writes report/check.json, then the report into report/."""
+    results = make_tree(tmp_path)
+    out = tmp_path / "report"
+    out.mkdir()
+    check = out / "check.json"
+    code, _, err = run(["check", *TINY, "--quiet", "--json", str(check)], capsys)
+    assert code == 0, err
+    code, _, err = run(["report", "--quiet", "--results", str(results), "--out", str(out),
+                        "--check", str(check)], capsys)
+    assert code == 0, err
+    assert (out / "index.html").is_file() and (out / MARKER).is_file()
+
+
+def test_a_report_from_before_the_marker_is_an_earlier_report(tmp_path, capsys) -> None:
+    results = make_tree(tmp_path)
+    out = tmp_path / "old-report"
+    out.mkdir()
+    for name in analysis_cli.EARLIER_REPORT:
+        (out / name).write_text("old")
+    code, _, err = run(["report", "--quiet", "--results", str(results), "--out", str(out)],
+                       capsys)
+    assert code == 0, err
+    assert (out / "summary.md").read_text() != "old"
+
+
+def test_profile_folder_rules(tmp_path, capsys, system_folder) -> None:
+    link = tmp_path / "traces"
+    link.symlink_to(system_folder)
+    before = tree(system_folder)
+    refused(["recommend", *RECOMMEND_TINY, "--profile", str(link)], capsys,
+            f"--profile {link}: is a symbolic link")
+    refused(["recommend", *RECOMMEND_TINY, "--profile", str(system_folder)], capsys,
+            f"--profile {system_folder}: holds 2 entries", "pass --force")
+    assert tree(system_folder) == before
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. an output that cannot be created is refused before the work, naming its option
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir() or Path("/proc/x").exists(),
+                    reason="needs Linux's /proc")
+@pytest.mark.parametrize("command", [["check", *TINY], ["deploy", *DEPLOY_TINY],
+                                     ["recommend", *RECOMMEND_TINY]])
+def test_json_under_proc_is_refused_before_any_work(capsys, command) -> None:
+    # As root os.access says yes to /proc; only trying to create there tells.
+    refused([*command, "--json", "/proc/x/o.json"], capsys,
+            "--json /proc/x/o.json: cannot be created: /proc ")
+
+
+def test_a_folder_that_refuses_entries_is_refused_by_trying(tmp_path, capsys,
+                                                            monkeypatch) -> None:
+    """What /proc does, simulated where os.access says yes: creating an entry fails."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_mkdtemp = __import__("tempfile").mkdtemp
+
+    def mkdtemp(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == locked:
+            raise PermissionError(13, "Permission denied")
+        return real_mkdtemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr("tempfile.mkdtemp", mkdtemp)
+    refused(["check", *TINY, "--csv", str(locked / "a" / "m.csv")], capsys,
+            f"--csv {locked / 'a' / 'm.csv'}: cannot be created: {locked} refuses new entries "
+            "(Permission denied)")
+    refused(["analysis", "report", "--quiet", "--results", str(tmp_path), "--out",
+             str(locked)], capsys, f"--out {locked}: the folder refuses new files")
+    assert not any(locked.iterdir())
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. sizes that cannot fit are refused before allocating, naming the option
+
+
+@pytest.fixture
+def machine_with_64_gib(monkeypatch):
+    """The same answer on every machine: 64 GiB free on the host."""
+    monkeypatch.setattr(memory, "host_available", lambda: (64 * GIB, "a test's 64 GiB"))
+
+
+@pytest.mark.parametrize(("argv", "option"), [
+    (["check", *TINY, "--batch", "2147483647"], "--batch 2147483647"),
+    (["check", *TINY, "--max-len", "1000000000"], "--max-len 1000000000"),
+    (["check", *TINY, "--hidden", "2147483647"], "--hidden 2147483647"),
+    (["recommend", "--batch", "2147483647"], "--batch 2147483647"),
+    (["recommend", "--hidden", "2147483647"], "--hidden 2147483647"),
+    (["recommend", "--max-len", "1000000000"], "--max-len 1000000000"),
+    (["recommend", "--mode", "train_step", "--layers", "100000"], "--layers 100000"),
+])
+def test_a_workload_that_cannot_fit_is_refused_naming_the_option(capsys, machine_with_64_gib,
+                                                                 argv, option) -> None:
+    line = refused(argv, capsys, f"error: {option}: too large for this machine: the workload "
+                   "needs about ", "more than the 68.7 GB available (a test's 64 GiB)",
+                   f"make {option.split()[0]} smaller")
+    assert " at its peak (" in line
+
+
+def test_a_lengths_file_whose_longest_length_cannot_fit(tmp_path, capsys,
+                                                        machine_with_64_gib) -> None:
+    lengths = tmp_path / "lengths.txt"
+    lengths.write_text("12 1000000000 7\n")
+    refused(["recommend", "--lengths", str(lengths)], capsys,
+            f"error: --lengths {lengths}: too large for this machine", "1000000000, is the "
+            "padded length T (no --max-len given): give shorter lengths")
+    # with --max-len given, T is that option's
+    refused(["check", *TINY[:-1], f"file:{lengths}", "--max-len", "1000000000"], capsys,
+            "error: --max-len 1000000000: too large")
+
+
+def test_the_estimate_is_held_against_what_is_free(capsys, monkeypatch) -> None:
+    """A workload that fits a big machine is refused on a small one: --batch 100000 of the
+    check's conditions needs about 1 GB at its peak."""
+    monkeypatch.setattr(memory, "host_available", lambda: (256 * 2**20, "a small machine"))
+    refused(["check", *TINY, "--batch", "100000"], capsys, "--batch 100000: too large",
+            "more than the 268.4 MB available (a small machine)")
+
+
+def test_build_refuses_what_cannot_fit_before_allocating(monkeypatch) -> None:
+    monkeypatch.setattr(memory, "host_available", lambda: (GIB, "1 GiB"))
+    with pytest.raises(ValueError, match=r"batch=100000000, max_len=1000, .*: building this "
+                       r"workload needs about .* \(building x in float64\), more than the "
+                       r"1.1 GB available \(1 GiB\)"):
+        build(WorkloadSpec(batch=10**8, max_len=1000))
+
+    def unknown() -> tuple[None, str]:
+        raise AssertionError("a small workload reads no memory figure")
+
+    monkeypatch.setattr(memory, "host_available", unknown)
+    assert build(WorkloadSpec(batch=2, max_len=3)).x.shape == (2, 3, 16)
+
+
+def test_without_a_memory_figure_nothing_is_refused(monkeypatch) -> None:
+    from birnn_bench.workload import footprint, too_large
+
+    monkeypatch.setattr(memory, "host_available", lambda: (None, "no /proc/meminfo"))
+    assert too_large(footprint(WorkloadSpec(batch=10**8, max_len=1000)), "cpu") is None
+
+
+def test_memory_figures_read_here(monkeypatch, tmp_path) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 100 kB\nMemFree: 10 kB\nMemAvailable:  2048 kB\n")
+    monkeypatch.setattr(memory, "MEMINFO", meminfo)
+    limit, usage = tmp_path / "memory.max", tmp_path / "memory.current"
+    monkeypatch.setattr(memory, "CGROUP_FILES", ((limit, usage),))
+    assert memory.host_available() == (2048 * 1024, "MemAvailable in /proc/meminfo")
+    limit.write_text("max\n")  # no limit
+    usage.write_text("1000\n")
+    assert memory.host_available()[0] == 2048 * 1024
+    limit.write_text("5000\n")
+    assert memory.host_available() == (4000, f"the limit of this cgroup ({limit})")
+    assert memory.format_bytes(4000) == "4.0 kB" and memory.format_bytes(999) == "999 bytes"
