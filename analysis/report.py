@@ -160,7 +160,8 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
     content = Content(loaded=loaded, sources=list(sources) or [loaded.root], check=check,
                       grid=g, recommendations=recs, strategies=tables.strategy_summary(g),
                       correctness=verdicts, compiled=tables.compiled(df), history=hist,
-                      commits=commits, problems=shown, hidden_problems=hidden, deploy=deploy)
+                      commits=commits, problems=shown, hidden_problems=hidden, deploy=deploy,
+                      lost=tables.lost_sections(df))
     out_tables = {
         "grid": g, "recommendations": recs, "strategies": content.strategies,
         "correctness": verdicts, "memory": memory.rename(columns={"value": "peak_bytes"}),

@@ -9,13 +9,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from analysis import cli as analysis_cli
+from analysis.load import load_results
 from birnn_bench import build, cli, memory
 from birnn_bench._io import MARKER
 from birnn_bench.workload import WorkloadSpec
-from tests.test_load_validation import make_tree
+from tests import test_load_validation as tree_of
+from tests.test_load_validation import make_tree, problems_of, rows_of, set_result
+
+BAD, BENCHES, COLUMNS, ENV_FILE = tree_of.BAD, tree_of.BENCHES, tree_of.COLUMNS, tree_of.ENV_FILE
+PAIR, POINT_2, REGIME = tree_of.PAIR, tree_of.POINT_2, tree_of.REGIME
 
 TINY = ["--cells", "lstm", "--layers", "1", "--dtypes", "float32", "--lengths", "equal"]
 DEPLOY_TINY = ["--cells", "lstm", "--layers", "1", "--strategies", "hn_index",
@@ -297,3 +304,129 @@ def test_memory_figures_read_here(monkeypatch, tmp_path) -> None:
     limit.write_text("5000\n")
     assert memory.host_available() == (4000, f"the limit of this cgroup ({limit})")
     assert memory.format_bytes(4000) == "4.0 kB" and memory.format_bytes(999) == "999 bytes"
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. implausible values in results files are named and left out, the rest of the report kept
+
+RATIO = "ratios.PairedForward.track_time_ratio"
+PAIRED = ["regime", "strategy"]
+#: Series the small tree of test_load_validation lacks, as the suite defines them.
+MORE_BENCHES = {
+    f"{RATIO}_low": ("track", "x hn_index", PAIRED, [[repr(REGIME)], PAIR], [0.95, 1.2]),
+    f"{RATIO}_high": ("track", "x hn_index", PAIRED, [[repr(REGIME)], PAIR], [1.05, 1.3]),
+    "strategies.Error.track_error_verdict": ("track", "wrong (1) or right (0)", PAIRED,
+                                             [[repr(REGIME)], PAIR], [0, 1]),
+    "strategies.Error.track_error_over_tolerance": ("track", "error / tolerance", PAIRED,
+                                                    [[repr(REGIME)], PAIR], [0.0, 5e3]),
+    "instructions.Instructions.track_instructions": ("track", "instructions", PAIRED,
+                                                     [[repr(REGIME)], PAIR], [2e6, 3e6]),
+    "compiled.CompiledFigures.track_compile_seconds": ("track", "seconds", PAIRED,
+                                                       [[repr(REGIME)], PAIR], [3.0, 4.5]),
+}
+
+
+@pytest.fixture
+def suite(monkeypatch):
+    """The small tree with the paired ratios' intervals and the other series of the suite."""
+    for name, bench in MORE_BENCHES.items():
+        monkeypatch.setitem(BENCHES, name, bench)
+
+
+@pytest.mark.parametrize(("bench", "value", "why"), [
+    ("strategies.Forward.time_forward", 1e300,
+     "outside 1e-09..10000, the plausible range, for a time in seconds"),
+    ("strategies.Forward.time_forward", 1e-12, "outside 1e-09..10000, the plausible range"),
+    ("regimes.Forward.time_forward", 1e300, "outside 1e-09..10000, the plausible range"),
+    ("compiled.CompiledFigures.track_compile_seconds", 1e300, "for a time in seconds"),
+    ("strategies.PeakMemory.track_peak_bytes", 1e300,
+     "outside 1..1e+13, the plausible range, for a byte count"),
+    ("instructions.Instructions.track_instructions", 1e300,
+     "outside 1..1e+13, the plausible range, for instructions per call"),
+    ("strategies.Error.track_max_abs_error", 1e300,
+     "outside 0..1e+06, the plausible range, for an error (abs error)"),
+    ("strategies.Error.track_error_over_tolerance", 1e300,
+     "outside 0..1e+15, the plausible range, for an error (error / tolerance)"),
+    ("profiles.Profiles.track_ops", 1e300, "outside 0..1e+09, the plausible range, for a count"),
+    (RATIO, 1e300, "outside 0.001..1000, the plausible range, for a ratio (x hn_index)"),
+    (f"{RATIO}_high", 1e300, "outside 0.001..1000, the plausible range"),
+    ("strategies.Error.track_error_verdict", -1, "not >= 0, for a verdict (wrong 1, right 0)"),
+    ("strategies.Error.track_error_verdict", 1e300,
+     "outside 0..1, the plausible range, for a verdict (wrong 1, right 0)"),
+    ("strategies.Error.track_error_verdict", 2, "outside 0..1, the plausible range"),
+    ("strategies.Error.track_error_verdict", 0.5, "not a whole number, for a verdict"),
+])
+def test_an_implausible_value_is_named_and_left_out(tmp_path, suite, bench, value, why) -> None:
+    loaded = load_results(make_tree(tmp_path, set_result(bench, 1, value)))
+    (problem,) = problems_of(loaded)
+    assert problem.path == BAD and problem.severity == "error"
+    assert problem.message.startswith(f"{bench}: 1 value(s) not usable, 1 point(s) left out")
+    assert why in problem.message and POINT_2 in problem.message, problem.message
+    mine = rows_of(loaded, bench)
+    assert np.isnan(mine.loc["chunk_view", "value"]) and mine.loc["chunk_view", "rejected"]
+    assert not mine.loc["hn_index", "rejected"] and mine["value"].notna().sum() == 1
+    rest = loaded.data[(loaded.data["benchmark"] != bench) | (loaded.data["commit"] != "b" * 40)]
+    assert rest["value"].notna().all() and not rest["rejected"].any()
+
+
+def test_an_implausible_sample_is_named_and_the_point_kept(tmp_path) -> None:
+    forward = "strategies.Forward.time_forward"
+
+    def samples(data: dict) -> None:
+        data["results"][forward][COLUMNS.index("samples")][1] = [2e-3, 1e300]
+
+    loaded = load_results(make_tree(tmp_path, samples))
+    (problem,) = problems_of(loaded)
+    assert problem.severity == "warning" and "samples [0.002, 1e+300]" in problem.message
+    assert "holds 1e+300, outside 1e-09..10000, the plausible range of a time in seconds" \
+        in problem.message
+    assert rows_of(loaded, forward)["value"].tolist() == [1e-3, 2e-3]
+
+
+def test_an_estimate_outside_its_own_interval_is_named_and_left_out(tmp_path, suite) -> None:
+    loaded = load_results(make_tree(tmp_path, set_result(RATIO, 1, 1.5)))  # [1.2, 1.3]
+    (problem,) = problems_of(loaded)
+    assert problem.severity == "error" and problem.path == BAD
+    assert problem.message.startswith(f"{RATIO}: 1 value(s) not usable, 1 point(s) left out")
+    assert (f"result 1.5 at (regime='{REGIME}', strategy='chunk_view'): outside its own 99% "
+            "interval [1.2, 1.3] (track_time_ratio_low, _high; left out with it)") \
+        in problem.message
+    for name in (RATIO, f"{RATIO}_low", f"{RATIO}_high"):
+        mine = rows_of(loaded, name)
+        assert np.isnan(mine.loc["chunk_view", "value"]) and mine.loc["chunk_view", "rejected"]
+        assert mine.loc["hn_index", "value"] == BENCHES[name][4][0]
+    assert problems_of(loaded, f"box/{'a' * 8}-{ENV_FILE}") == []
+
+
+def poison_ratios(data: dict) -> None:
+    """Every forward ratio at 1e300, its interval left near 1 (the issue's file)."""
+    at = COLUMNS.index("result")
+    data["results"][RATIO][at] = [1e300] * len(data["results"][RATIO][at])
+
+
+@pytest.mark.parametrize("older", [True, False])
+def test_a_report_whose_inference_grid_was_all_rejected_says_so(tmp_path, capsys, suite,
+                                                                older) -> None:
+    """With the only (or the newest) file's forward ratios at 1e300, the report once said
+    "0 problem(s)" and dropped the inference grid without a word."""
+    results = make_tree(tmp_path, poison_ratios)
+    if not older:  # the intact file goes: the poisoned one is all there is
+        (results / "box" / f"{'a' * 8}-{ENV_FILE}").unlink()
+    out = tmp_path / "report"
+    code, _, err = run(["report", "--results", str(results), "--out", str(out)], capsys)
+    assert code == 0, err
+    assert "0 problem(s)" not in err
+    assert f"error: {BAD}: {RATIO}: 2 value(s) not usable, 2 point(s) left out" in err
+    summary = (out / "summary.md").read_text()
+    note = (f"inference grid (paired ratios, forward) of box, commit bbbbbbbb: all 2 points "
+            f"rejected, see Data problems ({'older results shown' if older else 'nothing shown'})")
+    assert note in summary and note in (out / "index.html").read_text()
+    assert f"{RATIO}: 2 value(s) not usable" in (out / "problems.csv").read_text()
+    grid = pd.read_csv(out / "grid.csv")
+    assert len(grid) == (2 if older else 0)  # the older commit's grid, else none
+    if older:
+        assert set(grid["commit"]) == {"a" * 40}
+    # the rest of the report is intact: correctness and memory from the poisoned file's commit
+    correctness = pd.read_csv(out / "correctness.csv")
+    assert len(correctness) == 2 and set(correctness["commit"]) == {"b" * 40}
+    assert len(pd.read_csv(out / "memory.csv")) == 2
