@@ -383,14 +383,19 @@ def test_an_implausible_sample_is_named_and_the_point_kept(tmp_path) -> None:
     assert rows_of(loaded, forward)["value"].tolist() == [1e-3, 2e-3]
 
 
-def test_an_estimate_outside_its_own_interval_is_named_and_left_out(tmp_path, suite) -> None:
-    loaded = load_results(make_tree(tmp_path, set_result(RATIO, 1, 1.5)))  # [1.2, 1.3]
+@pytest.mark.parametrize(("edits", "shown"), [
+    ([set_result(RATIO, 1, 1.5)], "result 1.5 at ({}): outside its own 99% interval [1.2, 1.3]"),
+    ([set_result(f"{RATIO}_low", 1, 2.0), set_result(f"{RATIO}_high", 1, 0.1)],  # upside down
+     "result 1.25 at ({}): outside its own 99% interval [2, 0.1]"),
+])
+def test_an_estimate_outside_its_own_interval_is_named_and_left_out(tmp_path, suite, edits,
+                                                                    shown) -> None:
+    loaded = load_results(make_tree(tmp_path, *edits))
     (problem,) = problems_of(loaded)
     assert problem.severity == "error" and problem.path == BAD
     assert problem.message.startswith(f"{RATIO}: 1 value(s) not usable, 1 point(s) left out")
-    assert (f"result 1.5 at (regime='{REGIME}', strategy='chunk_view'): outside its own 99% "
-            "interval [1.2, 1.3] (track_time_ratio_low, _high; left out with it)") \
-        in problem.message
+    assert shown.format(f"regime='{REGIME}', strategy='chunk_view'") + \
+        " (track_time_ratio_low, _high; left out with it)" in problem.message
     for name in (RATIO, f"{RATIO}_low", f"{RATIO}_high"):
         mine = rows_of(loaded, name)
         assert np.isnan(mine.loc["chunk_view", "value"]) and mine.loc["chunk_view", "rejected"]
