@@ -390,6 +390,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as err:
         print(f"birnn-bench {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except RuntimeError as err:  # the allocator, where the size check's estimate fell short
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if not isinstance(err, torch.OutOfMemoryError) and "can't allocate memory" not in first:
+            raise
+        print(f"birnn-bench {args.command}: error: out of memory ({first}); make the workload "
+              "smaller (--batch, --max-len, --hidden)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

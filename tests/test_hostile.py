@@ -270,6 +270,25 @@ def test_the_estimate_is_held_against_what_is_free(capsys, monkeypatch) -> None:
             "more than the 268.4 MB available (a small machine)")
 
 
+def test_an_allocation_that_fails_anyway_is_one_error_line(capsys, monkeypatch) -> None:
+    """Where the estimate falls short, torch's allocator error is told, not a traceback; any
+    other RuntimeError stays a bug."""
+    def allocate(args: object) -> int:
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: "
+                           "can't allocate memory: you tried to allocate 1125899906842624 bytes.")
+
+    monkeypatch.setattr(cli, "cmd_check", allocate)
+    refused(["check", *TINY], capsys, "error: out of memory ([enforce fail at alloc_cpu.cpp:127]",
+            "make the workload smaller")
+
+    def broken(args: object) -> int:
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(cli, "cmd_check", broken)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        cli.main(["check", *TINY])
+
+
 def test_build_refuses_what_cannot_fit_before_allocating(monkeypatch) -> None:
     monkeypatch.setattr(memory, "host_available", lambda: (GIB, "1 GiB"))
     with pytest.raises(ValueError, match=r"batch=100000000, max_len=1000, .*: building this "
@@ -289,6 +308,25 @@ def test_without_a_memory_figure_nothing_is_refused(monkeypatch) -> None:
 
     monkeypatch.setattr(memory, "host_available", lambda: (None, "no /proc/meminfo"))
     assert too_large(footprint(WorkloadSpec(batch=10**8, max_len=1000)), "cpu") is None
+
+
+def test_on_a_gpu_the_device_part_is_held_against_its_free_memory(monkeypatch) -> None:
+    """No GPU needed: the estimate splits host (building x, the oracle) from device (x, the
+    rnn, a forward), and each is held against its own free memory."""
+    from birnn_bench.workload import footprint, too_large
+
+    spec = WorkloadSpec(device="cuda", batch=10**6, max_len=1000, hidden_size=256)
+    needed = footprint(spec, oracle=True)
+    assert needed.device_phase == "a forward" and needed.host_phase == "the float64 oracle"
+    on_cpu = footprint(spec.with_(device="cpu"), oracle=True)
+    assert on_cpu.device == 0 and on_cpu.host >= max(needed.host, needed.device)
+    monkeypatch.setattr(memory, "host_available", lambda: (2**50, "a big host"))
+    monkeypatch.setattr(memory, "device_available", lambda device: (GIB, f"free on {device}"))
+    assert too_large(needed, "cuda") == (
+        f"needs about {memory.format_bytes(needed.device)} at its peak (a forward), more than "
+        "the 1.1 GB available (free on cuda)")
+    monkeypatch.setattr(memory, "device_available", lambda device: (2**50, "a big GPU"))
+    assert too_large(needed, "cuda") is None
 
 
 def test_memory_figures_read_here(monkeypatch, tmp_path) -> None:
