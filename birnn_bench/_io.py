@@ -71,9 +71,9 @@ def check_output(flag: str, path: Path, *, folder: bool = False, kind: str = "",
         if folder:
             if not os.access(path, os.W_OK | os.X_OK):
                 raise ValueError(f"{shown}: the folder is not writable")
-            _try_creating(shown, path, "the folder refuses new files")
-            if not force:
+            if not force:  # before trying: a refused folder gets not even a temporary entry
                 _refuse_foreign_folder(shown, path, kind, earlier, inputs)
+            _try_creating(shown, path, "the folder refuses new files")
             return
         if not (path.is_file() or path.is_char_device()):  # a FIFO would block the writer
             raise ValueError(f"{shown}: exists and is not a regular file")

@@ -131,14 +131,19 @@ def test_findings_outputs_through_links_are_refused(tmp_path, capsys) -> None:
     assert not (tmp_path / "F.md").exists() and not (tmp_path / "p.json").exists()
 
 
-def test_report_into_a_folder_of_other_files_needs_force(tmp_path, capsys,
-                                                         system_folder) -> None:
+def test_report_into_a_folder_of_other_files_needs_force(tmp_path, capsys, system_folder,
+                                                         monkeypatch) -> None:
     results = make_tree(tmp_path)
     before = tree(system_folder)
+    tried: list[str] = []
+    real_mkdtemp = __import__("tempfile").mkdtemp
+    monkeypatch.setattr("tempfile.mkdtemp", lambda *a, dir=None, **k: tried.append(dir) or
+                        real_mkdtemp(*a, dir=dir, **k))
     refused(["report", "--quiet", "--results", str(results), "--out", str(system_folder)],
             capsys, f"--out {system_folder}: holds 2 entries (index.html, passwd) and is no "
             f"earlier report of this tool (no {MARKER} in it)", "pass --force")
     assert tree(system_folder) == before
+    assert tried == []  # refused before even a temporary entry was tried there
     code, _, err = run(["report", "--quiet", "--force", "--results", str(results), "--out",
                         str(system_folder)], capsys)
     assert code == 0, err
