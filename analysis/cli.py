@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from birnn_bench._io import check_output, check_output_paths
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_HELP = ("asv.conf.json naming the results folder (default: ./asv.conf.json, else the "
                "repository's)")
@@ -42,29 +44,8 @@ def _progress(quiet: bool) -> Callable[[str], None]:
     return say
 
 
-def _check_out(flag: str, path: Path, folder: bool) -> None:
-    """An output folder (``folder``) or file: an existing writable one, or one that can be
-    created (its nearest existing ancestor is a writable folder)."""
-    what = f"{flag} {path}"
-    if folder and path.is_file():
-        raise UsageError(what, "is an existing file, not a folder (give a folder to write into)")
-    if not folder and path.is_dir():
-        raise UsageError(what, "is a folder, not a file")
-    if path.exists():
-        if not (path.is_dir() if folder else path.is_file()):
-            raise UsageError(what, f"exists and is not a {'folder' if folder else 'regular file'}")
-        if not os.access(path, os.W_OK | os.X_OK if folder else os.W_OK):
-            raise UsageError(what, f"the {'folder' if folder else 'file'} is not writable")
-        return
-    if path.is_symlink():
-        raise UsageError(what, "is a symbolic link to nothing")
-    ancestor = Path(os.path.abspath(path)).parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise UsageError(what, f"cannot be created: {ancestor} is a file, not a folder")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UsageError(what, f"cannot be created: {ancestor} is not writable")
+#: What a report folder held before the marker existed: such a folder is an earlier report.
+EARLIER_REPORT = ("index.html", "summary.md", "grid.csv")
 
 
 def _check_results(what: str, path: Path, note: str = "") -> Path:
@@ -92,7 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
         "every machine, device and mode), summary.md, CSV tables (among them grid.csv and "
         "recommendations.csv) and PNG/SVG figures into --out.")
     p.add_argument("--out", type=Path, default=Path("report"),
-                   help="output folder (created; files in it are overwritten; default: report)")
+                   help="output folder: new, empty, or an earlier report (its files are "
+                   "overwritten); default: report")
+    p.add_argument("--force", action="store_true", help="write into an existing --out folder "
+                   "that holds other files (same names are overwritten)")
     p.add_argument("--results", type=Path, nargs="+", action="extend", default=None,
                    metavar="DIR", help="asv results folder(s), each with its benchmarks.json "
                    "(default: results_dir of asv.conf.json); several are merged")
@@ -252,7 +236,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     say = _progress(args.quiet)
     try:
-        _check_out("--out", args.out, folder=True)
+        check_output("--out", args.out, folder=True, kind="report", force=args.force,
+                     earlier=EARLIER_REPORT, inputs=[p for p in (args.check, *(args.deploy or []))
+                                                     if p is not None])
         folders = [_results_dir(path, args.config) for path in args.results or [None]]
         check = None
         if args.check is not None:
@@ -261,7 +247,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                           summary={str(k): dict(v) for k, v in data["summary"].items()})
         deploy = _read_deploy(args.deploy or [])
         tolerance = _tolerances(args.resolution)
-    except UsageError as err:
+    except ValueError as err:  # UsageError, and check_output's "<flag> <path>: <why>"
         return _fail("report", err)
 
     def progress(done: int, total: int, name: str) -> None:
@@ -318,9 +304,9 @@ def cmd_findings(args: argparse.Namespace) -> int:
         return list(given) if given is not None else sorted((REPO / "docs").glob(pattern))
 
     try:
-        _check_out("--out", args.out, folder=False)
-        _check_out("--policy", args.policy, folder=False)
-        _check_out("--resolution", args.resolution, folder=False)
+        check_output_paths([("--out", args.out), ("--policy", args.policy),
+                            ("--resolution", args.resolution),
+                            ("--readme", None if args.no_readme else args.readme)])
         results = _results_dir(args.results, args.config)
         check = read(args.check, inputs.parse_check, f"birnn-bench check --json {args.check}")
         crosscheck = [read(p, inputs.parse_crosscheck, "python3 scripts/crosscheck.py --json FILE")

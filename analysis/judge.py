@@ -47,6 +47,7 @@ class Rule:
     strict: bool = False  # value > minimum (else >=)
     integral: bool = False
     finite: bool = True
+    plausible: tuple[float, float] | None = None  # what a real measurement lies within
 
     def breaks_minimum(self, value: Any) -> Any:
         return value <= self.minimum if self.strict else value < self.minimum
@@ -54,28 +55,59 @@ class Rule:
     def bound(self) -> str:
         return f"{'> ' if self.strict else '>= '}{self.minimum:g}"
 
+    def implausible(self, value: Any) -> Any:
+        low, high = self.plausible  # type: ignore[misc]
+        return (value < low) | (value > high)
+
+    def range(self) -> str:
+        low, high = self.plausible  # type: ignore[misc]
+        return f"outside {low:g}..{high:g}, the plausible range"
+
 
 #: asv's 99% interval: +-inf means "no estimate" (one sample) and the lower end may fall below
 #: 0 (a Laplace posterior), so only the type is judged.
 CI_RULE = Rule("a number", finite=False)
 #: ``stats_number`` / ``stats_repeat``: how many calls and samples asv took.
 TALLY_RULE = Rule("a count of calls or samples", 1.0, integral=True)
+_COUNTS = (0.0, 1e9)  # ops, kernels, syncs of one forward: tens to thousands
+#: Every series' unit (as ``benchmarks/`` defines it) -> what its values may be, with the range
+#: a real measurement lies within; beyond it a value is a corrupt file or a broken clock, not
+#: data (each range leaves orders of magnitude of room):
+#: seconds 1e-9..1e4: a call runs some instructions (>= 1 ns at any clock) and asv stops a
+#: benchmark at its timeout (<= 3600 s here); bytes and instructions 1..1e13: a forward
+#: allocates and executes something, 10 TB is more memory than any machine has and 1e13
+#: instructions an hour at 3 GHz; abs error 0..1e6: LSTM/GRU/tanh states lie in [-1, 1], so a
+#: real error is <= 2 (1e6 leaves room for a relu RNN); error / tolerance 0..1e15: 1e6 over the
+#: smallest tolerance (1e-9); the verdict 0 or 1; counts 0..1e9 (a forward's ops are tens to
+#: thousands); a ratio to the baseline (``RATIO_RULE``) 1e-3..1e3: both run the same rnn work,
+#: measured ratios are 0.5-5x.
+SERIES_RULES: dict[str, Rule] = {
+    "seconds": Rule("a time in seconds", 0.0, strict=True, plausible=(1e-9, 1e4)),
+    "bytes": Rule("a byte count", 0.0, strict=True, plausible=(1.0, 1e13)),
+    "instructions": Rule("instructions per call", 0.0, strict=True, plausible=(1.0, 1e13)),
+    "abs error": Rule("an error (abs error)", 0.0, plausible=(0.0, 1e6)),
+    "error / tolerance": Rule("an error (error / tolerance)", 0.0, plausible=(0.0, 1e15)),
+    "wrong (1) or right (0)": Rule("a verdict (wrong 1, right 0)", 0.0, integral=True,
+                                   plausible=(0.0, 1.0)),
+    **{unit: Rule(f"a count of {unit}", 0.0, integral=True, plausible=_COUNTS)
+       for unit in COUNT_UNITS},
+}
+RATIO_RANGE = (1e-3, 1e3)
 
 
 def value_rule(kind: str, unit: str) -> Rule:
-    """The rule for a benchmark's values (``result``, and its quartiles)."""
-    if unit in COUNT_UNITS:
-        return Rule(f"a count of {unit}", 0.0, integral=True)
+    """The rule for a benchmark's values (``result``, and its quartiles): ``SERIES_RULES`` by
+    unit, else by what the benchmark measures (``kind``)."""
+    if unit in SERIES_RULES:
+        return SERIES_RULES[unit]
     if kind == "ratio" or is_ratio(unit):
-        return Rule(f"a ratio ({unit})", 0.0, strict=True)
+        return Rule(f"a ratio ({unit})", 0.0, strict=True, plausible=RATIO_RANGE)
     if kind == "error" or "error" in unit:
-        return Rule(f"an error ({unit})", 0.0)
-    if unit == "seconds" or kind == "time":
-        return Rule("a time in seconds", 0.0, strict=True)
-    if unit == "bytes" or kind == "memory":
-        return Rule("a byte count", 0.0, strict=True)
-    if unit == "instructions":
-        return Rule("instructions per call", 0.0, strict=True)
+        return replace(SERIES_RULES["abs error"], what=f"an error ({unit})")
+    if kind == "time":
+        return SERIES_RULES["seconds"]
+    if kind == "memory":
+        return SERIES_RULES["bytes"]
     return Rule(f"a number ({unit or 'no unit'})")
 
 
@@ -121,6 +153,9 @@ def violations(values: np.ndarray, rule: Rule) -> dict[int, str]:
         if rule.minimum is not None:
             for i in np.flatnonzero(present & rule.breaks_minimum(values)):
                 bad.setdefault(int(i), f"not {rule.bound()}")
+        if rule.plausible is not None:
+            for i in np.flatnonzero(present & rule.implausible(values)):
+                bad.setdefault(int(i), rule.range())
         if rule.integral:
             frac = (present & np.isfinite(values)
                     & ((values != np.floor(values)) | (np.abs(values) > _MAX_EXACT)))
@@ -151,13 +186,16 @@ def _sample_problem(samples: Any, rule: Rule) -> str | None:
         if type(value) not in _NUMBER_TYPES:  # bool is not int here: true is no sample
             return f"holds {type_name(value)}, not {rule.what}"
     try:
-        low, total = float(min(samples)), float(sum(samples))
+        low, high, total = float(min(samples)), float(max(samples)), float(sum(samples))
     except OverflowError:
         return "holds a number too large for a float"
     if math.isnan(total) or math.isinf(total):
         return "holds a NaN or infinite sample"
     if rule.minimum is not None and rule.breaks_minimum(low):
         return f"holds {low:g}, not {rule.bound()}"
+    for value in (low, high):
+        if rule.plausible is not None and rule.implausible(value):
+            return f"holds {value:g}, {rule.range()} of {rule.what}"
     return None
 
 

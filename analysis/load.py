@@ -60,7 +60,7 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 def extra_params(df: pd.DataFrame) -> list[str]:
     """Parameter columns of ``df`` beyond the suite's grid (``compile`` of the compile
     sub-grid, say): NaN where a benchmark lacks the parameter."""
-    fixed = {*FILE_COLUMNS, *BENCH_COLUMNS, *KNOWN_PARAMS, *STAT_COLUMNS, "file"}
+    fixed = {*FILE_COLUMNS, *BENCH_COLUMNS, *KNOWN_PARAMS, *STAT_COLUMNS, "rejected", "file"}
     return [name for name in df.columns if name not in fixed]
 
 
@@ -181,6 +181,7 @@ class _Loader:
                                        len(self.files), device_names)
             if why:
                 skipped.append(why)
+        self._check_intervals(chunks_before)
         if skipped:
             self._note("benchmarks skipped: " + "; ".join(skipped))
         if retired:  # another version of the suite: not a defect of the file
@@ -212,6 +213,36 @@ class _Loader:
                        "warning")
         self.files.append(file_codes)
         return True
+
+    def _check_intervals(self, first: int) -> None:
+        """An estimate with its 99% interval in two more series (``<name>_low``, ``_high``, of
+        the same points: the paired ratios) lies within it, as the engine writes it; a point
+        where it does not is corrupt: its three values are left out and named."""
+        chunks = {chunk["name"]: chunk for chunk in self.chunks[first:]}
+        for name, estimate in chunks.items():
+            low, high = chunks.get(f"{name}_low"), chunks.get(f"{name}_high")
+            if low is None or high is None or not (_same_points(estimate, low)
+                                                   and _same_points(estimate, high)):
+                continue
+            e, lo, hi = (chunk["rows"]["value"] for chunk in (estimate, low, high))
+            with np.errstate(invalid="ignore"):
+                bad = ~(np.isnan(e) | np.isnan(lo) | np.isnan(hi)) & ~((lo <= e) & (e <= hi))
+            if not bad.any():
+                continue
+            names, params, points = estimate["where"]
+            short = name.rsplit(".", 1)[-1]
+            self._note(*judge.left_out_message(name, names, params, [
+                ("result", int(points[i]), float(e[i]), f"outside its own 99% interval "
+                 f"[{lo[i]:g}, {hi[i]:g}] ({short}_low, _high; left out with it)")
+                for i in np.flatnonzero(bad)]))
+            for chunk in (estimate, low, high):
+                for column, values in chunk["rows"].items():
+                    if column == "samples":
+                        values[bad] = None
+                    elif column == "rejected":
+                        values[bad] = True
+                    elif column != "device_name":
+                        values[bad] = np.nan
 
     def _commit(self, commit: Any) -> str:
         """The commit hash (40 or 64 hex digits) when it is one; else a label unique to the
@@ -310,6 +341,9 @@ class _Loader:
         rows = {column: columns[key] for key, column in _STATS.items()}
         if "samples" in columns:
             rows["samples"] = columns["samples"]
+        rows["rejected"] = np.zeros(n, dtype=bool)
+        rows["rejected"][sorted({i for key, i, _, _ in left_out if key == "result"})] = True
+        points = np.arange(n)
         if devices is not None:
             values, at = devices
             lookup = [device_names.get(v, device_names["cpu"]) for v in values]
@@ -319,10 +353,12 @@ class _Loader:
             left_out = [e for e in left_out if e[1] < 0 or keep[e[1]]]
             codes = {name: values[keep] for name, values in codes.items()}
             rows = {name: values[keep] for name, values in rows.items()}
+            points = points[keep]
         if left_out:
             self._note(*judge.left_out_message(bench.name, param_names, params, left_out))
         self.chunks.append({"file": file_index, "n": len(rows["value"]), "params": codes,
-                            "rows": rows, "bench": bench_codes})
+                            "rows": rows, "bench": bench_codes, "name": bench.name,
+                            "where": (param_names, params, points)})
         return None
 
     def _param_block(self, names: tuple[str, ...], params: list[list[str]]) -> tuple:
@@ -375,7 +411,8 @@ class _Loader:
         params = {name: np.full(total, -1, dtype=_code_dtype(len(table)))
                   for name, table in self.param_codes.items()}
         rows = {"device_name": np.full(total, -1, dtype=np.int32), "samples":
-                np.full(total, None, dtype=object), **{n: np.empty(total) for n in _STATS.values()}}
+                np.full(total, None, dtype=object), "rejected": np.zeros(total, dtype=bool),
+                **{n: np.empty(total) for n in _STATS.values()}}
         for chunk, end in zip(self.chunks, np.cumsum(ns), strict=True):
             at = slice(end - chunk["n"], end)
             for name, codes in chunk["params"].items():
@@ -406,6 +443,7 @@ class _Loader:
         for name in STAT_COLUMNS:
             integer = name in ("number", "repeat")  # whole numbers (judged): NaN -> <NA>
             out[name] = pd.array(rows[name], dtype="Int64") if integer else rows[name]
+        out["rejected"] = rows["rejected"]
         out["file"] = self._categorical("file", [f["file"] for f in self.files], per_file)
         return pd.DataFrame(out, copy=False)
 
@@ -417,6 +455,12 @@ class _Loader:
             codes = codes.repeat(repeats)
         return pd.Categorical.from_codes(codes, categories=pd.Index(list(self.codes[name]),
                                                                     dtype=object))
+
+
+def _same_points(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Two chunks hold the same points in the same order."""
+    return one["n"] == other["n"] and one["params"].keys() == other["params"].keys() and all(
+        np.array_equal(codes, other["params"][key]) for key, codes in one["params"].items())
 
 
 def _shape_problem(data: Any) -> str | None:
@@ -473,8 +517,9 @@ def empty_frame() -> pd.DataFrame:
     """The tidy schema with no rows."""
     ints = (*INT_PARAMS, "threads", "number", "repeat")
     dtypes = {"date": "datetime64[us, UTC]", **dict.fromkeys(ints, "Int64"), "samples": object,
+              "rejected": bool,
               **dict.fromkeys(("value", "ci_low", "ci_high", "q25", "q75"), "float64")}
-    names = FILE_COLUMNS + BENCH_COLUMNS + KNOWN_PARAMS + STAT_COLUMNS + ("file",)
+    names = FILE_COLUMNS + BENCH_COLUMNS + KNOWN_PARAMS + STAT_COLUMNS + ("rejected", "file")
     return pd.DataFrame({name: pd.Series([], dtype=dtypes.get(name, "category"))
                          for name in names})
 
@@ -482,7 +527,9 @@ def empty_frame() -> pd.DataFrame:
 def load_results(results_dir: str | Path, progress: Progress | None = None) -> Loaded:
     """Every results file under ``results_dir`` (all machines, all commits) as one tidy frame:
     the columns of ``FILE_COLUMNS``, ``BENCH_COLUMNS``, every parameter (ints as Int64, the rest
-    categorical), ``STAT_COLUMNS`` and file. Skipped points are rows with ``value`` NaN, never 0.
+    categorical), ``STAT_COLUMNS``, ``rejected`` and file. Skipped points are rows with ``value``
+    NaN, never 0; ``rejected``: NaN because the file's value was judged unusable (a problem says
+    which and why), not because asv measured nothing.
     """
     root = Path(results_dir)
     problems: list[Problem] = []

@@ -17,6 +17,7 @@ from pandas.api.types import union_categoricals
 from analysis import figures, history, output, paired, report_pages, tables
 from analysis.load import Loaded, Problem
 from analysis.report_model import Check, Content
+from birnn_bench._io import MARKER, output_marker
 from birnn_bench.strategies import BASELINE
 
 Progress = Callable[[str], None]
@@ -164,7 +165,8 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
     content = Content(loaded=loaded, sources=list(sources) or [loaded.root], check=check,
                       grid=g, recommendations=recs, strategies=tables.strategy_summary(g),
                       correctness=verdicts, compiled=tables.compiled(df), history=hist,
-                      commits=commits, problems=shown, hidden_problems=hidden, deploy=deploy)
+                      commits=commits, problems=shown, hidden_problems=hidden, deploy=deploy,
+                      lost=tables.lost_sections(df))
     out_tables = {
         "grid": g, "recommendations": recs, "strategies": content.strategies,
         "correctness": verdicts, "memory": memory.rename(columns={"value": "peak_bytes"}),
@@ -187,8 +189,8 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
 
 
 def write_report(out_dir: str | Path, report: Report) -> list[Path]:
-    """Writes index.html, summary.md, the CSV tables and the figures (PNG + SVG) into
-    ``out_dir`` safely (``analysis.output``); returns the paths written."""
+    """Writes index.html, summary.md, the CSV tables, the figures (PNG + SVG) and the marker of
+    a report folder into ``out_dir`` safely (``analysis.output``); returns the paths written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = [("index.html", report.html.encode("utf-8")),
@@ -197,4 +199,6 @@ def write_report(out_dir: str | Path, report: Report) -> list[Path]:
               for name, table in report.tables.items()]
     files += [(f"{name}.{ext}", data) for name in report.png
               for ext, data in (("png", report.png[name]), ("svg", report.svg[name]))]
+    # Marks the folder as a report: a later run may write into it without --force.
+    files.append((MARKER, output_marker("report", [name for name, _ in files])))
     return output.write_files(out, files)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -42,6 +42,8 @@ class Content:
     problems: list[Problem]
     hidden_problems: int
     deploy: pd.DataFrame | None
+    #: Sections whose newest points were all rejected by the loader (``tables.lost_sections``).
+    lost: list[str] = field(default_factory=list)
 
     @property
     def has_history(self) -> bool:

@@ -158,7 +158,15 @@ def grid_html(group: pd.DataFrame, recs: pd.DataFrame, check_known: bool) -> str
 
 
 def answer_html(c: Content) -> str:
-    """The grids, one per machine, device and mode, with the legend once above them."""
+    """The grids, one per machine, device and mode, with the legend once above them; first,
+    the sections whose points were all rejected."""
+    lost = "".join(f'<p class="problem-error"><b>{_e(note)}</b></p>' for note in c.lost)
+    return lost + _grids_html(c)
+
+
+def _grids_html(c: Content) -> str:
+    if c.grid.empty and c.lost:
+        return "<p>No usable paired ratios: no grid.</p>"
     if c.grid.empty:
         return ("<p>No paired ratios in these results (the <code>ratios.Paired*</code> "
                 "benchmarks; results recorded before them hold absolute times only, which "
@@ -373,9 +381,11 @@ def _md_check(c: Content) -> str:
 
 
 def _md_answer(c: Content) -> list[str]:
+    out = [*(f"**{note}.**" for note in c.lost), *([""] if c.lost else [])]
     if c.grid.empty:
-        return ["No paired ratios in these results (the `ratios.Paired*` benchmarks): no grid."]
-    out = [fmt.GRID_LEGEND, ""]
+        return [*out, "No usable paired ratios: no grid." if c.lost else "No paired ratios in "
+                "these results (the `ratios.Paired*` benchmarks): no grid.", ""]
+    out += [fmt.GRID_LEGEND, ""]
     for (machine, device_name, device, mode), group in tables.grid_groups(c.grid):
         out += [f"### {machine} · {device_name} ({device}) · {MODE_LABELS.get(mode, mode)}", "",
                 f"Commit {str(group['commit'].iloc[0])[:8]}; cells: time over {BASELINE}'s.",

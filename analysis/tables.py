@@ -22,6 +22,13 @@ COMPILED, COMPILE_SECONDS, COMPILED_ERROR = ("time_forward_compiled", "track_com
                                              "track_compiled_error")
 
 
+#: The report's sections, each with the series it is drawn from.
+SECTIONS = (("ratios.PairedForward.track_time_ratio", "inference grid (paired ratios, forward)"),
+            ("ratios.PairedTrainStep.track_time_ratio", "training-step grid (paired ratios)"),
+            ("strategies.Error.track_max_abs_error", "correctness"),
+            (f"strategies.PeakMemory.{PEAK}", "memory"), (f"profiles.Profiles.{OPS}", "op counts"))
+
+
 def plain(frame: pd.DataFrame) -> pd.DataFrame:
     """Categoricals -> plain values (merges between frames of different origins stay simple)."""
     return frame.astype({name: object for name in frame.columns
@@ -203,3 +210,25 @@ def grid_groups(g: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
     train_step."""
     groups = g.groupby([*DEVICE, "mode"], sort=False, observed=True) if not g.empty else []
     return sorted(groups, key=lambda kv: (*kv[0][:3], kv[0][3] != "forward", kv[0][3]))
+
+
+def lost_sections(df: pd.DataFrame) -> list[str]:
+    """Per machine, each section (``SECTIONS``) whose newest results file of its series has
+    points but none usable, because the loader rejected them (``rejected``): what the report
+    says where the section would otherwise vanish or quietly show older results."""
+    notes = []
+    for bench, label in SECTIONS:
+        rows = plain(df.loc[df["benchmark"].astype(str) == bench,
+                            ["machine", "commit", "date", "file", "value", "rejected"]])
+        for machine, mine in rows.groupby("machine", sort=True):
+            newest = mine.sort_values(["date", "file"], na_position="first")["file"].iloc[-1]
+            last = mine[mine["file"] == newest]
+            rejected = int(last["rejected"].sum())
+            if last["value"].notna().any() or rejected == 0:
+                continue
+            how = (f"all {rejected} points rejected" if rejected == len(last) else
+                   f"{rejected} of {len(last)} points rejected, the rest not measured")
+            older = "older results shown" if mine["value"].notna().any() else "nothing shown"
+            notes.append(f"{label} of {machine}, commit {str(last['commit'].iloc[0])[:8]}: "
+                         f"{how}, see Data problems ({older})")
+    return notes

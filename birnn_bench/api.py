@@ -31,9 +31,18 @@ def last_states(rnn: nn.RNNBase, x: Tensor, lengths: Tensor, *, strategy: str = 
     Returns ``(fwd, bwd)``, each (B, H_out) in the original batch order, or one tensor when
     ``concat`` or ``reduce`` is given.
     """
+    if not isinstance(strategy, str):
+        raise TypeError(f"strategy: expected a name (str), got {type(strategy).__name__} "
+                        f"{strategy!r}")
     if strategy not in STRATEGIES and strategy != "auto":
         raise ValueError(f"strategy: expected 'auto' or one of {sorted(STRATEGIES)}, got "
                          f"{strategy!r}")
+    if not isinstance(concat, bool):  # "no" or 0.0 would be taken for true or false silently
+        raise TypeError(f"concat: expected True or False, got {type(concat).__name__} "
+                        f"{concat!r}")
+    if reduce is not None and not isinstance(reduce, str):
+        raise TypeError(f"reduce: expected one of {REDUCTIONS} or None, got "
+                        f"{type(reduce).__name__} {reduce!r}")
     if reduce is not None and reduce not in REDUCTIONS:
         raise ValueError(f"reduce: expected one of {REDUCTIONS} or None, got {reduce!r}")
     if concat and reduce is not None:

@@ -9,14 +9,14 @@ import sys
 import time
 import warnings
 from argparse import ArgumentTypeError
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
 import torch
 
-from birnn_bench import check, compare, function_check, measure, user_function
-from birnn_bench._io import check_output_paths, write_outputs
+from birnn_bench import check, compare, function_check, measure, user_function, workload
+from birnn_bench._io import check_output, check_output_paths, write_marker, write_outputs
 from birnn_bench.strategies import BASELINE, STRATEGIES, StateFunction
 from birnn_bench.workload import CELLS, DTYPES, LAYOUTS, LENGTH_PATTERNS, read_lengths_file
 
@@ -121,6 +121,43 @@ def _longest_length(path: str | Path, max_len: int | None) -> int:
     return longest
 
 
+#: The size options and their defaults, against which a too-large workload is explained.
+SizeOptions = dict[str, tuple[int, int]]
+#: recommend's workload sizes by default (--max-len: when no lengths file sets T).
+RECOMMEND_SIZES = {"--batch": 32, "--max-len": 64, "--hidden": 256, "--input-size": 128,
+                   "--layers": 1}
+
+
+def _check_size(sizes: SizeOptions,
+                specs: Callable[[dict[str, int]], Iterable[workload.WorkloadSpec]],
+                device: str, fixes: dict[str, str] | None = None, **work: bool) -> None:
+    """Refuses, before any allocation, a workload whose estimated peak memory
+    (``workload.footprint`` with ``work``: train, oracle) exceeds what this machine has free.
+    The error names the option (of ``sizes``: option -> (value, default)) whose default would
+    shrink the estimate most, and the estimate; ``fixes``: what to tell for an option (else
+    "make it smaller")."""
+    def peak(values: dict[str, int]) -> workload.Footprint:
+        return max((workload.footprint(spec, **work) for spec in specs(values)),
+                   key=lambda found: found.total)
+
+    given = {option: value for option, (value, _) in sizes.items()}
+    needed = peak(given)
+    why = workload.too_large(needed, device)
+    if why is None:
+        return
+    shrink: dict[str, float] = {}
+    for option, (value, default) in sizes.items():
+        if value > default:
+            try:
+                shrink[option] = needed.total / max(peak({**given, option: default}).total, 1)
+            except ValueError:  # that default makes no valid workload with the other values
+                continue
+    option = max(shrink, key=shrink.__getitem__) if shrink else next(iter(sizes))
+    fix = (fixes or {}).get(option, f"make {option} smaller")
+    label = option if option.startswith("--lengths") else f"{option} {given[option]}"
+    raise ValueError(f"{label}: too large for this machine: the workload {why}; {fix}")
+
+
 def _progress_bar(width: int = 24) -> Callable[[int, int, str], None]:
     tty = sys.stderr.isatty()
 
@@ -137,10 +174,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     for pattern in args.lengths:
         if pattern.startswith("file:"):
             _longest_length(pattern.removeprefix("file:"), args.max_len)
-    specs = list(check.check_specs(
-        cells=args.cells, layers=args.layers, layouts=args.layouts, lengths=args.lengths,
-        dtypes=args.dtypes, device=args.device, seed=args.seed, batch=args.batch,
-        max_len=args.max_len, hidden_size=args.hidden))
+
+    def conditions(sizes: dict[str, int]) -> list[workload.WorkloadSpec]:
+        return list(check.check_specs(
+            cells=args.cells, layers=[min(n, sizes["--layers"]) for n in args.layers],
+            layouts=args.layouts, lengths=args.lengths, dtypes=args.dtypes, device=args.device,
+            seed=args.seed, batch=sizes["--batch"], max_len=sizes["--max-len"],
+            hidden_size=sizes["--hidden"]))
+
+    sizes = {"--batch": (args.batch, check.CHECK_SHAPE["batch"]),
+             "--max-len": (args.max_len, check.CHECK_SHAPE["max_len"]),
+             "--hidden": (args.hidden, check.CHECK_SHAPE["hidden_size"]),
+             "--layers": (max(args.layers), max(check.CHECK_LAYERS))}
+    _check_size(sizes, conditions, args.device, oracle=True)
+    specs = conditions({option: value for option, (value, _) in sizes.items()})
     strategies = _resolve_strategies(args.strategies, args.device)
     functions = user_function.user_functions(strategies)
     # A user's function runs beside every registry strategy: their failures name its look-alike.
@@ -178,12 +225,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     from birnn_bench import recommend as rec
-    from birnn_bench.workload import WorkloadSpec
 
     if args.dtype in ("float16", "bfloat16") and not args.device.startswith("cuda"):
         raise ValueError(f"--dtype: {args.dtype} is measured on CUDA only (CPU kernels for it "
                          "are not what users run); use float32 or float64 on the CPU")
-    lengths, max_len = args.lengths, args.max_len or 64
+    lengths, max_len = args.lengths, args.max_len or RECOMMEND_SIZES["--max-len"]
     if lengths not in LENGTH_PATTERNS:  # a file of lengths: T defaults to its longest
         path = Path(lengths.removeprefix("file:"))
         if not path.is_file():
@@ -191,10 +237,26 @@ def cmd_recommend(args: argparse.Namespace) -> int:
                              f"({', '.join(LENGTH_PATTERNS)}) nor a readable file")
         longest = _longest_length(path, args.max_len)
         lengths, max_len = f"file:{path}", args.max_len or longest
-    spec = WorkloadSpec(cell=args.cell, num_layers=args.layers, input_size=args.input_size,
-                        hidden_size=args.hidden, proj_size=args.proj_size, batch=args.batch,
-                        max_len=max_len, lengths=lengths, layout=args.layout, dtype=args.dtype,
-                        device=args.device, seed=args.seed)
+
+    def workloads(sizes: dict[str, int]) -> list[workload.WorkloadSpec]:
+        return [workload.WorkloadSpec(
+            cell=args.cell, num_layers=sizes["--layers"], input_size=sizes["--input-size"],
+            hidden_size=sizes["--hidden"], proj_size=args.proj_size, batch=sizes["--batch"],
+            max_len=sizes[t_option], lengths=lengths, layout=args.layout, dtype=args.dtype,
+            device=args.device, seed=args.seed)]
+
+    # T is --max-len, else the lengths file's longest: what to blame when it is too large.
+    t_option = "--max-len" if args.max_len or lengths in LENGTH_PATTERNS else \
+        f"--lengths {args.lengths}"
+    given = {"--batch": args.batch, "--max-len": max_len, "--hidden": args.hidden,
+             "--input-size": args.input_size, "--layers": args.layers}
+    sizes = {option.replace("--max-len", t_option): (value, RECOMMEND_SIZES[option])
+             for option, value in given.items()}
+    fixes = {t_option: f"its longest length, {max_len}, is the padded length T (no --max-len "
+             "given): give shorter lengths"} if t_option != "--max-len" else {}
+    _check_size(sizes, workloads, args.device, fixes, oracle=True,
+                train=args.mode == "train_step")
+    (spec,) = workloads({option: value for option, (value, _) in sizes.items()})
     names = args.strategies
     if any(map(user_function.is_function_spec, names)) and BASELINE not in names:
         names = [BASELINE, *names]  # a user's function is always timed against the baseline
@@ -203,6 +265,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
                            target=args.target, threads=args.threads, progress=_progress_bar(),
                            profile_dir=args.profile, require=tuple(args.require))
     print(rec.format_recommendation(result))
+    if args.profile is not None:  # a rerun may write into it again
+        write_marker(args.profile, "profile", [Path(p).name for p in result.traces.values()])
     write_outputs([result], ((args.json, lambda rows: json.dumps(rows[0].as_dict(), indent=2,
                                                                  default=str)),))
     return 0
@@ -277,16 +341,17 @@ def build_parser() -> argparse.ArgumentParser:
                        "over hn_index's in the same round, threads pinned, CUDA synchronised) "
                        "and recommends a strategy correct on every condition of the check.")
     p.add_argument("--cell", choices=sorted(CELLS), default="lstm")
-    p.add_argument("--hidden", type=positive_int, default=256)
-    p.add_argument("--input-size", type=positive_int, default=128)
+    p.add_argument("--hidden", type=positive_int, default=RECOMMEND_SIZES["--hidden"])
+    p.add_argument("--input-size", type=positive_int, default=RECOMMEND_SIZES["--input-size"])
     p.add_argument("--proj-size", type=int, default=0)
-    p.add_argument("--layers", type=positive_int, default=1)
-    p.add_argument("--batch", type=positive_int, default=32)
+    p.add_argument("--layers", type=positive_int, default=RECOMMEND_SIZES["--layers"])
+    p.add_argument("--batch", type=positive_int, default=RECOMMEND_SIZES["--batch"])
     p.add_argument("--lengths", default="uniform",
                    help=f"a distribution ({', '.join(LENGTH_PATTERNS)}) or a FILE of integer "
                    "lengths (your real sequence lengths; a batch is drawn from them)")
     p.add_argument("--max-len", type=positive_int, default=None,
-                   help="T, the padded length (default: the file's longest length, else 64)")
+                   help="T, the padded length (default: the file's longest length, else "
+                   f"{RECOMMEND_SIZES['--max-len']})")
     p.add_argument("--layout", choices=LAYOUTS, default="batch_first")
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
@@ -306,7 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
                    default=[], help="only strategies that deploy with these: "
                    "script,compile,export,onnx (checked on your cell/layers/device)")
     p.add_argument("--profile", type=Path, metavar="DIR",
-                   help="also write one Chrome trace per timed strategy into DIR")
+                   help="also write one Chrome trace per timed strategy into DIR (new, empty "
+                   "or an earlier --profile folder)")
+    p.add_argument("--force", action="store_true", help="write the traces into an existing "
+                   "--profile folder that holds other files")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the ranking as JSON")
     p.set_defaults(func=cmd_recommend)
 
@@ -352,9 +420,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             _check_device(args.device)
             check_output_paths([(f"--{kind}", getattr(args, kind, None))
                                 for kind in ("json", "csv")])
+            if getattr(args, "profile", None) is not None:
+                check_output("--profile", args.profile, folder=True, kind="profile",
+                             force=args.force)
         return args.func(args)
     except (ValueError, OSError) as err:
         print(f"birnn-bench {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:  # the allocator, where the size check's estimate fell short
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if not isinstance(err, torch.OutOfMemoryError) and "can't allocate memory" not in first:
+            raise
+        print(f"birnn-bench {args.command}: error: out of memory ({first}); make the workload "
+              "smaller (--batch, --max-len, --hidden)", file=sys.stderr)
         return 2
 
 

@@ -6,9 +6,11 @@ call(s); ``run_module(rnn)`` is it as an ``nn.Module``: TorchScript takes no mod
 ``extract(ran, lengths, batch_first, num_layers, out_size) -> (fwd, bwd)``.
 
 ``STRATEGIES[name](rnn, x, lengths)`` returns the LAST layer's final forward and backward states,
-each ``(B, H_out)``, in the original batch order (README.md's contract). Whether a strategy meets
-it is measured (``birnn_bench.check``), never declared here: ``pitfall`` only labels the answers
-the thread itself disputes, kept as baselines.
+each ``(B, H_out)``, in the original batch order (README.md's contract); the call checks its
+input as ``last_states`` does (``validate.check_call``), bar the range of accelerator lengths.
+The steps themselves check nothing: building blocks for timing and deployment. Whether a
+strategy meets it is measured (``birnn_bench.check``), never declared here: ``pitfall`` only
+labels the answers the thread itself disputes, kept as baselines.
 """
 
 from __future__ import annotations

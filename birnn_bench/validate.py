@@ -1,5 +1,6 @@
-"""Input checks: ``validate_inputs``, the full one of ``last_states`` and the correctness check;
-``check_call``, the cheap subset every strategy call runs (timed too). Failures name the argument
+"""Input checks: ``check_call``, what every strategy call runs (timed too, equally for every
+strategy); ``validate_inputs``, that and the range of lengths on an accelerator, for
+``last_states`` and the correctness check. Failures name the argument
 and value; nothing is silently clamped (a zero length would wrap around to the last padded step)."""
 
 from __future__ import annotations
@@ -15,6 +16,19 @@ Tensor = torch.Tensor
 def validate_inputs(rnn: object, x: object, lengths: object) -> tuple[nn.RNNBase, Tensor, Tensor]:
     """Checks (rnn, x, lengths) against the strategy contract; returns CPU int64 lengths."""
     rnn = _check_bidirectional_rnn(rnn)
+    checked = check_call(rnn, x, lengths).to(device="cpu", dtype=torch.int64)  # what packing needs
+    _check_range(checked, x.shape[time_dim(rnn)], _layout(rnn))  # lengths from an accelerator
+    return rnn, x, checked
+
+
+def check_call(rnn: object, x: object, lengths: object) -> Tensor:
+    """What every strategy call checks (and so what its timing includes, equally for all): a
+    bidirectional rnn without active dropout between layers, a 3-D floating x of ``input_size``
+    features with the rnn's dtype and device, 1-D integer lengths with values (not on the meta
+    device), one per sequence, within 1..T when on the CPU (range-checking an accelerator's
+    would synchronise every call). Attribute reads only, plus one ``aminmax`` of the lengths.
+    Returns lengths as a tensor: CPU int64 from a list or CPU tensor, an accelerator's as given."""
+    rnn = _check_bidirectional_rnn(rnn)
     if rnn.training and rnn.dropout > 0 and rnn.num_layers > 1:
         raise ValueError(f"rnn: dropout={rnn.dropout} between layers is active in training "
                          "mode, so no two strategies (nor the oracle) can agree; call rnn.eval() "
@@ -26,27 +40,11 @@ def validate_inputs(rnn: object, x: object, lengths: object) -> tuple[nn.RNNBase
                          f"{tuple(x.shape)}")
     if not x.dtype.is_floating_point:
         raise TypeError(f"x: expected a floating dtype, got {x.dtype}")
-    param = next(rnn.parameters())
-    if x.dtype != param.dtype:
-        raise TypeError(f"x: dtype {x.dtype} differs from the rnn's parameters ({param.dtype})")
-    if x.device != param.device:
-        raise ValueError(f"x: on {x.device} but the rnn's parameters are on {param.device}")
-    checked = check_call(rnn, x, lengths).to(device="cpu", dtype=torch.int64)  # what packing needs
-    _check_range(checked, x.shape[time_dim(rnn)], _layout(rnn))  # lengths from an accelerator
-    return rnn, x, checked
-
-
-def check_call(rnn: object, x: object, lengths: object) -> Tensor:
-    """The invariants without which a strategy call reads undefined memory: bidirectional rnn, 3-D
-    x of ``input_size`` features, 1-D integer lengths, one per sequence, within 1..T when on the
-    CPU (range-checking an accelerator's would synchronise every call). Returns lengths as a
-    tensor: CPU int64 from a list or CPU tensor, an accelerator's as given."""
-    rnn = _check_bidirectional_rnn(rnn)
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x: expected a tensor, got {type(x).__name__}")
-    if x.dim() != 3:
-        raise ValueError(f"x: expected a 3-D padded batch ({_layout_shape(rnn)}), got shape "
-                         f"{tuple(x.shape)}")
+    weight = rnn.weight_ih_l0  # every nn.RNNBase has it; cheaper than next(rnn.parameters())
+    if x.dtype != weight.dtype:
+        raise TypeError(f"x: dtype {x.dtype} differs from the rnn's parameters ({weight.dtype})")
+    if x.device != weight.device:
+        raise ValueError(f"x: on {x.device} but the rnn's parameters are on {weight.device}")
     if x.shape[-1] != rnn.input_size:
         raise ValueError(f"x: last dimension is {x.shape[-1]} but the rnn expects "
                          f"input_size={rnn.input_size} ({_layout_shape(rnn)})")
@@ -91,6 +89,9 @@ def _lengths_tensor(lengths: object) -> Tensor:
     if lengths.dim() != 1:
         raise ValueError(f"lengths: expected a 1-D tensor of B lengths, got shape "
                          f"{tuple(lengths.shape)}")
+    if lengths.is_meta:  # packing and the range check read the values
+        raise ValueError("lengths: on the meta device, which holds no values; pass the lengths "
+                         "as a CPU tensor or a list (x and the rnn may stay on meta)")
     return lengths
 
 

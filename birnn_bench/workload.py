@@ -11,6 +11,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from birnn_bench import memory
+
 Tensor = torch.Tensor
 
 CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -166,8 +168,90 @@ def make_lengths(pattern: str, batch: int, max_len: int, generator: torch.Genera
     return lengths
 
 
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+#: Below this an estimate is not held against the machine (no file read on every small build).
+SMALL_BYTES = 64 * 2**20
+
+
+class Footprint(NamedTuple):
+    """Estimated peak bytes of running a workload: in host memory and on its accelerator (0 on
+    the CPU, where everything is host memory), each with the phase that peaks."""
+
+    host: int
+    host_phase: str
+    device: int = 0
+    device_phase: str = ""
+
+    @property
+    def total(self) -> int:
+        return self.host + self.device
+
+
+def footprint(spec: WorkloadSpec, *, train: bool = False, oracle: bool = False,
+              build_only: bool = False) -> Footprint:
+    """The peak memory of ``spec``'s workload, from its sizes alone (Python ints: no overflow,
+    no allocation): building x (float64 scratch on the host), a forward of any strategy, a
+    training step (``train``), the float64 oracle (``oracle``, on the host); ``build_only``:
+    building alone. Calibrated against the peak RSS of the CPU (LSTM 2 layers B64 T512 H256
+    float32; GRU 3 layers B128 T256 H128 float64): 1% to 47% above it, so it tells a
+    workload that cannot fit from one that can, not one byte from the next."""
+    steps, batch, features = spec.max_len, spec.batch, spec.input_size
+    hidden, out, gates = spec.hidden_size, spec.proj_size or spec.hidden_size, GATES[spec.cell]
+    size = spec.torch_dtype.itemsize
+    def per_layer(inputs: int) -> int:  # both directions: weights, biases, projection
+        return 2 * (gates * hidden * (inputs + out + 2) + (hidden * out if spec.proj_size else 0))
+
+    params = per_layer(features) + (spec.num_layers - 1) * per_layer(2 * out)
+    x_elements = steps * batch * features
+    x, weights = x_elements * size, params * size
+    # One layer's gate pre-activations and its output, both directions: what a forward holds.
+    layer = steps * batch * (2 * gates * hidden + 2 * out)
+    on_host = torch.device(spec.device).type == "cpu"
+    host = [("building x in float64", 5 * x_elements * 8 + (x + weights) * on_host)]
+    device = [("holding x and the rnn", x + weights)]
+    if not build_only:
+        device.append(("a forward", x + weights + int(1.8 * layer * size) + x_elements * size))
+        if train:
+            device.append(("a training step", x + weights + x_elements * size
+                           + int(2.75 * spec.num_layers * layer * size)))
+        if oracle:
+            host.append(("the float64 oracle", params * 8 + 2 * x_elements * 8
+                         + int(1.8 * layer * 8) + (x + weights) * on_host))
+    if on_host:
+        host += device
+        device = []
+    host_phase, host_bytes = max(host, key=lambda phase: phase[1])
+    if not device:
+        return Footprint(host_bytes, host_phase)
+    device_phase, device_bytes = max(device, key=lambda phase: phase[1])
+    return Footprint(host_bytes, host_phase, device_bytes, device_phase)
+
+
+def too_large(needed: Footprint, device: str) -> str | None:
+    """Why ``needed`` cannot fit in what this machine has free now (host, then ``device``), or
+    None (also when the machine tells nothing)."""
+    if needed.total < SMALL_BYTES:
+        return None
+    checks = [(needed.host, needed.host_phase, memory.host_available)]
+    if needed.device:
+        checks.append((needed.device, needed.device_phase,
+                       lambda: memory.device_available(device)))
+    for bytes_needed, phase, available in checks:
+        free, source = available()
+        if free is not None and bytes_needed > free:
+            return (f"needs about {memory.format_bytes(bytes_needed)} at its peak ({phase}), "
+                    f"more than the {memory.format_bytes(free)} available ({source})")
+    return None
+
+
 def build(spec: WorkloadSpec) -> Workload:
-    """The rnn (eval mode), the padded x in the rnn's layout, and CPU int64 lengths."""
+    """The rnn (eval mode), the padded x in the rnn's layout, and CPU int64 lengths. A workload
+    whose x and rnn cannot fit the free memory is refused (ValueError) before allocating."""
+    why = too_large(footprint(spec, build_only=True), spec.device)
+    if why is not None:
+        raise ValueError(f"batch={spec.batch}, max_len={spec.max_len}, input_size="
+                         f"{spec.input_size}, hidden_size={spec.hidden_size}, num_layers="
+                         f"{spec.num_layers}: building this workload {why}")
     generator = torch.Generator().manual_seed(spec.seed)
     kwargs: dict[str, object] = {"num_layers": spec.num_layers, "bidirectional": True,
                                  "batch_first": spec.batch_first}

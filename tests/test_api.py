@@ -72,6 +72,14 @@ def _bad_cases(rnn, x, lengths):
          r"strategy: expected .auto. or one of"),
         ((rnn, x, lengths), {"reduce": "max"}, ValueError, r"reduce: expected one of"),
         ((rnn, x, lengths), {"concat": True, "reduce": "sum"}, ValueError, r"exclude each other"),
+        ((rnn, x, lengths.to("meta")), {}, ValueError, r"lengths: on the meta device"),
+        ((rnn, x, lengths), {"strategy": ["hn_index"]}, TypeError,
+         r"strategy: expected a name \(str\), got list \['hn_index'\]"),
+        ((rnn, x, lengths), {"concat": "no"}, TypeError,
+         r"concat: expected True or False, got str 'no'"),
+        ((rnn, x, lengths), {"concat": 1}, TypeError, r"concat: expected True or False"),
+        ((rnn, x, lengths), {"reduce": ["sum"]}, TypeError,
+         r"reduce: expected one of \('sum', 'mean'\) or None, got list"),
     ]
 
 
@@ -89,6 +97,13 @@ def test_errors_leave_inputs_untouched(workload) -> None:
     with pytest.raises(ValueError):
         last_states(rnn, x, bad)
     assert torch.equal(x, x_before) and int(bad[0]) == 0
+
+
+def test_everything_on_meta_still_traces_shapes() -> None:
+    """Only meta lengths are refused: x and the rnn on meta (shape tracing) run as before."""
+    rnn = nn.LSTM(3, 4, bidirectional=True, batch_first=True).to("meta")
+    fwd, bwd = last_states(rnn, torch.empty(2, 5, 3, device="meta"), torch.tensor([5, 2]))
+    assert fwd.shape == bwd.shape == (2, 4) and fwd.is_meta
 
 
 def test_inactive_dropout_is_fine_in_eval_mode() -> None:

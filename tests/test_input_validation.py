@@ -38,6 +38,8 @@ def case() -> tuple[nn.LSTM, torch.Tensor, torch.Tensor]:
 
 def _bad_calls(rnn: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> list[tuple]:
     uni = nn.LSTM(4, 3, batch_first=True).eval()
+    dropped = nn.LSTM(4, 3, num_layers=2, dropout=0.5, bidirectional=True,
+                      batch_first=True).train()
     return [
         ((rnn, torch.randn(3, 5, 6), lengths), ValueError,
          r"x: last dimension is 6 but the rnn expects input_size=4"),
@@ -57,6 +59,14 @@ def _bad_calls(rnn: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> list[tup
         ((rnn, x, [5, 2**70, 4]), ValueError, r"lengths: .* holds a value beyond int64"),
         ((rnn, x.numpy(), lengths), TypeError, r"x: expected a tensor"),
         ((nn.Linear(4, 3), x, lengths), TypeError, r"rnn: expected an nn.LSTM"),
+        # what last_states refused and a registry entry once passed on to torch (raw errors)
+        ((rnn, x.long(), lengths), TypeError, r"x: expected a floating dtype, got torch.int64"),
+        ((rnn, x.double(), lengths), TypeError,
+         r"x: dtype torch.float64 differs from the rnn's parameters \(torch.float32\)"),
+        ((rnn, x.to("meta"), lengths), ValueError,
+         r"x: on meta but the rnn's parameters are on cpu"),
+        ((rnn, x, lengths.to("meta")), ValueError, r"lengths: on the meta device"),
+        ((dropped, x, lengths), ValueError, r"rnn: dropout=0.5 between layers is active"),
     ]
 
 
@@ -167,7 +177,7 @@ def test_output_path_is_a_directory(tmp_path, capsys, command: list[str], option
     target = tmp_path / "results"
     target.mkdir()
     _refused([*command, option, str(target)], capsys,
-             f"{option}: {str(target)!r} is a directory; expected a file to write")
+             f"{option} {target}: is a folder, not a file")
     assert list(tmp_path.iterdir()) == [target] and not any(target.iterdir())
 
 
@@ -177,7 +187,7 @@ def test_output_path_under_a_file(tmp_path, capsys, option: str) -> None:
     blocker.write_text("keep")
     target = blocker / "sub" / "out.file"
     _refused(["check", *TINY, option, str(target)], capsys,
-             f"{option}: cannot create {str(target)!r}: {str(blocker)!r} is not a directory")
+             f"{option} {target}: cannot be created: {blocker} is a file, not a folder")
     assert blocker.read_text() == "keep" and list(tmp_path.iterdir()) == [blocker]
 
 
@@ -186,7 +196,8 @@ def test_output_path_through_a_symlink_loop(tmp_path, capsys) -> None:
     (tmp_path / "a").symlink_to(tmp_path / "b")
     (tmp_path / "b").symlink_to(tmp_path / "a")
     _refused(["check", *TINY, "--json", str(tmp_path / "a" / "m.json")], capsys,
-             f"{str(tmp_path / 'a')!r} is a broken symbolic link")
+             f"--json {tmp_path / 'a' / 'm.json'}: passes through the symbolic link "
+             f"{tmp_path / 'a'} ({tmp_path / 'a'} -> {tmp_path / 'b'}), which loops")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
 
 
@@ -199,7 +210,8 @@ def test_output_path_in_a_read_only_directory(tmp_path, capsys, monkeypatch) -> 
         monkeypatch.setattr(os, "access", lambda path, mode, **kwargs: (
             Path(path) != locked and real_access(path, mode, **kwargs)))
     try:
-        _refused(["check", *TINY, "--json", str(locked / "m.json")], capsys, "is not writable")
+        _refused(["check", *TINY, "--json", str(locked / "m.json")], capsys,
+                 f"--json {locked / 'm.json'}: cannot be created: {locked} is not writable")
         assert not any(locked.iterdir())
     finally:
         locked.chmod(0o700)
@@ -208,7 +220,7 @@ def test_output_path_in_a_read_only_directory(tmp_path, capsys, monkeypatch) -> 
 def test_json_and_csv_on_the_same_file(tmp_path, capsys) -> None:
     target = tmp_path / "m.out"
     _refused(["check", *TINY, "--json", str(target), "--csv", str(target)], capsys,
-             "--csv: ")
+             f"--csv {target}: is also the file of --json")
     assert not target.exists()
 
 

@@ -478,7 +478,7 @@ def test_out_must_be_a_folder_that_can_be_written(tmp_path, capsys, no_load,
     dangling = tmp_path / "dangling"
     dangling.symlink_to(tmp_path / "nowhere")
     err = report_error(capsys, "--results", str(results), "--out", str(dangling))
-    assert err.endswith(f"--out {dangling}: is a symbolic link to nothing")
+    assert f"--out {dangling}: is a symbolic link to nothing ({dangling} -> " in err
     # Not writable (simulated: this test may run as root, whom permissions do not stop).
     monkeypatch.setattr(os, "access", lambda *a, **k: False)
     err = report_error(capsys, "--results", str(results), "--out", str(tmp_path / "new"))
@@ -544,8 +544,8 @@ def test_a_link_inside_out_is_replaced_never_followed(tmp_path) -> None:
     (out / "fig.png").symlink_to(tmp_path)  # a link to a folder: replaced too
     written = write_report(out, tiny_report())
     assert outside.read_text() == "untouched" and not (tmp_path / "nowhere.csv").exists()
-    assert sorted(p.name for p in written) == ["fig.png", "fig.svg", "index.html", "summary.md",
-                                               "t.csv"]
+    assert sorted(p.name for p in written) == [".birnn-bench-output.json", "fig.png", "fig.svg",
+                                               "index.html", "summary.md", "t.csv"]
     for path in written:
         assert path.parent == out and path.is_file() and not path.is_symlink(), path
     assert (out / "summary.md").read_text() == "# summary\n"
@@ -563,8 +563,8 @@ def test_a_folder_in_the_way_is_a_clear_error(tmp_path, capsys) -> None:
 def test_a_folder_in_the_way_fails_the_cli_cleanly(tmp_path, capsys) -> None:
     out = tmp_path / "report"
     (out / "summary.md").mkdir(parents=True)
-    assert main(["report", "--quiet", "--results", str(make_tree(tmp_path)), "--out",
-                 str(out)]) == 2
+    assert main(["report", "--quiet", "--force", "--results", str(make_tree(tmp_path)),
+                 "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert err.strip().endswith(f"error: --out {out}: cannot write the report "

@@ -134,7 +134,8 @@ def test_recommend_profile_path_that_is_a_file(tmp_path, capsys) -> None:
     blocker.write_text("")
     assert main(["recommend", "--batch", "2", "--hidden", "4", "--budget", "0.5",
                  "--profile", str(blocker)]) == 2
-    assert "profile: cannot use" in capsys.readouterr().err
+    assert f"error: --profile {blocker}: is an existing file, not a folder" in \
+        capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, message", [
