@@ -336,7 +336,8 @@ def cmd_findings(args: argparse.Namespace) -> int:
         path.write_text(text, encoding="utf-8")
     print(f"findings: {args.out} ({found.grid['regime'].nunique() if not found.grid.empty else 0}"
           " regimes with paired ratios)")
-    print(f"policy: {args.policy} ({len(found.policy['rules'])} rules)")
+    print(f"policy: {args.policy} (" + ", ".join(
+        f"{m['machine']}: {len(m['rules'])} rules" for m in found.policy["machines"]) + ")")
     print(f"resolution: {args.resolution}")
     if readme is not None:
         href = Path(os.path.relpath(args.out.resolve(), args.readme.resolve().parent))

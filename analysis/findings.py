@@ -211,6 +211,15 @@ def sources(df: pd.DataFrame, used: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return out.sort_values(["date", "machine"]).reset_index(drop=True)
 
 
+def _facts(df: pd.DataFrame, grid: pd.DataFrame) -> dict[str, str]:
+    """machine -> the hardware facts (JSON) recorded with the commit its grid shows."""
+    if grid.empty or "facts" not in df.columns:
+        return {}
+    shown = set(zip(grid["machine"].astype(str), grid["commit"].astype(str), strict=True))
+    rows = plain(df[["machine", "commit", "facts"]].drop_duplicates())
+    return {m: f for m, c, f in rows.itertuples(index=False) if (m, c) in shown}
+
+
 def build_findings(loaded: Loaded, check: Mapping[str, Any], crosscheck: Sequence[dict] = (),
                    deploy: pd.DataFrame | None = None, baseline: str = BASELINE) -> Findings:
     """Every table and the policy from loaded results and the side inputs (``analysis.inputs``)."""
@@ -224,7 +233,7 @@ def build_findings(loaded: Loaded, check: Mapping[str, Any], crosscheck: Sequenc
     return Findings(
         check=dict(check), safe=safe, claims=c.claims(check["summary"], check["rows"]),
         grid=g, decided=decided(g, baseline), reproducibility=reproducibility(df, baseline),
-        memory=mem, counts=counts, policy=auto_policy(g, safe, baseline),
+        memory=mem, counts=counts, policy=auto_policy(g, safe, _facts(df, g), baseline),
         sources=sources(df, [g, mem, *counts.values()]),
         resolution={"regimes": regimes, "summary": res.summary(regimes)},
         crosscheck=list(crosscheck), deploy=deploy, problems=list(loaded.problems),

@@ -17,6 +17,7 @@ from analysis.inputs import InputError
 from analysis.paired import MODE_LABELS, regime_label
 from analysis.resolution import REQUIRED_SHARE
 from birnn_bench.compare import RESOLVED
+from birnn_bench.hardware import describe
 from birnn_bench.resolution import SLOWDOWN
 
 README_START, README_END = "<!-- findings:start -->", "<!-- findings:end -->"
@@ -272,15 +273,23 @@ def _crosscheck(found: Findings) -> list[str]:
 def _policy(found: Findings) -> list[str]:
     p, b = found.policy, found.baseline
     rule = p["generated_from"]["rule"]
-    rules = [f"- {r['device']}, {r['layers']} layer(s), batch {r['batch']}, {r['lengths']} "
-             f"lengths: `{r['strategy']}` (recommended: " + "; ".join(
-                 f"{e['mode']} {e['regime']} `{e['recommended']}`" for e in r["evidence"]) + ")"
-             for r in p["rules"]]
-    return [f"`strategy=\"auto\"` in `last_states` reads `birnn_bench/auto_policy.json`, written "
-            f"by this command. Allowed: {_code(p['correct_everywhere'])}. {rule[0].upper()}"
-            f"{rule[1:]}. The lookup takes the nearest rule on the same device (layers, then "
-            f"length pattern, then batch on a log scale); a device without rules gets `{b}`.",
-            "", *(rules or [f"_(no rules: `auto` is `{b}` everywhere)_"])]
+    lines = [f"`strategy=\"auto\"` in `last_states` reads `birnn_bench/auto_policy.json`, "
+             f"written by this command, and before it the local policy `birnn-bench tune` "
+             f"writes for this machine. Allowed: {_code(p['correct_everywhere'])}. "
+             f"{rule[0].upper()}{rule[1:]}. An entry applies only on the hardware it was "
+             f"measured on (elsewhere `auto` is `{b}` until `birnn-bench tune` has run, and "
+             "says so once); the lookup takes the rules of the call's device, cell, mode and "
+             "full-length-or-not, then the nearest in layers, length pattern, dtype, T, batch "
+             "and hidden size.", ""]
+    for entry in p["machines"]:
+        moved = [r for r in entry["rules"] if r["strategy"] != b]
+        lines += [f"- `{entry['machine']}` ({describe(entry['hardware'])}, commit "
+                  f"`{entry['commit'][:8]}`): {len(entry['rules'])} rules, "
+                  f"{len(moved)} off `{b}`" + (": " + "; ".join(
+                      f"{MODE_LABELS.get(r['mode'], r['mode'])} {r['cell']} {r['layers']}L "
+                      f"B{r['batch']} T{r['max_len']} {r['lengths']}: `{r['strategy']}` "
+                      f"{fmt.interval(r['low'], r['high'])}" for r in moved) if moved else "")]
+    return lines + ([] if p["machines"] else [f"_(no machines: `auto` is `{b}` everywhere)_"])
 
 
 def _sources(found: Findings, conditions: int) -> list[str]:

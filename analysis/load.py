@@ -32,8 +32,8 @@ INT_PARAMS = ("batch", "max_len", "hidden", "layers")
 #: The suite's parameters, always present as columns (empty frames included).
 KNOWN_PARAMS = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "dtype",
                 "regime", "strategy")
-FILE_COLUMNS = ("machine", "hardware", "device_name", "commit", "date", "env", "python", "cpu",
-                "torch", "cuda", "cudnn", "gpu", "cudnn_allow_tf32", "threads")
+FILE_COLUMNS = ("machine", "hardware", "facts", "device_name", "commit", "date", "env", "python",
+                "cpu", "torch", "cuda", "cudnn", "gpu", "cudnn_allow_tf32", "threads")
 BENCH_COLUMNS = ("benchmark", "metric", "kind", "unit")
 #: asv's result column -> ours.
 _STATS = {"result": "value", "stats_ci_99_a": "ci_low", "stats_ci_99_b": "ci_high",
@@ -142,6 +142,8 @@ class _Loader:
         self.hardware.setdefault(machine, []).append((self.rel, facts))
         file_row = {"machine": machine, "commit": self._commit(data["commit_hash"]),
                     "hardware": hardware.describe({"cpu": cpu, **facts}),
+                    # the recorded facts themselves (JSON), for a policy keyed by hardware
+                    "facts": json.dumps({"cpu": cpu, **facts}, sort_keys=True),
                     "env": str(data.get("env_name") or ""),
                     "python": str(params.get("python") or data.get("python") or ""),
                     "cpu": cpu,

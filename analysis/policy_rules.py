@@ -1,7 +1,10 @@
 """The auto policy (``birnn_bench/auto_policy.json``) from the Compare grid: grid in, dict out.
-``birnn_bench.policy`` looks a rule up by device, layers, length pattern and batch only (not the
-cell, hidden size or dtype), so a rule names the strategy the grid recommends in EVERY machine,
-regime and mode with those values, else the baseline; and only safe strategies."""
+
+One entry per machine, keyed by the hardware its results were measured on (the loader's
+``facts``), since the fastest safe strategy differs between CPUs; ``birnn_bench.policy`` applies
+an entry only on matching hardware. A rule per regime and mode: the strategy the grid recommends
+there (a safe strategy significantly faster than the baseline in a resolved comparison, by the
+one rule), else the baseline; and only safe strategies."""
 
 from __future__ import annotations
 
@@ -12,39 +15,43 @@ from typing import Any
 
 import pandas as pd
 
+from birnn_bench.policy import VERSION
 from birnn_bench.strategies import BASELINE
 
-KEY = ["device", "layers", "batch", "lengths"]
 COMMAND = "bash scripts/findings.sh"
-RULE = ("per device, layers, batch and length pattern: the strategy the Compare grid "
-        "recommends (a safe strategy significantly faster than {b}, 99% interval below 1) in "
-        "every regime, mode and machine measured with those values; {b} where they disagree")
+RULE = ("per machine (its hardware), device, cell, mode, full length or not, layers, batch, T, "
+        "hidden size, length pattern and dtype: the strategy the Compare grid recommends (a safe "
+        "strategy significantly faster than {b}, 99% interval below 1, in a regime whose A/A "
+        "resolves), else {b}")
 
 
-def auto_policy(grid: pd.DataFrame, safe: Collection[str], baseline: str = BASELINE
-                ) -> dict[str, Any]:
-    """``{"correct_everywhere", "rules", "generated_from"}`` from ``analysis.paired.grid``."""
+def rule_of(row: Any) -> dict[str, Any]:
+    """A policy rule from one recommended row of ``analysis.paired.grid`` (or of ``tune``)."""
+    return {"device": str(row.device), "cell": str(row.cell), "mode": str(row.mode),
+            "full_length": str(row.lengths) == "equal", "layers": int(row.layers),
+            "batch": int(row.batch), "max_len": int(row.max_len), "hidden": int(row.hidden),
+            "lengths": str(row.lengths), "dtype": str(row.dtype), "strategy": str(row.strategy),
+            "ratio": _round(row.ratio), "low": _round(row.low), "high": _round(row.high)}
+
+
+def auto_policy(grid: pd.DataFrame, safe: Collection[str], facts: Mapping[str, str],
+                baseline: str = BASELINE) -> dict[str, Any]:
+    """``{"version", "correct_everywhere", "machines", "generated_from"}`` from
+    ``analysis.paired.grid``; ``facts``: machine -> the JSON of its hardware facts (the
+    loader's ``facts`` column of the commit the grid shows)."""
     allowed = list(safe)
-    picks = grid[grid["recommended"] & grid["strategy"].isin(allowed)] if not grid.empty else grid
-    rules = []
-    for (device, layers, batch, lengths), group in (
-            picks.groupby(KEY, sort=True) if not picks.empty else []):
-        names = sorted(set(group["strategy"]))
-        chosen = names[0] if len(names) == 1 else baseline
-        if chosen not in allowed:
-            continue  # no safe default to fall back to: the lookup takes a neighbour
-        evidence = [{"machine": str(r.machine), "mode": str(r.mode), "regime": str(r.regime),
-                     "recommended": str(r.strategy), "ratio": _round(r.ratio),
-                     "low": _round(r.low), "high": _round(r.high)}
-                    for r in group.sort_values(["machine", "mode", "regime"]).itertuples()]
-        rules.append({"device": str(device), "layers": int(layers), "batch": int(batch),
-                      "lengths": str(lengths), "strategy": chosen, "evidence": evidence})
-    commits = sorted({(str(m), str(c)) for m, c in zip(grid.get("machine", []),
-                                                        grid.get("commit", []), strict=True)})
-    return {"correct_everywhere": allowed, "rules": rules,
+    picks = grid[grid["recommended"]] if not grid.empty else grid
+    machines = []
+    for (machine, commit), group in (picks.groupby(["machine", "commit"], sort=True)
+                                     if not picks.empty else []):
+        rules = [rule_of(r) for r in group.sort_values(["mode", "regime"]).itertuples()
+                 if str(r.strategy) in allowed]
+        machines.append({"machine": str(machine), "commit": str(commit),
+                         "hardware": json.loads(facts.get(str(machine), "{}")),
+                         "rules": rules})
+    return {"version": VERSION, "correct_everywhere": allowed, "machines": machines,
             "generated_from": {"command": COMMAND, "baseline": baseline,
-                               "rule": RULE.format(b=baseline),
-                               "results": [{"machine": m, "commit": c} for m, c in commits]}}
+                               "rule": RULE.format(b=baseline)}}
 
 
 def _round(value: float) -> float | None:

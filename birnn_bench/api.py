@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from birnn_bench import policy
-from birnn_bench._rnn import batch_dim, time_dim
+from birnn_bench._rnn import time_dim
 from birnn_bench.strategies import BASELINE, STRATEGIES
 from birnn_bench.validate import validate_inputs
 
@@ -15,7 +17,8 @@ REDUCTIONS = ("sum", "mean")
 
 
 def last_states(rnn: nn.RNNBase, x: Tensor, lengths: Tensor, *, strategy: str = BASELINE,
-                concat: bool = False, reduce: str | None = None) -> tuple[Tensor, Tensor] | Tensor:
+                concat: bool = False, reduce: str | None = None,
+                policy_file: str | Path | None = None) -> tuple[Tensor, Tensor] | Tensor:
     """Final forward and backward hidden states of the LAST layer of a bidirectional rnn.
 
     Args:
@@ -23,10 +26,14 @@ def last_states(rnn: nn.RNNBase, x: Tensor, lengths: Tensor, *, strategy: str = 
         x: the padded batch in the rnn's layout, (B, T, F) if ``batch_first`` else (T, B, F).
         lengths: B valid lengths, 1 <= length <= T, any order (integer tensor or list).
         strategy: a name from ``birnn_bench.STRATEGIES``; the default ``hn_index`` is correct on
-            every condition of the correctness matrix. ``"auto"``: what the findings recommend
-            for this device and shape (``birnn_bench.policy``), among those correct everywhere.
+            every condition of the correctness matrix. ``"auto"``: the strategy measured fastest
+            on THIS hardware for a call like this one (device, cell, inference or training,
+            full-length or not, shape), among those correct everywhere (``birnn_bench.policy``:
+            the local policy ``birnn-bench tune`` writes, else the shipped one when it was
+            measured on this hardware, else ``hn_index`` with one warning).
         concat: return one (B, 2 * H_out) tensor, forward half first.
         reduce: ``"sum"`` or ``"mean"`` of the two directions, one (B, H_out) tensor.
+        policy_file: for ``"auto"``, a policy file to look in first (``birnn-bench tune --out``).
 
     Returns ``(fwd, bwd)``, each (B, H_out) in the original batch order, or one tensor when
     ``concat`` or ``reduce`` is given.
@@ -49,8 +56,7 @@ def last_states(rnn: nn.RNNBase, x: Tensor, lengths: Tensor, *, strategy: str = 
         raise ValueError(f"concat=True and reduce={reduce!r} exclude each other")
     rnn, x, lengths = validate_inputs(rnn, x, lengths)
     if strategy == "auto":
-        strategy = policy.choose(x.device, rnn.num_layers, x.shape[batch_dim(rnn)], lengths,
-                                 x.shape[time_dim(rnn)])
+        strategy = policy.choose(rnn, x, lengths, x.shape[time_dim(rnn)], policy_file)
     fwd, bwd = STRATEGIES[strategy](rnn, x, lengths)
     if concat:
         return torch.cat([fwd, bwd], dim=-1)

@@ -223,12 +223,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if any(not v.passed for v in verdicts) else 0
 
 
-def cmd_recommend(args: argparse.Namespace) -> int:
-    from birnn_bench import recommend as rec
-
-    if args.dtype in ("float16", "bfloat16") and not args.device.startswith("cuda"):
-        raise ValueError(f"--dtype: {args.dtype} is measured on CUDA only (CPU kernels for it "
-                         "are not what users run); use float32 or float64 on the CPU")
+def _user_workload(args: argparse.Namespace, train: bool) -> workload.WorkloadSpec:
+    """The user's workload of ``recommend`` / ``tune`` (--cell, --layers, --lengths a pattern or a
+    FILE, ...), refused before any allocation when it cannot fit (``_check_size``)."""
     lengths, max_len = args.lengths, args.max_len or RECOMMEND_SIZES["--max-len"]
     if lengths not in LENGTH_PATTERNS:  # a file of lengths: T defaults to its longest
         path = Path(lengths.removeprefix("file:"))
@@ -241,9 +238,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     def workloads(sizes: dict[str, int]) -> list[workload.WorkloadSpec]:
         return [workload.WorkloadSpec(
             cell=args.cell, num_layers=sizes["--layers"], input_size=sizes["--input-size"],
-            hidden_size=sizes["--hidden"], proj_size=args.proj_size, batch=sizes["--batch"],
-            max_len=sizes[t_option], lengths=lengths, layout=args.layout, dtype=args.dtype,
-            device=args.device, seed=args.seed)]
+            hidden_size=sizes["--hidden"], proj_size=getattr(args, "proj_size", 0),
+            batch=sizes["--batch"], max_len=sizes[t_option], lengths=lengths,
+            layout=getattr(args, "layout", "batch_first"), dtype=args.dtype,
+            device=args.device, seed=getattr(args, "seed", 0))]
 
     # T is --max-len, else the lengths file's longest: what to blame when it is too large.
     t_option = "--max-len" if args.max_len or lengths in LENGTH_PATTERNS else \
@@ -254,9 +252,18 @@ def cmd_recommend(args: argparse.Namespace) -> int:
              for option, value in given.items()}
     fixes = {t_option: f"its longest length, {max_len}, is the padded length T (no --max-len "
              "given): give shorter lengths"} if t_option != "--max-len" else {}
-    _check_size(sizes, workloads, args.device, fixes, oracle=True,
-                train=args.mode == "train_step")
+    _check_size(sizes, workloads, args.device, fixes, oracle=True, train=train)
     (spec,) = workloads({option: value for option, (value, _) in sizes.items()})
+    return spec
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from birnn_bench import recommend as rec
+
+    if args.dtype in ("float16", "bfloat16") and not args.device.startswith("cuda"):
+        raise ValueError(f"--dtype: {args.dtype} is measured on CUDA only (CPU kernels for it "
+                         "are not what users run); use float32 or float64 on the CPU")
+    spec = _user_workload(args, train=args.mode == "train_step")
     names = args.strategies
     if any(map(user_function.is_function_spec, names)) and BASELINE not in names:
         names = [BASELINE, *names]  # a user's function is always timed against the baseline
@@ -269,6 +276,39 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         write_marker(args.profile, "profile", [Path(p).name for p in result.traces.values()])
     write_outputs([result], ((args.json, lambda rows: json.dumps(rows[0].as_dict(), indent=2,
                                                                  default=str)),))
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from birnn_bench import policy, tune
+
+    out = args.out or policy.local_policy_path()
+    check_output("--out", out)
+    if args.lengths is None and args.cell is None:
+        jobs = tune.shipped_jobs(args.device)
+        if not jobs:
+            raise ValueError(f"no regimes on {args.device} in the shipped policy: give your "
+                             "workload (--cell, --lengths FILE or a distribution, ...)")
+    else:
+        args.cell, args.lengths = args.cell or "lstm", args.lengths or "uniform"
+        spec = _user_workload(args, train="train_step" in args.modes)
+        jobs = tune.own_jobs(spec, args.modes)
+    started = time.perf_counter()
+
+    def say(line: str) -> None:
+        print(f"[tune {time.perf_counter() - started:5.0f} s] {line}", file=sys.stderr,
+              flush=True)
+
+    say(f"{len(jobs)} regime(s) x mode, at most {args.budget:g} s each; the policy goes to {out}")
+    made = tune.tune(jobs, out, budget_s=args.budget, threads=args.threads, say=say)
+    rules = made["machines"][0]["rules"]
+    moved = [r for r in rules if r["strategy"] != BASELINE]
+    print(f"wrote {out}: {len(rules)} rules for {made['machines'][0]['machine']}, "
+          f"{len(moved)} off {BASELINE}" + "".join(
+              f"\n  {r['mode']} {r['cell']} {r['layers']}L B{r['batch']} T{r['max_len']} "
+              f"{r['lengths']}: {r['strategy']} [{r['low']:.3f}, {r['high']:.3f}]"
+              for r in moved))
+    print(f"strategy='auto' reads it first (set ${policy.POLICY_ENV} to use another file)")
     return 0
 
 
@@ -377,6 +417,32 @@ def build_parser() -> argparse.ArgumentParser:
                    "--profile folder that holds other files")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the ranking as JSON")
     p.set_defaults(func=cmd_recommend)
+
+    p = sub.add_parser("tune", help="measure THIS machine's strategy='auto' policy",
+                       description="Runs the paired engine over the regimes the shipped policy "
+                       "was learned on (the suite's quick grid), or over your workload when you "
+                       "give one (--cell, --lengths, ...), both modes, and writes this "
+                       "machine's policy, which strategy='auto' reads first. Resumes an "
+                       "interrupted run; the policy file is written whole or not at all.")
+    p.add_argument("--out", type=Path, metavar="FILE", help="the policy written (default: "
+                   "$BIRNN_BENCH_POLICY, else ~/.config/birnn-bench/policy.json)")
+    p.add_argument("--budget", type=positive_seconds, default=8.0,
+                   help="seconds per regime and mode at most (default 8; most stop earlier)")
+    p.add_argument("--cell", choices=sorted(CELLS), default=None,
+                   help="your workload instead of the quick grid: the cell (default lstm)")
+    p.add_argument("--lengths", default=None, help="your workload: a distribution "
+                   f"({', '.join(LENGTH_PATTERNS)}) or a FILE of integer lengths")
+    p.add_argument("--max-len", type=positive_int, default=None)
+    p.add_argument("--hidden", type=positive_int, default=RECOMMEND_SIZES["--hidden"])
+    p.add_argument("--input-size", type=positive_int, default=RECOMMEND_SIZES["--input-size"])
+    p.add_argument("--layers", type=positive_int, default=RECOMMEND_SIZES["--layers"])
+    p.add_argument("--batch", type=positive_int, default=RECOMMEND_SIZES["--batch"])
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--modes", type=_csv_list(str, ("forward", "train_step")),
+                   default=["forward", "train_step"])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=positive_int, help=threads)
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("report", add_help=False, help="analysis report from asv results "
                        "(same as python -m analysis report)")

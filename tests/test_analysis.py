@@ -247,7 +247,8 @@ def test_compiled_against_eager_is_unpaired_and_judged_by_the_one_rule(smoke) ->
         pytest.skip("no compiled.Compiled results in this smoke run")
     assert np.allclose(table["ratio"], table["compiled_s"] / table["eager_s"])
     assert ((table["low"] <= table["ratio"]) & (table["ratio"] <= table["high"])).all()
-    assert set(table["verdict"]) <= {"faster", "slower", "tied", "undecided"}
+    # Separate processes, no A/A: the one rule decides nothing here (the interval is shown).
+    assert set(table["verdict"]) <= {"unresolved", "undecided"}
     undecided = table["verdict"] == "undecided"  # asv's interval reached 0: (0, inf)
     assert (table.loc[undecided, "low"] == 0).all() and np.isinf(table.loc[undecided,
                                                                              "high"]).all()

@@ -25,9 +25,9 @@ from analysis import inputs
 from analysis import resolution as res
 from analysis.cli import main
 from analysis.load import Loaded, load_results
-from analysis.policy_rules import auto_policy, policy_json
+from analysis.policy_rules import policy_json
 from birnn_bench import check as check_module
-from birnn_bench import policy
+from birnn_bench import hardware, policy
 from birnn_bench.cli import main as bb_main
 from tests.conftest import REPO
 
@@ -289,30 +289,36 @@ def test_reproducibility_compares_the_latest_two_commits(check_data) -> None:
 # policy, README, paths
 
 
-def test_auto_policy_names_only_safe_strategies_and_needs_every_regime(check_data,
-                                                                       tmp_path) -> None:
+def test_auto_policy_is_per_machine_per_regime_and_names_only_safe_strategies(
+        check_data, tmp_path, monkeypatch) -> None:
     same = {"hn_index": (1.0, 0.99, 1.01, OK), "packed_unpack": (0.5, 0.49, 0.51, OK),
             "hn_padded": (0.1, 0.09, 0.11, OK)}
     split = {"hn_index": (1.0, 0.99, 1.01, OK), "chunk_view": (1.0, 0.98, 1.02, OK)}
+    here = json.dumps({k: v for k, v in hardware.facts("cpu").items() if k != "gpu"},
+                      sort_keys=True)
     df = tidy({regime_id("lstm", 1, 64, 32, "equal"): same,
                regime_id("gru", 1, 64, 32, "equal"): same,
                regime_id("lstm", 2, 1, 32, "equal"): same,
-               regime_id("gru", 2, 1, 32, "equal"): split})
+               regime_id("gru", 2, 1, 32, "equal"): split}).assign(facts=here)
     found = found_of(df, check_data)
     made = found.policy
     assert made["correct_everywhere"] == SAFE
-    rules = {(r["layers"], r["batch"]): r["strategy"] for r in made["rules"]}
-    assert rules == {(1, 64): "packed_unpack", (2, 1): "hn_index"}  # the GRU disagrees
-    assert {r["strategy"] for r in made["rules"]} <= set(SAFE)
-    assert policy_json(made) == policy_json(auto_policy(found.grid, SAFE))
+    (entry,) = made["machines"]
+    assert entry["machine"] == "box" and json.dumps(entry["hardware"], sort_keys=True) == here
+    rules = {(r["cell"], r["layers"], r["batch"]): r["strategy"] for r in entry["rules"]}
+    assert rules == {("lstm", 1, 64): "packed_unpack", ("gru", 1, 64): "packed_unpack",
+                     ("lstm", 2, 1): "packed_unpack", ("gru", 2, 1): "hn_index"}
+    assert all(r["full_length"] for r in entry["rules"])  # equal lengths
     path = tmp_path / "auto_policy.json"
     path.write_text(policy_json(made))
-    policy.load_policy.cache_clear()
-    assert policy.choose(torch.device("cpu"), 1, 48, torch.full((48,), 32), 32, path) == \
-        "packed_unpack"
-    assert policy.choose(torch.device("cuda"), 1, 48, torch.full((48,), 32), 32, path) == \
-        "hn_index"
-    policy.load_policy.cache_clear()
+    monkeypatch.setenv(policy.POLICY_ENV, str(tmp_path / "no-local.json"))
+    policy.clear_caches()
+    rnn = torch.nn.LSTM(4, 128, bidirectional=True, batch_first=True).eval()
+    x, lengths = torch.zeros(48, 32, 4), torch.full((48,), 32)
+    with torch.no_grad():
+        assert policy.choose(rnn, x, lengths, 32, path) == "packed_unpack"
+        assert policy.choose(rnn, x, lengths - 1, 32, path) == "hn_index"  # not full: no rule
+    policy.clear_caches()
 
 
 def test_readme_block_is_replaced_between_the_markers_only(check_data) -> None:

@@ -36,19 +36,22 @@ from importlib import resources
 import birnn_bench
 from birnn_bench import last_states, policy
 
-rules, allowed = policy.load_policy()
+entries = policy.read_policy()
 torch.manual_seed(0)
 rnn = torch.nn.LSTM(4, 3, num_layers=1, bidirectional=True, batch_first=True).eval()
 x = torch.randn(2, 5, 4)
 lengths = torch.tensor([5, 2])
-with torch.no_grad():
-    fwd, bwd = last_states(rnn, x, lengths, strategy="auto")
-chosen = policy.choose(x.device, 1, 2, lengths, 5)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # "no policy measured on this hardware": expected elsewhere
+    with torch.no_grad():
+        fwd, bwd = last_states(rnn, x, lengths, strategy="auto")
+    chosen = policy.choose(rnn, x, lengths, 5)
 print(json.dumps({
     "module": birnn_bench.__file__,
     "policy_file": str(resources.files("birnn_bench").joinpath("auto_policy.json")),
     "is_file": resources.files("birnn_bench").joinpath("auto_policy.json").is_file(),
-    "rules": len(rules), "allowed": sorted(allowed), "chosen": chosen,
+    "rules": sum(len(e.rules) for e in entries), "allowed": sorted(entries[0].allowed),
+    "chosen": chosen,
     "shape": list(fwd.shape),
 }))
 """
@@ -97,7 +100,7 @@ def test_the_wheel_ships_the_auto_policy_and_auto_reads_it(tmp_path: Path) -> No
     assert Path(found["policy_file"]).resolve().is_relative_to(venv.resolve())
     assert found["is_file"]
     shipped = json.loads((REPO / "birnn_bench" / "auto_policy.json").read_text())
-    assert found["rules"] == len(shipped["rules"]) > 0
+    assert found["rules"] == sum(len(m["rules"]) for m in shipped["machines"]) > 0
     assert found["allowed"] == sorted(shipped["correct_everywhere"])
     assert found["chosen"] in shipped["correct_everywhere"] and found["shape"] == [2, 3]
 
@@ -107,23 +110,33 @@ def test_a_missing_shipped_policy_is_loud_not_a_silent_fallback(monkeypatch,
     """A broken install (no auto_policy.json in the package) must not quietly act as if the
     findings had recommended hn_index everywhere."""
     monkeypatch.setattr(policy, "_shipped_policy", lambda: tmp_path / "not-shipped.json")
-    policy.load_policy.cache_clear()
+    policy.clear_caches()
     try:
         with pytest.raises(FileNotFoundError, match=r"auto_policy\.json"):
-            policy.load_policy()
+            policy.read_policy()
     finally:
-        policy.load_policy.cache_clear()
+        policy.clear_caches()
 
 
-def test_a_missing_explicit_policy_still_means_hn_index_but_says_so(tmp_path: Path) -> None:
+def test_a_missing_explicit_policy_still_means_hn_index_but_says_so(monkeypatch,
+                                                                     tmp_path: Path) -> None:
     import torch
 
-    policy.load_policy.cache_clear()
-    with pytest.warns(UserWarning, match="no auto policy"):
-        chosen = policy.choose(torch.device("cpu"), 1, 2, torch.tensor([3, 4]), 4,
-                               tmp_path / "none.json")
-    assert chosen == "hn_index"
-    policy.load_policy.cache_clear()
+    shipped = tmp_path / "shipped.json"  # measured on other hardware only
+    shipped.write_text(json.dumps({"version": policy.VERSION, "correct_everywhere": ["hn_index"],
+                                   "machines": [{"machine": "x", "rules": [], "hardware": {
+                                       "cpu": "Imaginary CPU 9000", "num_cpu": "64"}}]}))
+    monkeypatch.setenv(policy.POLICY_ENV, str(tmp_path / "no-local.json"))
+    monkeypatch.setattr(policy, "_shipped_policy", lambda: shipped)
+    policy.clear_caches()
+    rnn = torch.nn.GRU(2, 3, bidirectional=True)
+    try:
+        with pytest.warns(UserWarning, match="no auto policy there"):
+            chosen = policy.choose(rnn, torch.zeros(4, 2, 2), torch.tensor([3, 4]), 4,
+                                   tmp_path / "none.json")
+        assert chosen == "hn_index"
+    finally:
+        policy.clear_caches()
 
 
 # ---------------------------------------------------------------------------------------------
