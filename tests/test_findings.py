@@ -396,7 +396,7 @@ def test_old_format_results_load_without_a_grid(check_data, tmp_path) -> None:
         shutil.copy(path, tmp_path / path.parent.name / path.name)
         shutil.copy(path.parent / "machine.json", tmp_path / path.parent.name / "machine.json")
     found = f.build_findings(load_results(tmp_path), check_data)
-    assert found.grid.empty and not found.policy["rules"] and not found.memory.empty
+    assert found.grid.empty and not found.policy["machines"] and not found.memory.empty
     text = render.render_findings(found)
     assert "No paired ratios in these results" in text and "## 6. Memory per regime" in text
 
@@ -468,6 +468,6 @@ def test_findings_command_on_the_real_smoke_run(smoke_results, check_file, tmp_p
     for line in grid_rows:
         recommended = re.search(r"\| `(\w+)`", line).group(1)
         assert recommended in SAFE
-    rules = json.loads(written)["rules"]
+    rules = [r for m in json.loads(written)["machines"] for r in m["rules"]]
     assert rules and {r["strategy"] for r in rules} <= set(SAFE)
     assert "## Findings: which strategy, measured" in readme_text
