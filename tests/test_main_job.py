@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, load_asv_conf, load_script
 
 SCRIPT = REPO / "scripts" / "main_job.py"
@@ -76,9 +78,9 @@ def test_interrupted_main_job_keeps_finished_groups_and_resumes(tmp_path: Path) 
     env = _environment(tmp_path)
     first = _stop_after(1, env, signal.SIGINT, tmp_path / "first.log")
     assert first == 128 + signal.SIGINT, (tmp_path / "first.log").read_text()[-2000:]
-    assert "finished groups are kept" in (tmp_path / "first.log").read_text()
+    assert "kept: the groups that finished" in (tmp_path / "first.log").read_text()
     kept = _results(tmp_path)
-    assert {name.split(".")[1] for name in kept} == {"PairedForward"}
+    assert {name.split(".")[1] for name in kept} == {"PairedForward", "ResolutionForward"}
     time.sleep(1)
     assert _survivors(tmp_path) == []
 
@@ -92,8 +94,8 @@ def test_interrupted_main_job_keeps_finished_groups_and_resumes(tmp_path: Path) 
     # SIGTERM on the rerun, once the finished group was skipped and the next one saved.
     second = _stop_after(2, env, signal.SIGTERM, tmp_path / "second.log")
     assert second == 128 + signal.SIGTERM
-    assert {name.split(".")[1] for name in _results(tmp_path)} == {"PairedForward",
-                                                                   "PairedTrainStep"}
+    assert {name.split(".")[1] for name in _results(tmp_path)} == {
+        "PairedForward", "ResolutionForward", "PairedTrainStep", "ResolutionTrainStep"}
     assert _results(tmp_path)["ratios.PairedForward.track_time_ratio"] == \
         kept["ratios.PairedForward.track_time_ratio"]
     time.sleep(1)
@@ -103,7 +105,8 @@ def test_interrupted_main_job_keeps_finished_groups_and_resumes(tmp_path: Path) 
                            capture_output=True, text=True, timeout=900)
     assert third.returncode == 0, third.stderr[-3000:]
     groups = {name.split(".")[1] for name in _results(tmp_path)}
-    assert groups == {"PairedForward", "PairedTrainStep", "Environment"}
+    assert groups == {"PairedForward", "ResolutionForward", "PairedTrainStep",
+                      "ResolutionTrainStep", "Environment"}
     assert (tmp_path / "report" / "index.html").is_file()
     assert "[paired forward" not in third.stderr  # nothing measured twice
 
@@ -172,3 +175,43 @@ def test_a_step_forked_but_not_yet_recorded_is_stopped_too(tmp_path: Path) -> No
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(step, signal.SIGKILL)
+
+
+def test_an_interrupted_paired_group_keeps_the_regimes_it_measured(monkeypatch, tmp_path) -> None:
+    """The paired benchmarks keep each regime as it finishes (the main job names the file per
+    commit and machine): interrupted in the second regime, the first is kept and the rerun
+    measures only the rest. A fake measurement: nothing is timed."""
+    from benchmarks import ratios, regimes
+
+    todo = regimes.regimes("quick", ("cpu",))[:3]
+    keep = tmp_path / "keep.json"
+    monkeypatch.setenv(ratios.KEEP_ENV, str(keep))
+    monkeypatch.setattr(ratios, "runnable_regimes", lambda train=False: todo)
+    monkeypatch.setattr(ratios, "pin", lambda: 1)
+    measured: list[str] = []
+    interrupt = {"after": 1}  # measurements before the interrupt; None: never
+
+    class SimulatedInterruptError(Exception):  # SIGINT (pytest keeps KeyboardInterrupt)
+        pass
+
+    def fake(regime, mode, budget):
+        if interrupt["after"] is not None and len(measured) == interrupt["after"]:
+            raise SimulatedInterruptError
+        measured.append(regime.id)
+        return {"ratios": {"hn_index": [1.0, 0.99, 1.01]}, "slowed": [1.05, 1.04, 1.06],
+                "rounds": 16, "seconds": 1.0}
+
+    monkeypatch.setattr(ratios, "_measure", fake)
+    with pytest.raises(SimulatedInterruptError):
+        ratios.paired_ratios("forward")
+    assert list(json.loads(keep.read_text())["forward"]) == [todo[0].id]
+    measured.clear()
+    interrupt["after"] = None
+    found = ratios.paired_ratios("forward")
+    assert measured == [todo[1].id, todo[2].id]  # the kept regime is not measured again
+    assert {key[1] for key in found if key[0] == "resolution"} == {r.id for r in todo}
+    # Another budget is another measurement: nothing kept is used.
+    monkeypatch.setenv(ratios.BUDGET_ENV, "5")
+    measured.clear()
+    ratios.paired_ratios("forward")
+    assert measured == [r.id for r in todo]
