@@ -142,6 +142,20 @@ def test_export_fixes_t_or_fails_on_packing(lstm1) -> None:
          "torch.export.export: TypeError: zeros(): argument 'size' failed to unpack")
 
 
+def test_a_branch_on_the_lengths_fails_export_and_says_so_quietly(lstm1, capsys) -> None:
+    # hn_plain_if_full branches on lengths.min() == T and bucketed plans on the lengths' values:
+    # export cannot guard on a tensor's value. torch prints the partial graph to stderr; the cell
+    # keeps the reason, the terminal stays clean.
+    capsys.readouterr()
+    for name in ("hn_plain_if_full", "bucketed"):
+        _pin(check_deploy(name, "export", lstm1), "fails",
+             "torch.export.export: GuardOnDataDependentSymNode")
+    assert capsys.readouterr().err == ""
+    result = check_deploy("hn_plain_if_full", "compile", lstm1)  # a graph break at the branch
+    _pin(result, "works")
+    assert result.graph_breaks and result.graph_breaks > 0
+
+
 def test_export_while_loop(lstm1) -> None:
     _pin(check_deploy("padded_gather", "export_while_loop", lstm1), "works")
     _pin(check_deploy("hn_index", "export_while_loop", lstm1), "fails", "zeros(): argument")
