@@ -1,4 +1,5 @@
-"""Every way the Stack Overflow thread (and its sources) takes the last states of a BiRNN.
+"""Every way the Stack Overflow thread (and its sources) takes the last states of a BiRNN, and two
+built on this project's measurements (``hn_plain_if_full``, ``bucketed``).
 
 A strategy is three steps on tensors and plain values, so that TorchScript compiles them:
 ``prepare(x, lengths, batch_first)`` (pack, reverse, or nothing), ``run(rnn, prepared)`` (the rnn
