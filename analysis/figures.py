@@ -29,7 +29,7 @@ from matplotlib.patches import Patch
 from analysis.format import device_title, strategy_order
 from birnn_bench.strategies import BASELINE, STRATEGIES
 
-#: Indices into seaborn's colour-blind palette, in the registry's order: its grey and yellow
+#: Indices into seaborn's colour-blind palette (and its dark twin after it): its grey and yellow
 #: are left out (grey reads as "disabled", yellow vanishes on white).
 _PALETTE_INDICES = (0, 1, 2, 3, 4, 5, 6, 9)
 #: Ratios: faster than the baseline blue, slower orange (safe for the common deficiencies).
@@ -41,12 +41,14 @@ MIN_LOG2_RANGE = 0.5
 
 
 def colours(names: Iterable[str] = ()) -> dict[str, tuple[float, float, float]]:
-    """Strategy -> colour: the registry's strategies always get the same colour; other names
-    (in ``names``) get the colours after them, in the order given."""
-    palette = sns.color_palette("colorblind", 10)
+    """Strategy -> colour: the registry's strategies always get the same colour, each its own;
+    other names (in ``names``) get the colours after them, in the order given."""
     order = list(STRATEGIES) + [n for n in dict.fromkeys(names) if n not in STRATEGIES]
-    indices = [*_PALETTE_INDICES, *(i for i in range(10) if i not in _PALETTE_INDICES)]
-    return {name: palette[indices[i % len(indices)]] for i, name in enumerate(order)}
+    pool = [sns.color_palette(name, 10)[i] for name in ("colorblind", "dark")
+            for i in _PALETTE_INDICES]
+    if len(order) > len(pool):  # more strategies than 16: evenly spaced hues after them
+        pool += sns.color_palette("husl", len(order) - len(pool))
+    return dict(zip(order, pool, strict=False))
 
 
 def unsafe(names: Iterable[str], safe: Collection[str] | None) -> set[str]:

@@ -4,12 +4,15 @@ measures the same code. Nothing here changes global state (callers use ``measure
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
 from birnn_bench import compare, measure, resolution
 from birnn_bench._rnn import extract_dims
+from birnn_bench.buckets import BucketCosts, fit_costs
 from birnn_bench.oracle import error_against_oracle
 from birnn_bench.strategies import BASELINE, STRATEGIES, StateFunction, States, Strategy
 from birnn_bench.workload import Workload, WorkloadSpec, build
@@ -117,3 +120,52 @@ def compare_strategies(spec: WorkloadSpec, names: Sequence[str], mode: str = "fo
         calls[baseline + resolution.SLOWED_SUFFIX] = resolution.slowed_copy(calls[baseline], sync)
     calls.update(extra or {})
     return compare.compare(calls, baseline, sync=sync, **engine)  # type: ignore[arg-type]
+
+
+#: The padded buckets ``measure_bucket_costs`` times, (batch, steps): two of each, so that the
+#: call, step and token terms separate.
+BUCKET_SIZES = ((1, 32), (1, 128), (16, 32), (16, 128))
+
+
+def bucket_samples(spec: WorkloadSpec, sizes: Sequence[tuple[int, int]] = BUCKET_SIZES,
+                   repeats: int = 15,
+                   clock: Callable[[], float] = time.perf_counter) -> list[tuple[int, int, float]]:
+    """``(batch, steps, seconds)``: the best of ``repeats`` inference calls of one bucket's work
+    (``manual_two_rnn``'s three steps, what ``bucketed`` runs per bucket) on a full-length batch
+    of ``spec``'s rnn at each size, the sizes interleaved in every round (drift hits them alike).
+    Threads as the caller pinned them."""
+    if repeats < 1:
+        raise ValueError(f"repeats: expected an integer >= 1, got {repeats!r}")
+    steps_of = STRATEGIES["manual_two_rnn"]
+    calls = []
+    for batch, steps in sizes:
+        if batch < 1 or steps < 1:
+            raise ValueError(f"sizes: ({batch}, {steps}) is not a (batch >= 1, steps >= 1)")
+        rnn, x, lengths = build(spec.with_(batch=batch, max_len=steps, lengths="equal"))
+        dims = extract_dims(rnn)
+
+        def call(rnn=rnn, x=x, lengths=lengths, dims=dims) -> None:
+            with torch.no_grad():
+                steps_of.extract(steps_of.run(rnn, steps_of.prepare(x, lengths, dims[0])),
+                                 lengths, *dims)
+            measure.synchronize(spec.device)
+
+        call()  # untimed: allocator and kernel selection
+        calls.append(call)
+    best = [math.inf] * len(calls)
+    for _ in range(repeats):
+        for i, call in enumerate(calls):
+            start = clock()
+            call()
+            best[i] = min(best[i], clock() - start)
+    return [(batch, steps, seconds) for (batch, steps), seconds in zip(sizes, best, strict=True)]
+
+
+def measure_bucket_costs(spec: WorkloadSpec, sizes: Sequence[tuple[int, int]] = BUCKET_SIZES,
+                         repeats: int = 15, threads: int | None = None) -> BucketCosts:
+    """The ``bucketed`` strategy's cost constants for ``spec``'s rnn (cell, layers, sizes, dtype,
+    device; its batch, T and lengths are not used) on this machine, threads pinned
+    (``measure.pinned``): ``bucket_samples`` fitted by ``buckets.fit_costs``. About 1 s for a
+    one-layer LSTM of hidden 128 on one CPU thread."""
+    with measure.pinned(threads):
+        return fit_costs(bucket_samples(spec, sizes, repeats))

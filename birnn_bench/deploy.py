@@ -149,8 +149,9 @@ def unavailable(technology: str) -> str | None:
 @contextlib.contextmanager
 def technology_context(technology: str) -> Iterator[None]:
     """What a deployment's build and runs (recompiles included) share: exporters kept quiet (they
-    print and warn), no autograd, the technology's switches, and no rnn dispatch state from
-    earlier deployments in this process, nor any left behind."""
+    print and warn; torch.export prints the partial graph of a data-dependent failure to stderr,
+    the cell keeps its first line), no autograd, the technology's switches, and no rnn dispatch
+    state from earlier deployments in this process, nor any left behind."""
     check_technology(technology)
     compat.clear_rnn_dispatch_caches()
     levels = {logger: logger.level for logger in map(logging.getLogger, _QUIET_LOGGERS)}
@@ -160,7 +161,7 @@ def technology_context(technology: str) -> Iterator[None]:
         for logger in levels:
             logger.setLevel(logging.ERROR)
         with (warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()),
-              torch.no_grad(), switches):
+              contextlib.redirect_stderr(io.StringIO()), torch.no_grad(), switches):
             warnings.simplefilter("ignore")
             yield
     finally:

@@ -1,4 +1,5 @@
-"""Every way the Stack Overflow thread (and its sources) takes the last states of a BiRNN.
+"""Every way the Stack Overflow thread (and its sources) takes the last states of a BiRNN, and two
+built on this project's measurements (``hn_plain_if_full``, ``bucketed``).
 
 A strategy is three steps on tensors and plain values, so that TorchScript compiles them:
 ``prepare(x, lengths, batch_first)`` (pack, reverse, or nothing), ``run(rnn, prepared)`` (the rnn
@@ -24,6 +25,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from birnn_bench._rnn import extract_dims, h_n_of, out_size
+from birnn_bench.buckets import costs_for, plan_buckets
 from birnn_bench.validate import check_call
 
 Tensor = torch.Tensor
@@ -340,6 +342,132 @@ _ALL.append(Strategy(
     "fed each sequence reversed within its length, layers stacked by hand, no packing",
     claim="igrinis: 'create two regular LSTMs, feed one the input sequence and the other "
     "the reversed sequence, take the last state of both'."))
+
+
+# Beyond the thread: strategies built on the measurements --------------------------------------
+# hn_plain_if_full: the plain call when nothing is padded, else hn_index ---------------------------
+def pack_unless_full(x: Tensor, lengths: Tensor,
+                     batch_first: bool) -> tuple[Tensor, PackedSequence | None]:
+    """(x, None) when every length equals T: nothing is padded, so the plain call's h_n is the
+    packed one; else (x, packed) as hn_index. The test reads the lengths on the host: free for CPU
+    lengths; an accelerator's are copied once, the copy packing makes anyway."""
+    lengths = lengths.to("cpu")
+    if bool(lengths.min() == x.shape[1 if batch_first else 0]):
+        return x, None
+    return x, pack_inputs(x, lengths, batch_first)
+
+
+def run_plain_or_packed(rnn: nn.RNNBase, prepared: tuple[Tensor, PackedSequence | None]) -> Tensor:
+    x, packed = prepared
+    if packed is None:
+        return h_n_of(rnn(x)[1])
+    return h_n_of(rnn(packed)[1])
+
+
+class PlainOrPackedRun(PaddedRun):
+    """``run_plain_or_packed`` as a module."""
+
+    def forward(self, prepared: tuple[Tensor, PackedSequence | None]) -> Tensor:  # type: ignore[override]
+        x, packed = prepared
+        if packed is None:
+            return h_n_of(self.rnn(x)[1])
+        return h_n_of(self.rnn(packed)[1])
+
+
+def last_layer_of_h_n(h_n: Tensor, lengths: Tensor, batch_first: bool, num_layers: int,
+                      out_size: int) -> States:
+    last = h_n.view(num_layers, 2, h_n.shape[1], h_n.shape[2])[-1]
+    return last[0], last[1]
+
+
+_ALL.append(Strategy(
+    name="hn_plain_if_full", pitfall=False, prepare=pack_unless_full, run=run_plain_or_packed,
+    run_module=PlainOrPackedRun, extract=last_layer_of_h_n, expected=right_everywhere,
+    description="no packing when every length equals T (the plain call's h_n), else pack as "
+    "hn_index; h_n.view(num_layers, 2, B, H)[-1]",
+    claim="Not in the thread: packing is only needed when something is padded; a full-length "
+    "batch (fixed windows, truncated or bucketed batches) can skip it."))
+
+
+# bucketed: sorted by length, cut into buckets by a cost model, manual_two_rnn on each -----------
+def sort_by_length(x: Tensor, lengths: Tensor, batch_first: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """(x, lengths sorted longest first, the order that sorts them), on the host: the plan reads
+    them there (an accelerator's lengths are copied once, as packing does)."""
+    sorted_lengths, order = torch.sort(lengths.to("cpu"), descending=True, stable=True)
+    return x, sorted_lengths, order
+
+
+def run_buckets(prepared: tuple[Tensor, Tensor, Tensor], flat_weights: list[Tensor], mode: str,
+                bias: bool, batch_first: bool, num_layers: int, out_size: int, hidden_size: int,
+                training: bool, per_call: float, per_step: float,
+                per_token: float) -> tuple[list[tuple[Tensor, Tensor, Tensor]], Tensor]:
+    """``two_rnns`` on each bucket of ``plan_buckets``, padded to the bucket's own longest
+    -> ([(forward outputs, reversed backward outputs, lengths) per bucket], order)."""
+    x, sorted_lengths, order = prepared
+    steps: list[int] = sorted_lengths.tolist()
+    cuts = plan_buckets(steps, per_call, per_step, per_token)
+    rows = order.to(x.device)
+    bdim = 0 if batch_first else 1
+    ran: list[tuple[Tensor, Tensor, Tensor]] = []
+    for r in range(len(cuts) - 1):
+        start, end = cuts[r], cuts[r + 1]
+        bucket_lengths = sorted_lengths[start:end]
+        bucket = x.index_select(bdim, rows[start:end]).narrow(1 - bdim, 0, steps[start])
+        fwd_out, bwd_out_reversed = two_rnns(
+            reverse_inputs(bucket, bucket_lengths, batch_first), flat_weights, mode, bias,
+            batch_first, num_layers, out_size, hidden_size, training)
+        ran.append((fwd_out, bwd_out_reversed, bucket_lengths))
+    return ran, order
+
+
+def run_bucketed(rnn: nn.RNNBase, prepared: tuple[Tensor, Tensor, Tensor],
+                 ) -> tuple[list[tuple[Tensor, Tensor, Tensor]], Tensor]:
+    costs = costs_for(rnn.mode)
+    return run_buckets(prepared, rnn._flat_weights, rnn.mode, rnn.bias, rnn.batch_first,
+                       rnn.num_layers, out_size(rnn), rnn.hidden_size, rnn.training,
+                       costs.per_call, costs.per_step, costs.per_token)
+
+
+class BucketedRun(PaddedRun):
+    """``run_bucketed`` as a module (the costs are read when it is built)."""
+
+    def __init__(self, rnn: nn.RNNBase) -> None:
+        super().__init__(rnn)
+        self.out_size = out_size(rnn)
+        costs = costs_for(rnn.mode)
+        self.per_call, self.per_step, self.per_token = (costs.per_call, costs.per_step,
+                                                        costs.per_token)
+
+    def forward(self, prepared: tuple[Tensor, Tensor, Tensor],  # type: ignore[override]
+                ) -> tuple[list[tuple[Tensor, Tensor, Tensor]], Tensor]:
+        rnn = self.rnn
+        return run_buckets(prepared, rnn._flat_weights, rnn.mode, rnn.bias, rnn.batch_first,
+                           rnn.num_layers, self.out_size, rnn.hidden_size, rnn.training,
+                           self.per_call, self.per_step, self.per_token)
+
+
+def gather_buckets(ran: tuple[list[tuple[Tensor, Tensor, Tensor]], Tensor], lengths: Tensor,
+                   batch_first: bool, num_layers: int, out_size: int) -> States:
+    """Each bucket's last states (``gather_both_directions``), back in the original order."""
+    buckets, order = ran
+    fwds: list[Tensor] = []
+    bwds: list[Tensor] = []
+    for fwd_out, bwd_out_reversed, bucket_lengths in buckets:
+        fwd, bwd = gather_both_directions((fwd_out, bwd_out_reversed), bucket_lengths,
+                                          batch_first, num_layers, out_size)
+        fwds.append(fwd)
+        bwds.append(bwd)
+    restore = torch.argsort(order).to(fwds[0].device)
+    return torch.cat(fwds).index_select(0, restore), torch.cat(bwds).index_select(0, restore)
+
+
+_ALL.append(Strategy(
+    name="bucketed", pitfall=False, prepare=sort_by_length, run=run_bucketed,
+    run_module=BucketedRun, extract=gather_buckets, expected=right_everywhere,
+    description="sort by length, cut into buckets where a cost model says (birnn_bench.buckets), "
+    "manual_two_rnn on each bucket padded to its own longest, original order restored",
+    claim="Not in the thread: bucketing by length, as data loaders do, inside one batch; each "
+    "bucket pays for its own padding only."))
 
 
 STRATEGIES: dict[str, Strategy] = {strategy.name: strategy for strategy in _ALL}

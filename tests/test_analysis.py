@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import seaborn as sns
 
 from analysis import figures, history, paired, report, tables
 from analysis.asv_files import default_results_dir
@@ -27,8 +28,9 @@ from tests.conftest import REPO
 
 REGIME = "cpu-lstm-L2-B64-T128-H128-skewed-float32"
 OTHER = "cpu-gru-L1-B1-T32-H128-equal-float32"
-SAFE = {"hn_index", "chunk_view", "packed_unpack", "manual_two_rnn"}
-SMOKE_CORRECT = {"hn_index", "packed_unpack", "chunk_view", "manual_two_rnn"}
+SAFE = {"hn_index", "chunk_view", "packed_unpack", "manual_two_rnn", "hn_plain_if_full",
+        "bucketed"}
+SMOKE_CORRECT = SAFE
 SMOKE_WRONG = {"hn_first_layer", "last_step_naive", "padded_gather", "hn_padded"}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -208,6 +210,11 @@ def test_each_strategy_keeps_its_colour_in_any_subset() -> None:
     subset = figures.colours(["manual_two_rnn", "somebody_new"])
     assert subset["manual_two_rnn"] == everyone["manual_two_rnn"]
     assert subset["somebody_new"] not in [everyone[n] for n in STRATEGIES]
+    # However many strategies the registry holds: never the grey of "disabled" nor yellow.
+    grey, yellow = (sns.color_palette("colorblind", 10)[i] for i in (7, 8))
+    many = figures.colours([f"extra_{i}" for i in range(12)])
+    assert len(set(many.values())) == len(many) == len(STRATEGIES) + 12
+    assert grey not in many.values() and yellow not in many.values()
     assert figures.unsafe(STRATEGIES, None) == set()  # no check: nothing drawn as a pitfall
     assert figures.unsafe(STRATEGIES, SAFE) == set(STRATEGIES) - SAFE
 

@@ -33,7 +33,7 @@ from tests.conftest import REPO
 
 SMALL_GRID = ["--cells", "lstm,gru", "--layers", "1,2", "--layouts", "batch_first",
               "--lengths", "equal,unsorted", "--dtypes", "float32"]
-SAFE = ["hn_index", "chunk_view", "packed_unpack", "manual_two_rnn"]
+SAFE = ["hn_index", "chunk_view", "packed_unpack", "manual_two_rnn", "hn_plain_if_full", "bucketed"]
 OK, WRONG = 1e-7, 0.5
 DEPLOY_ROWS = [
     {"strategy": "hn_index", "cell": "lstm", "layers": 1, "device": "cpu",

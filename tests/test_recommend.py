@@ -43,7 +43,8 @@ def test_recommend_times_only_correct_strategies() -> None:
                         lengths="skewed")
     rec = recommend(spec, budget_s=1.0)
     timed = [r.strategy for r in rec.ranking if r.ratio is not None]
-    assert set(timed) == {"hn_index", "packed_unpack", "chunk_view", "manual_two_rnn"}
+    assert set(timed) == {"hn_index", "packed_unpack", "chunk_view", "manual_two_rnn",
+                          "hn_plain_if_full", "bucketed"}
     assert all(r.safe for r in rec.ranking if r.ratio is not None)
     ratios = [r.ratio.estimate for r in rec.ranking if r.ratio is not None]
     assert ratios == sorted(ratios) and rec.floor == timed[0]

@@ -7,13 +7,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from birnn_bench import check
+from birnn_bench import buckets, check
+from birnn_bench.buckets import BucketCosts
 from birnn_bench.check import run_check
-from birnn_bench.oracle import max_abs_error, oracle_last_states
+from birnn_bench.oracle import TOLERANCES, max_abs_error, oracle_last_states
 from birnn_bench.strategies import STRATEGIES
 from birnn_bench.workload import WorkloadSpec, build
 
-CORRECT = ("hn_index", "packed_unpack", "chunk_view", "manual_two_rnn")
+CORRECT = ("hn_index", "packed_unpack", "chunk_view", "manual_two_rnn", "hn_plain_if_full",
+           "bucketed")
 PITFALLS = ("last_step_naive", "hn_first_layer", "hn_padded")
 
 
@@ -147,3 +149,117 @@ def test_hn_index_returns_original_batch_order() -> None:
     order = torch.tensor([3, 0, 5, 1, 4, 2])
     fwd_p, bwd_p = STRATEGIES["hn_index"](rnn, x[order], lengths[order])
     assert torch.allclose(fwd_p, fwd[order]) and torch.allclose(bwd_p, bwd[order])
+
+
+# ---------------------------------------------------------------------------------------------
+# the strategies beyond the thread: hn_plain_if_full and bucketed
+
+#: Cost constants that force each plan: one bucket per distinct length, or one bucket in all.
+PLANS = {"finest": BucketCosts(per_call=0.0, per_step=0.0, per_token=1.0),
+         "one": BucketCosts(per_call=1.0, per_step=0.0, per_token=0.0)}
+
+
+@pytest.fixture(params=list(PLANS))
+def plan(request, monkeypatch) -> str:
+    """Every rnn mode plans with the costs of ``request.param`` while the test runs."""
+    for mode in buckets.DEFAULT_COSTS:
+        monkeypatch.setitem(buckets.DEFAULT_COSTS, mode, PLANS[request.param])
+    return request.param
+
+
+def test_bucketed_passes_the_whole_matrix_one_bucket_per_length(monkeypatch) -> None:
+    # The check itself runs the shipped costs (mostly one bucket on its small shapes).
+    for mode in buckets.DEFAULT_COSTS:
+        monkeypatch.setitem(buckets.DEFAULT_COSTS, mode, PLANS["finest"])
+    rows = run_check(check.check_specs(), {"bucketed": STRATEGIES["bucketed"]})
+    assert rows and all(row.passed and not row.error for row in rows), \
+        [row for row in rows if not row.passed][:3]
+
+
+def test_forced_plans_cut_where_asked(plan: str) -> None:
+    strategy = STRATEGIES["bucketed"]
+    rnn, x, lengths = build(WorkloadSpec(lengths="unsorted", batch=6, max_len=9))
+    ran = strategy.run(rnn, strategy.prepare(x, lengths, rnn.batch_first))
+    wanted = len(set(lengths.tolist())) if plan == "finest" else 1
+    assert len(ran[0]) == wanted
+    for fwd_out, _, bucket_lengths in ran[0]:
+        assert fwd_out.shape[1] == int(bucket_lengths.max())  # padded to its own longest only
+
+
+def _gradients(name: str, rnn: torch.nn.RNNBase, x: torch.Tensor,
+               lengths: torch.Tensor) -> dict[str, torch.Tensor]:
+    """d(scalar loss)/d(every weight and x) in training mode; the loss weighs every unit
+    differently, so a swapped row or direction cannot cancel out."""
+    rnn.train()
+    rnn.zero_grad(set_to_none=True)
+    x = x.detach().clone().requires_grad_(True)
+    fwd, bwd = STRATEGIES[name](rnn, x, lengths)
+    weights = torch.linspace(-1, 1, fwd.numel(), dtype=fwd.dtype).view_as(fwd)
+    ((fwd * weights).sum() + (bwd * weights.flip(0)).square().sum()).backward()
+    found = {pname: param.grad.clone() for pname, param in rnn.named_parameters()}
+    found["x"] = x.grad.clone()
+    rnn.eval()
+    return found
+
+
+TRAINING_CASES = [
+    WorkloadSpec(cell=cell, num_layers=layers, proj_size=proj, layout=layout, lengths=pattern,
+                 dtype="float64", batch=6, max_len=9, input_size=5, hidden_size=8)
+    for cell, proj in (("lstm", 0), ("lstm", 3), ("gru", 0), ("rnn", 0))
+    for layers in (1, 3)
+    for layout, pattern in (("batch_first", "unsorted"), ("time_first", "unsorted"),
+                            ("batch_first", "equal"))]
+
+
+def _assert_gradients_match_hn_index(name: str, spec: WorkloadSpec) -> None:
+    rnn, x, lengths = build(spec)
+    want = _gradients("hn_index", rnn, x, lengths)
+    got = _gradients(name, rnn, x, lengths)
+    assert got.keys() == want.keys()
+    tol = TOLERANCES[torch.float64]
+    for key, grad in want.items():
+        assert grad.abs().sum() > 0, key  # every weight and x gets a gradient
+        assert max_abs_error(got[key], grad) <= tol, (key, max_abs_error(got[key], grad))
+
+
+def _case_id(spec: WorkloadSpec) -> str:
+    return f"{spec.cell}{spec.proj_size or ''}-L{spec.num_layers}-{spec.layout}-{spec.lengths}"
+
+
+@pytest.mark.parametrize("spec", TRAINING_CASES, ids=_case_id)
+def test_bucketed_training_step_matches_hn_index_gradients(spec: WorkloadSpec,
+                                                          plan: str) -> None:
+    _assert_gradients_match_hn_index("bucketed", spec)
+
+
+@pytest.mark.parametrize("spec", TRAINING_CASES, ids=_case_id)
+def test_plain_if_full_training_step_matches_hn_index_gradients(spec: WorkloadSpec) -> None:
+    _assert_gradients_match_hn_index("hn_plain_if_full", spec)
+
+
+def test_plain_if_full_packs_exactly_when_something_is_padded() -> None:
+    prepare = STRATEGIES["hn_plain_if_full"].prepare
+    for layout in ("batch_first", "time_first"):
+        spec = WorkloadSpec(layout=layout, batch=4, max_len=5)
+        _, x, _ = build(spec)
+        full = torch.tensor([5, 5, 5, 5])
+        assert prepare(x, full, spec.batch_first)[1] is None
+        for lengths in ([5, 5, 4, 5], [1, 2, 3, 4]):
+            packed = prepare(x, torch.tensor(lengths), spec.batch_first)[1]
+            assert packed is not None
+            assert packed.batch_sizes.numel() == max(lengths)
+
+
+@settings(max_examples=40, deadline=None)
+@given(configurations(), st.sampled_from(list(PLANS)))
+def test_bucketed_matches_the_oracle_on_random_configurations_and_plans(config, plan) -> None:
+    rnn, x, lengths = config
+    truth = oracle_last_states(rnn, x, lengths)
+    saved = dict(buckets.DEFAULT_COSTS)
+    try:
+        buckets.DEFAULT_COSTS.update(dict.fromkeys(saved, PLANS[plan]))
+        with torch.no_grad():
+            fwd, bwd = STRATEGIES["bucketed"](rnn, x, lengths)
+    finally:
+        buckets.DEFAULT_COSTS.update(saved)
+    assert max_abs_error(fwd, truth[0]) < 1e-9 and max_abs_error(bwd, truth[1]) < 1e-9

@@ -112,7 +112,8 @@ def _by_strategy(result, name: str) -> dict[str, float]:
 def test_smoke_run_error_benchmark_matches_the_check(smoke_results) -> None:
     result = next(asv_results.iter_results(str(smoke_results / "smoke-box")))
     errors = _by_strategy(result, "strategies.Error.track_max_abs_error")
-    for strategy in ("hn_index", "packed_unpack", "chunk_view", "manual_two_rnn"):
+    for strategy in ("hn_index", "packed_unpack", "chunk_view", "manual_two_rnn",
+                     "hn_plain_if_full", "bucketed"):
         assert errors[strategy] < 1e-4, strategy
     for strategy in ("hn_first_layer", "last_step_naive", "padded_gather", "hn_padded"):
         assert errors[strategy] > 1e-2, strategy  # smoke regime: 2 layers, padded batch
