@@ -74,13 +74,16 @@ def peak_bytes(fn: Callable[[], Any], device: str | torch.device = "cpu") -> int
 
 def environment_info() -> dict[str, str | int | bool]:
     """What a result depends on besides the code: recorded next to every measurement."""
+    from birnn_bench import hardware  # the facts that change the answer (CPU, oneDNN, GPU)
+
     cudnn = torch.backends.cudnn
+    facts = hardware.facts("cuda" if torch.cuda.is_available() else "cpu")
     return {
         "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(), **facts,
+        "machine": hardware.machine_name(facts),
         "cuda": torch.version.cuda or "none",
         "cudnn": str(cudnn.version()) if cudnn.is_available() else "none",
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
         "cudnn_allow_tf32": cudnn.allow_tf32,
         "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
     }

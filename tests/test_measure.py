@@ -40,6 +40,12 @@ def test_pinned_sets_threads_and_tf32_then_restores(monkeypatch) -> None:
         info = measure.environment_info()
         assert info["threads"] == 1 and info["torch"] == torch.__version__
         assert info["cudnn_allow_tf32"] is False
+        # The hardware facts the answer depends on (recommend --json records them), not "x86_64".
+        from birnn_bench import hardware
+
+        assert {k: info[k] for k in hardware.facts()} == hardware.facts()
+        assert info["cpu"] == hardware.cpu_model() and info["cpu_capability"]
+        assert info["machine"] == hardware.machine_name(hardware.facts())
     assert (torch.get_num_threads(), torch.backends.cudnn.allow_tf32,
             torch.backends.cuda.matmul.allow_tf32) == before
 
