@@ -57,7 +57,10 @@ def run_asv_smoke(workdir: Path, machine: str, bench: str | None = None) -> Path
                 env_dir=str(workdir / "env"))
     conf_path = workdir / "asv.conf.json"
     conf_path.write_text(json.dumps(conf, indent=2))
+    # A short paired budget: the smoke regime is tiny, and the tests read the figures' shape,
+    # never their width (the suite's default, 30 s per regime and mode, is for real runs).
     env = {**os.environ, "HOME": str(workdir), "BIRNN_BENCH_GRID": "smoke",
+           "BIRNN_BENCH_PAIRED_BUDGET": "2",
            "ASV_PYTHONPATH": str(REPO)}
     asv = [sys.executable, "-m", "asv"]
     subprocess.run([*asv, "machine", "--yes", "--machine", machine], cwd=workdir, env=env,
