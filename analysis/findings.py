@@ -185,6 +185,7 @@ class Findings:
     claims: pd.DataFrame
     grid: pd.DataFrame
     decided: pd.DataFrame
+    limits: pd.DataFrame  # paired.limits: the fastest safe strategy against the limit
     reproducibility: pd.DataFrame
     memory: pd.DataFrame
     counts: dict[str, pd.DataFrame]  # COUNTS name -> per_regime frame, measured ones only
@@ -232,7 +233,8 @@ def build_findings(loaded: Loaded, check: Mapping[str, Any], crosscheck: Sequenc
     regimes = res.per_regime(g, df, baseline)
     return Findings(
         check=dict(check), safe=safe, claims=c.claims(check["summary"], check["rows"]),
-        grid=g, decided=decided(g, baseline), reproducibility=reproducibility(df, baseline),
+        grid=g, decided=decided(g, baseline), limits=paired.limits(g, baseline),
+        reproducibility=reproducibility(df, baseline),
         memory=mem, counts=counts, policy=auto_policy(g, safe, _facts(df, g), baseline),
         sources=sources(df, [g, mem, *counts.values()]),
         resolution={"regimes": regimes, "summary": res.summary(regimes)},

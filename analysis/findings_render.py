@@ -82,6 +82,25 @@ def _grids(found: Findings, machine: str, device: str, name: str) -> list[str]:
     return out
 
 
+def _limits(found: Findings) -> list[str]:
+    """How far the fastest correct strategy is from the limit, per padded regime."""
+    lim = found.limits
+    if lim.empty:
+        return []
+    table = pd.DataFrame({
+        "machine": "`" + lim["machine"].astype(str) + "`",
+        "mode": lim["mode"].map(MODE_LABELS), "regime": lim["label"],
+        "fill": lim["fill"].map("{:.2f}".format),
+        "padded call": lim["padded"].map(fmt.ratio), "limit": lim["limit"].map(fmt.ratio),
+        "fastest safe": "`" + lim["best"].astype(str) + "` " + lim["best_ratio"].map(fmt.ratio),
+        "its distance to the limit": lim["gap"].map("{:.2f}×".format)})
+    return ["### How far the fastest safe strategy is from the limit", "",
+            "The limit of a correct strategy is one fused call over the real tokens only: the "
+            f"padded call's time (`hn_padded`, timed in the same rounds, wrong on these "
+            "regimes) times the batch's fill (real tokens / (B × T)). Ratios to "
+            f"`{found.baseline}`.", "", fmt.markdown_table(table), ""]
+
+
 def _device_grids(found: Findings, device: str) -> list[str]:
     if found.grid.empty:
         return ["No paired ratios in these results (`ratios.PairedForward` / "
@@ -337,6 +356,7 @@ def render_findings(found: Findings) -> str:
         "interval excludes 1.", "",
         "## In short", "", *[f"- {x}" for x in short], "",
         "## 1. Headline: the Compare grid (CPU)", "", *_device_grids(found, "cpu"),
+        *_limits(found),
         "## 2. CUDA", "", *_device_grids(found, "cuda"),
         "## 3. Resolution: how fine a difference the paired ratios resolve", "",
         *_resolution(found.resolution), "",

@@ -19,7 +19,7 @@ from birnn_bench.compare import Interval, verdict
 from birnn_bench.oracle import tolerance
 from birnn_bench.recommend import Ranked, choose
 from birnn_bench.strategies import BASELINE, STRATEGIES
-from birnn_bench.workload import DTYPES
+from birnn_bench.workload import DTYPES, fill
 
 MODES = {"ratios.PairedForward": "forward", "ratios.PairedTrainStep": "train_step"}
 MODE_LABELS = {"forward": "inference (forward)", "train_step": "training step"}
@@ -180,3 +180,34 @@ def recommendations(g: pd.DataFrame) -> pd.DataFrame:
                    aa_low=aa["aa_low"], aa_high=aa["aa_high"], resolved=bool(first["resolved"]))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: The strategy whose time is the fused padded call (a plain call over every padded step).
+PADDED_CALL = "hn_padded"
+
+
+def limits(g: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
+    """Per machine, mode and regime with padding: the limit of a correct strategy, a fused call
+    over the real tokens only, estimated as the padded call's ratio (``PADDED_CALL``, timed in
+    the same rounds) times the batch's fill (``workload.fill``); the fastest safe strategy
+    correct there, and how far it is from the limit (``gap`` = its ratio / the limit)."""
+    cols = ["machine", "device_name", "commit", "mode", "regime", "label", "fill", "padded",
+            "limit", "best", "best_ratio", "gap"]
+    if g.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for (machine, device, mode, regime), group in g.groupby(GROUP, sort=False):
+        first = group.iloc[0]
+        padded = group[group["strategy"] == PADDED_CALL]
+        safe = group[group["safe"] & group["correct"]]
+        if str(first["lengths"]) == "equal" or padded.empty or safe.empty:
+            continue
+        share = fill(str(first["lengths"]), int(first["batch"]), int(first["max_len"]))
+        best = safe.loc[safe["ratio"].idxmin()]
+        limit = float(padded["ratio"].iloc[0]) * share
+        rows.append({"machine": machine, "device_name": device, "commit": first["commit"],
+                     "mode": mode, "regime": regime, "label": regime_label(first),
+                     "fill": share, "padded": float(padded["ratio"].iloc[0]), "limit": limit,
+                     "best": best["strategy"], "best_ratio": float(best["ratio"]),
+                     "gap": float(best["ratio"]) / limit})
+    return pd.DataFrame(rows, columns=cols)

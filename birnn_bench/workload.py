@@ -244,6 +244,14 @@ def too_large(needed: Footprint, device: str) -> str | None:
     return None
 
 
+def fill(pattern: str, batch: int, max_len: int, seed: int = 0) -> float:
+    """The share of the padded batch that is real tokens, sum(lengths) / (batch x max_len), of
+    the batch ``build`` draws for these values (its lengths come first from the seeded
+    generator): what a fused kernel over the real tokens only would cost, relative to padding."""
+    lengths = make_lengths(pattern, batch, max_len, torch.Generator().manual_seed(seed))
+    return float(lengths.sum()) / (batch * max_len)
+
+
 def build(spec: WorkloadSpec) -> Workload:
     """The rnn (eval mode), the padded x in the rnn's layout, and CPU int64 lengths. A workload
     whose x and rnn cannot fit the free memory is refused (ValueError) before allocating."""

@@ -68,3 +68,23 @@ def test_a_strategy_without_an_error_measurement_is_never_correct() -> None:
 def test_no_ratio_results_give_an_empty_grid() -> None:
     df = _frame({"hn_index": (1.0, 0.98, 1.02, 1e-7)})
     assert paired.grid(df[df["kind"] != "ratio"], SAFE).empty
+
+
+def test_the_limit_is_the_padded_call_times_the_fill() -> None:
+    """Per padded regime: the padded call's ratio (hn_padded, wrong here) times the batch's
+    fill is the limit of a correct strategy; the fastest safe one is shown against it."""
+    from birnn_bench.workload import fill
+
+    df = _frame({"hn_index": (1.0, 0.99, 1.01, 1e-7),
+                 "hn_padded": (3.0, 2.9, 3.1, 0.5),
+                 "bucketed": (0.5, 0.48, 0.52, 1e-7),
+                 "manual_two_rnn": (3.1, 3.0, 3.2, 1e-7)})
+    (row,) = paired.limits(paired.grid(df, SAFE | {"bucketed"})).itertuples()
+    share = fill("skewed", 64, 128)
+    assert 0 < share < 1 and row.fill == share
+    assert row.limit == 3.0 * share and row.best == "bucketed"
+    assert row.gap == 0.5 / (3.0 * share)
+    # Equal lengths have no padding: no limit row.
+    equal = _frame({"hn_index": (1.0, 0.99, 1.01, 1e-7), "hn_padded": (0.9, 0.88, 0.92, 1e-7)})
+    equal["lengths"] = "equal"
+    assert paired.limits(paired.grid(equal, SAFE)).empty
