@@ -20,6 +20,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -56,8 +57,21 @@ DEFAULT_COSTS: dict[str, BucketCosts] = {
 
 
 def costs_for(mode: str) -> BucketCosts:
-    """The constants the ``bucketed`` strategy plans with for an rnn of ``mode`` (``rnn.mode``)."""
-    return DEFAULT_COSTS[mode]
+    """The constants the ``bucketed`` strategy plans with for an rnn of ``mode`` (``rnn.mode``):
+    those ``birnn-bench tune`` measured on this hardware when its policy has them, else the
+    shipped ones."""
+    return _measured().get(mode) or DEFAULT_COSTS[mode]
+
+
+@lru_cache(maxsize=1)
+def _measured() -> dict[str, BucketCosts]:
+    """``bucket_costs`` of the policy entry measured on this hardware (read once; the import is
+    here because ``policy`` imports the registry, which imports this module)."""
+    from birnn_bench import policy
+
+    found = policy.measured_here("cpu")
+    return {mode: BucketCosts(**values) for mode, values in
+            (found.bucket_costs if found is not None else {}).items()}
 
 
 def plan_buckets(sorted_lengths: list[int], per_call: float, per_step: float,

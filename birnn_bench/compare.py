@@ -173,17 +173,20 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
             min_rounds: int = MIN_ROUNDS, max_rounds: int = 2000, seed: int = 0,
             confidence: float = CONFIDENCE, clock: Clock = time.perf_counter,
             sync: Callable[[], None] | None = None, brief: Collection[str] = (),
+            budget_rounds: int = 0, max_seconds: float = math.inf,
             progress: Callable[[int, int, float], None] | None = None) -> Comparison:
     """Times ``candidates`` (name -> zero-argument call) against ``candidates[baseline]``.
 
     Every round runs ``blocks`` blocks of each open candidate, the baseline and the A/A in a
-    shuffled order. After ``min_rounds`` a candidate leaves once decided: within ``target``,
-    within ``decided_target`` and significant, or clear of 1 beyond ``CLEAR``; a ``brief`` one
-    (e.g. wrong on this workload: its ratio is shown, never decided) leaves then in any case;
-    the A/A leaves once within ``aa_target``. So the rounds go where a decision is still open.
-    The comparison stops when all have left, when ``budget_s`` is spent (checked after
-    ``min_rounds`` only), or after ``max_rounds``. ``sync`` runs around each block; ``progress``
-    is told (rounds done, candidates still running, seconds) after each round."""
+    shuffled order. A ``brief`` candidate (e.g. wrong on this workload: its ratio is shown,
+    never decided) and one clear of 1 beyond ``CLEAR`` leave after ``MIN_ROUNDS`` (the fewest
+    with an interval); after ``min_rounds`` a candidate leaves once within ``target``, or within
+    ``decided_target`` and significant; the A/A once within ``aa_target``. So the rounds go
+    where a decision is still open. The comparison stops when all have left; when ``budget_s``
+    is spent, checked after ``min_rounds`` and ``budget_rounds`` (so that a slow workload still
+    gets that many rounds); when ``max_seconds`` is spent, checked after ``min_rounds``; or
+    after ``max_rounds``. ``sync`` runs around each block; ``progress`` is told (rounds done,
+    candidates still running, seconds) after each round."""
     if baseline not in candidates:
         raise ValueError(f"baseline: {baseline!r} is not among the candidates "
                          f"{sorted(candidates)}")
@@ -191,6 +194,10 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
                         ("aa_target", aa_target), ("budget_s", budget_s), ("block_s", block_s)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
+    if not (isinstance(max_seconds, (int, float)) and max_seconds >= budget_s):
+        raise ValueError(f"max_seconds: expected a number >= budget_s, got {max_seconds!r}")
+    if not isinstance(budget_rounds, int) or budget_rounds < 0:
+        raise ValueError(f"budget_rounds: expected an integer >= 0, got {budget_rounds!r}")
     if not isinstance(blocks, int) or blocks < 1:
         raise ValueError(f"blocks: expected an integer >= 1, got {blocks!r}")
     if min_rounds < MIN_ROUNDS or max_rounds < min_rounds:
@@ -227,16 +234,19 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
             ran_in[name].append(rounds - 1)
             if name != baseline:
                 ratios[name].append(seconds / this_round[baseline])
-        if rounds >= min_rounds:
+        if rounds >= MIN_ROUNDS:
             intervals = {name: median_interval(ratios[name], confidence) for name in active}
             active = [name for name, ratio in intervals.items()
-                      if name not in brief and ratio.half_width > target and not ratio.clear
-                      and not (ratio.significant and ratio.half_width <= decided_target)]
+                      if name not in brief and not ratio.clear and (
+                          rounds < min_rounds or (ratio.half_width > target and not (
+                              ratio.significant and ratio.half_width <= decided_target)))]
+        if rounds >= min_rounds:
             aa_open = median_interval(ratios[aa], confidence).half_width > aa_target
+            spent = clock() - started
             if not active and not aa_open:
                 stopped = "target"
                 break
-            if clock() - started >= budget_s:
+            if (spent >= budget_s and rounds >= budget_rounds) or spent >= max_seconds:
                 stopped = "budget"
                 break
         if progress is not None:
@@ -258,4 +268,5 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
         settings={"target": target, "decided_target": decided_target, "aa_target": aa_target,
                   "budget_s": budget_s, "brief": sorted(brief),
                   "block_s": block_s, "blocks": blocks, "min_rounds": min_rounds,
-                  "max_rounds": max_rounds, "seed": seed})
+                  "max_rounds": max_rounds, "budget_rounds": budget_rounds,
+                  "max_seconds": max_seconds, "seed": seed})

@@ -17,7 +17,7 @@ import json
 import math
 import os
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -57,6 +57,8 @@ class Policy:
     hardware: dict
     rules: tuple[Rule, ...]
     allowed: frozenset[str]
+    #: ``bucketed``'s cost constants measured here by ``tune``, per ``rnn.mode`` (may be empty).
+    bucket_costs: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 def local_policy_path() -> Path:
@@ -102,7 +104,11 @@ def parse_policy(data: object, source: str) -> list[Policy]:
             if rule.strategy not in allowed:
                 raise ValueError(f"{source}: rule {rule} names {rule.strategy!r}, which is not "
                                  f"correct on every condition ({sorted(allowed)})")
-        found.append(Policy(source, str(entry.get("machine", "?")), facts, rules, allowed))
+        costs = entry.get("bucket_costs") or {}
+        if not isinstance(costs, dict):
+            raise ValueError(f"{source}: bucket_costs is not an object")
+        found.append(Policy(source, str(entry.get("machine", "?")), facts, rules, allowed,
+                            costs))
     return found
 
 
@@ -137,17 +143,27 @@ def _here(device: str) -> dict[str, str]:
 
 
 @lru_cache(maxsize=16)
-def find_policy(device: str = "cpu", path: str | None = None) -> Policy | None:
+def measured_here(device: str = "cpu", path: str | None = None) -> Policy | None:
     """The first machine entry measured on this hardware: ``path``, ``$BIRNN_BENCH_POLICY``,
-    the local policy, the shipped one. None (and one warning) when none matches."""
+    the local policy, the shipped one; None when none matches (quietly)."""
     # A CPU call's answer does not depend on a GPU in the box: that fact is left out for it.
     here = {k: v for k, v in _here(device).items() if device != "cpu" or k != "gpu"}
-    local = local_policy_path()
-    places = ([path] if path is not None else []) + [str(local), None]
+    places = ([path] if path is not None else []) + [str(local_policy_path()), None]
     for place in dict.fromkeys(places):
         for entry in read_policy(place):
             if entry.hardware and not hardware.differences(entry.hardware, here):
                 return entry
+    return None
+
+
+@lru_cache(maxsize=16)
+def find_policy(device: str = "cpu", path: str | None = None) -> Policy | None:
+    """``measured_here``, with one warning naming ``birnn-bench tune`` when nothing matches."""
+    found = measured_here(device, path)
+    if found is not None:
+        return found
+    here = _here(device)
+    local = local_policy_path()
     if path is not None and not Path(path).is_file():
         warnings.warn(f"{path}: no auto policy there", UserWarning, stacklevel=3)
     warnings.warn(f"strategy='auto': no policy measured on this hardware "
@@ -159,7 +175,9 @@ def find_policy(device: str = "cpu", path: str | None = None) -> Policy | None:
 
 def clear_caches() -> None:
     """Forget the files read and the lookups made (after ``tune`` wrote a policy)."""
-    for cached in (read_policy, find_policy, _lookup):
+    from birnn_bench import buckets
+
+    for cached in (read_policy, measured_here, find_policy, _lookup, buckets._measured):
         cached.cache_clear()
 
 

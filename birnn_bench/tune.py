@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from birnn_bench import check, hardware, measure, policy
-from birnn_bench.bench import compare_strategies
+from birnn_bench.bench import compare_strategies, measure_bucket_costs
 from birnn_bench.recommend import Ranked, choose
 from birnn_bench.strategies import BASELINE
 from birnn_bench.workload import WorkloadSpec, build
@@ -29,6 +29,8 @@ from birnn_bench.workload import WorkloadSpec, build
 INPUT_SIZE = 64
 #: Seconds per regime and mode at most; the engine stops earlier at its targets.
 DEFAULT_BUDGET = 8.0
+#: ``nn.RNNBase.mode`` of each cell: what the bucket costs are keyed by.
+CELL_MODES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN_TANH"}
 
 Say = Callable[[str], None]
 
@@ -137,10 +139,22 @@ def tune(jobs: list[Job], out: Path, *, budget_s: float = DEFAULT_BUDGET,
                 f"[{rule['low']:.3f}, {rule['high']:.3f}], A/A {done['aa'][0]:.3f}-"
                 f"{done['aa'][1]:.3f}{'' if done['resolved'] else ' (unresolved)'}, "
                 f"{done['rounds']} rounds{note} ({time.perf_counter() - started:.0f} s so far)")
+        # bucketed's cost constants for each cell measured, at the suite's shape (~1 s each).
+        costs = {}
+        for cell in sorted({job.spec.cell for job in jobs}):
+            spec = WorkloadSpec(cell=cell, num_layers=1, input_size=INPUT_SIZE,
+                                hidden_size=128, batch=16, max_len=32, device=jobs[0].spec.device)
+            found = measure_bucket_costs(spec, threads=pinned)
+            mode = CELL_MODES[cell]
+            costs[mode] = {"per_call": found.per_call, "per_step": found.per_step,
+                           "per_token": found.per_token}
+            say(f"bucketed's costs for {cell}: per call {found.per_call * 1e6:.0f} us, per step "
+                f"{found.per_step * 1e6:.1f} us, per token {found.per_token * 1e6:.2f} us")
     made = {"version": policy.VERSION, "correct_everywhere": sorted(safe),
             "machines": [{"machine": hardware.machine_name(facts), "commit": "tune",
                           "hardware": facts, "threads": pinned,
-                          "rules": [kept[j.key]["rule"] for j in jobs]}],
+                          "rules": [kept[j.key]["rule"] for j in jobs],
+                          "bucket_costs": costs}],
             "generated_from": {"command": "birnn-bench tune", "baseline": BASELINE,
                                "budget_s": budget_s}}
     policy.parse_policy(made, str(out))  # what auto will read must parse

@@ -210,3 +210,31 @@ def test_two_blocks_per_round_keep_the_a_a_unbiased() -> None:
     assert found.resolved
     assert 1.08 < found.ratios["slow"].ratio.estimate < 1.12
     assert found.settings["blocks"] == 2
+
+
+def test_a_slow_workload_gets_its_rounds_past_the_budget_but_not_forever() -> None:
+    # A call of 0.1 s with noise that never narrows: the budget (1 s) alone would stop it at
+    # the 16th round; budget_rounds lets it run to 40; max_seconds caps it in any case.
+    machine = FakeMachine(drift=1.0, jitter=0.3)
+    slow = {"base": 0.1, "other": 0.1}
+    found = _engine(machine, slow, budget_s=1.0, min_rounds=16, target=1e-9, aa_target=1e-9,
+                    budget_rounds=40, max_seconds=1000.0)
+    assert found.stopped == "budget" and found.rounds == 40
+    capped = _engine(FakeMachine(drift=1.0, jitter=0.3), slow, budget_s=1.0, min_rounds=16,
+                     target=1e-9, aa_target=1e-9, budget_rounds=40, max_seconds=4.0)
+    assert capped.stopped == "budget" and 16 <= capped.rounds < 40
+    assert capped.settings["max_seconds"] == 4.0 and capped.settings["budget_rounds"] == 40
+    with pytest.raises(ValueError, match="max_seconds"):
+        _engine(FakeMachine(), {"base": 0.001}, budget_s=5.0, max_seconds=1.0)
+
+
+def test_brief_and_clear_candidates_leave_at_the_engines_minimum() -> None:
+    # With min_rounds 16, a wrong (brief) candidate and a clear 3x one still leave at 8: their
+    # ratios are shown, not decided; the open decision (a 1% difference) gets the rounds.
+    machine = FakeMachine(drift=1.0, jitter=0.01)
+    found = _engine(machine, {"base": 0.001, "wrong": 0.0005, "slow3x": 0.003,
+                              "close": 0.00101}, budget_s=60.0, min_rounds=16, target=0.002,
+                    brief=["wrong"])
+    assert found.ratios["wrong"].rounds == cmp.MIN_ROUNDS
+    assert found.ratios["slow3x"].rounds == cmp.MIN_ROUNDS
+    assert found.ratios["close"].rounds >= 16

@@ -10,7 +10,7 @@ import warnings
 import pytest
 import torch
 
-from birnn_bench import check, hardware, last_states, policy, tune
+from birnn_bench import buckets, check, hardware, last_states, policy, tune
 from birnn_bench.cli import main
 from birnn_bench.oracle import oracle_last_states, tolerance
 from birnn_bench.workload import WorkloadSpec, build
@@ -115,7 +115,7 @@ def test_auto_is_correct_on_every_condition_of_the_oracle_grid(tmp_path) -> None
         assert (bwd.double() - truth[1]).abs().max() <= tol, spec
 
 
-def test_tune_writes_a_policy_auto_then_reads(tmp_path) -> None:
+def test_tune_writes_a_policy_auto_then_reads(tmp_path, monkeypatch) -> None:
     out = tmp_path / "tuned.json"
     spec = WorkloadSpec(cell="gru", num_layers=1, input_size=4, hidden_size=8, batch=4,
                         max_len=6, lengths="skewed")
@@ -132,6 +132,14 @@ def test_tune_writes_a_policy_auto_then_reads(tmp_path) -> None:
     rnn, x, lengths = build(spec)
     with torch.no_grad():
         assert policy.choose(rnn, x, lengths, 6, str(out)) == rule["strategy"]
+    # bucketed plans with the constants measured here once the policy is this user's own.
+    measured = entry["bucket_costs"]["GRU"]
+    assert set(measured) == {"per_call", "per_step", "per_token"}
+    assert buckets.costs_for("GRU") == buckets.DEFAULT_COSTS["GRU"]  # not the local one yet
+    monkeypatch.setenv(policy.POLICY_ENV, str(out))
+    policy.clear_caches()
+    assert buckets.costs_for("GRU") == buckets.BucketCosts(**measured)
+    assert buckets.costs_for("LSTM") == buckets.DEFAULT_COSTS["LSTM"]  # not measured: shipped
 
 
 def test_tune_resumes_what_an_interrupted_run_kept(tmp_path, monkeypatch) -> None:
