@@ -189,3 +189,44 @@ def test_tune_input_size_is_the_suites() -> None:
     from benchmarks import regimes
 
     assert tune.INPUT_SIZE == regimes.INPUT_SIZE
+
+
+def test_the_shipped_policy_follows_the_committed_grid_on_each_machine(monkeypatch) -> None:
+    """On every committed regime of every machine in the shipped policy, auto (on that machine's
+    hardware, for a call shaped like the regime) never takes a strategy the grid found
+    significantly slower than hn_index, and takes the grid's recommendation wherever a safe
+    strategy was significantly faster there."""
+    from analysis import paired
+    from analysis.load import load_results
+    from birnn_bench.workload import make_lengths
+    from tests.conftest import REPO
+
+    loaded = load_results(REPO / "results")
+    safe = json.loads((REPO / "birnn_bench" / "auto_policy.json").read_text())
+    grid = paired.grid(loaded.data, safe["correct_everywhere"])
+    entries = {e.machine: e for e in policy.read_policy()}
+    assert entries, "the shipped policy has no machine entry"
+    checked = 0
+    for machine, entry in entries.items():
+        monkeypatch.setattr(policy, "_here", lambda device, facts=entry.hardware: dict(facts))
+        policy.clear_caches()
+        mine = grid[grid["machine"] == machine]
+        assert not mine.empty, machine
+        for (mode, _regime), g in mine.groupby(["mode", "regime"], sort=False):
+            row = g.iloc[0]
+            cell, layers, batch = str(row["cell"]), int(row["layers"]), int(row["batch"])
+            steps = int(row["max_len"])
+            rnn = getattr(torch.nn, cell.upper())(4, int(row["hidden"]), num_layers=layers,
+                                                  bidirectional=True, batch_first=True)
+            rnn.train(mode == "train_step")
+            lengths = make_lengths(str(row["lengths"]), batch, steps,
+                                   torch.Generator().manual_seed(0))
+            x = torch.zeros(batch, steps, 4)
+            with torch.set_grad_enabled(mode == "train_step"):
+                chosen = policy.choose(rnn, x, lengths, steps)
+            verdicts = g.set_index("strategy")
+            assert verdicts.loc[chosen, "verdict"] != "slower", (machine, mode, row["regime"])
+            recommended = g.loc[g["recommended"], "strategy"].iloc[0]
+            assert chosen == recommended, (machine, mode, row["regime"], chosen, recommended)
+            checked += 1
+    assert checked >= 24
