@@ -5,7 +5,7 @@ plain call's time over the packed call's under each: why the ranking depends on 
 Over the quick grid's CPU regimes (LSTM and GRU, 1 and 2 layers, every shape): every registered
 strategy's kernel family and ATen op counts from one inference forward (``birnn_bench.kernels``,
 exact), then ``hn_padded`` against ``hn_index`` with the paired engine, oneDNN on and off, one
-process, threads pinned (1 unless BIRNN_BENCH_THREADS says otherwise). About 3 minutes here.
+process, threads pinned (1 unless BIRNN_BENCH_THREADS says otherwise). 2-3 minutes here.
 
     python scripts/kernels.py [--json docs/kernels-<machine>.json] [--budget S]
 """
@@ -94,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="write the results here (the committed ones: "
                         "docs/kernels-<machine>.json, the machine's name as "
                         "birnn_bench.hardware.machine_name gives it)")
-    parser.add_argument("--budget", type=_budget, default=2.0, metavar="S",
-                        help="seconds of each paired comparison (two per regime; default 2)")
+    parser.add_argument("--budget", type=_budget, default=5.0, metavar="S",
+                        help="seconds at most of each paired comparison (two per regime; it stops "
+                        "sooner once its intervals are narrow; default 5)")
     args = parser.parse_args(argv)
     try:
         if args.json is not None:
