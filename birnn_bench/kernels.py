@@ -115,7 +115,7 @@ class PathTiming:
     stopped: str
 
 
-def time_paths(spec: WorkloadSpec, budget_s: float = 2.0, threads: int | None = None,
+def time_paths(spec: WorkloadSpec, budget_s: float = 5.0, threads: int | None = None,
                workload: Workload | None = None, **engine: object) -> list[PathTiming]:
     """``PADDED`` against ``PACKED`` on ``spec`` (or ``workload``), inference, with oneDNN on and
     then off, each a paired comparison (``bench.compare_strategies``) of ``budget_s``, threads
