@@ -1,5 +1,5 @@
 """``python -m analysis report`` (and ``birnn-bench report``): results -> report folder;
-``python -m analysis findings``: results + check (+ resolution, crosscheck, deploy) ->
+``python -m analysis findings``: results + check (+ resolution, crosscheck, deploy, kernels) ->
 docs/FINDINGS.md, the auto policy and the README block. Every argument is checked before any
 work: a mistake is one line on stderr, ``analysis <command>: error: <what>: <why>``, exit 2."""
 
@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         "findings", help="docs/FINDINGS.md, the auto policy and the README block",
         description="Builds docs/FINDINGS.md (the Compare grid per device and mode from the "
         "paired ratios, resolution, reproducibility across commits, the thread's claims "
-        "settled by the check, memory per regime, op counts, deployability, crosscheck), "
+        "settled by the check, memory per regime, op counts, deployability, crosscheck, which "
+        "kernels run with oneDNN on and off), "
         "birnn_bench/auto_policy.json and the README's block between the findings markers. "
         "Only these files are written; inputs are all read and checked first.")
     p.add_argument("--results", type=Path,
@@ -117,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deploy", type=Path, nargs="*", default=None, metavar="FILE",
                    help="birnn-bench deploy --json files (default: docs/deploy-*.json; give "
                    "the option with no file for none)")
+    p.add_argument("--kernels", type=Path, nargs="*", default=None, metavar="FILE",
+                   help="scripts/kernels.py --json files, one per machine: which rnn kernels "
+                   "run, oneDNN on and off (default: docs/kernels-*.json; give the option with "
+                   "no file for none)")
     p.add_argument("--out", type=Path, default=REPO / "docs" / "FINDINGS.md",
                    help="the Markdown file written (default: docs/FINDINGS.md)")
     p.add_argument("--policy", type=Path, default=REPO / "birnn_bench" / "auto_policy.json",
@@ -312,6 +317,8 @@ def cmd_findings(args: argparse.Namespace) -> int:
         crosscheck = [read(p, inputs.parse_crosscheck, "python3 scripts/crosscheck.py --json FILE")
                       for p in discover(args.crosscheck, "crosscheck-*.json")]
         deploy = _read_deploy(discover(args.deploy, "deploy-*.json"))
+        kernels = [read(p, inputs.parse_kernels, "python3 scripts/kernels.py --json FILE")
+                   for p in discover(args.kernels, "kernels-*.json")]
         readme = None
         if not args.no_readme:
             readme = _read_text(args.readme, "the README whose findings block is generated")
@@ -326,7 +333,7 @@ def cmd_findings(args: argparse.Namespace) -> int:
     if loaded.data.empty or int(loaded.data["value"].notna().sum()) == 0:
         return _fail("findings", f"nothing could be loaded from {results}"
                      + ("" if loaded.problems else " (no measured points)"))
-    found = build_findings(loaded, check, crosscheck, deploy)
+    found = build_findings(loaded, check, crosscheck, deploy, kernels=kernels)
     resolution = res.as_json(found.resolution["regimes"], found.resolution["summary"],
                              found.reproducibility)
     for path, text in ((args.out, render.render_findings(found)),

@@ -194,6 +194,7 @@ class Findings:
     resolution: dict[str, pd.DataFrame] = field(default_factory=dict)  # regimes, summary
     crosscheck: list[dict] = field(default_factory=list)
     deploy: pd.DataFrame | None = None
+    kernels: list[dict] = field(default_factory=list)  # scripts/kernels.py payloads
     problems: list[Problem] = field(default_factory=list)
     baseline: str = BASELINE
 
@@ -222,7 +223,8 @@ def _facts(df: pd.DataFrame, grid: pd.DataFrame) -> dict[str, str]:
 
 
 def build_findings(loaded: Loaded, check: Mapping[str, Any], crosscheck: Sequence[dict] = (),
-                   deploy: pd.DataFrame | None = None, baseline: str = BASELINE) -> Findings:
+                   deploy: pd.DataFrame | None = None, baseline: str = BASELINE,
+                   kernels: Sequence[dict] = ()) -> Findings:
     """Every table and the policy from loaded results and the side inputs (``analysis.inputs``)."""
     df = loaded.data
     safe = c.safe(check["summary"])
@@ -238,5 +240,6 @@ def build_findings(loaded: Loaded, check: Mapping[str, Any], crosscheck: Sequenc
         memory=mem, counts=counts, policy=auto_policy(g, safe, _facts(df, g), baseline),
         sources=sources(df, [g, mem, *counts.values()]),
         resolution={"regimes": regimes, "summary": res.summary(regimes)},
-        crosscheck=list(crosscheck), deploy=deploy, problems=list(loaded.problems),
+        crosscheck=list(crosscheck), deploy=deploy, kernels=list(kernels),
+        problems=list(loaded.problems),
         baseline=baseline)

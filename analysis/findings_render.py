@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis import findings as f
 from analysis import format as fmt
+from analysis import kernels
 from analysis.findings import DEVICE_KEYS, Findings
 from analysis.inputs import InputError
 from analysis.paired import MODE_LABELS, regime_label
@@ -372,8 +373,10 @@ def render_findings(found: Findings) -> str:
         "## 8. Deployability", "", *_deploy(found), "",
         "## 9. Measurement integrity: asv against torch.utils.benchmark", "",
         *_crosscheck(found), "",
-        "## 10. `strategy=\"auto\"`", "", *_policy(found), "",
-        "## 11. Sources", "", *_sources(found, conditions), ""]
+        "## 10. Which kernels run: why the answer depends on the CPU", "",
+        *kernels.section(found.kernels, "python3 scripts/kernels.py"), "",
+        "## 11. `strategy=\"auto\"`", "", *_policy(found), "",
+        "## 12. Sources", "", *_sources(found, conditions), ""]
     return strip_paths("\n".join(lines).rstrip("\n") + "\n")
 
 
@@ -390,7 +393,8 @@ def readme_block(found: Findings, findings_href: str = "docs/FINDINGS.md") -> st
         machine, name = str(newest["machine"]), str(newest["device_name"])
         lines += [f"Only strategies correct on every condition of the check are recommended "
                   f"({_code(found.safe)}). Everything else (the thread's claims, CUDA, "
-                  f"reproducibility, memory, op counts, deployability, `strategy=\"auto\"`): "
+                  f"reproducibility, memory, op counts, deployability, which kernels run, "
+                  f"`strategy=\"auto\"`): "
                   f"[{findings_href}]({findings_href}).", "",
                   *_grids(found, machine, "cpu", name), fmt.GRID_LEGEND, ""]
     lines += [resolution_line(found.resolution), "", README_END]

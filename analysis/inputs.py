@@ -1,5 +1,6 @@
 """The findings' side inputs (``birnn-bench check --json``, ``scripts/resolution.py --json``,
-``scripts/crosscheck.py --json``, ``birnn-bench deploy --json``), validated: text in, data out.
+``scripts/crosscheck.py --json``, ``birnn-bench deploy --json``, ``scripts/kernels.py
+--json``), validated: text in, data out.
 Every error is an :class:`InputError` whose message starts with the file's name."""
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ DEPLOY_COLUMNS = ("strategy", "cell", "layers", "device", "technology", "status"
 DEPLOY_STATUSES = ("works", "fails", "wrong", "unavailable")
 CROSSCHECK_COLUMNS = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers",
                       "strategy", "asv_median_s", "torch_median_s", "ratio")
+_REGIME = ("regime", "cell", "layers", "batch", "max_len", "hidden", "lengths", "dtype")
+KERNEL_COLUMNS = (*_REGIME, "strategy", "onednn", "family", "run_ops")
+KERNEL_TIMING_COLUMNS = (*_REGIME, "onednn", "ratio", "ratio_low", "ratio_high")
 
 
 class InputError(ValueError):
@@ -68,6 +72,19 @@ def parse_crosscheck(text: str, name: str = "crosscheck.json") -> dict:
     """``scripts/crosscheck.py --json``; ``source`` is set to ``name``."""
     data = _json(text, name)
     _rows(data, name, "scripts/crosscheck.py --json", CROSSCHECK_COLUMNS)
+    return {**data, "source": name}
+
+
+def parse_kernels(text: str, name: str = "kernels.json") -> dict:
+    """``scripts/kernels.py --json`` (one machine); ``source`` is set to ``name``."""
+    data = _json(text, name)
+    what = "scripts/kernels.py --json"
+    _rows(data, name, what, KERNEL_COLUMNS)
+    _rows(data, name, what, KERNEL_TIMING_COLUMNS, key="timings")
+    missing = [k for k in ("machine", "hardware", "padded", "packed") if k not in data]
+    if missing or not isinstance(data["hardware"], dict):
+        raise InputError(f"{name}: lacks {', '.join(missing) or 'a hardware object'} (written "
+                         "by an older version?)")
     return {**data, "source": name}
 
 

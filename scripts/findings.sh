@@ -5,15 +5,16 @@
 #   docs/deploy-cpu.json         birnn-bench deploy, only with DEPLOY=1 (slow: compiles, exports)
 #   docs/FINDINGS.md             the Compare grid per device and mode (paired ratios), resolution,
 #                                reproducibility, the thread's claims settled, memory per regime,
-#                                op counts, deployability, measurement integrity
+#                                op counts, deployability, measurement integrity, which kernels
+#                                run with oneDNN on and off
 #   birnn_bench/auto_policy.json what last_states(..., strategy="auto") follows
 #   docs/resolution.json         the grid run's own resolution (A/A, a known 5% slowdown per
 #                                regime and mode) and the reproducibility between two runs
 #   README.md                    only the block between <!-- findings:start/end --> markers
 #   docs/report/                 the full analysis report
 #
-# Inputs picked up as they are: docs/crosscheck-*.json (scripts/crosscheck.py) and
-# docs/deploy-*.json.
+# Inputs picked up as they are: docs/crosscheck-*.json (scripts/crosscheck.py),
+# docs/deploy-*.json and docs/kernels-*.json (scripts/kernels.py, one per machine).
 # The GPU run (scripts/gpu_run.sh) commits its asv results under results/ and its
 # docs/crosscheck-cuda.json / docs/deploy-cuda.json; rerunning this adds the CUDA sections.
 #
@@ -47,15 +48,16 @@ fi
 shopt -s nullglob
 crosscheck=(docs/crosscheck-*.json)
 deploy=(docs/deploy-*.json)
+kernels=(docs/kernels-*.json)
 shopt -u nullglob
 say "inputs: ${#crosscheck[@]} crosscheck file(s) ${crosscheck[*]:-}; ${#deploy[@]} deploy" \
-    "file(s) ${deploy[*]:-}"
+    "file(s) ${deploy[*]:-}; ${#kernels[@]} kernels file(s) ${kernels[*]:-}"
 
 say "3/4 findings: docs/FINDINGS.md, birnn_bench/auto_policy.json, docs/resolution.json," \
     "README.md block"
 "$PY" -m analysis findings "${results[@]}" --check docs/check.json \
   --resolution docs/resolution.json \
-  --crosscheck "${crosscheck[@]}" --deploy "${deploy[@]}" \
+  --crosscheck "${crosscheck[@]}" --deploy "${deploy[@]}" --kernels "${kernels[@]}" \
   --out docs/FINDINGS.md --policy birnn_bench/auto_policy.json --readme README.md
 
 say "4/4 report: docs/report/"

@@ -378,6 +378,70 @@ def test_the_deployability_conclusion_is_computed_from_the_deploy_data(check_dat
         "Neither torch.export nor ONNX is in the deployability data."
 
 
+def kernels_payload(machine: str, lstm_on: float, lstm_off: float, gru: float,
+                    gru_family: str = "native per-step") -> dict:
+    """A ``scripts/kernels.py --json`` payload of two regimes (LSTM and GRU, 1 layer, B16 T512
+    skewed) and two strategies: LSTM's padded call runs oneDNN with it on (14 ops), per-step
+    ops off; the packed call and GRU run per-step ops either way (unless ``gru_family``)."""
+    rows, timings = [], []
+    for cell in ("lstm", "gru"):
+        head = {"regime": regime_id(cell, 1, 16, 512), "device": "cpu", "cell": cell,
+                "layers": 1, "batch": 16, "max_len": 512, "hidden": 128, "lengths": "skewed",
+                "dtype": "float32"}
+        for flag in (True, False):
+            padded = ("oneDNN", 14) if cell == "lstm" and flag else \
+                (gru_family if cell == "gru" else "native per-step", 13337)
+            rows += [{**head, "strategy": "hn_index", "onednn": flag,
+                      "family": "native per-step", "run_ops": 14462, "kernel_ops": {}},
+                     {**head, "strategy": "hn_padded", "onednn": flag, "family": padded[0],
+                      "run_ops": padded[1], "kernel_ops": {}}]
+            ratio = (lstm_on if flag else lstm_off) if cell == "lstm" else gru
+            timings.append({**head, "onednn": flag, "ratio": ratio, "ratio_low": ratio * 0.99,
+                            "ratio_high": ratio * 1.01, "aa": 1.0, "aa_low": 0.99,
+                            "aa_high": 1.01 if flag else 1.09, "verdict": "slower"})
+    return {"machine": machine, "hardware": {"cpu": machine.upper(), "num_cpu": "2",
+                                             "cpu_capability": "AVX512", "onednn": "on"},
+            "torch": "2.13.0+cpu", "threads": 1, "budget_s": 2.0, "padded": "hn_padded",
+            "packed": "hn_index", "rows": rows, "timings": timings,
+            "source": f"docs/kernels-{machine}.json"}
+
+
+def test_the_kernels_section_shows_machines_side_by_side_and_says_why(check_data) -> None:
+    payloads = [kernels_payload("amd-box", 1.1, 2.3, 2.2),
+                kernels_payload("intel-box", 2.5, 2.6, 2.25)]
+    for payload in payloads:  # what the command reads back is what the section gets
+        assert inputs.parse_kernels(json.dumps(payload), payload["source"]) == payload
+    text = render.render_findings(found_of(tidy(POINTS), check_data, kernels=payloads))
+    section = text.split("## 10. Which kernels run: why the answer depends on the CPU", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    assert ("| regime | `amd-box` oneDNN on | `amd-box` oneDNN off | `intel-box` oneDNN on | "
+            "`intel-box` oneDNN off |") in section
+    assert "| lstm 1L B16 T512 H128 skewed | 1.10× [1.09, 1.11] | 2.30× [2.28, 2.32] | 2.50×" \
+        in section
+    # the families, oneDNN on -> off, and one value where the flag changes nothing
+    assert "| lstm 1L B16 T512 H128 skewed | per-step 14,462 | oneDNN 14 → per-step 13,337 |" \
+        in section
+    assert "| gru 1L B16 T512 H128 skewed | per-step 14,462 | per-step 13,337 |" in section
+    why = section.split("Why, from the op counts: ", 1)[1].split("\n", 1)[0]
+    assert "LSTM's padded call (`hn_padded`) is oneDNN's whole-sequence kernel " \
+        "(`aten::mkldnn_rnn_layer`; 14 ATen ops)" in why
+    assert "`amd-box` (AVX512): LSTM 1.10× on, 2.30× off (off ÷ on per regime 2.09; the two " \
+        "99% intervals apart in 1/1 regimes); GRU 2.20× on, 2.20× off (off ÷ on per regime " \
+        "1.00; the two 99% intervals apart in 0/1 regimes)" in why
+    assert "So an LSTM's padded-versus-packed standing (and with it that of every strategy " \
+        "whose LSTM call runs oneDNN: `hn_padded`)" in why
+    assert "LSTM's padded ÷ packed time (oneDNN on) differs by up to 2.27× between machines" \
+        in why and "GRU's padded ÷ packed time (oneDNN on) differs by up to 1.02×" in why
+    assert "`amd-box`: the A/A (the packed call against itself in the same rounds) is within " \
+        "±2% in 2/4 comparisons (median half-width 3.0%, 2.0 s each)" in section
+    # the conclusion follows the data: a GRU that ran oneDNN too gets none
+    odd = kernels_payload("odd-box", 1.1, 2.3, 2.2, gru_family="oneDNN")
+    assert "So an LSTM" not in render.render_findings(found_of(tidy(POINTS), check_data,
+                                                               kernels=[odd]))
+    assert "No `docs/kernels-<machine>.json`: `python3 scripts/kernels.py --json" in \
+        render.render_findings(found_of(tidy(POINTS), check_data))
+
+
 def test_no_absolute_path_survives() -> None:
     text = "see /home/u/x/y.py:3 and /tmp/a/b, not https://x.org/a/b, docs/F.md or 1/2"
     assert render.strip_paths(text) == \
@@ -431,6 +495,14 @@ def test_bad_inputs_give_clear_errors(check_file, tmp_path, capsys) -> None:
     bad = tmp_path / "deploy.json"
     bad.write_text(json.dumps({"rows": [{**DEPLOY_ROWS[0], "status": "maybe"}]}))
     assert f"{bad}: row 0 has status 'maybe'" in error("--deploy", str(bad))
+    assert f"{other}: not a scripts/kernels.py --json file (no 'rows' list)" in \
+        error("--kernels", str(other))
+    old = tmp_path / "kernels-old.json"
+    payload = kernels_payload("box", 1.0, 2.0, 2.0)
+    payload["timings"][0].pop("ratio_low")
+    old.write_text(json.dumps(payload))
+    assert f"{old}: timing 0 lacks ratio_low (written by an older version?)" in \
+        error("--kernels", str(old))
 
 
 def test_findings_command_on_the_real_smoke_run(smoke_results, check_file, tmp_path,
@@ -456,7 +528,7 @@ def test_findings_command_on_the_real_smoke_run(smoke_results, check_file, tmp_p
         assert str(tmp_path) not in output and str(REPO) not in output
         assert not re.search(r"(?<![\w.:/])/(?:root|home|tmp|usr)/", output)
     headings = re.findall(r"^## (\d+)\.", text, flags=re.MULTILINE)
-    assert headings == [str(i) for i in range(1, 12)]
+    assert headings == [str(i) for i in range(1, 13)]
     assert "Resolution of the grid's own run (`smoke-box`" in text and "Decided in" in text
     regimes = json.loads(resolution)["regimes"]
     assert {r["mode"] for r in regimes} == {"forward", "train_step"}
