@@ -14,6 +14,7 @@ from analysis import claims as c
 from analysis import format as fmt
 from analysis import paired
 from analysis import resolution as res
+from analysis.answer import with_hardware
 from analysis.load import Loaded, Problem
 from analysis.policy_rules import auto_policy
 from analysis.tables import over_baseline, plain
@@ -225,7 +226,7 @@ def build_findings(loaded: Loaded, check: Mapping[str, Any], crosscheck: Sequenc
     """Every table and the policy from loaded results and the side inputs (``analysis.inputs``)."""
     df = loaded.data
     safe = c.safe(check["summary"])
-    g = paired.grid(df, safe, baseline)
+    g = with_hardware(paired.grid(df, safe, baseline), df)
     mem = per_regime(df, PEAK, baseline)
     counts = {name: frame for name, frame in ((n, per_regime(df, n, baseline)) for n in COUNTS)
               if not frame.empty}

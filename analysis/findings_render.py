@@ -10,8 +10,10 @@ from typing import Any
 
 import pandas as pd
 
+from analysis import answer
 from analysis import findings as f
 from analysis import format as fmt
+from analysis import report_answer as ra
 from analysis.findings import DEVICE_KEYS, Findings
 from analysis.inputs import InputError
 from analysis.paired import MODE_LABELS, regime_label
@@ -77,8 +79,9 @@ def _grids(found: Findings, machine: str, device: str, name: str) -> list[str]:
     for mode, label in MODE_LABELS.items():
         g = mine[mine["mode"] == mode]
         if not g.empty:
+            note = fmt.floor_notes(g, found.check["summary"])
             out += [f"### {title}: {label}", "", _md(fmt.grid_frame(g)), "",
-                    decided_text(found, machine, device, mode), ""]
+                    *([note, ""] if note else []), decided_text(found, machine, device, mode), ""]
     return out
 
 
@@ -310,6 +313,16 @@ def _source_text(found: Findings) -> str:
     return text or "none"
 
 
+def _answer(found: Findings) -> list[str]:
+    """The Answer block (``analysis.answer``) of the newest commit of each machine; machines'
+    ratios compared beyond their A/As and the process-level A/A between two runs."""
+    g = found.grid
+    between = found.reproducibility.groupby("mode")["max"].max().to_dict() \
+        if not found.reproducibility.empty else {}
+    return ra.answer_markdown(answer.lines(g), answer.agreement(g),
+                              answer.differences(g, between), answer.hardware_facts(g))
+
+
 def render_findings(found: Findings) -> str:
     """docs/FINDINGS.md."""
     cl, b = found.claims, found.baseline
@@ -335,6 +348,7 @@ def render_findings(found: Findings) -> str:
         "Every speed statement is a paired ratio: each strategy's time over "
         f"`{b}`'s, taken per round in one process, with a 99% interval; significant when the "
         "interval excludes 1.", "",
+        "## The answer", "", *_answer(found),
         "## In short", "", *[f"- {x}" for x in short], "",
         "## 1. Headline: the Compare grid (CPU)", "", *_device_grids(found, "cpu"),
         "## 2. CUDA", "", *_device_grids(found, "cuda"),

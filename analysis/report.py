@@ -14,16 +14,20 @@ from pathlib import Path
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from analysis import figures, history, output, paired, report_pages, tables
+from analysis import answer, figures, history, output, paired, report_pages, tables
 from analysis.load import Loaded, Problem
 from analysis.report_model import Check, Content
-from birnn_bench._io import MARKER, output_marker
+from birnn_bench._io import MARKER, marker_files, output_marker
 from birnn_bench.strategies import BASELINE
 
 Progress = Callable[[str], None]
 
 #: CSV tables written next to the report (name -> what it holds).
 TABLES = {
+    "answer": "the Answer block: per machine (name and hardware), device, mode and cell, the "
+              "recommended strategies and the line stating them with ratios and intervals",
+    "machines_differ": "cells two machines both measured correct whose paired ratios differ by "
+                       "more than their resolution, one column per machine, widest first",
     "grid": "the Compare grid, long form: per machine, device, mode, regime and strategy the "
             "paired ratio to hn_index with its 99% interval, error, correct, safe, verdict, "
             "fastest correct, tied with it, recommended, floor",
@@ -153,7 +157,8 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
         check = Check(source=carried[1], torch="as measured", summary=carried[0])
     say("the Compare grid (paired ratios + the error benchmark)")
     g = paired.grid(df, check.safe if check is not None else [])
-    g = g.assign(label=[paired.regime_label(r) for r in g.to_dict("records")])
+    g = answer.with_hardware(g.assign(label=[paired.regime_label(r) for r in
+                                             g.to_dict("records")]), df)
     recs = paired.recommendations(g) if not g.empty else pd.DataFrame()
     verdicts = tables.correctness(df)
     memory = tables.relative(df, tables.PEAK, verdicts)
@@ -166,9 +171,13 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
                       grid=g, recommendations=recs, strategies=tables.strategy_summary(g),
                       correctness=verdicts, compiled=tables.compiled(df), history=hist,
                       commits=commits, problems=shown, hidden_problems=hidden, deploy=deploy,
-                      lost=tables.lost_sections(df))
+                      lost=tables.lost_sections(df), answer=answer.lines(g),
+                      agreement=answer.agreement(g),
+                      differences=answer.differences(g, ratio_tolerance),
+                      facts=answer.hardware_facts(g))
     out_tables = {
-        "grid": g, "recommendations": recs, "strategies": content.strategies,
+        "grid": g.drop(columns="facts"), "recommendations": recs, "answer": content.answer,
+        "machines_differ": content.differences, "strategies": content.strategies,
         "correctness": verdicts, "memory": memory.rename(columns={"value": "peak_bytes"}),
         "op_counts": ops.rename(columns={"value": "ops"}), "compiled": content.compiled,
         "regressions": history.flagged(hist), "history_summary": commits,
@@ -190,7 +199,9 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
 
 def write_report(out_dir: str | Path, report: Report) -> list[Path]:
     """Writes index.html, summary.md, the CSV tables, the figures (PNG + SVG) and the marker of
-    a report folder into ``out_dir`` safely (``analysis.output``); returns the paths written."""
+    a report folder, its manifest (the files written), into ``out_dir`` safely
+    (``analysis.output``); then removes the files an earlier report there produced (its
+    manifest) that this one does not. Returns the paths written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = [("index.html", report.html.encode("utf-8")),
@@ -199,6 +210,14 @@ def write_report(out_dir: str | Path, report: Report) -> list[Path]:
               for name, table in report.tables.items()]
     files += [(f"{name}.{ext}", data) for name in report.png
               for ext, data in (("png", report.png[name]), ("svg", report.svg[name]))]
-    # Marks the folder as a report: a later run may write into it without --force.
-    files.append((MARKER, output_marker("report", [name for name, _ in files])))
-    return output.write_files(out, files)
+    names = [name for name, _ in files]
+    earlier = marker_files(out, "report")
+    # Marks the folder as a report (a later run may write into it without --force) and lists
+    # what it holds: the next report removes what it no longer produces, nothing else.
+    files.append((MARKER, output_marker("report", names)))
+    written = output.write_files(out, files)
+    for name in sorted(set(earlier) - set(names)):
+        stale = out / name
+        if stale.is_symlink() or stale.is_file():
+            stale.unlink()
+    return written
