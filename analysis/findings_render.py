@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from analysis import answer
+from analysis import deployability as dep
 from analysis import findings as f
 from analysis import format as fmt
 from analysis import report_answer as ra
@@ -209,45 +210,19 @@ def _deploy(found: Findings) -> list[str]:
     if d is None or d.empty:
         return ["No `docs/deploy-<device>.json`: `birnn-bench deploy --json "
                 f"docs/deploy-cpu.json` (or `DEPLOY=1 {COMMAND}`) writes one."]
-    details = f.deploy_details(d)
+    details = dep.deploy_details(d)
     noted = bool((d["note"].astype(str).str.strip() != "").any()) if "note" in d else False
-    return [deploy_conclusion(f.deploy_survivors(d, found.safe)), "",
-            f"From {_code(dict.fromkeys(d['source']))}: `works` = ran and matched eager on "
+    return [dep.deploy_conclusion(dep.deploy_survivors(d, found.safe)), "",
+            f"From {'; '.join(dep.deploy_sources(d))}. `works` = ran and matched eager on "
             "every probe shape, `wrong` = ran but differs, `fails` = raised, `unavailable` = "
             "an optional dependency is missing.", "",
-            _md(f.deploy_table(d).assign(strategy=lambda t: "`" + t["strategy"] + "`")),
+            _md(dep.deploy_table(d).assign(strategy=lambda t: "`" + t["strategy"] + "`")),
             *(["", "`works*`: works, deployed as the cell's note says (what the technology was "
                "given or allowed, e.g. `torch.jit.script` of the module as written, the "
                "while-loop rnn decomposition): the notes are the `*` rows under Why. "
-               "`(N graph breaks)`: torch.compile split the graph N times."] if noted else []),
+               "`(N graph breaks)`: torch.compile split the graph N times (the notes say "
+               "where)."] if noted else []),
             *(["", "Why:", "", _md(details)] if not details.empty else [])]
-
-
-def deploy_conclusion(survivors: pd.DataFrame) -> str:
-    """One sentence from ``findings.deploy_survivors``: which strategies survive torch.export and
-    ONNX on every cell measured, and which of those is correct on every condition."""
-    if survivors.empty:
-        return "Neither torch.export nor ONNX is in the deployability data."
-    found = {row.target: list(row.strategies) for row in survivors.itertuples()}
-    labels = {"torch.export": "torch.export (plain or with its while-loop rnn decomposition)",
-              "ONNX": "ONNX"}
-    missing = [t for t in f.DEPLOY_TARGETS if t not in found]
-    if len(found) == 2 and len({tuple(v) for v in found.values()}) == 1:
-        names = next(iter(found.values()))
-        parts = [f"{_code(names)} survive both {labels['torch.export']} and ONNX" if names
-                 else "no strategy survives torch.export or ONNX"]
-    else:
-        parts = [f"{_code(names)} survive {labels[t]}" if names
-                 else f"no strategy survives {labels[t]}" for t, names in found.items()]
-    text = "In short: on every cell measured, " + "; ".join(parts)
-    safe = list(dict.fromkeys(n for row in survivors.itertuples() for n in row.safe))
-    if any(found.values()):
-        text += (f", and of these only {_code(safe)} "
-                 f"{'is' if len(safe) == 1 else 'are'} correct on every condition of the check"
-                 if safe else ", and none of these is correct on every condition of the check")
-    if missing:
-        text += f" ({', '.join(missing)}: not in the data)"
-    return text + "."
 
 
 def _crosscheck(found: Findings) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from analysis import answer, figures, history, output, paired, report_pages, tables
+from analysis import answer, figures, history, output, paired, problems, report_pages, tables
 from analysis.load import Loaded, Problem
 from analysis.report_model import Check, Content
 from birnn_bench._io import MARKER, marker_files, output_marker
@@ -45,8 +45,10 @@ TABLES = {
     "regressions": "history: every change that counts (paired-ratio intervals apart, any change "
                    "of a deterministic value), with the previous commit",
     "history_summary": "history: per machine and commit, the changes that count",
-    "environment": "machines, devices, versions and commits in the results",
-    "problems": "files that were skipped or loaded with a caveat",
+    "environment": "per machine name and hardware: GPU, versions, threads, the commits "
+                   "measured (with how many benchmarks each) and the one the grid shows",
+    "problems": "files that were skipped or loaded with a caveat: severity, file, the message, "
+                "its kind and the action that clears it",
     "deployability": "per strategy, cell, layers, device and technology: works / fails / wrong / "
                      "unavailable (from birnn-bench deploy --json; only with --deploy)",
 }
@@ -181,9 +183,9 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
         "correctness": verdicts, "memory": memory.rename(columns={"value": "peak_bytes"}),
         "op_counts": ops.rename(columns={"value": "ops"}), "compiled": content.compiled,
         "regressions": history.flagged(hist), "history_summary": commits,
-        "environment": tables.environment(df),
-        "problems": pd.DataFrame([{"severity": p.severity, "file": p.path, "problem": p.message}
-                                  for p in shown], columns=["severity", "file", "problem"]),
+        "environment": tables.environment(df, dict(zip(g["machine"], g["commit"],
+                                                                    strict=True))),
+        "problems": problems.table(shown),
     }
     if deploy is not None and not deploy.empty:
         out_tables["deployability"] = deploy

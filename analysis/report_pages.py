@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from analysis import findings, history, tables
+from analysis import deployability, history, problems, tables
 from analysis import format as fmt
 from analysis import report_answer as ra
 from analysis.paired import MODE_LABELS
@@ -201,11 +201,13 @@ def _deploy_html(c: Content) -> str:
                  "ran and matched eager; <b>wrong</b>: ran but differs; <b>fails</b>: raised; "
                  "<b>unavailable</b>: an optional dependency is missing. "
                  '<a href="deployability.csv">deployability.csv</a></p>',
-                 table_html(findings.deploy_table(c.deploy), "deployability")]
-        details = findings.deploy_details(c.deploy)
+                 "<p>Measured by: " + "; ".join(ra.inline_html(s) for s in
+                                                deployability.deploy_sources(c.deploy)) + ".</p>",
+                 table_html(deployability.deploy_table(c.deploy), "deployability", "compact")]
+        details = deployability.deploy_details(c.deploy)
         if not details.empty:
             parts += ["<details><summary>Why (each distinct message)</summary>",
-                      table_html(details, "deployability-details"), "</details>"]
+                      table_html(details, "deployability-details", "compact"), "</details>"]
     parts.append("<h3>torch.compile against eager</h3>")
     if compiled.empty:
         parts.append("<p>No compiled.Compiled results.</p>")
@@ -249,9 +251,15 @@ def _problems_html(c: Content) -> str:
             "history.</p>") if c.hidden_problems else ""
     if not c.problems:
         return f"<p>{NO_PROBLEMS}</p>{note}"
+    kinds = problems.grouped(c.problems)
+    shown = kinds.rename(columns={"kind": "problem", "action": "what clears it"})
     items = "".join(f'<li class="problem-{_e(p.severity)}"><b>{_e(p.severity)}</b>: '
                     f"<code>{_e(p.path)}</code>: {_e(p.message)}</li>" for p in c.problems)
-    return f"<ul>{items}</ul>{note}"
+    return (f"<p>{len(c.problems)} problem(s) of {len(kinds)} kind(s); every message in "
+            '<a href="problems.csv">problems.csv</a>.</p>'
+            + table_html(shown, "problems", "compact")
+            + f"<details><summary>Each message ({len(c.problems)})</summary><ul>{items}</ul>"
+            f"</details>{note}")
 
 
 def render_html(c: Content, out_tables: dict[str, pd.DataFrame], png: dict[str, bytes],
@@ -287,7 +295,9 @@ def render_html(c: Content, out_tables: dict[str, pd.DataFrame], png: dict[str, 
         '<h2 id="deployability">Deployability</h2>', _deploy_html(c),
         '<h2 id="history">History</h2>', _history_html(c, png),
         '<h2 id="environment">Machines and versions</h2>',
-        table_html(out_tables["environment"], "environment"),
+        "<p>One row per machine name and hardware; commits oldest first, each with the "
+        "number of benchmarks it measured.</p>",
+        table_html(out_tables["environment"], "environment", "compact"),
         '<h2 id="problems">Data problems</h2>', _problems_html(c), '<h2 id="method">Method</h2>',
         "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in METHOD_NOTES) + "</ul>",
         "<p>Tables: " + ", ".join(f'<a href="{n}.csv" title="{_e(descriptions[n])}">{n}.csv</a>'
@@ -362,7 +372,9 @@ def render_markdown(c: Content) -> str:
         "## The answer", "", *_md_answer(c), *_md_grids(c), *_md_strategies(c),
         "## History", "", *_md_history(c), "",
         "## Data problems", "",
-        *([f"- {p.severity}: `{p.path}`: {p.message}" for p in c.problems] or [NO_PROBLEMS]),
+        *([f"- {r.severity} ×{r.count}: {r.kind} ({r.files}). What clears it: {r.action}."
+           for r in problems.grouped(c.problems).itertuples()] or [NO_PROBLEMS]),
+        *(["", "Every message: `problems.csv`."] if c.problems else []),
         *(["", f"{c.hidden_problems} note(s) on older, partial results files left out "
                "(history only)."] if c.hidden_problems else []), "",
         "## Method", "", *[f"- {n}" for n in METHOD_NOTES], "",

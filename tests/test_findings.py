@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from analysis import claims as c
+from analysis import deployability as dep
 from analysis import findings as f
 from analysis import findings_render as render
 from analysis import inputs
@@ -357,10 +358,10 @@ def test_the_deployability_conclusion_is_computed_from_the_deploy_data(check_dat
                            ("manual_two_rnn", "export"): {"lstm"},  # plain on one cell,
                            ("manual_two_rnn", "export_while_loop"): {"gru"},  # decomposed on one
                            ("manual_two_rnn", "onnx"): both, ("hn_index", "onnx"): {"lstm"}})
-    survivors = f.deploy_survivors(deploy, SAFE).set_index("target")
+    survivors = dep.deploy_survivors(deploy, SAFE).set_index("target")
     assert survivors.loc["torch.export", "strategies"] == ["padded_gather", "manual_two_rnn"]
     assert survivors.loc["ONNX", "safe"] == ["manual_two_rnn"]  # hn_index: one cell only
-    sentence = render.deploy_conclusion(survivors.reset_index())
+    sentence = dep.deploy_conclusion(survivors.reset_index())
     assert sentence == ("In short: on every cell measured, `padded_gather`, `manual_two_rnn` "
                         "survive both torch.export (plain or with its while-loop rnn "
                         "decomposition) and ONNX, and of these only `manual_two_rnn` is correct "
@@ -370,13 +371,13 @@ def test_the_deployability_conclusion_is_computed_from_the_deploy_data(check_dat
     assert sentence in section and "`works*`: works, deployed as the cell's note says" in section
     assert "| cpu | `hn_index` | works* |" in section
 
-    onnx_only = f.deploy_survivors(deploy[deploy["technology"].isin(["script", "onnx"])], SAFE)
-    assert render.deploy_conclusion(onnx_only).endswith(
+    onnx_only = dep.deploy_survivors(deploy[deploy["technology"].isin(["script", "onnx"])], SAFE)
+    assert dep.deploy_conclusion(onnx_only).endswith(
         "only `manual_two_rnn` is correct on every condition of the check (torch.export: not in "
         "the data).")
-    none_safe = f.deploy_survivors(deploy[deploy["strategy"] != "manual_two_rnn"], SAFE)
-    assert "none of these is correct on every condition" in render.deploy_conclusion(none_safe)
-    assert render.deploy_conclusion(f.deploy_survivors(None, SAFE)) == \
+    none_safe = dep.deploy_survivors(deploy[deploy["strategy"] != "manual_two_rnn"], SAFE)
+    assert "none of these is correct on every condition" in dep.deploy_conclusion(none_safe)
+    assert dep.deploy_conclusion(dep.deploy_survivors(None, SAFE)) == \
         "Neither torch.export nor ONNX is in the deployability data."
 
 
