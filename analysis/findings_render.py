@@ -17,7 +17,7 @@ from analysis import format as fmt
 from analysis import report_answer as ra
 from analysis.findings import DEVICE_KEYS, Findings
 from analysis.inputs import InputError
-from analysis.paired import MODE_LABELS, regime_label
+from analysis.paired import MODE_LABELS, in_regime_order, regime_label
 from analysis.resolution import REQUIRED_SHARE
 from birnn_bench.compare import RESOLVED
 from birnn_bench.hardware import describe
@@ -171,7 +171,7 @@ def _per_regime(frame: pd.DataFrame, baseline: str, cell: Callable[[pd.Series], 
     every other strategy's row."""
     parts = []
     for (machine, device, name), g in frame.groupby(DEVICE_KEYS, sort=True):
-        g = g.sort_values(["cell", "layers", "batch", "max_len", "hidden", "lengths", "dtype"])
+        g = in_regime_order(g)
         names = [baseline, *[n for n in fmt.strategy_order(g["strategy"]) if n != baseline]]
         rows = []
         for _, r in g.groupby("regime", sort=False):

@@ -14,7 +14,17 @@ from pathlib import Path
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from analysis import answer, figures, history, output, paired, problems, report_pages, tables
+from analysis import (
+    answer,
+    figures,
+    history,
+    history_figure,
+    output,
+    paired,
+    problems,
+    report_pages,
+    tables,
+)
 from analysis.load import Loaded, Problem
 from analysis.report_model import Check, Content
 from birnn_bench._io import MARKER, marker_files, output_marker
@@ -131,17 +141,20 @@ def _figures(content: Content, memory: pd.DataFrame, ops: pd.DataFrame) -> dict[
         out["op_counts"] = figures.relative_bars(ops, "ATen ops of one forward", safe=safe)
     h = content.history
     if content.has_history:
-        # the most deterministic series two commits have: instructions, else paired ratios
-        lines = history.lines(h, history.DETERMINISTIC, "instructions")
-        label = "instructions per forward (callgrind)\n(geomean over the same regimes)"
-        if lines.empty or lines.groupby("machine")["commit"].nunique().max() < 2:
-            lines = history.lines(h, history.RATIO, "paired ratio (forward)")
-            label = f"time over {BASELINE}'s, forward\n(geomean over the same regimes)"
-        if lines.empty or lines.groupby("machine")["commit"].nunique().max() < 2:
-            lines = history.lines(h, history.ABSOLUTE, "time_forward (s)")
-            lines = lines.assign(value=lines["value"] * 1e3)
-            label = "absolute time_forward, ms\n(geomean over the same regimes; never judged)"
-        out["history"] = figures.history(content.commits, lines, label, safe=safe)
+        # the most deterministic series two commits of one machine and hardware have:
+        # instructions, else paired ratios, else absolute times (shown, never judged)
+        choices = ((history.DETERMINISTIC, "instructions", 1.0,
+                    "instructions per forward (callgrind)\n(geomean over the same regimes)"),
+                   (history.RATIO, "paired ratio (forward)", 1.0,
+                    f"time over {BASELINE}'s, forward\n(geomean over the same regimes)"),
+                   (history.ABSOLUTE, "time_forward (s)", 1e3,
+                    "absolute time_forward, ms\n(geomean over the same regimes; never judged)"))
+        for kind, quantity, scale, label in choices:
+            lines = history.lines(h, kind, quantity)
+            if history.plotted(lines):
+                out["history"] = history_figure.history(
+                    content.commits, lines.assign(value=lines["value"] * scale), label, safe=safe)
+                break
     return out
 
 

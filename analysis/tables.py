@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.format import strategy_order
-from analysis.paired import REGIME_COLUMNS, regime_label
+from analysis.paired import REGIME_COLUMNS, in_regime_order, regime_label
 from birnn_bench.compare import Interval, verdict
 from birnn_bench.oracle import TOLERANCES
 from birnn_bench.strategies import BASELINE, STRATEGIES
@@ -71,7 +71,7 @@ def correctness(df: pd.DataFrame) -> pd.DataFrame:
     out["tolerance"] = out["dtype"].map(tolerance_of).astype(float)
     out["correct"] = (out["error"] <= out["tolerance"]) & out["tolerance"].notna()
     out["label"] = [regime_label(r) for r in out[REGIME_COLUMNS].to_dict("records")]
-    return out[cols].reset_index(drop=True)
+    return in_regime_order(out[cols], DEVICE, ["strategy"]).reset_index(drop=True)
 
 
 def correctness_grid(verdicts: pd.DataFrame) -> pd.DataFrame:
@@ -140,7 +140,7 @@ def relative(df: pd.DataFrame, metric: str, verdicts: pd.DataFrame,
     out = out.merge(verdicts[["machine", "regime", "strategy", "correct"]],
                     on=["machine", "regime", "strategy"], how="left")
     out["correct"] = out["correct"].astype("boolean").fillna(False).astype(bool)
-    return out[cols].reset_index(drop=True)
+    return in_regime_order(out, DEVICE)[cols].reset_index(drop=True)
 
 
 def compiled(df: pd.DataFrame) -> pd.DataFrame:
@@ -180,7 +180,7 @@ def compiled(df: pd.DataFrame) -> pd.DataFrame:
         out = out.merge(side(metric, "compile", {"value": name}), on=keys, how="left")
     out["correct"] = (out["error"] <= out["dtype"].map(tolerance_of)).fillna(False)
     out["label"] = [regime_label(r) for r in out[REGIME_COLUMNS].to_dict("records")]
-    return out[cols]
+    return in_regime_order(out, DEVICE)[cols].reset_index(drop=True)
 
 
 NOT_RECORDED = "not recorded"
