@@ -14,6 +14,7 @@ from analysis import deployability, history, problems, tables
 from analysis import format as fmt
 from analysis import report_answer as ra
 from analysis.paired import MODE_LABELS
+from analysis.report_answer import slug
 from analysis.report_model import Content
 from birnn_bench.oracle import TOLERANCES
 from birnn_bench.strategies import BASELINE
@@ -28,7 +29,7 @@ h3{margin:1.4rem 0 .3rem;font-size:1.05rem}
 .check.missing{background:#fff4e5;border-left-color:#d55e00}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0;max-width:100%}
 th,td{border:1px solid #d0d0d0;padding:.22rem .5rem;text-align:left;vertical-align:top;
-overflow-wrap:anywhere}
+overflow-wrap:break-word}
 th{background:#eceff3;color:#1b1b1b}
 table.compact{font-size:.8rem}table.compact td,table.compact th{padding:.15rem .35rem}
 table.grid{font-size:.78rem}
@@ -158,7 +159,8 @@ def figure_html(name: str, png: dict[str, bytes], alt: str, caption: str) -> str
         return ""
     data = base64.b64encode(png[name]).decode("ascii")
     return (f'<figure id="fig-{name}"><img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{_e(caption)} ({name}.png / {name}.svg)</figcaption></figure>")
+            f'<figcaption>{_e(caption)} (<a href="{name}.png">{name}.png</a> / '
+            f'<a href="{name}.svg">{name}.svg</a>)</figcaption></figure>')
 
 
 def _strategies_html(c: Content) -> str:
@@ -177,7 +179,8 @@ def _correctness_html(c: Content) -> str:
     if wide.empty:
         return "<p>No error benchmark (track_max_abs_error) in these results.</p>"
     parts = ["<p>The error benchmark on every regime each machine measured (newest run): the "
-             "max abs error against the float64 oracle over the dtype's tolerance. "
+             "max abs error against the float64 oracle over the dtype's tolerance (cells: right "
+             "or WRONG, then that quotient). "
              '<a href="correctness.csv">correctness.csv</a></p>']
     for (machine, device_name, device), group in wide.groupby(tables.DEVICE, sort=True):
         shown = group.drop(columns=tables.DEVICE).rename(columns={"label": "regime"})
@@ -186,7 +189,8 @@ def _correctness_html(c: Content) -> str:
                     .to_numpy().sum())
         parts.append(f"<details><summary>{_e(fmt.device_title(machine, device_name, device))}: "
                      f"{len(shown)} regimes, {wrong} wrong cells</summary>"
-                     f"{table_html(shown)}</details>")
+                     f"{table_html(shown, slug('correctness', machine, device), 'compact')}"
+                     "</details>")
     return "\n".join(parts)
 
 
@@ -229,20 +233,32 @@ def _history_html(c: Content, png: dict[str, bytes]) -> str:
     if not c.has_history:
         return f"<p>{NO_HISTORY}</p>"
     commits, judged = c.commits, c.history[c.history["judged"]]
+    hardware = c.history.drop_duplicates(["machine", "commit"]).set_index(
+        ["machine", "commit"])["hardware"]
+    mixed = hardware.groupby(level="machine").nunique()
+    mixed = [str(m) for m in mixed[mixed > 1].index]
     shown = pd.DataFrame({
-        "machine": commits["machine"], "commit": commits["commit"].astype(str).str[:8],
+        "machine": commits["machine"],
+        "hardware": [hardware.get((m, k), "") for m, k in
+                     zip(commits["machine"], commits["commit"], strict=True)],
+        "commit": commits["commit"].astype(str).str[:8],
         "date": pd.to_datetime(commits["date"]).dt.strftime("%Y-%m-%d %H:%M"),
         "against": commits["previous_commit"].fillna("").astype(str).str[:8],
         "worse": commits["regressions"], "better": commits["improvements"],
         "what changed": commits["what"]})
     return "\n".join([
-        figure_html("history", png, "History", "Above: changes that count, per commit. "
-                    "Below: one line per strategy over a fixed set of regimes."),
+        *(f'<p class="problem-warning"><b>{_e(m)} holds results of more than one hardware</b>: '
+          "its series split at the change (a difference there is the machine, not the code); "
+          'see <a href="#problems">Data problems</a>.</p>' for m in mixed),
+        figure_html("history", png, "History", "One column per machine name and hardware "
+                    "with two commits or more; above: changes that count, per commit; below: "
+                    "one line per strategy over a fixed set of regimes.")
+        or "<p>No series has two commits with points of one quantity: nothing to draw.</p>",
         f"<p>{html.escape(history.RULES[0].upper() + history.RULES[1:])} "
         f"{judged.groupby(['machine', 'benchmark', 'regime', 'strategy', 'variant']).ngroups}"
         ' judged series. <a href="regressions.csv">regressions.csv</a>, '
         '<a href="history_summary.csv">history_summary.csv</a></p>',
-        table_html(shown, "history-commits")])
+        table_html(shown, "history-commits", "compact")])
 
 
 def _problems_html(c: Content) -> str:

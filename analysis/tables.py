@@ -76,10 +76,10 @@ def correctness(df: pd.DataFrame) -> pd.DataFrame:
 
 def correctness_grid(verdicts: pd.DataFrame) -> pd.DataFrame:
     """Per machine and device: rows regimes, columns strategies, cells "right" / "WRONG" with
-    the error over the tolerance (e.g. "WRONG 2.3e+03× tol")."""
+    the error over the tolerance (e.g. "WRONG 2e+03")."""
     if verdicts.empty:
         return pd.DataFrame()
-    cell = [("right" if ok else "WRONG") + f" {err / tol:.1g}× tol"
+    cell = [("right" if ok else "WRONG") + f" {err / tol:.1g}"
             for ok, err, tol in zip(verdicts["correct"], verdicts["error"],
                                     verdicts["tolerance"], strict=True)]
     wide = verdicts.assign(cell=cell).pivot_table(

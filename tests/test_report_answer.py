@@ -161,6 +161,37 @@ def _answer_items(dom: str) -> list[dict]:
             for attrs in re.findall(r"<li ([^>]*)>", block)]
 
 
+#: Opens every <details>, then names what reaches past the right edge of a 1024 px window.
+MEASURE = """<script>
+window.addEventListener('load', () => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  const w = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll('table, figure, p, ul, h1, h2, h3')]
+    .filter(e => e.getBoundingClientRect().right > w + 0.5)
+    .map(e => e.id || e.tagName + ': ' + e.textContent.trim().slice(0, 60));
+  document.body.setAttribute('data-overflow', JSON.stringify(wide));
+});
+</script>"""
+
+
+def overflowing(page: Path, tmp_path: Path) -> list[str]:
+    """What in ``page`` runs past a 1024 px wide window (a copy with ``MEASURE`` in it)."""
+    copy = page.with_name("measure.html")
+    copy.write_text(page.read_text().replace("</body>", MEASURE + "</body>"))
+    try:
+        done = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--hide-scrollbars", "--window-size=1024,800",
+             f"--user-data-dir={tmp_path / 'chromium-measure'}", "--dump-dom", copy.as_uri()],
+            capture_output=True, text=True, timeout=120)
+    finally:
+        copy.unlink()
+    found = re.search(r'data-overflow="([^"]*)"', done.stdout)
+    assert found is not None, done.stderr[-2000:]
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+
+
 def _check_page(out: Path, tmp_path: Path, safe: set[str]) -> str:
     """The Answer block has one line per (machine, device, mode, cell) of the grid, each naming
     safe strategies only; in every grid row the highlighted cell is the recommended one; ids
@@ -187,6 +218,10 @@ def _check_page(out: Path, tmp_path: Path, safe: set[str]) -> str:
             assert "<b>" not in row  # nothing else in bold
     ids = re.findall(r'\bid="([^"]+)"', dom)
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert overflowing(out / "index.html", tmp_path) == []  # every table fits 1024 px
+    # every figure's caption links its files, and the files are there
+    for name in re.findall(r'<figure id="fig-([^"]+)"', dom):
+        assert f'<a href="{name}.png">' in dom and (out / f"{name}.svg").is_file()
     return dom
 
 
