@@ -37,6 +37,8 @@ _PALETTE_INDICES = (0, 1, 2, 3, 4, 5, 6, 9)
 DIVERGING = "RdBu_r"
 WRONG_COLOUR, WRONG_HATCH = "#bdbdbd", "xx"
 UNSAFE_DASHES = (0, (4, 2))
+#: Bar panels side by side at most (more wrap to the next row of panels).
+PANELS_PER_ROW = 4
 #: The colour range of every ratio panel is at least +-this many doublings.
 MIN_LOG2_RANGE = 0.5
 
@@ -235,12 +237,14 @@ def relative_bars(frame: pd.DataFrame, quantity: str, baseline: str = BASELINE,
     devices = _same_values(list(rows.groupby(["machine", "device_name", "device"], sort=True,
                                              observed=True)))
     top = max(2.0, float(rows["relative"].max()) * 1.35)
-    # laid out in inches: every row of bars the same height whatever the number of panels
+    # laid out in inches: every row of bars the same height whatever the number of panels;
+    # at most PANELS_PER_ROW panels side by side, so that the figure reads at page width
     left = 0.3 + 0.068 * max(len(str(x)) for x in rows["label"])
     panel_w, sep, head, gap, bottom, title = 1.55, 0.3, 0.62, 0.42, 0.95, 0.45
+    chunks = [order[i:i + PANELS_PER_ROW] for i in range(0, len(order), PANELS_PER_ROW)]
     sizes = [0.3 * group["label"].nunique() + 0.1 for _, group in devices]
-    width = left + len(order) * (panel_w + sep)
-    height = title + sum(head + h + gap for h in sizes) + bottom
+    width = left + min(len(order), PANELS_PER_ROW) * (panel_w + sep)
+    height = title + sum(head + len(chunks) * (h + gap) for h in sizes) + bottom
     with _style():
         fig = plt.figure(figsize=(width, height))
         y = height - title
@@ -249,18 +253,20 @@ def relative_bars(frame: pd.DataFrame, quantity: str, baseline: str = BASELINE,
             fig.text(0.1 / width, (y - 0.12) / height, names + (
                 " (identical values, drawn once)" if len(keys) > 1 else ""), fontsize=9,
                 fontweight="bold", va="top")
-            y -= head + size
+            y -= head - 0.3
             labels = list(dict.fromkeys(group["label"]))
-            for c, name in enumerate(order):
-                ax = fig.add_axes(((left + c * (panel_w + sep)) / width, y / height,
-                                   panel_w / width, size / height))
-                _bar_panel(ax, group[group["strategy"] == name].set_index("label"), labels,
-                           palette[name], top)
-                if c:
-                    ax.tick_params(axis="y", labelleft=False)
-                ax.set_title(name + (f" {DAGGER}" if name in pitfalls else ""), fontsize=9,
-                             fontweight="bold", color="0.1")
-            y -= gap
+            for chunk in chunks:
+                y -= 0.3 + size
+                for c, name in enumerate(chunk):
+                    ax = fig.add_axes(((left + c * (panel_w + sep)) / width, y / height,
+                                       panel_w / width, size / height))
+                    _bar_panel(ax, group[group["strategy"] == name].set_index("label"), labels,
+                               palette[name], top)
+                    if c:
+                        ax.tick_params(axis="y", labelleft=False)
+                    ax.set_title(name + (f" {DAGGER}" if name in pitfalls else ""),
+                                 fontsize=9, fontweight="bold", color="0.1")
+                y -= gap
         fig.text(0.5, 0.62 / height, f"{quantity} / {baseline}'s (linear; dotted: equal)",
                  ha="center", fontsize=9)
         handles = pitfall_legend(safe, wrong=bool((~rows["correct"].astype(bool)).any()))

@@ -32,6 +32,7 @@ th,td{border:1px solid #d0d0d0;padding:.22rem .5rem;text-align:left;vertical-ali
 overflow-wrap:break-word}
 th{background:#eceff3;color:#1b1b1b}
 table.compact{font-size:.8rem}table.compact td,table.compact th{padding:.15rem .35rem}
+#table-history-commits td:first-child,#table-environment td:first-child{white-space:nowrap}
 table.grid{font-size:.78rem}
 table.grid td,table.grid th{padding:.18rem .3rem;overflow-wrap:normal}
 table.grid td.c{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
