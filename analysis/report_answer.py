@@ -21,10 +21,14 @@ from birnn_bench.strategies import BASELINE
 
 #: Rows of the machines' differences shown on a page (the CSV holds them all).
 SHOWN_DIFFERENCES = 15
-DIFFERENCE_RULE = ("cells both machines measured correct whose paired ratios differ by more "
-                   "than their resolution: the quotient of the two 99% intervals lies beyond "
-                   "1 ± the larger of the two regimes' A/A half-widths (and the process-level "
-                   "A/A of docs/resolution.json)")
+DIFFERENCE_RULE = ("both machines measured correct, whose paired ratios differ by more than "
+                   "their resolution: the quotient of the two 99% intervals lies beyond 1 ± the "
+                   "larger of the two regimes' A/A half-widths (and the process-level A/A of "
+                   "docs/resolution.json, when given)")
+
+
+def _cells(n: int) -> str:
+    return f"{n} cell{'s' if n != 1 else ''} (device, mode, regime, strategy)"
 
 
 def _e(value: object) -> str:
@@ -80,7 +84,8 @@ def answer_markdown(lines: pd.DataFrame, agreement: str, differences: pd.DataFra
     if not differences.empty:
         shown = _difference_frame(differences, SHOWN_DIFFERENCES)
         more = len(differences) - len(shown)
-        out += [f"Where the machines' ratios differ ({len(differences)} {DIFFERENCE_RULE}; "
+        out += [f"Where the machines' ratios differ ({_cells(len(differences))} "
+                f"{DIFFERENCE_RULE}; "
                 "widest first" + (f", {more} more in machines_differ.csv" if more else "")
                 + "):", "", fmt.markdown_table(shown), "",
                 "The hardware that explains it:", "", fmt.markdown_table(facts), ""]
@@ -113,7 +118,7 @@ def answer_html(lines: pd.DataFrame, agreement: str, differences: pd.DataFrame,
         shown = _difference_frame(differences, SHOWN_DIFFERENCES)
         more = len(differences) - len(shown)
         parts += [f'<h3 id="answer-differences">Where the machines\' ratios differ</h3>'
-                  f"<p>{len(differences)} {_e(DIFFERENCE_RULE)}; widest first"
+                  f"<p>{_cells(len(differences))} {_e(DIFFERENCE_RULE)}; widest first"
                   + (f", {more} more in " if more else ". All in ")
                   + '<a href="machines_differ.csv">machines_differ.csv</a>.</p>',
                   shown.to_html(index=False, border=0, classes="compact",

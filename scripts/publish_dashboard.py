@@ -413,12 +413,15 @@ def drop_empty_benchmarks(html_dir: Path) -> list[str]:
 #: asv 0.6.6's graphdisplay.js, patched so that its graphs read: (what, exact text, new text).
 #: Each text must occur exactly once; a newer asv that changed one fails the publish loudly.
 GRAPH_PATCHES: tuple[tuple[str, str, str], ...] = (
-    ("y tick labels with the decimals the tick step needs (1.125, 1.150: never 1.01 twice)",
+    ("y tick labels with the decimals the tick step needs and a unit prefix (1.125, 12.4M)",
      "return (v / multiplier).toPrecision(3);",
-     "var step = axis.tickSize / multiplier, d = 0;\n"
+     "var big = Math.max(Math.abs(axis.max), Math.abs(axis.min)) / multiplier;\n"
+     "                    var scale = big >= 1e9 ? 1e9 : big >= 1e6 ? 1e6 : big >= 1e4 ? 1e3 : 1;\n"
+     "                    var prefix = {1e9: 'G', 1e6: 'M', 1e3: 'k', 1: ''}[scale];\n"
+     "                    var step = axis.tickSize / multiplier / scale, d = 0;\n"
      "                    while (d < 6 && Math.abs(Math.round(step * Math.pow(10, d))"
      " - step * Math.pow(10, d)) > 1e-6) { ++d; }\n"
-     "                    return (v / multiplier).toFixed(d);"),
+     "                    return (v / multiplier / scale).toFixed(d) + prefix;"),
     ("x ticks at the commits drawn, labelled by short hash (asv leaves them blank)",
      "options.xaxis.tickFormatter = function (v, axis) { return \"\"; };",
      "options.xaxis.axisLabel = 'commit';\n"
@@ -477,7 +480,8 @@ OPEN_SCRIPT = """<script>
 
 
 def patch_graph_display(html_dir: Path) -> list[str]:
-    """Applies ``GRAPH_PATCHES`` to the published graphdisplay.js; returns what was patched."""
+    """Applies ``GRAPH_PATCHES`` to the published graphdisplay.js (all checked before it is
+    written); returns what was patched."""
     path = html_dir / "graphdisplay.js"
     if not path.is_file():
         raise DashboardError(f"{path}: missing; asv publish wrote no graph page script")

@@ -403,8 +403,7 @@ def test_stock_publish_fails_offline(asv_project: Path, tmp_path: Path) -> None:
 def test_graph_patches_apply_to_asvs_script_and_fail_loudly(tmp_path: Path) -> None:
     import asv
 
-    source = Path(asv.__file__).parent / "www" / "graphdisplay.js"
-    shutil.copy(source, tmp_path / "graphdisplay.js")
+    shutil.copy(Path(asv.__file__).parent / "www" / "graphdisplay.js", tmp_path)
     assert len(pd.patch_graph_display(tmp_path)) == len(pd.GRAPH_PATCHES)
     patched = (tmp_path / "graphdisplay.js").read_text()
     assert "toPrecision(3)" not in patched and 'position: "nw"' not in patched
