@@ -341,9 +341,9 @@ def _md_answer(c: Content) -> list[str]:
     if c.grid.empty:
         return [*out, "No usable paired ratios: no grid." if c.lost else "No paired ratios in "
                 "these results (the `ratios.Paired*` benchmarks): no grid.", ""]
-    if c.check is not None:
-        out += ra.answer_markdown(c.answer, c.agreement, c.differences, c.facts)
-    return out
+    if c.check is None:
+        return [*out, "No answer: which strategies are safe is unknown (see above).", ""]
+    return out + ra.answer_markdown(c.answer, c.agreement, c.differences, c.facts)
 
 
 def _md_grids(c: Content) -> list[str]:
