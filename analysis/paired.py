@@ -7,7 +7,9 @@ same machine, commit, regime and strategy and decided by the library's rules (``
 is not correct); *safe* = correct on every condition of ``birnn-bench check`` (only a safe
 strategy is recommended); *fastest correct* = lowest ratio among the correct (safe or not: a †);
 *tied with the fastest* = correct and interval overlapping the fastest one's; *recommended* = a
-safe strategy significantly faster than the baseline, else the baseline; *floor* = lowest ratio."""
+safe strategy significantly faster than the baseline, else the baseline; *tied with the
+recommended* = safe, correct, interval overlapping the recommended one's (what the pages mark ≈);
+*floor* = lowest ratio."""
 
 from __future__ import annotations
 
