@@ -4,8 +4,9 @@
 
 ``asv run`` of BASE and of HEAD (each in asv's own virtualenv, saved under results/<machine>/):
 instructions per call under callgrind (~4 minutes a commit) and the paired inference ratios
-(~3 minutes); then each series' verdict by the report's rules (``analysis.history``):
-instructions count past 1%, a paired ratio when the commits' 99% intervals do not overlap.
+(~3 minutes); then each series' verdict by ``analysis.commits`` (scripts/ci/pr_compare.py's
+rules too): a deterministic series counts past the threshold asv.conf.json sets (instructions:
+1%), a paired ratio when the commits' 99% intervals do not overlap.
 
 Exit status: 0 no regression, 1 a regression, 2 the check could not run. Environment: MACHINE
 (asv machine name, default: hostname), ASV_CONFIG, FRESH=1 (measure again what is there),
@@ -33,15 +34,19 @@ def _rev(name: str) -> str:
     return done.stdout.strip()
 
 
-def verdicts(results: Path, machine: str, base: str, head: str):
-    """The judged series of ``head`` against ``base`` on ``machine`` (analysis.history rows)."""
-    from analysis import history
+def verdicts(results: Path, machine: str, base: str, head: str, config: Path):
+    """The judged series of ``head`` against ``base`` on ``machine`` (``analysis.commits``
+    rows), by the thresholds of the asv configuration ``config``."""
+    from asv import util
+
+    from analysis import commits, history
     from analysis.load import load_results
 
+    limits = commits.Limits.from_conf(util.load_json(str(config), js_comments=True))
     df = load_results(results).data
     df = df[(df["machine"].astype(str) == machine) & df["commit"].astype(str).isin([base, head])]
-    h = history.changes(history.series(df))
-    return h[(h["commit"] == head) & (h["previous_commit"] == base) & h["judged"]]
+    rows = commits.compare(history.series(df), base, head, limits)
+    return rows[rows["judged"]]
 
 
 def report(rows) -> list[str]:
@@ -87,7 +92,7 @@ def main(argv: list[str]) -> int:
             return 2
     from analysis.asv_files import default_results_dir
 
-    rows = verdicts(default_results_dir(config), machine, base, head)
+    rows = verdicts(default_results_dir(config), machine, base, head, Path(config))
     if rows.empty:
         print("branch_check: no series measured at both commits", file=sys.stderr)
         return 2
