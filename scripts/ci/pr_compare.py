@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -77,26 +78,44 @@ def _extract(commit: str, src: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(src)], input=archive.stdout, check=True)
 
 
-def _asv_config(workdir: Path, grid: str) -> Path:
-    """This tree's asv.conf.json with the results, html and environments under ``workdir``."""
+def _asv_config(workdir: Path, results: Path) -> Path:
+    """This tree's asv.conf.json with ``results`` and the html and environments under
+    ``workdir``."""
     import json
 
     from asv import util
 
     conf = util.load_json(str(REPO / "asv.conf.json"), js_comments=True)
     conf.update(repo=str(REPO), benchmark_dir=str(REPO / "benchmarks"),
-                results_dir=str(workdir / f"results-{grid}"), html_dir=str(workdir / "html"),
+                results_dir=str(results), html_dir=str(workdir / "html"),
                 env_dir=str(workdir / "env"))
     path = workdir / "asv.conf.json"
     path.write_text(json.dumps(conf, indent=2), encoding="utf-8")
     return path
 
 
-def _asv_run(config: Path, machine: str, commit: str, bench: str, env: dict[str, str]) -> None:
-    skip = [] if os.environ.get("FRESH") == "1" else ["--skip-existing"]
+def _measured(results: Path, machine: str, commit: str, bench: str) -> bool:
+    """Whether ``results`` holds ``commit``'s results of the benchmarks ``bench`` matches (one
+    asv run saves all of them or none). Not asv's ``--skip-existing``: with
+    ``--set-commit-hash`` asv 0.6.6 looks for the results of the branch's tip instead."""
+    import json
+
+    found = re.compile(bench)
+    for path in (results / machine).glob(f"{commit[:8]}-*.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("commit_hash") == commit and any(found.search(n) for n in data["results"]):
+            return True
+    return False
+
+
+def _asv_run(config: Path, results: Path, machine: str, commit: str, bench: str,
+             env: dict[str, str]) -> None:
+    if os.environ.get("FRESH") != "1" and _measured(results, machine, commit, bench):
+        say(f"{commit[:8]}: {bench} already measured in {results}")
+        return
     command = [sys.executable, "-m", "asv", "run", "--python=same",
                f"--set-commit-hash={commit}", "--config", str(config), "--machine", machine,
-               "--show-stderr", "--bench", bench, *skip]
+               "--show-stderr", "--bench", bench]
     code = subprocess.run(command, cwd=config.parent, env=env).returncode
     if code:
         raise CannotRunError(f"asv run of {commit[:8]} ({bench}) failed with exit status {code}")
@@ -112,7 +131,8 @@ def measure(base: str, head: str, grid: str, workdir: Path, machine: str,
     if reason:
         raise CannotRunError(f"cannot count instructions here: {reason}")
     workdir.mkdir(parents=True, exist_ok=True)
-    config = _asv_config(workdir, grid)
+    results = workdir / f"results-{grid}"
+    config = _asv_config(workdir, results)
     src = workdir / "src"
     env = {**os.environ, "BIRNN_BENCH_GRID": grid, "ASV_PYTHONPATH": str(src), **COUNT_ALL}
     if subprocess.run([sys.executable, str(REPO / "scripts" / "asv_machine.py"), machine],
@@ -125,9 +145,9 @@ def measure(base: str, head: str, grid: str, workdir: Path, machine: str,
         say(f"{commit[:8]}: instruction counts{' + paired ratios, errors, check' * at_head}, "
             f"{grid} grid, machine {machine}")
         _extract(commit, src)
-        _asv_run(config, machine, commit, AT_HEAD if at_head else INSTRUCTIONS, env)
+        _asv_run(config, results, machine, commit, AT_HEAD if at_head else INSTRUCTIONS, env)
         if at_head:
-            _asv_run(config, machine, commit, INSTRUCTIONS, env)
+            _asv_run(config, results, machine, commit, INSTRUCTIONS, env)
             check = workdir / f"check-{commit[:12]}.json"
             code = subprocess.run([sys.executable, "-m", "birnn_bench.cli", "check", "--quiet",
                                    "--json", str(check)], cwd=workdir,
@@ -135,7 +155,7 @@ def measure(base: str, head: str, grid: str, workdir: Path, machine: str,
             if code:
                 raise CannotRunError(f"birnn-bench check of {commit[:8]} failed ({code})")
         say(f"{commit[:8]}: done in {time.perf_counter() - started:.0f} s")
-    return config.parent / f"results-{grid}", check
+    return results, check
 
 
 def _number(value: float) -> str:
