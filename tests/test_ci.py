@@ -320,12 +320,57 @@ def test_merge_refuses_one_machine_name_for_two_hardwares(tmp_path: Path) -> Non
     assert "cpu: 'Intel(R) Xeon(R) Processor' != 'AMD EPYC 7763 64-Core Processor'" in \
         done.stderr
     assert not (tmp_path / "out").exists()
-    # Another os (a kernel update) on the same hardware is one machine.
+    # Another os (a kernel update) and a few MB of RAM less on the same hardware: one machine.
     other = json.loads((trees[0] / "box" / "machine.json").read_text())
-    (trees[1] / "box" / "machine.json").write_text(json.dumps({**other, "os": "Linux 7"}))
+    (trees[1] / "box" / "machine.json").write_text(json.dumps({**other, "os": "Linux 7",
+                                                               "ram": "990"}))
     done = _run([sys.executable, str(CI / "merge_results.py"), str(tmp_path / "out"),
                  *map(str, trees)])
     assert done.returncode == 0, done.stderr
+
+
+def test_merge_keeps_every_benchmark_of_one_commit_measured_in_two_trees(tmp_path: Path) -> None:
+    """One commit and environment in two trees (e.g. a dispatch run again on the same commit):
+    one file with every benchmark of both, the later tree's where both have one; benchmarks.json
+    with both trees' parameter values; a missing --history is the first run, not an error."""
+    columns = ["result", "params", "version"]
+    trees = []
+    for i, (benchmarks, regime) in enumerate(((("a.x", "a.y"), "'r1'"), (("a.y", "a.z"), "'r2'"))):
+        tree = tmp_path / f"t{i}"
+        (tree / "box").mkdir(parents=True)
+        (tree / "box" / "machine.json").write_text(json.dumps({"machine": "box"}))
+        (tree / "benchmarks.json").write_text(json.dumps(
+            {"version": 2, **{b: {"params": [[regime]], "param_names": ["regime"],
+                                  "version": "v", "type": "track"} for b in benchmarks}}))
+        (tree / "box" / "c0ffee00-env.json").write_text(json.dumps(
+            {"commit_hash": "c0ffee00" * 5, "result_columns": columns, "durations": {},
+             "results": {b: [[float(i)], [[regime]], "v"] for b in benchmarks}, "version": 2}))
+        trees.append(tree)
+    out = tmp_path / "out"
+    done = _run([sys.executable, str(CI / "merge_results.py"), str(out), "--history",
+                 str(tmp_path / "no-history-yet"), *map(str, trees)])
+    assert done.returncode == 0, done.stderr
+    assert "no history at" in done.stderr
+    merged = json.loads((out / "box" / "c0ffee00-env.json").read_text())
+    assert {k: v[0] for k, v in merged["results"].items()} == {"a.x": [0.0], "a.y": [1.0],
+                                                               "a.z": [1.0]}
+    benchmarks = json.loads((out / "benchmarks.json").read_text())
+    assert benchmarks["a.y"]["params"] == [["'r1'", "'r2'"]]
+    assert benchmarks["a.x"]["params"] == [["'r1'"]]
+
+
+def test_machine_name_says_the_runner_kind_and_its_hardware() -> None:
+    from tests.conftest import load_script
+
+    names = load_script(CI / "machine_name.py", "machine_name")
+    assert names.name("linux-x86-64", "Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz", "4",
+                      None) == "gha-linux-x86-64-intel-xeon-platinum-8370c-4cpu"
+    assert names.name("gpu", "AMD EPYC 7763 64-Core Processor", "16", "NVIDIA H100 80GB HBM3") \
+        == "gha-gpu-amd-epyc-7763-64-core-16cpu-nvidia-h100-80gb-hbm3"
+    assert names.name("macos-arm64", "Apple M1 (Virtual)", "3", None) == \
+        "gha-macos-arm64-apple-m1-virtual-3cpu"
+    done = _run([sys.executable, str(CI / "machine_name.py"), "Linux x86"])
+    assert done.returncode == 2 and done.stderr.startswith("machine_name: error:")
 
 
 @pytest.fixture(scope="module")

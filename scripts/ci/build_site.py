@@ -90,6 +90,13 @@ def side_by_side(recommendations):
     return wide.reset_index().rename(columns={"label": "regime"})
 
 
+def _known(machine: dict, field: str) -> str:
+    """A machine.json field, or "not recorded" (``asv machine --machine NAME`` records only the
+    name)."""
+    value = machine.get(field)
+    return "not recorded" if value in (None, "") else str(value)
+
+
 def front_page(table, hardware: list[dict]) -> tuple[str, str]:
     """(index.html, recommendations.md) of the site."""
     from analysis.format import markdown_table
@@ -97,10 +104,9 @@ def front_page(table, hardware: list[dict]) -> tuple[str, str]:
     intro = ("Only a strategy correct on every condition of the correctness check is ever "
              "recommended; it replaces hn_index only when its paired ratio's 99% interval is "
              "below 1 on that machine. The answer depends on the CPU: compare the columns.")
-    rows = "".join(f"<tr><td>{html.escape(str(m.get('machine')))}</td><td>"
-                   f"{html.escape(str(m.get('cpu')))}</td><td>{html.escape(str(m.get('arch')))}"
-                   f"</td><td>{html.escape(str(m.get('num_cpu')))}</td><td>"
-                   f"{html.escape(str(m.get('os')))}</td></tr>" for m in hardware)
+    fields = ("machine", "cpu", "arch", "num_cpu", "os")
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(_known(m, f))}</td>" for f in fields)
+                   + "</tr>" for m in hardware)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v)).replace('`', '')}</td>"
                                     for v in r) + "</tr>"
@@ -117,8 +123,9 @@ def front_page(table, hardware: list[dict]) -> tuple[str, str]:
         f"<th>os</th></tr>{rows}</table>"
         f"<h2>Recommendation per regime, machines side by side</h2><p>{html.escape(intro)}</p>"
         f"<table id='side-by-side'><tr>{head}</tr>{body}</table></body></html>\n")
-    machines_md = "\n".join(f"- `{m.get('machine')}`: {m.get('cpu')}, {m.get('arch')}, "
-                            f"{m.get('num_cpu')} cores" for m in hardware)
+    machines_md = "\n".join(f"- `{_known(m, 'machine')}`: {_known(m, 'cpu')}, "
+                            f"{_known(m, 'arch')}, {_known(m, 'num_cpu')} cores"
+                            for m in hardware)
     markdown = (f"## Recommendation per regime, machines side by side\n\n{intro}\n\n"
                 f"{machines_md}\n\n{markdown_table(table)}\n")
     return page, markdown

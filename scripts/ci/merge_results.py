@@ -6,12 +6,14 @@
 Each TREE is an asv ``results_dir`` (``benchmarks.json`` beside one folder per machine, each with
 its ``machine.json``); OUT is created and must be empty or absent. A machine's name stands for ONE
 hardware: two trees that hold the same machine name with different hardware (``machine.json``'s
-arch, cpu, num_cpu; ram beyond ``RAM_SLACK``, since VMs of one type report a few MB apart) are
-refused before anything is written. Later trees win: a results file (one commit and environment)
-present in several trees keeps every benchmark, the later tree's where both have it;
-``benchmarks.json`` keeps every benchmark, each parameter's values united in order (so asv's
-dashboard shows every tree's points), the rest of a benchmark's entry from the later tree.
-``--history DIR``: an earlier merged tree, taken first; absent (the first run), left out.
+arch, cpu, num_cpu; ram beyond ``RAM_SLACK``, since VMs of one type report a few MB apart; a
+field only one of them records is no difference) are refused before anything is written.
+
+Later trees win: a results file (one commit and environment) present in several trees keeps
+every benchmark, the later tree's where both have it; ``benchmarks.json`` keeps every benchmark,
+each parameter's values united in order (so asv's dashboard shows every tree's points), the rest
+of a benchmark's entry from the later tree. ``--history DIR``: an earlier merged tree, taken
+first; absent (the first run), left out.
 
 Exit status: 0 merged, 2 refused (one ``merge_results: error: ...`` line, nothing written).
 """
@@ -58,18 +60,23 @@ def machines(tree: Path) -> dict[str, Path]:
     return found
 
 
+def _same(field: str, a: object, b: object) -> bool:
+    if field == "ram":
+        try:
+            x, y = float(a), float(b)  # type: ignore[arg-type]
+            return abs(x - y) <= RAM_SLACK * max(x, y)
+        except (TypeError, ValueError):
+            pass
+    return str(a) == str(b)
+
+
 def hardware_difference(a: dict, b: dict) -> list[str]:
-    """What differs between two machine.json's hardware, as ``field: a != b``."""
-    out = [f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in HARDWARE
-           if str(a.get(k)) != str(b.get(k))]
-    try:
-        ram_a, ram_b = float(a.get("ram")), float(b.get("ram"))
-        if abs(ram_a - ram_b) > RAM_SLACK * max(ram_a, ram_b):
-            out.append(f"ram: {a.get('ram')!r} != {b.get('ram')!r}")
-    except (TypeError, ValueError):
-        if str(a.get("ram")) != str(b.get("ram")):
-            out.append(f"ram: {a.get('ram')!r} != {b.get('ram')!r}")
-    return out
+    """What differs between two machine.json's hardware, as ``field: a != b``; a field one of
+    them does not record (``asv machine --machine NAME`` records only the name) is no
+    difference."""
+    return [f"{k}: {a[k]!r} != {b[k]!r}" for k in (*HARDWARE, "ram")
+            if a.get(k) not in (None, "") and b.get(k) not in (None, "")
+            and not _same(k, a[k], b[k])]
 
 
 def check_trees(trees: list[Path]) -> None:
