@@ -274,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("base", metavar="BASE", help="the commit the pull request goes into")
     parser.add_argument("head", metavar="HEAD", help="the pull request's commit")
     parser.add_argument("--grid", choices=("quick", "smoke"), default="quick",
-                        help="quick: the instruction regimes of the quick grid (CI; ~4 minutes "
-                        "a commit on 2 cores); smoke: one tiny regime, every strategy (~1 minute)")
+                        help="quick: the instruction regimes of the quick grid (CI; 12 minutes "
+                        "in all on 2 busy cores); smoke: one tiny regime, every strategy (about 4)")
     parser.add_argument("--summary", type=Path, help="write the Markdown summary here")
     parser.add_argument("--workdir", type=Path, default=REPO / ".asv" / "pr-compare",
                         help="results, sources and check (default: .asv/pr-compare); what it "
