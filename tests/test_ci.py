@@ -135,7 +135,11 @@ def test_checkouts_keep_no_credentials_and_jobs_have_limits() -> None:
     fleet = flows["bench-main.yml"]
     triggers = fleet.get("on", fleet.get(True))  # YAML 1.1 reads a bare `on` as true
     assert set(triggers) == {"push", "workflow_dispatch"}  # never a pull request
-    assert "self-hosted" in fleet["jobs"]["fleet"]["strategy"]["matrix"]["include"][3]["runner"]
+    gpu = fleet["jobs"]["gpu"]
+    assert "self-hosted" in gpu["runs-on"] and "vars.BENCH_GPU_RUNNER == 'true'" in gpu["if"]
+    assert gpu["steps"] == fleet["jobs"]["fleet"]["steps"]  # one set of steps, two runners
+    assert not any("self-hosted" in str(entry["runner"])
+                   for entry in fleet["jobs"]["fleet"]["strategy"]["matrix"]["include"])
 
 
 # ---------------------------------------------------------------------------------------------
