@@ -236,6 +236,7 @@ def _tolerances(path: Path | None) -> dict[str, float]:
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.inputs import parse_check
     from analysis.load import load_results
+    from analysis.problems import grouped
     from analysis.report import build_report, merge, shown_problems, write_report
     from analysis.report_model import Check
 
@@ -265,8 +266,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         parts.append((_name(folder), load_results(folder, progress=progress)))
     loaded = merge(parts)
     shown, hidden = shown_problems(loaded)
-    for problem in shown:
-        print(f"analysis report: {problem}", file=sys.stderr)
+    for problem in shown:  # errors in full; warnings by kind, with what clears them
+        if problem.severity == "error":
+            print(f"analysis report: {problem}", file=sys.stderr)
+    for kind in grouped([p for p in shown if p.severity != "error"]).itertuples():
+        files = kind.files if len(kind.files) <= 120 else kind.files[:117] + "..."
+        print(f"analysis report: {kind.severity} ×{kind.count}: {kind.kind} ({files}); "
+              f"{kind.action}", file=sys.stderr)
     if hidden:
         say(f"{hidden} note(s) on older, partial results files not shown (history only)")
     measured = int(loaded.data["value"].notna().sum())

@@ -11,9 +11,9 @@ from typing import Any
 import pandas as pd
 
 from analysis import claims as c
-from analysis import format as fmt
 from analysis import paired
 from analysis import resolution as res
+from analysis.answer import with_hardware
 from analysis.load import Loaded, Problem
 from analysis.policy_rules import auto_policy
 from analysis.tables import over_baseline, plain
@@ -99,83 +99,6 @@ def per_regime(df: pd.DataFrame, metric: str, baseline: str = BASELINE) -> pd.Da
     return rows[cols].reset_index(drop=True)
 
 
-def _deploy_label(row: Any) -> str:
-    label = str(row.status) + ("*" if str(getattr(row, "note", "")).strip() else "")
-    breaks = getattr(row, "graph_breaks", None)
-    if breaks is not None and not pd.isna(breaks) and int(breaks) > 0:
-        label += f" ({int(breaks)} graph breaks)"
-    return label
-
-
-def deploy_table(deploy: pd.DataFrame | None) -> pd.DataFrame:
-    """Per device and strategy, one column per technology: the outcome when every cell x layers
-    agrees (``*``: with a note), else how many work and what the others did."""
-    if deploy is None or deploy.empty:
-        return pd.DataFrame()
-    technologies = list(dict.fromkeys(deploy["technology"]))
-    out = []
-    for device, g in deploy.groupby("device", sort=True):
-        for strategy in fmt.strategy_order(g["strategy"]):
-            record = {"device": device, "strategy": strategy}
-            for tech in technologies:
-                cells = g[(g["strategy"] == strategy) & (g["technology"] == tech)]
-                labels = [_deploy_label(r) for r in cells.itertuples()]
-                others = [f"{label}: {r.cell} L{r.layers}" for r, label in
-                          zip(cells.itertuples(), labels, strict=True) if r.status != "works"]
-                record[tech] = "" if not labels else labels[0] if len(set(labels)) == 1 else (
-                    f"works {sum(cells['status'] == 'works')}/{len(labels)}"
-                    + ("; " + ", ".join(others) if others else ""))
-            out.append(record)
-    return pd.DataFrame(out)
-
-
-def deploy_details(deploy: pd.DataFrame | None) -> pd.DataFrame:
-    """Why: the distinct messages of the cells that did not work, and the first note of each
-    technology's noted cells (``*`` in the table)."""
-    cols = ["technology", "status", "cells", "strategies", "detail"]
-    if deploy is None or deploy.empty:
-        return pd.DataFrame(columns=cols)
-    names = ("strategy", lambda x: ", ".join(dict.fromkeys(x)))
-    parts = []
-    bad = deploy[deploy["status"] != "works"]
-    if not bad.empty:
-        parts.append(bad.groupby(["technology", "status", "detail"], sort=False).agg(
-            strategies=names, cells=("strategy", "size")).reset_index())
-    noted = deploy[deploy["note"].astype(str).str.strip() != ""]
-    if not noted.empty:
-        parts.append(noted.groupby(["technology", "status"], sort=False).agg(
-            strategies=names, cells=("strategy", "size"),
-            detail=("note", lambda x: "* " + str(x.iloc[0]))).reset_index())
-    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
-
-
-#: What the deployability conclusion names -> the technologies that count for it: any of them
-#: working on a cell is enough, as for ``birnn-bench recommend --require``.
-DEPLOY_TARGETS: dict[str, tuple[str, ...]] = {"torch.export": ("export", "export_while_loop"),
-                                              "ONNX": ("onnx",)}
-
-
-def deploy_survivors(deploy: pd.DataFrame | None, safe: Sequence[str]) -> pd.DataFrame:
-    """Per target of ``DEPLOY_TARGETS`` present in ``deploy``: the strategies that deploy with it
-    (one of its technologies ``works``) on every device, cell and layer count measured, in
-    registry order, and those of them in ``safe`` (correct on every condition of the check)."""
-    cols = ["target", "strategies", "safe"]
-    if deploy is None or deploy.empty:
-        return pd.DataFrame(columns=cols)
-    out = []
-    for target, technologies in DEPLOY_TARGETS.items():
-        mine = deploy[deploy["technology"].isin(technologies)]
-        if mine.empty:
-            continue
-        works = (mine.assign(ok=mine["status"] == "works")
-                 .groupby(["strategy", "device", "cell", "layers"])["ok"].any()
-                 .groupby(level="strategy").all())
-        names = [n for n in fmt.strategy_order(deploy["strategy"]) if bool(works.get(n, False))]
-        out.append({"target": target, "strategies": names,
-                    "safe": [n for n in names if n in safe]})
-    return pd.DataFrame(out, columns=cols)
-
-
 @dataclass
 class Findings:
     """What FINDINGS.md, the README block and the policy are made of."""
@@ -228,7 +151,7 @@ def build_findings(loaded: Loaded, check: Mapping[str, Any], crosscheck: Sequenc
     """Every table and the policy from loaded results and the side inputs (``analysis.inputs``)."""
     df = loaded.data
     safe = c.safe(check["summary"])
-    g = paired.grid(df, safe, baseline)
+    g = with_hardware(paired.grid(df, safe, baseline), df)
     mem = per_regime(df, PEAK, baseline)
     counts = {name: frame for name, frame in ((n, per_regime(df, n, baseline)) for n in COUNTS)
               if not frame.empty}

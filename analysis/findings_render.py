@@ -10,12 +10,14 @@ from typing import Any
 
 import pandas as pd
 
+from analysis import answer, kernels
+from analysis import deployability as dep
 from analysis import findings as f
 from analysis import format as fmt
-from analysis import kernels
+from analysis import report_answer as ra
 from analysis.findings import DEVICE_KEYS, Findings
 from analysis.inputs import InputError
-from analysis.paired import MODE_LABELS, regime_label
+from analysis.paired import MODE_LABELS, in_regime_order, regime_label
 from analysis.resolution import REQUIRED_SHARE
 from birnn_bench.compare import RESOLVED
 from birnn_bench.hardware import describe
@@ -78,8 +80,9 @@ def _grids(found: Findings, machine: str, device: str, name: str) -> list[str]:
     for mode, label in MODE_LABELS.items():
         g = mine[mine["mode"] == mode]
         if not g.empty:
+            note = fmt.floor_notes(g, found.check["summary"])
             out += [f"### {title}: {label}", "", _md(fmt.grid_frame(g)), "",
-                    decided_text(found, machine, device, mode), ""]
+                    *([note, ""] if note else []), decided_text(found, machine, device, mode), ""]
     return out
 
 
@@ -187,7 +190,7 @@ def _per_regime(frame: pd.DataFrame, baseline: str, cell: Callable[[pd.Series], 
     every other strategy's row."""
     parts = []
     for (machine, device, name), g in frame.groupby(DEVICE_KEYS, sort=True):
-        g = g.sort_values(["cell", "layers", "batch", "max_len", "hidden", "lengths", "dtype"])
+        g = in_regime_order(g)
         names = [baseline, *[n for n in fmt.strategy_order(g["strategy"]) if n != baseline]]
         rows = []
         for _, r in g.groupby("regime", sort=False):
@@ -226,45 +229,19 @@ def _deploy(found: Findings) -> list[str]:
     if d is None or d.empty:
         return ["No `docs/deploy-<device>.json`: `birnn-bench deploy --json "
                 f"docs/deploy-cpu.json` (or `DEPLOY=1 {COMMAND}`) writes one."]
-    details = f.deploy_details(d)
+    details = dep.deploy_details(d)
     noted = bool((d["note"].astype(str).str.strip() != "").any()) if "note" in d else False
-    return [deploy_conclusion(f.deploy_survivors(d, found.safe)), "",
-            f"From {_code(dict.fromkeys(d['source']))}: `works` = ran and matched eager on "
+    return [dep.deploy_conclusion(dep.deploy_survivors(d, found.safe)), "",
+            f"From {'; '.join(dep.deploy_sources(d))}. `works` = ran and matched eager on "
             "every probe shape, `wrong` = ran but differs, `fails` = raised, `unavailable` = "
             "an optional dependency is missing.", "",
-            _md(f.deploy_table(d).assign(strategy=lambda t: "`" + t["strategy"] + "`")),
+            _md(dep.deploy_table(d).assign(strategy=lambda t: "`" + t["strategy"] + "`")),
             *(["", "`works*`: works, deployed as the cell's note says (what the technology was "
                "given or allowed, e.g. `torch.jit.script` of the module as written, the "
                "while-loop rnn decomposition): the notes are the `*` rows under Why. "
-               "`(N graph breaks)`: torch.compile split the graph N times."] if noted else []),
+               "`(N graph breaks)`: torch.compile split the graph N times (the notes say "
+               "where)."] if noted else []),
             *(["", "Why:", "", _md(details)] if not details.empty else [])]
-
-
-def deploy_conclusion(survivors: pd.DataFrame) -> str:
-    """One sentence from ``findings.deploy_survivors``: which strategies survive torch.export and
-    ONNX on every cell measured, and which of those is correct on every condition."""
-    if survivors.empty:
-        return "Neither torch.export nor ONNX is in the deployability data."
-    found = {row.target: list(row.strategies) for row in survivors.itertuples()}
-    labels = {"torch.export": "torch.export (plain or with its while-loop rnn decomposition)",
-              "ONNX": "ONNX"}
-    missing = [t for t in f.DEPLOY_TARGETS if t not in found]
-    if len(found) == 2 and len({tuple(v) for v in found.values()}) == 1:
-        names = next(iter(found.values()))
-        parts = [f"{_code(names)} survive both {labels['torch.export']} and ONNX" if names
-                 else "no strategy survives torch.export or ONNX"]
-    else:
-        parts = [f"{_code(names)} survive {labels[t]}" if names
-                 else f"no strategy survives {labels[t]}" for t, names in found.items()]
-    text = "In short: on every cell measured, " + "; ".join(parts)
-    safe = list(dict.fromkeys(n for row in survivors.itertuples() for n in row.safe))
-    if any(found.values()):
-        text += (f", and of these only {_code(safe)} "
-                 f"{'is' if len(safe) == 1 else 'are'} correct on every condition of the check"
-                 if safe else ", and none of these is correct on every condition of the check")
-    if missing:
-        text += f" ({', '.join(missing)}: not in the data)"
-    return text + "."
 
 
 def _crosscheck(found: Findings) -> list[str]:
@@ -330,6 +307,16 @@ def _source_text(found: Findings) -> str:
     return text or "none"
 
 
+def _answer(found: Findings) -> list[str]:
+    """The Answer block (``analysis.answer``) of the newest commit of each machine; machines'
+    ratios compared beyond their A/As and the process-level A/A between two runs."""
+    g = found.grid
+    between = found.reproducibility.groupby("mode")["max"].max().to_dict() \
+        if not found.reproducibility.empty else {}
+    return ra.answer_markdown(answer.lines(g), answer.agreement(g),
+                              answer.differences(g, between), answer.hardware_facts(g))
+
+
 def render_findings(found: Findings) -> str:
     """docs/FINDINGS.md."""
     cl, b = found.claims, found.baseline
@@ -355,6 +342,7 @@ def render_findings(found: Findings) -> str:
         "Every speed statement is a paired ratio: each strategy's time over "
         f"`{b}`'s, taken per round in one process, with a 99% interval; significant when the "
         "interval excludes 1.", "",
+        "## The answer", "", *_answer(found),
         "## In short", "", *[f"- {x}" for x in short], "",
         "## 1. Headline: the Compare grid (CPU)", "", *_device_grids(found, "cpu"),
         *_limits(found),

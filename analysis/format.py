@@ -4,7 +4,7 @@ Pure functions: values or DataFrames in, text out."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
@@ -12,17 +12,19 @@ from analysis.paired import MODE_LABELS, regime_label
 from birnn_bench.strategies import BASELINE, STRATEGIES
 
 DAGGER = "†"
+FLOOR = "floor"
 #: The grid's legend, word for word wherever the grid is shown.
 GRID_LEGEND = (f"Cells: each strategy's time over {BASELINE}'s, paired per round in one process "
-               f"(median of per-round ratios; < 1 is faster). **Bold**: the fastest strategy "
-               f"correct on that regime; ≈: statistically tied with it (99% intervals overlap); "
-               f"~~struck~~ ✗: wrong on that regime (error against the float64 oracle above "
-               f"tolerance); {DAGGER}: right on that regime but not on every condition of the "
-               f"correctness check, so never recommended. {BASELINE}'s own cell is 1 by "
-               f"definition; the A/A column is its measured resolution (against itself in the "
-               f"same rounds): a regime whose A/A is wider than ±2% or excludes 1 decides "
-               f"nothing (unresolved). Recommended: the safe strategy significantly faster than "
-               f"{BASELINE} (99% interval below 1, A/A resolved), else {BASELINE}.")
+               f"(median of per-round ratios; < 1 is faster). **Bold**: the recommended "
+               f"strategy (safe, and significantly faster than {BASELINE} in a regime whose A/A "
+               f"resolves; else {BASELINE}); ≈: a safe strategy statistically tied with it (99% "
+               f"intervals overlap); ~~struck~~ ✗: wrong on that regime (error against the "
+               f"float64 oracle above tolerance); {DAGGER}: right on that regime but not on every "
+               f"condition of the correctness check, so never recommended; {FLOOR}: the fastest "
+               f"strategy measured there, a pitfall (wrong there, or not safe): a lower bound, "
+               f"never a choice. {BASELINE}'s own cell is 1 by definition; the A/A column is its "
+               f"measured resolution (against itself in the same rounds): a regime whose A/A is "
+               f"wider than ±2% or excludes 1 decides nothing (unresolved, {BASELINE} stays).")
 
 
 def ratio(value: float) -> str:
@@ -76,18 +78,57 @@ def strategy_order(names: Iterable[str]) -> list[str]:
     return known + sorted(n for n in names if n not in STRATEGIES)
 
 
+def is_floor_pitfall(row: pd.Series) -> bool:
+    """The row is its regime's floor (fastest measured) and a pitfall there: not recommended,
+    and wrong there or not safe."""
+    return bool(row.get("floor", False)) and not bool(row["recommended"]) and not (
+        bool(row["correct"]) and bool(row["safe"]))
+
+
 def grid_cell(row: pd.Series) -> str:
-    """One cell of the Compare grid (``analysis.paired.grid`` row)."""
+    """One cell of the Compare grid (``analysis.paired.grid`` row): bold only the recommended."""
     text = ratio(row["ratio"])
     if not row["correct"]:
-        return f"~~{text}~~ ✗"
-    if row["fastest_correct"]:
+        text = f"~~{text}~~ ✗"
+    elif row["recommended"]:
         text = f"**{text}**"
-    elif row["tied_with_fastest"]:
+    elif row.get("tied_with_recommended", False):
         text = f"{text} ≈"
-    if not row["safe"]:
+    if row["correct"] and not row["safe"]:
         text += f" {DAGGER}"
-    return text
+    return f"{text} {FLOOR}" if is_floor_pitfall(row) else text
+
+
+def why_pitfall(name: str, summary: Mapping[str, Mapping] | None = None) -> str:
+    """Why a strategy is never recommended: the conditions of the check it fails (``summary``:
+    ``birnn-bench check --json``'s) and the registry's reason."""
+    info = (summary or {}).get(name) or {}
+    fails = (f"fails {int(info['total']) - int(info['passed'])} of {int(info['total'])} "
+             "conditions of the check") if info.get("total") else "not correct everywhere"
+    because = STRATEGIES[name].wrong_because if name in STRATEGIES else ""
+    return f"{fails}: {because}" if because else fails
+
+
+def floor_notes(g: pd.DataFrame, summary: Mapping[str, Mapping] | None = None) -> str:
+    """One sentence under a grid (one machine, device and mode): each pitfall that is some
+    regime's floor, in how many regimes, and why it is wrong."""
+    floors = g[[is_floor_pitfall(r) for _, r in g.iterrows()]] if not g.empty else g
+    if floors.empty:
+        return ""
+    counts = floors.groupby("strategy", sort=False)["regime"].nunique()
+    return f"{FLOOR.capitalize()}: " + "; ".join(
+        f"`{name}` in {n} regime{'s' if n != 1 else ''} ({why_pitfall(name, summary)})"
+        for name, n in counts.reindex(strategy_order(counts.index)).items()) + "."
+
+
+def recommended_text(best: pd.Series | None) -> tuple[str, str]:
+    """(the recommended strategy with its interval, its outcome against the baseline) of one
+    regime's recommended grid row (None: no safe strategy correct there)."""
+    if best is None:
+        return "none correct", ""
+    if best["strategy"] != BASELINE:
+        return f"`{best['strategy']}` {interval(best['low'], best['high'])}", best["verdict"]
+    return f"`{BASELINE}`", "safe default" if best["resolved"] else "unresolved"
 
 
 def grid_frame(g: pd.DataFrame) -> pd.DataFrame:
@@ -102,15 +143,8 @@ def grid_frame(g: pd.DataFrame) -> pd.DataFrame:
         pick = group[group["recommended"]]
         aa = group[group["strategy"] == BASELINE]
         row = {"regime": regime_label(group.iloc[0]), **{n: cells.get(n, "") for n in order}}
-        if pick.empty:
-            row.update({"recommended": "none correct", f"vs {BASELINE}": ""})
-        else:
-            best = pick.iloc[0]
-            default = best["strategy"] == BASELINE
-            row["recommended"] = f"`{best['strategy']}` " + (
-                "" if default else interval(best["low"], best["high"]))
-            row[f"vs {BASELINE}"] = best["verdict"] if not default else (
-                "safe default" if best["resolved"] else "safe default (unresolved)")
+        row["recommended"], row[f"vs {BASELINE}"] = recommended_text(
+            None if pick.empty else pick.iloc[0])
         row["A/A"] = interval(aa.iloc[0]["aa_low"], aa.iloc[0]["aa_high"]) if not aa.empty else ""
         rows.append(row)
     return pd.DataFrame(rows)

@@ -185,17 +185,18 @@ def per_commit(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def lines(history: pd.DataFrame, kind: str, quantity: str) -> pd.DataFrame:
-    """Per machine, commit and strategy: the geometric mean of one quantity over the regimes
-    measured at EVERY commit of that machine that has the quantity (a fixed set, so commits and
-    strategies are compared on the same workloads)."""
-    cols = ["machine", "commit", "date", "strategy", "value", "regimes"]
+    """Per machine AND hardware (a name that held two CPUs is two series), commit and strategy:
+    the geometric mean of one quantity over the regimes measured at EVERY commit of that series
+    that has the quantity (a fixed set, so commits and strategies are compared on the same
+    workloads). Only commits with points appear."""
+    cols = ["machine", "hardware", "commit", "date", "strategy", "value", "regimes"]
     rows = history[(history["kind"] == kind) & (history["quantity"] == quantity)
                    & (history["variant"] == "")]
     rows = rows[rows["value"] > 0]
     if rows.empty:
         return pd.DataFrame(columns=cols)
     parts = []
-    for machine, mine in rows.groupby("machine", sort=True):
+    for (machine, hardware), mine in rows.groupby(["machine", "hardware"], sort=True):
         commits = mine["commit"].nunique()
         present = mine.groupby(["regime", "strategy"])["commit"].nunique()
         everywhere = present[present == commits].reset_index()[["regime", "strategy"]]
@@ -211,7 +212,13 @@ def lines(history: pd.DataFrame, kind: str, quantity: str) -> pd.DataFrame:
              .agg(date=("date", "first"), _log=("_log", "mean"), regimes=("regime", "nunique"))
              .reset_index())
         g["value"] = np.exp(g.pop("_log"))
-        parts.append(g.assign(machine=machine))
+        parts.append(g.assign(machine=machine, hardware=hardware))
     if not parts:
         return pd.DataFrame(columns=cols)
     return pd.concat(parts, ignore_index=True)[cols]
+
+
+def plotted(lines_: pd.DataFrame) -> bool:
+    """Some series (machine and hardware) of ``lines`` has two commits or more to draw."""
+    return not lines_.empty and \
+        int(lines_.groupby(["machine", "hardware"])["commit"].nunique().max()) >= 2

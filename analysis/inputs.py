@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from birnn_bench.hardware import describe
+
 CHECK_FACTORS = ("cell", "num_layers", "proj_size", "layout", "lengths", "dtype", "padded")
 DEPLOY_COLUMNS = ("strategy", "cell", "layers", "device", "technology", "status")
 DEPLOY_STATUSES = ("works", "fails", "wrong", "unavailable")
@@ -90,8 +92,10 @@ def parse_kernels(text: str, name: str = "kernels.json") -> dict:
 
 def parse_deploy(text: str, name: str = "deploy.json") -> pd.DataFrame:
     """``birnn-bench deploy --json`` -> one row per strategy x cell x layers x device x
-    technology (``source`` = ``name``)."""
-    rows = _rows(_json(text, name), name, "birnn-bench deploy --json", DEPLOY_COLUMNS)
+    technology (``source`` = ``name``; ``machine``: its recorded hardware, described;
+    ``torch``: the version it ran under)."""
+    data = _json(text, name)
+    rows = _rows(data, name, "birnn-bench deploy --json", DEPLOY_COLUMNS)
     for i, row in enumerate(rows):
         if row["status"] not in DEPLOY_STATUSES:
             raise InputError(f"{name}: row {i} has status {row['status']!r}, expected one of "
@@ -100,4 +104,8 @@ def parse_deploy(text: str, name: str = "deploy.json") -> pd.DataFrame:
     for column in ("detail", "note"):
         frame[column] = frame[column].fillna("").astype(str) if column in frame else ""
     frame["source"] = name
+    facts, found = data.get("hardware"), data.get("versions")
+    frame["machine"] = describe(facts) if isinstance(facts, dict) and facts else \
+        "machine not recorded (written before deploy recorded it)"
+    frame["torch"] = str(found.get("torch") or "?") if isinstance(found, dict) else "?"
     return frame

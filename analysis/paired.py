@@ -7,11 +7,13 @@ same machine, commit, regime and strategy and decided by the library's rules (``
 is not correct); *safe* = correct on every condition of ``birnn-bench check`` (only a safe
 strategy is recommended); *fastest correct* = lowest ratio among the correct (safe or not: a †);
 *tied with the fastest* = correct and interval overlapping the fastest one's; *recommended* = a
-safe strategy significantly faster than the baseline, else the baseline; *floor* = lowest ratio."""
+safe strategy significantly faster than the baseline, else the baseline; *tied with the
+recommended* = safe, correct, interval overlapping the recommended one's (what the pages mark ≈);
+*floor* = lowest ratio."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import pandas as pd
 
@@ -24,6 +26,8 @@ from birnn_bench.workload import DTYPES, fill
 MODES = {"ratios.PairedForward": "forward", "ratios.PairedTrainStep": "train_step"}
 MODE_LABELS = {"forward": "inference (forward)", "train_step": "training step"}
 REGIME_COLUMNS = ["device", "cell", "layers", "batch", "max_len", "hidden", "lengths", "dtype"]
+#: THE order of regimes in every table and figure: device, cell, layers, then length, batch.
+REGIME_ORDER = ["device", "cell", "layers", "max_len", "batch", "lengths", "hidden", "dtype"]
 GROUP = ["machine", "device_name", "mode", "regime"]
 ERROR_METRIC = "track_max_abs_error"
 #: ``strategies.Correctness``: conditions of the matrix failed, and checked.
@@ -52,6 +56,14 @@ def matrix_summary(df: pd.DataFrame) -> tuple[dict[str, dict], str] | None:
     where = ", ".join(f"{m} at {c[:8]}" for m, c in
                       rows[["machine", "commit"]].drop_duplicates().itertuples(index=False))
     return summary, f"the results (strategies.Correctness: {where})"
+
+
+def in_regime_order(frame: pd.DataFrame, first: Sequence[str] = (),
+                    then: Sequence[str] = ()) -> pd.DataFrame:
+    """``frame`` sorted by ``first``, the regime (``REGIME_ORDER``, the columns it has), then
+    ``then``: the one order of regimes every table and figure shows."""
+    keys = [*first, *[c for c in REGIME_ORDER if c in frame.columns and c not in first], *then]
+    return frame.sort_values(keys, kind="stable") if keys and not frame.empty else frame
 
 
 def regime_label(row: pd.Series | dict) -> str:
@@ -111,7 +123,8 @@ def grid(df: pd.DataFrame, safe: Collection[str], baseline: str = BASELINE) -> p
     if found.empty:
         return found.assign(error=[], correct=[], safe=[], aa_ratio=[], aa_low=[], aa_high=[],
                             resolved=[], verdict=[], fastest_correct=[],
-                            tied_with_fastest=[], recommended=[], floor=[])
+                            tied_with_fastest=[], recommended=[], tied_with_recommended=[],
+                            floor=[])
     found = found.merge(errors(df), on=["machine", "commit", "regime", "strategy"], how="left")
     found["correct"] = found["correct"].fillna(False).astype(bool)
     found["safe"] = found["strategy"].isin(list(safe))
@@ -124,8 +137,7 @@ def grid(df: pd.DataFrame, safe: Collection[str], baseline: str = BASELINE) -> p
     parts = [_decide(group, baseline) for _, group in found.groupby(GROUP, sort=False)]
     out = pd.concat(parts, ignore_index=True)
     out["_order"] = out["strategy"].map({name: i for i, name in enumerate(STRATEGIES)})
-    return out.sort_values([*GROUP[:3], "device", "cell", "layers", "max_len", "batch",
-                            "lengths", "hidden", "dtype", "_order"]).drop(columns="_order") \
+    return in_regime_order(out, GROUP[:3], ["_order"]).drop(columns="_order") \
         .reset_index(drop=True)
 
 
@@ -152,6 +164,15 @@ def _decide(group: pd.DataFrame, baseline: str) -> pd.DataFrame:
               for row in group.itertuples()]
     chosen = choose(ranked, baseline) if any(r.safe for r in ranked) else None
     group["recommended"] = group["strategy"] == chosen
+    # The safe alternatives as good as the recommendation (intervals overlap its own; the
+    # baseline's is [1, 1]): what the grid marks with ≈.
+    pick = group[group["recommended"]]
+    group["tied_with_recommended"] = False
+    if not pick.empty:
+        low, high = float(pick["low"].iloc[0]), float(pick["high"].iloc[0])
+        group["tied_with_recommended"] = (group["safe"] & group["correct"]
+                                          & ~group["recommended"] & (group["low"] <= high)
+                                          & (group["high"] >= low))
     group["floor"] = group.index == group["ratio"].idxmin()
     return group
 

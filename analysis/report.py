@@ -14,16 +14,30 @@ from pathlib import Path
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from analysis import figures, history, output, paired, report_pages, tables
+from analysis import (
+    answer,
+    figures,
+    history,
+    history_figure,
+    output,
+    paired,
+    problems,
+    report_pages,
+    tables,
+)
 from analysis.load import Loaded, Problem
 from analysis.report_model import Check, Content
-from birnn_bench._io import MARKER, output_marker
+from birnn_bench._io import MARKER, marker_files, output_marker
 from birnn_bench.strategies import BASELINE
 
 Progress = Callable[[str], None]
 
 #: CSV tables written next to the report (name -> what it holds).
 TABLES = {
+    "answer": "the Answer block: per machine (name and hardware), device, mode and cell, the "
+              "recommended strategies and the line stating them with ratios and intervals",
+    "machines_differ": "cells two machines both measured correct whose paired ratios differ by "
+                       "more than their resolution, one column per machine, widest first",
     "grid": "the Compare grid, long form: per machine, device, mode, regime and strategy the "
             "paired ratio to hn_index with its 99% interval, error, correct, safe, verdict, "
             "fastest correct, tied with it, recommended, floor",
@@ -41,8 +55,10 @@ TABLES = {
     "regressions": "history: every change that counts (paired-ratio intervals apart, any change "
                    "of a deterministic value), with the previous commit",
     "history_summary": "history: per machine and commit, the changes that count",
-    "environment": "machines, devices, versions and commits in the results",
-    "problems": "files that were skipped or loaded with a caveat",
+    "environment": "per machine name and hardware: GPU, versions, threads, the commits "
+                   "measured (with how many benchmarks each) and the one the grid shows",
+    "problems": "files that were skipped or loaded with a caveat: severity, file, the message, "
+                "its kind and the action that clears it",
     "deployability": "per strategy, cell, layers, device and technology: works / fails / wrong / "
                      "unavailable (from birnn-bench deploy --json; only with --deploy)",
 }
@@ -125,17 +141,20 @@ def _figures(content: Content, memory: pd.DataFrame, ops: pd.DataFrame) -> dict[
         out["op_counts"] = figures.relative_bars(ops, "ATen ops of one forward", safe=safe)
     h = content.history
     if content.has_history:
-        # the most deterministic series two commits have: instructions, else paired ratios
-        lines = history.lines(h, history.DETERMINISTIC, "instructions")
-        label = "instructions per forward (callgrind)\n(geomean over the same regimes)"
-        if lines.empty or lines.groupby("machine")["commit"].nunique().max() < 2:
-            lines = history.lines(h, history.RATIO, "paired ratio (forward)")
-            label = f"time over {BASELINE}'s, forward\n(geomean over the same regimes)"
-        if lines.empty or lines.groupby("machine")["commit"].nunique().max() < 2:
-            lines = history.lines(h, history.ABSOLUTE, "time_forward (s)")
-            lines = lines.assign(value=lines["value"] * 1e3)
-            label = "absolute time_forward, ms\n(geomean over the same regimes; never judged)"
-        out["history"] = figures.history(content.commits, lines, label, safe=safe)
+        # the most deterministic series two commits of one machine and hardware have:
+        # instructions, else paired ratios, else absolute times (shown, never judged)
+        choices = ((history.DETERMINISTIC, "instructions", 1.0,
+                    "instructions per forward (callgrind)\n(geomean over the same regimes)"),
+                   (history.RATIO, "paired ratio (forward)", 1.0,
+                    f"time over {BASELINE}'s, forward\n(geomean over the same regimes)"),
+                   (history.ABSOLUTE, "time_forward (s)", 1e3,
+                    "absolute time_forward, ms\n(geomean over the same regimes; never judged)"))
+        for kind, quantity, scale, label in choices:
+            lines = history.lines(h, kind, quantity)
+            if history.plotted(lines):
+                out["history"] = history_figure.history(
+                    content.commits, lines.assign(value=lines["value"] * scale), label, safe=safe)
+                break
     return out
 
 
@@ -153,7 +172,8 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
         check = Check(source=carried[1], torch="as measured", summary=carried[0])
     say("the Compare grid (paired ratios + the error benchmark)")
     g = paired.grid(df, check.safe if check is not None else [])
-    g = g.assign(label=[paired.regime_label(r) for r in g.to_dict("records")])
+    g = answer.with_hardware(g.assign(label=[paired.regime_label(r) for r in
+                                             g.to_dict("records")]), df)
     recs = paired.recommendations(g) if not g.empty else pd.DataFrame()
     verdicts = tables.correctness(df)
     memory = tables.relative(df, tables.PEAK, verdicts)
@@ -166,15 +186,19 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
                       grid=g, recommendations=recs, strategies=tables.strategy_summary(g),
                       correctness=verdicts, compiled=tables.compiled(df), history=hist,
                       commits=commits, problems=shown, hidden_problems=hidden, deploy=deploy,
-                      lost=tables.lost_sections(df))
+                      lost=tables.lost_sections(df), answer=answer.lines(g),
+                      agreement=answer.agreement(g),
+                      differences=answer.differences(g, ratio_tolerance),
+                      facts=answer.hardware_facts(g))
     out_tables = {
-        "grid": g, "recommendations": recs, "strategies": content.strategies,
+        "grid": g.drop(columns="facts"), "recommendations": recs, "answer": content.answer,
+        "machines_differ": content.differences, "strategies": content.strategies,
         "correctness": verdicts, "memory": memory.rename(columns={"value": "peak_bytes"}),
         "op_counts": ops.rename(columns={"value": "ops"}), "compiled": content.compiled,
         "regressions": history.flagged(hist), "history_summary": commits,
-        "environment": tables.environment(df),
-        "problems": pd.DataFrame([{"severity": p.severity, "file": p.path, "problem": p.message}
-                                  for p in shown], columns=["severity", "file", "problem"]),
+        "environment": tables.environment(df, dict(zip(g["machine"], g["commit"],
+                                                                    strict=True))),
+        "problems": problems.table(shown),
     }
     if deploy is not None and not deploy.empty:
         out_tables["deployability"] = deploy
@@ -190,7 +214,9 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
 
 def write_report(out_dir: str | Path, report: Report) -> list[Path]:
     """Writes index.html, summary.md, the CSV tables, the figures (PNG + SVG) and the marker of
-    a report folder into ``out_dir`` safely (``analysis.output``); returns the paths written."""
+    a report folder, its manifest (the files written), into ``out_dir`` safely
+    (``analysis.output``); then removes the files an earlier report there produced (its
+    manifest) that this one does not. Returns the paths written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = [("index.html", report.html.encode("utf-8")),
@@ -199,6 +225,14 @@ def write_report(out_dir: str | Path, report: Report) -> list[Path]:
               for name, table in report.tables.items()]
     files += [(f"{name}.{ext}", data) for name in report.png
               for ext, data in (("png", report.png[name]), ("svg", report.svg[name]))]
-    # Marks the folder as a report: a later run may write into it without --force.
-    files.append((MARKER, output_marker("report", [name for name, _ in files])))
-    return output.write_files(out, files)
+    names = [name for name, _ in files]
+    earlier = marker_files(out, "report")
+    # Marks the folder as a report (a later run may write into it without --force) and lists
+    # what it holds: the next report removes what it no longer produces, nothing else.
+    files.append((MARKER, output_marker("report", names)))
+    written = output.write_files(out, files)
+    for name in sorted(set(earlier) - set(names)):
+        stale = out / name
+        if stale.is_symlink() or stale.is_file():
+            stale.unlink()
+    return written

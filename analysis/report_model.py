@@ -44,6 +44,12 @@ class Content:
     deploy: pd.DataFrame | None
     #: Sections whose newest points were all rejected by the loader (``tables.lost_sections``).
     lost: list[str] = field(default_factory=list)
+    #: The Answer block (``analysis.answer``): its lines, the machines' agreement, the cells
+    #: where their ratios differ, and the hardware facts of each machine.
+    answer: pd.DataFrame = field(default_factory=pd.DataFrame)
+    agreement: str = ""
+    differences: pd.DataFrame = field(default_factory=pd.DataFrame)
+    facts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def has_history(self) -> bool:

@@ -6,50 +6,62 @@ from __future__ import annotations
 
 import base64
 import html
-import math
-import re
 from datetime import datetime, timezone
 
 import pandas as pd
 
-from analysis import findings, history, tables
+from analysis import deployability, history, problems, tables
 from analysis import format as fmt
+from analysis import report_answer as ra
 from analysis.paired import MODE_LABELS
+from analysis.report_answer import slug
 from analysis.report_model import Content
 from birnn_bench.oracle import TOLERANCES
 from birnn_bench.strategies import BASELINE
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:1.5rem auto;
-max-width:1400px;padding:0 1.5rem;color:#1b1b1b;line-height:1.45}
+max-width:1400px;padding:0 1.2rem;color:#1b1b1b;line-height:1.45}
 h1{margin:0 0 .2rem}h2{border-bottom:2px solid #ddd;padding-bottom:.2rem;margin-top:2.2rem}
 h3{margin:1.4rem 0 .3rem;font-size:1.05rem}
 .meta{color:#555;font-size:.9rem;margin:.2rem 0}
 .check{background:#eef5ff;border-left:4px solid #0072B2;padding:.4rem .8rem;font-size:.92rem}
 .check.missing{background:#fff4e5;border-left-color:#d55e00}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
-th,td{border:1px solid #d0d0d0;padding:.22rem .5rem;text-align:left;vertical-align:top}
-th{background:#f2f2f2}
-table.grid{font-size:.82rem}
-table.grid td,table.grid th{padding:.2rem .35rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0;max-width:100%}
+th,td{border:1px solid #d0d0d0;padding:.22rem .5rem;text-align:left;vertical-align:top;
+overflow-wrap:break-word}
+th{background:#eceff3;color:#1b1b1b}
+table.compact{font-size:.8rem}table.compact td,table.compact th{padding:.15rem .35rem}
+#table-history-commits td:first-child,#table-environment td:first-child{white-space:nowrap}
+table.grid{font-size:.78rem}
+table.grid td,table.grid th{padding:.18rem .3rem;overflow-wrap:normal}
 table.grid td.c{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
-table.grid th.s{text-align:center;vertical-align:bottom}
+table.grid th.s{text-align:center;vertical-align:bottom;font-weight:600}
 table.grid tr>th:first-child{white-space:nowrap;font-weight:600}
-table.grid td.fastest{font-weight:700}
-table.grid td.tied{background:#dcefd9}
-table.grid td.wrong{background:#eeeeee;color:#6b6b6b}
-table.grid td.rec,table.grid td.aa{white-space:nowrap}
+table.grid td.pick,.legend .pick{font-weight:700;background:#d4e6f7;
+box-shadow:inset 0 0 0 2px #0b5394}
+.legend .pick{padding:0 .3rem}
+table.grid td.tied,.legend .tied{background:#e3f1e0}
+table.grid td.wrong,.legend .wrong{background:#eeeeee;color:#595959}
+.floor{display:inline-block;font-size:.68rem;font-weight:600;color:#7a3b00;
+border:1px solid #c98a4b;border-radius:3px;padding:0 .2rem;line-height:1.2}
+table.grid td.c .floor{display:block;margin:.1rem 0 0 auto;width:max-content}
+table.grid td.rec{white-space:nowrap;line-height:1.25}
+table.grid td.rec small{color:#444}
+.unresolved{color:#9c4a00}table.grid td.aa{white-space:nowrap}
+ul.answer{padding-left:1.2rem}ul.answer li{margin:.25rem 0}
+p.agree{font-weight:600}
 .legend{font-size:.85rem;color:#333;max-width:70rem}
-.legend .tied{background:#dcefd9;padding:0 .3rem}
-.legend .wrong{background:#eeeeee;color:#6b6b6b;padding:0 .3rem}
-.problem-error{color:#a33}.problem-warning{color:#8a6d00}
+.legend .tied,.legend .wrong{padding:0 .3rem}
+.problem-error{color:#a33}.problem-warning{color:#7a5c00}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#555;font-size:.88rem}
 nav a{margin-right:.8rem}
 details summary{cursor:pointer;color:#0b5394}
 """
 
-MAJOR_SECTIONS = (("answer", "The answer"), ("strategies", "Per strategy"),
+MAJOR_SECTIONS = (("answer", "The answer"), ("grid", "Compare grid"),
+                  ("strategies", "Per strategy"),
                   ("ratios", "Ratio figures"), ("correctness", "Correctness"), ("memory", "Memory"),
                   ("ops", "Op counts"), ("deployability", "Deployability"), ("history", "History"),
                   ("environment", "Machines"), ("problems", "Data problems"), ("method", "Method"))
@@ -93,103 +105,32 @@ def sources_text(c: Content) -> str:
 
 
 # index.html
-def legend_html() -> str:
-    """``format.GRID_LEGEND`` with its Markdown marks as HTML (tied cells are also shaded)."""
-    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(fmt.GRID_LEGEND))
-    text = re.sub(r"~~(.+?)~~ ✗", r'<span class="wrong"><s>\1</s> ✗</span>', text)
-    text = text.replace("≈:", '<span class="tied">≈</span> (shaded):', 1)
-    return f'<p class="legend">{text}</p>'
-
-
-def cell_html(row: pd.Series, check_known: bool) -> str:
-    """One strategy's cell of the grid: its ratio; bold = fastest correct, shaded ≈ = tied with
-    it, struck ✗ on grey = wrong here, † = right here but not safe (only with a check)."""
-    text = _e(fmt.ratio(row["ratio"]))
-    title = fmt.ratio_interval(row["ratio"], row["low"], row["high"])
-    error = row.get("error", float("nan"))
-    if isinstance(error, int | float) and math.isfinite(error):
-        title += f"; error {error:.2g}"
-    if not row["correct"]:
-        return f'<td class="c wrong" title="{_e(title)}; wrong here"><s>{text}</s> ✗</td>'
-    classes = "c"
-    if row["fastest_correct"]:
-        classes += " fastest"
-    elif row["tied_with_fastest"]:
-        classes += " tied"
-        text += " ≈"
-    if check_known and not row["safe"]:
-        text += f" {fmt.DAGGER}"
-        title += "; not safe: fails a condition of the check"
-    return f'<td class="{classes}" title="{_e(title)}">{text}</td>'
-
-
-def _recommended(rec: pd.Series | None, check_known: bool) -> tuple[str, str]:
-    """(recommended cell, vs-baseline cell)."""
-    if not check_known:
-        return "— (no check file)", ""
-    if rec is None or not isinstance(rec.get("recommended"), str):
-        return "none: no safe strategy correct here", ""
-    name = rec["recommended"]
-    if name == BASELINE:
-        return f"<code>{_e(name)}</code>", "safe default"
-    shown = fmt.ratio_interval(rec["ratio"], rec["low"], rec["high"])
-    return f"<code>{_e(name)}</code> {_e(shown)}", _e(rec["verdict"])
-
-
-def grid_html(group: pd.DataFrame, recs: pd.DataFrame, check_known: bool) -> str:
-    """The Compare grid of ONE machine, device and mode (``recs``: its recommendations): rows
-    regimes, columns strategies (registry order), then the recommendation (safe strategies
-    only) with its interval, the outcome against the baseline, and the baseline's A/A."""
-    order = fmt.strategy_order(group["strategy"])
-    by_regime = {r["regime"]: r for _, r in recs.iterrows()}
-    heads = "".join(f'<th class="s">{_e(n).replace("_", "_<wbr>")}</th>' for n in order)
-    body = [f"<tr><th>regime</th>{heads}<th>recommended</th><th>vs {BASELINE}</th>"
-            "<th>A/A</th></tr>"]
-    for regime, rows in group.groupby("regime", sort=False):
-        cells = {r["strategy"]: cell_html(r, check_known) for _, r in rows.iterrows()}
-        rec, verdict = _recommended(by_regime.get(regime), check_known)
-        aa = rows[rows["strategy"] == BASELINE]
-        aa_text = fmt.interval(aa.iloc[0]["aa_low"], aa.iloc[0]["aa_high"]) if not aa.empty else ""
-        body.append(f'<tr data-regime="{_e(regime)}"><th>{_e(rows.iloc[0]["label"])}</th>'
-                    + "".join(cells.get(n, "<td></td>") for n in order)
-                    + f'<td class="rec">{rec}</td><td>{verdict}</td>'
-                    f'<td class="aa">{_e(aa_text)}</td></tr>')
-    return f'<table class="grid">{"".join(body)}</table>'
-
-
 def answer_html(c: Content) -> str:
-    """The grids, one per machine, device and mode, with the legend once above them; first,
-    the sections whose points were all rejected."""
+    """The Answer block: the sections whose points were all rejected first, then the answer
+    lines, the machines' agreement and differences."""
     lost = "".join(f'<p class="problem-error"><b>{_e(note)}</b></p>' for note in c.lost)
-    return lost + _grids_html(c)
+    if c.grid.empty:
+        return lost + _no_grid_html(c)
+    if c.check is None:
+        return lost + "<p>No answer: which strategies are safe is unknown (see above).</p>"
+    return lost + ra.answer_html(c.answer, c.agreement, c.differences, c.facts)
+
+
+def _no_grid_html(c: Content) -> str:
+    if c.lost:
+        return "<p>No usable paired ratios: no grid.</p>"
+    return ("<p>No paired ratios in these results (the <code>ratios.Paired*</code> "
+            "benchmarks; results recorded before them hold absolute times only, which "
+            "compare processes, not strategies): no grid. Run the suite at this commit to "
+            "add them.</p>")
 
 
 def _grids_html(c: Content) -> str:
-    if c.grid.empty and c.lost:
-        return "<p>No usable paired ratios: no grid.</p>"
     if c.grid.empty:
-        return ("<p>No paired ratios in these results (the <code>ratios.Paired*</code> "
-                "benchmarks; results recorded before them hold absolute times only, which "
-                "compare processes, not strategies): no grid. Run the suite at this commit to "
-                "add them.</p>")
-    parts = [legend_html()]
-    machines = {str(m) for m in c.loaded.data["machine"].dropna().unique()}
-    without = sorted(machines - {str(m) for m in c.grid["machine"].unique()})
-    if without:
-        parts.append(f'<p class="meta">No paired ratios from {_e(", ".join(without))}: '
-                     "results recorded before the ratios.Paired* benchmarks hold absolute "
-                     "times only; they add correctness and history below.</p>")
-    recs = c.recommendations
-    for (machine, device_name, device, mode), group in tables.grid_groups(c.grid):
-        mine = recs[(recs["machine"] == machine) & (recs["device_name"] == device_name)
-                    & (recs["mode"] == mode)]
-        parts += [f'<h3 id="grid-{_e(machine)}-{_e(device)}-{_e(mode)}">'
-                  f"{_e(fmt.device_title(machine, device_name, device))} · "
-                  f"{_e(MODE_LABELS.get(mode, mode))}</h3>"
-                  f'<p class="meta">commit {_e(str(group["commit"].iloc[0])[:8])}, '
-                  f"{group['regime'].nunique()} regime(s); cells: time over {BASELINE}'s</p>",
-                  grid_html(group, mine, c.check is not None)]
-    return "\n".join(parts)
+        return _no_grid_html(c)
+    machines = [str(m) for m in c.loaded.data["machine"].dropna().unique()]
+    return ra.grids_html(c.grid, machines, c.check is not None,
+                         c.check.summary if c.check is not None else None)
 
 
 def check_html(c: Content) -> str:
@@ -206,10 +147,12 @@ def check_html(c: Content) -> str:
             f"every condition, and so the only strategies ever recommended: {safe}.</p>")
 
 
-def table_html(df: pd.DataFrame, table_id: str | None = None) -> str:
+def table_html(df: pd.DataFrame, table_id: str | None = None, classes: str | None = None) -> str:
+    """``df`` as an HTML table; its id ``table-<table_id>`` (never a section's id)."""
     if df.empty:
         return "<p><em>(no rows)</em></p>"
-    return df.to_html(index=False, table_id=table_id, na_rep="", border=0, escape=True)
+    return df.to_html(index=False, table_id=f"table-{table_id}" if table_id else None, na_rep="",
+                      border=0, escape=True, classes=classes)
 
 
 def figure_html(name: str, png: dict[str, bytes], alt: str, caption: str) -> str:
@@ -217,7 +160,8 @@ def figure_html(name: str, png: dict[str, bytes], alt: str, caption: str) -> str
         return ""
     data = base64.b64encode(png[name]).decode("ascii")
     return (f'<figure id="fig-{name}"><img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{_e(caption)} ({name}.png / {name}.svg)</figcaption></figure>")
+            f'<figcaption>{_e(caption)} (<a href="{name}.png">{name}.png</a> / '
+            f'<a href="{name}.svg">{name}.svg</a>)</figcaption></figure>')
 
 
 def _strategies_html(c: Content) -> str:
@@ -236,7 +180,8 @@ def _correctness_html(c: Content) -> str:
     if wide.empty:
         return "<p>No error benchmark (track_max_abs_error) in these results.</p>"
     parts = ["<p>The error benchmark on every regime each machine measured (newest run): the "
-             "max abs error against the float64 oracle over the dtype's tolerance. "
+             "max abs error against the float64 oracle over the dtype's tolerance (cells: right "
+             "or WRONG, then that quotient). "
              '<a href="correctness.csv">correctness.csv</a></p>']
     for (machine, device_name, device), group in wide.groupby(tables.DEVICE, sort=True):
         shown = group.drop(columns=tables.DEVICE).rename(columns={"label": "regime"})
@@ -245,7 +190,8 @@ def _correctness_html(c: Content) -> str:
                     .to_numpy().sum())
         parts.append(f"<details><summary>{_e(fmt.device_title(machine, device_name, device))}: "
                      f"{len(shown)} regimes, {wrong} wrong cells</summary>"
-                     f"{table_html(shown)}</details>")
+                     f"{table_html(shown, slug('correctness', machine, device), 'compact')}"
+                     "</details>")
     return "\n".join(parts)
 
 
@@ -260,11 +206,13 @@ def _deploy_html(c: Content) -> str:
                  "ran and matched eager; <b>wrong</b>: ran but differs; <b>fails</b>: raised; "
                  "<b>unavailable</b>: an optional dependency is missing. "
                  '<a href="deployability.csv">deployability.csv</a></p>',
-                 table_html(findings.deploy_table(c.deploy), "deployability")]
-        details = findings.deploy_details(c.deploy)
+                 "<p>Measured by: " + "; ".join(ra.inline_html(s) for s in
+                                                deployability.deploy_sources(c.deploy)) + ".</p>",
+                 table_html(deployability.deploy_table(c.deploy), "deployability", "compact")]
+        details = deployability.deploy_details(c.deploy)
         if not details.empty:
             parts += ["<details><summary>Why (each distinct message)</summary>",
-                      table_html(details, "deployability-details"), "</details>"]
+                      table_html(details, "deployability-details", "compact"), "</details>"]
     parts.append("<h3>torch.compile against eager</h3>")
     if compiled.empty:
         parts.append("<p>No compiled.Compiled results.</p>")
@@ -286,20 +234,32 @@ def _history_html(c: Content, png: dict[str, bytes]) -> str:
     if not c.has_history:
         return f"<p>{NO_HISTORY}</p>"
     commits, judged = c.commits, c.history[c.history["judged"]]
+    hardware = c.history.drop_duplicates(["machine", "commit"]).set_index(
+        ["machine", "commit"])["hardware"]
+    mixed = hardware.groupby(level="machine").nunique()
+    mixed = [str(m) for m in mixed[mixed > 1].index]
     shown = pd.DataFrame({
-        "machine": commits["machine"], "commit": commits["commit"].astype(str).str[:8],
+        "machine": commits["machine"],
+        "hardware": [hardware.get((m, k), "") for m, k in
+                     zip(commits["machine"], commits["commit"], strict=True)],
+        "commit": commits["commit"].astype(str).str[:8],
         "date": pd.to_datetime(commits["date"]).dt.strftime("%Y-%m-%d %H:%M"),
         "against": commits["previous_commit"].fillna("").astype(str).str[:8],
         "worse": commits["regressions"], "better": commits["improvements"],
         "what changed": commits["what"]})
     return "\n".join([
-        figure_html("history", png, "History", "Above: changes that count, per commit. "
-                    "Below: one line per strategy over a fixed set of regimes."),
+        *(f'<p class="problem-warning"><b>{_e(m)} holds results of more than one hardware</b>: '
+          "its series split at the change (a difference there is the machine, not the code); "
+          'see <a href="#problems">Data problems</a>.</p>' for m in mixed),
+        figure_html("history", png, "History", "One column per machine name and hardware "
+                    "with two commits or more; above: changes that count, per commit; below: "
+                    "one line per strategy over a fixed set of regimes.")
+        or "<p>No series has two commits with points of one quantity: nothing to draw.</p>",
         f"<p>{html.escape(history.RULES[0].upper() + history.RULES[1:])} "
         f"{judged.groupby(['machine', 'benchmark', 'regime', 'strategy', 'variant']).ngroups}"
         ' judged series. <a href="regressions.csv">regressions.csv</a>, '
         '<a href="history_summary.csv">history_summary.csv</a></p>',
-        table_html(shown, "history-commits")])
+        table_html(shown, "history-commits", "compact")])
 
 
 def _problems_html(c: Content) -> str:
@@ -308,9 +268,15 @@ def _problems_html(c: Content) -> str:
             "history.</p>") if c.hidden_problems else ""
     if not c.problems:
         return f"<p>{NO_PROBLEMS}</p>{note}"
+    kinds = problems.grouped(c.problems)
+    shown = kinds.rename(columns={"kind": "problem", "action": "what clears it"})
     items = "".join(f'<li class="problem-{_e(p.severity)}"><b>{_e(p.severity)}</b>: '
                     f"<code>{_e(p.path)}</code>: {_e(p.message)}</li>" for p in c.problems)
-    return f"<ul>{items}</ul>{note}"
+    return (f"<p>{len(c.problems)} problem(s) of {len(kinds)} kind(s); every message in "
+            '<a href="problems.csv">problems.csv</a>.</p>'
+            + table_html(shown, "problems", "compact")
+            + f"<details><summary>Each message ({len(c.problems)})</summary><ul>{items}</ul>"
+            f"</details>{note}")
 
 
 def render_html(c: Content, out_tables: dict[str, pd.DataFrame], png: dict[str, bytes],
@@ -323,7 +289,8 @@ def render_html(c: Content, out_tables: dict[str, pd.DataFrame], png: dict[str, 
         "<h1>birnn-bench: the last hidden state of a bidirectional RNN</h1>",
         f'<p class="meta">{_e(sources_text(c))}. Generated {generated}.</p>', check_html(c),
         "<nav>" + "".join(f'<a href="#{a}">{_e(b)}</a>' for a, b in MAJOR_SECTIONS) + "</nav>",
-        '<h2 id="answer">The answer at a glance</h2>', answer_html(c),
+        '<h2 id="answer">The answer</h2>', answer_html(c),
+        '<h2 id="grid">The Compare grid</h2>', _grids_html(c),
         '<h2 id="strategies">Per strategy</h2>', _strategies_html(c),
         '<h2 id="ratios">Paired ratios, as figures</h2>',
         figure_html("ratios_forward", png, "Paired ratios, forward", "Each strategy's time "
@@ -345,7 +312,9 @@ def render_html(c: Content, out_tables: dict[str, pd.DataFrame], png: dict[str, 
         '<h2 id="deployability">Deployability</h2>', _deploy_html(c),
         '<h2 id="history">History</h2>', _history_html(c, png),
         '<h2 id="environment">Machines and versions</h2>',
-        table_html(out_tables["environment"], "environment"),
+        "<p>One row per machine name and hardware; commits oldest first, each with the "
+        "number of benchmarks it measured.</p>",
+        table_html(out_tables["environment"], "environment", "compact"),
         '<h2 id="problems">Data problems</h2>', _problems_html(c), '<h2 id="method">Method</h2>',
         "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in METHOD_NOTES) + "</ul>",
         "<p>Tables: " + ", ".join(f'<a href="{n}.csv" title="{_e(descriptions[n])}">{n}.csv</a>'
@@ -356,19 +325,6 @@ def render_html(c: Content, out_tables: dict[str, pd.DataFrame], png: dict[str, 
 
 
 # summary.md
-def _md_grid(group: pd.DataFrame, check_known: bool) -> pd.DataFrame:
-    """``format.grid_frame`` of one machine, device and mode; without a check no cell gets a
-    dagger and nothing is recommended."""
-    frame = fmt.grid_frame(group if check_known else group.assign(safe=True))
-    if check_known:
-        picked = group.groupby("regime", sort=False)["recommended"].any().to_numpy()
-        frame.loc[~picked, "recommended"] = "none: no safe strategy correct here"
-    else:
-        frame["recommended"] = "— (no check file)"
-        frame[f"vs {BASELINE}"] = ""
-    return frame
-
-
 def _md_check(c: Content) -> str:
     if c.check is None:
         return ("**Correctness check missing** (neither in the results nor a file): nothing is "
@@ -385,11 +341,20 @@ def _md_answer(c: Content) -> list[str]:
     if c.grid.empty:
         return [*out, "No usable paired ratios: no grid." if c.lost else "No paired ratios in "
                 "these results (the `ratios.Paired*` benchmarks): no grid.", ""]
-    out += [fmt.GRID_LEGEND, ""]
+    if c.check is None:
+        return [*out, "No answer: which strategies are safe is unknown (see above).", ""]
+    return out + ra.answer_markdown(c.answer, c.agreement, c.differences, c.facts)
+
+
+def _md_grids(c: Content) -> list[str]:
+    if c.grid.empty:
+        return []
+    out = ["## The Compare grid", "", fmt.GRID_LEGEND, ""]
+    summary = c.check.summary if c.check is not None else None
     for (machine, device_name, device, mode), group in tables.grid_groups(c.grid):
         out += [f"### {machine} · {device_name} ({device}) · {MODE_LABELS.get(mode, mode)}", "",
                 f"Commit {str(group['commit'].iloc[0])[:8]}; cells: time over {BASELINE}'s.",
-                "", fmt.markdown_table(_md_grid(group, c.check is not None)), ""]
+                "", *ra.grid_markdown(group, c.check is not None, summary)]
     return out
 
 
@@ -421,10 +386,12 @@ def render_markdown(c: Content) -> str:
     parts = [
         "# birnn-bench report: summary", "",
         f"{sources_text(c)}. Full report with figures: `index.html`.", "", _md_check(c), "",
-        "## The answer at a glance", "", *_md_answer(c), *_md_strategies(c),
+        "## The answer", "", *_md_answer(c), *_md_grids(c), *_md_strategies(c),
         "## History", "", *_md_history(c), "",
         "## Data problems", "",
-        *([f"- {p.severity}: `{p.path}`: {p.message}" for p in c.problems] or [NO_PROBLEMS]),
+        *([f"- {r.severity} ×{r.count}: {r.kind} ({r.files}). What clears it: {r.action}."
+           for r in problems.grouped(c.problems).itertuples()] or [NO_PROBLEMS]),
+        *(["", "Every message: `problems.csv`."] if c.problems else []),
         *(["", f"{c.hidden_problems} note(s) on older, partial results files left out "
                "(history only)."] if c.hidden_problems else []), "",
         "## Method", "", *[f"- {n}" for n in METHOD_NOTES], "",

@@ -5,12 +5,13 @@ taken in different processes. Each machine's tables use, per benchmark, its newe
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from analysis.format import strategy_order
-from analysis.paired import REGIME_COLUMNS, regime_label
+from analysis.paired import REGIME_COLUMNS, in_regime_order, regime_label
 from birnn_bench.compare import Interval, verdict
 from birnn_bench.oracle import TOLERANCES
 from birnn_bench.strategies import BASELINE, STRATEGIES
@@ -70,15 +71,15 @@ def correctness(df: pd.DataFrame) -> pd.DataFrame:
     out["tolerance"] = out["dtype"].map(tolerance_of).astype(float)
     out["correct"] = (out["error"] <= out["tolerance"]) & out["tolerance"].notna()
     out["label"] = [regime_label(r) for r in out[REGIME_COLUMNS].to_dict("records")]
-    return out[cols].reset_index(drop=True)
+    return in_regime_order(out[cols], DEVICE, ["strategy"]).reset_index(drop=True)
 
 
 def correctness_grid(verdicts: pd.DataFrame) -> pd.DataFrame:
     """Per machine and device: rows regimes, columns strategies, cells "right" / "WRONG" with
-    the error over the tolerance (e.g. "WRONG 2.3e+03× tol")."""
+    the error over the tolerance (e.g. "WRONG 2e+03")."""
     if verdicts.empty:
         return pd.DataFrame()
-    cell = [("right" if ok else "WRONG") + f" {err / tol:.1g}× tol"
+    cell = [("right" if ok else "WRONG") + f" {err / tol:.1g}"
             for ok, err, tol in zip(verdicts["correct"], verdicts["error"],
                                     verdicts["tolerance"], strict=True)]
     wide = verdicts.assign(cell=cell).pivot_table(
@@ -139,7 +140,7 @@ def relative(df: pd.DataFrame, metric: str, verdicts: pd.DataFrame,
     out = out.merge(verdicts[["machine", "regime", "strategy", "correct"]],
                     on=["machine", "regime", "strategy"], how="left")
     out["correct"] = out["correct"].astype("boolean").fillna(False).astype(bool)
-    return out[cols].reset_index(drop=True)
+    return in_regime_order(out, DEVICE)[cols].reset_index(drop=True)
 
 
 def compiled(df: pd.DataFrame) -> pd.DataFrame:
@@ -179,29 +180,52 @@ def compiled(df: pd.DataFrame) -> pd.DataFrame:
         out = out.merge(side(metric, "compile", {"value": name}), on=keys, how="left")
     out["correct"] = (out["error"] <= out["dtype"].map(tolerance_of)).fillna(False)
     out["label"] = [regime_label(r) for r in out[REGIME_COLUMNS].to_dict("records")]
-    return out[cols]
+    return in_regime_order(out, DEVICE)[cols].reset_index(drop=True)
 
 
-def environment(df: pd.DataFrame) -> pd.DataFrame:
-    """Per machine: devices, CPU, GPU, python version, torch, CUDA, cuDNN, threads, commits
-    measured and their dates."""
-    cols = ["machine", "devices", "cpu", "gpu", "python", "torch", "cuda", "cudnn", "threads",
-            "commits", "first commit date", "last commit date", "last commit"]
+NOT_RECORDED = "not recorded"
+
+
+def _recorded(value: object) -> str:
+    text = "" if value is None or pd.isna(value) else str(value)
+    return NOT_RECORDED if text in ("", "unknown", "<NA>", "nan") else text
+
+
+def environment(df: pd.DataFrame, shown: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Per machine name AND hardware (a name that held two CPUs is two rows, flagged): GPU,
+    python version, torch, CUDA, threads, and the commits measured there, oldest first, each
+    with how many benchmarks it measured; ``shown``: machine -> the commit its grid shows."""
+    cols = ["machine", "hardware", "gpu", "python", "torch", "cuda", "threads", "commits",
+            "grid commit", "note"]
     measured = plain(df[df["value"].notna()])
     if measured.empty:
         return pd.DataFrame(columns=cols)
+    if "hardware" not in measured.columns:
+        measured = measured.assign(hardware=measured["cpu"])
+    hardwares = measured.groupby("machine")["hardware"].nunique()
     rows = []
-    for machine, g in measured.groupby("machine", sort=True):
-        last = g.loc[g["date"].idxmax()] if g["date"].notna().any() else g.iloc[-1]
-        names = sorted({str(x) for x in g["device_name"].dropna()} - {"n/a (no CUDA device)"})
+    for (machine, hardware), g in measured.groupby(["machine", "hardware"], sort=True):
+        per_commit = g.groupby("commit", sort=False).agg(date=("date", "min"),
+                                                         benchmarks=("benchmark", "nunique"))
+        per_commit = per_commit.sort_values("date", kind="stable")
+        grid_commit = (shown or {}).get(str(machine), "")
+        # versions from the commit the grid shows, else the newest of the fullest runs (a
+        # partial run, the instruction counts alone, records less)
+        described = grid_commit if grid_commit in per_commit.index else \
+            per_commit.sort_values(["benchmarks", "date"], kind="stable").index[-1]
+        last = g[g["commit"] == described].iloc[-1]
         # the asv python/env name may spell the interpreter's path: 3.11.7 out of it
         python = re.search(r"\d+\.\d+(?:\.\d+)?", str(last["python"]))
-        rows.append({"machine": machine, "devices": ", ".join(names), "cpu": last["cpu"],
-                     "gpu": last["gpu"], "python": python.group(0) if python else "",
-                     "torch": last["torch"], "cuda": last["cuda"], "cudnn": last["cudnn"],
-                     "threads": last["threads"], "commits": g["commit"].nunique(),
-                     "first commit date": g["date"].min(), "last commit date": g["date"].max(),
-                     "last commit": str(last["commit"])[:8]})
+        rows.append({
+            "machine": machine, "hardware": hardware, "gpu": _recorded(last["gpu"]),
+            "python": python.group(0) if python else NOT_RECORDED,
+            "torch": _recorded(last["torch"]), "cuda": _recorded(last["cuda"]),
+            "threads": _recorded(last["threads"]),
+            "commits": f"{len(per_commit)}: " + ", ".join(
+                f"{str(c)[:8]} ({n})" for c, n in per_commit["benchmarks"].items()),
+            "grid commit": str(grid_commit)[:8] if grid_commit in per_commit.index else "",
+            "note": (f"one name, {hardwares[machine]} hardware: see Data problems"
+                     if hardwares[machine] > 1 else "")})
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -1,6 +1,9 @@
 """asv benchmarks: instructions per call under callgrind (``birnn_bench.instructions``), on the
-CPU regimes of ``regimes.instruction_regimes`` (smoke grid: the baseline only); n/a with the
-reason without valgrind. Opt-in: ``python3 scripts/main_job.py --instructions``."""
+CPU regimes of ``regimes.instruction_regimes`` (smoke grid: the baseline only, unless
+``BIRNN_BENCH_INSTRUCTIONS=all``); n/a with the reason without valgrind. Opt-in:
+``python3 scripts/main_job.py --instructions``."""
+
+import os
 
 from . import regimes
 from .common import BASELINE, PARAM_NAMES, STRATEGIES, pin, progress
@@ -12,6 +15,18 @@ except ImportError:  # a commit that predates the instruction counts: its points
 
 REGIMES = regimes.instruction_regimes()
 PARAMS = [list(REGIMES), list(STRATEGIES)]
+#: ``all``: every strategy also on the smoke grid (what scripts/ci/pr_compare.py --grid smoke
+#: compares; about 1 minute of valgrind instead of 45 s).
+COUNT_ENV = "BIRNN_BENCH_INSTRUCTIONS"
+
+
+def counted_strategies(grid):
+    """The strategies counted on ``grid``: the baseline alone on the smoke grid (the test
+    suite's run), unless ``$BIRNN_BENCH_INSTRUCTIONS`` is ``all``; else every one."""
+    chosen = os.environ.get(COUNT_ENV, "")
+    if chosen not in ("", "all"):
+        raise ValueError(f"{COUNT_ENV}: expected 'all' or nothing, got {chosen!r}")
+    return [BASELINE] if grid == "smoke" and chosen != "all" else list(STRATEGIES)
 
 
 def count_all(grid=None):
@@ -25,7 +40,7 @@ def count_all(grid=None):
         return reason
     grid = grid or regimes.grid_name()
     chosen = regimes.instruction_regimes(grid)
-    names = [BASELINE] if grid == "smoke" else list(STRATEGIES)
+    names = counted_strategies(grid)
     keys = [(regime_id, name) for regime_id in chosen for name in names]
     points = [_instructions.Point(chosen[regime_id].spec().as_dict(), name)
               for regime_id, name in keys]

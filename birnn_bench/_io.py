@@ -168,6 +168,23 @@ def write_marker(folder: Path, kind: str, names: Sequence[str]) -> None:
         handle.write(output_marker(kind, names))
 
 
+def marker_files(folder: Path, kind: str) -> list[str]:
+    """The files ``folder``'s ``MARKER`` says an earlier ``kind`` output produced (plain names
+    only; [] without a readable marker of that kind)."""
+    marker = folder / MARKER
+    if not marker.is_file() or marker.is_symlink():
+        return []
+    try:
+        data = json.loads(marker.read_bytes()[:1 << 20])
+    except (OSError, ValueError):
+        return []
+    if not (isinstance(data, dict) and data.get("tool") == "birnn-bench"
+            and data.get("output") == kind and isinstance(data.get("files"), list)):
+        return []
+    return [n for n in data["files"] if isinstance(n, str) and n and n not in (".", "..", MARKER)
+            and "/" not in n and "\\" not in n and "\0" not in n]
+
+
 def is_earlier_output(folder: Path, kind: str, earlier: Sequence[str] = ()) -> bool:
     """``folder`` holds this tool's ``MARKER`` for ``kind`` (a regular file), or every name of
     ``earlier`` (``kind``'s files from before the marker)."""

@@ -173,7 +173,7 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
             min_rounds: int = MIN_ROUNDS, max_rounds: int = 2000, seed: int = 0,
             confidence: float = CONFIDENCE, clock: Clock = time.perf_counter,
             sync: Callable[[], None] | None = None, brief: Collection[str] = (),
-            budget_rounds: int = 0, max_seconds: float = math.inf,
+            budget_rounds: int = 0, max_seconds: float | None = None,
             progress: Callable[[int, int, float], None] | None = None) -> Comparison:
     """Times ``candidates`` (name -> zero-argument call) against ``candidates[baseline]``.
 
@@ -184,8 +184,9 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
     ``decided_target`` and significant; the A/A once within ``aa_target``. So the rounds go
     where a decision is still open. The comparison stops when all have left; when ``budget_s``
     is spent, checked after ``min_rounds`` and ``budget_rounds`` (so that a slow workload still
-    gets that many rounds); when ``max_seconds`` is spent, checked after ``min_rounds``; or
-    after ``max_rounds``. ``sync`` runs around each block; ``progress`` is told (rounds done,
+    gets that many rounds) and only once the A/A resolves; when ``max_seconds`` is spent,
+    checked after ``min_rounds`` (default: ``budget_s``, no extension); or after
+    ``max_rounds``. ``sync`` runs around each block; ``progress`` is told (rounds done,
     candidates still running, seconds) after each round."""
     if baseline not in candidates:
         raise ValueError(f"baseline: {baseline!r} is not among the candidates "
@@ -194,6 +195,7 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
                         ("aa_target", aa_target), ("budget_s", budget_s), ("block_s", block_s)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
+    max_seconds = budget_s if max_seconds is None else max_seconds
     if not (isinstance(max_seconds, (int, float)) and max_seconds >= budget_s):
         raise ValueError(f"max_seconds: expected a number >= budget_s, got {max_seconds!r}")
     if not isinstance(budget_rounds, int) or budget_rounds < 0:
@@ -241,12 +243,16 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
                           rounds < min_rounds or (ratio.half_width > target and not (
                               ratio.significant and ratio.half_width <= decided_target)))]
         if rounds >= min_rounds:
-            aa_open = median_interval(ratios[aa], confidence).half_width > aa_target
+            resolution = median_interval(ratios[aa], confidence)
+            aa_open = resolution.half_width > aa_target or resolution.significant
             spent = clock() - started
             if not active and not aa_open:
                 stopped = "target"
                 break
-            if (spent >= budget_s and rounds >= budget_rounds) or spent >= max_seconds:
+            # Past the budget (and budget_rounds) a comparison whose A/A cannot tell yet runs
+            # on to max_seconds: a disturbed stretch is outlasted rather than reported.
+            if spent >= max_seconds or (spent >= budget_s and rounds >= budget_rounds
+                                        and resolution.resolves):
                 stopped = "budget"
                 break
         if progress is not None:

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from birnn_bench import _torch_compat as compat
+from birnn_bench import hardware
 from birnn_bench._io import dataclass_csv
 from birnn_bench._rnn import batch_dim, extract_dims, time_dim
 from birnn_bench._torch_compat import first_error_line
@@ -428,8 +429,10 @@ def format_summary(rows: Sequence[DeployResult]) -> str:
 
 
 def to_json(rows: Sequence[DeployResult]) -> str:
+    # The machine it ran on, as results files record it (the report names it beside the table).
+    device = "cuda" if any(row.device == "cuda" for row in rows) else "cpu"
     return json.dumps({
-        "versions": versions(), "tolerance": TOLERANCE,
+        "versions": versions(), "hardware": hardware.facts(device), "tolerance": TOLERANCE,
         "technologies": list(dict.fromkeys(row.technology for row in rows)),
         "probes": [label for label, _ in probe_specs(deploy_spec())],
         "shape": DEPLOY_SHAPE, "rows": [asdict(row) for row in rows]}, indent=2)

@@ -4,8 +4,10 @@
 
 ``asv run`` of BASE and of HEAD (each in asv's own virtualenv, saved under results/<machine>/):
 instructions per call under callgrind (~4 minutes a commit) and the paired inference ratios
-(~3 minutes); then each series' verdict by the report's rules (``analysis.history``):
-instructions count past 1%, a paired ratio when the commits' 99% intervals do not overlap.
+(~3 minutes); then each series' verdict by ``analysis.commits`` (scripts/ci/pr_compare.py's
+rules too): a deterministic series counts past the threshold asv.conf.json sets (instructions:
+1%), a paired ratio when the quotient of the commits' 99% intervals lies beyond 1 +- the
+process-level A/A (docs/resolution.json).
 
 Exit status: 0 no regression, 1 a regression, 2 the check could not run. Environment: MACHINE
 (asv machine name, default: derived from the hardware), ASV_CONFIG, FRESH=1 (measure again
@@ -33,18 +35,22 @@ def _rev(name: str) -> str:
     return done.stdout.strip()
 
 
-def verdicts(results: Path, machine: str, base: str, head: str):
-    """The judged series of ``head`` against ``base`` on ``machine`` (analysis.history rows)."""
-    from analysis import history
+def verdicts(results: Path, machine: str, base: str, head: str, config: Path):
+    """The judged series of ``head`` against ``base`` on ``machine`` (``analysis.commits``
+    rows), by the thresholds of the asv configuration ``config``."""
+    from asv import util
+
+    from analysis import commits, history
     from analysis.load import load_results
     from analysis.resolution import tolerances
 
+    limits = commits.Limits.from_conf(util.load_json(str(config), js_comments=True))
     df = load_results(results).data
     df = df[(df["machine"].astype(str) == machine) & df["commit"].astype(str).isin([base, head])]
     measured = REPO / "docs" / "resolution.json"  # the process-level A/A, when measured
-    h = history.changes(history.series(df), tolerances(
+    rows = commits.compare(history.series(df), base, head, limits, tolerances(
         json.loads(measured.read_text(encoding="utf-8")) if measured.is_file() else None))
-    return h[(h["commit"] == head) & (h["previous_commit"] == base) & h["judged"]]
+    return rows[rows["judged"]]
 
 
 def report(rows) -> list[str]:
@@ -94,7 +100,7 @@ def main(argv: list[str]) -> int:
         if code:
             print(f"branch_check: asv run of {commit[:8]} failed ({code})", file=sys.stderr)
             return 2
-    rows = verdicts(default_results_dir(config), machine, base, head)
+    rows = verdicts(default_results_dir(config), machine, base, head, Path(config))
     if rows.empty:
         print("branch_check: no series measured at both commits", file=sys.stderr)
         return 2

@@ -410,6 +410,165 @@ def drop_empty_benchmarks(html_dir: Path) -> list[str]:
     return empty
 
 
+#: asv 0.6.6's graphdisplay.js, patched so that its graphs read: (what, exact text, new text).
+#: Each text must occur exactly once; a newer asv that changed one fails the publish loudly.
+GRAPH_PATCHES: tuple[tuple[str, str, str], ...] = (
+    ("y tick labels with the decimals the tick step needs and a unit prefix (1.125, 12.4M)",
+     "return (v / multiplier).toPrecision(3);",
+     "var big = Math.max(Math.abs(axis.max), Math.abs(axis.min)) / multiplier;\n"
+     "                    var scale = big >= 1e9 ? 1e9 : big >= 1e6 ? 1e6 : big >= 1e4 ? 1e3 : 1;\n"
+     "                    var prefix = {1e9: 'G', 1e6: 'M', 1e3: 'k', 1: ''}[scale];\n"
+     "                    var step = axis.tickSize / multiplier / scale, d = 0;\n"
+     "                    while (d < 6 && Math.abs(Math.round(step * Math.pow(10, d))"
+     " - step * Math.pow(10, d)) > 1e-6) { ++d; }\n"
+     "                    return (v / multiplier / scale).toFixed(d) + prefix;"),
+    ("x ticks at the commits drawn, labelled by short hash (asv leaves them blank)",
+     "options.xaxis.tickFormatter = function (v, axis) { return \"\"; };",
+     "options.xaxis.axisLabel = 'commit';\n"
+     "                var revs = [];\n"
+     "                $.each(graphs, function (gi, graph) {\n"
+     "                    $.each(graph.data, function (di, point) {\n"
+     "                        if (revs.indexOf(point[0]) === -1) { revs.push(point[0]); }\n"
+     "                    });\n"
+     "                });\n"
+     "                revs.sort(function (a, b) { return a - b; });\n"
+     "                var every = Math.max(1, Math.ceil(revs.length / 10));\n"
+     "                options.xaxis.ticks = $.map(revs.filter(function (r, i) {\n"
+     "                    return i % every === 0; }), function (r) {\n"
+     "                    var sha = $.asv.main_json.revision_to_hash[r];\n"
+     "                    return [[r, sha ? sha.slice(0, 8) : String(r)]]; });\n"
+     "                options.xaxis.tickFormatter = null;"),
+    ("room between the points and the frame (x)",
+     "xaxis: {\n" + " " * 16 + "tickLength: 5,",
+     "xaxis: {\n" + " " * 16 + "autoscaleMargin: 0.03,\n" + " " * 16 + "tickLength: 5,"),
+    ("room between the points and the frame (y: asv sets the axis to the data's range)",
+     "options.yaxis.min = min;\n" + " " * 8 + "options.yaxis.max = max;\n\n" + " " * 8
+     + "if (log_scale || reference_scale) {",
+     "var pad = (max - min) * 0.08 || Math.abs(max) * 0.02 || 1;\n" + " " * 8
+     + "options.yaxis.min = min - pad;\n" + " " * 8 + "options.yaxis.max = max + pad;\n\n"
+     + " " * 8 + "if (log_scale || reference_scale) {"),
+    ("the legend beside the plot, not over it",
+     "                position: \"nw\",",
+     "                container: $(\"#graph-legend\").empty(),\n                noColumns: 1,"),
+)
+#: Into the published index.html: a column for the legend beside the main graph, selector
+#: buttons that show their whole value (two interpreters' paths no longer look the same).
+PAGE_STYLE = """<style>
+#graph-legend + div { right: 330px !important; }
+#graph-legend { position: absolute; top: 48px; right: 0; width: 320px; bottom: 100px;
+  overflow: auto; font-size: 11px; }
+#graph-legend table { width: 100%; }
+#graph-legend td.legendLabel { padding-left: 4px; word-break: break-all; }
+.panel .btn-group .btn { white-space: normal; word-break: break-all; text-align: left;
+  height: auto; }
+</style>"""
+OPEN_SCRIPT = """<script>
+/* A paired-ratio benchmark opens on a candidate strategy: the baseline's ratio is 1 by
+   definition (publish_dashboard.py). */
+(function () {
+  var open = %s;
+  function fix() {
+    var name = window.location.hash.replace(/^#\\/?/, "");
+    if (Object.prototype.hasOwnProperty.call(open, name)) {
+      window.location.replace("#" + name + "?" + open[name]);
+    }
+  }
+  fix();
+  window.addEventListener("hashchange", fix);
+})();
+</script>"""
+
+
+def patch_graph_display(html_dir: Path) -> list[str]:
+    """Applies ``GRAPH_PATCHES`` to the published graphdisplay.js (all checked before it is
+    written); returns what was patched."""
+    path = html_dir / "graphdisplay.js"
+    if not path.is_file():
+        raise DashboardError(f"{path}: missing; asv publish wrote no graph page script")
+    text = path.read_text(encoding="utf-8")
+    for what, old, new in GRAPH_PATCHES:
+        if text.count(old) != 1:
+            raise DashboardError(f"{path}: cannot patch '{what}': asv's graphdisplay.js holds "
+                                 f"{text.count(old)} copies of the text it replaces (another asv "
+                                 "version?); update GRAPH_PATCHES in scripts/publish_dashboard.py")
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+    return [what for what, _, _ in GRAPH_PATCHES]
+
+
+def candidate_strategy(values: Sequence[str], safe: Sequence[str] = (),
+                       recommended: Sequence[str] = ()) -> str | None:
+    """The strategy a paired-ratio graph opens on (``values``: asv's repr strings): the one the
+    shipped policy recommends most often (``recommended``, most common first) other than the
+    baseline, else the first safe one, else the first other than the baseline."""
+    from birnn_bench.strategies import BASELINE, STRATEGIES
+
+    names = [str(literal_or(v)) for v in values]
+    order = [n for n in STRATEGIES if n in names] + [n for n in names if n not in STRATEGIES]
+    for group in (recommended, [n for n in order if n in safe], order):
+        for name in group:
+            if name != BASELINE and name in names:
+                return name
+    return None
+
+
+def literal_or(value: str) -> object:
+    """A repr string's value (``"'x'"`` -> ``x``), else the string."""
+    import ast
+
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
+
+
+def _policy_and_check() -> tuple[list[str], list[str]]:
+    """(strategies the shipped policy recommends, most often first; safe per docs/check.json)."""
+    from collections import Counter
+
+    recommended: Counter = Counter()
+    policy = REPO / "birnn_bench" / "auto_policy.json"
+    if policy.is_file():
+        data = json.loads(policy.read_text(encoding="utf-8"))
+        for machine in data.get("machines", []) if isinstance(data, dict) else []:
+            for rule in machine.get("rules", []):
+                recommended[str(rule.get("strategy"))] += 1
+    safe: list[str] = []
+    check = REPO / "docs" / "check.json"
+    if check.is_file():
+        summary = json.loads(check.read_text(encoding="utf-8")).get("summary", {})
+        safe = [n for n, i in summary.items() if i.get("passed") == i.get("total")]
+    return [n for n, _ in recommended.most_common()], safe
+
+
+def rewrite_index_page(html_dir: Path, candidate: str | None = None) -> dict[str, str]:
+    """index.html gets ``PAGE_STYLE``, the legend column and ``OPEN_SCRIPT`` (each paired-ratio
+    benchmark -> the hash selection of its candidate strategy); returns that map."""
+    path = html_dir / "index.html"
+    index = json.loads((html_dir / "index.json").read_text(encoding="utf-8"))
+    recommended, safe = _policy_and_check()
+    opened: dict[str, str] = {}
+    for name, bench in index.get("benchmarks", {}).items():
+        names = bench.get("param_names") or []
+        if not name.split("(")[0].endswith(RATIO_SUFFIX) or "strategy" not in names:
+            continue
+        values = bench["params"][names.index("strategy")]
+        pick = candidate if candidate is not None and repr(candidate) in values else \
+            candidate_strategy(values, safe, recommended)
+        if pick is not None:
+            opened[name] = "p-strategy=" + repr(pick).replace("'", "%27")
+    text = path.read_text(encoding="utf-8")
+    anchor = '<div id="graph">'
+    if text.count(anchor) != 1 or text.count("</head>") != 1:
+        raise DashboardError(f"{path}: no single {anchor} / </head> to add the legend column to "
+                             "(another asv version?)")
+    text = text.replace(anchor, anchor + '\n          <div id="graph-legend"></div>')
+    text = text.replace("</head>", PAGE_STYLE + "\n" + OPEN_SCRIPT % json.dumps(
+        opened, sort_keys=True) + "\n  </head>")
+    path.write_text(text, encoding="utf-8")
+    return opened
+
+
 def run_asv_publish(config: Path, html_dir: Path, python: str = sys.executable) -> None:
     """Run ``asv publish`` for ``config`` (in its directory), writing to ``html_dir``."""
     cmd = [python, "-m", "asv", "publish", "--config", str(config), "--html-dir", str(html_dir)]
@@ -423,8 +582,10 @@ def run_asv_publish(config: Path, html_dir: Path, python: str = sys.executable) 
 
 def publish_dashboard(config: Path, html_dir: Path | None = None,
                       vendor_cache: Path | None = None, python: str = sys.executable,
-                      npm: str | None = None) -> Path:
-    """Publish, filter, vendor the JS/CSS and rewrite the HTML; return the html dir."""
+                      npm: str | None = None, candidate: str | None = None) -> Path:
+    """Publish, filter, patch the graph page, vendor the JS/CSS and rewrite the HTML; return
+    the html dir. ``candidate``: the strategy paired-ratio graphs open on (default: the one the
+    shipped policy recommends most often besides the baseline, else the first safe one)."""
     config = config.resolve()
     if not config.is_file():
         raise DashboardError(f"asv config {config} not found")
@@ -445,6 +606,10 @@ def publish_dashboard(config: Path, html_dir: Path | None = None,
         "commits' 99% intervals do not overlap)")
     for name in drop_empty_benchmarks(html_dir):
         log(f"no measured point of {name}: left out of the summary grid")
+    for what in patch_graph_display(html_dir):
+        log(f"graph page: {what}")
+    for name, selection in rewrite_index_page(html_dir, candidate).items():
+        log(f"{name} opens on {selection.replace('%27', '')}")
     log(f"vendoring {len(ASSETS)} assets into {html_dir / VENDOR_SUBDIR} (cache: {cache_dir})")
     vendor_assets(html_dir, cache_dir, ASSETS, npm)
     rewrite_html_dir(html_dir)
@@ -461,9 +626,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="output directory (default: html_dir of config)")
     parser.add_argument("--vendor-cache", type=Path, default=None,
                         help="npm tarball cache (default: .asv/vendor next to the config)")
+    parser.add_argument("--candidate", default=None, metavar="STRATEGY",
+                        help="the strategy paired-ratio graphs open on (default: the one the "
+                        "shipped policy recommends most often besides the baseline, else the "
+                        "first safe one)")
     args = parser.parse_args(argv)
     try:
-        publish_dashboard(args.config, args.html_dir, args.vendor_cache)
+        publish_dashboard(args.config, args.html_dir, args.vendor_cache,
+                          candidate=args.candidate)
     except DashboardError as exc:
         print(f"publish_dashboard: error: {exc}", file=sys.stderr)
         return 1

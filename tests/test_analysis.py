@@ -318,8 +318,9 @@ def test_report_opens_with_the_grid(smoke_results, tmp_path, capsys) -> None:
     assert "<script" not in page and "http://" not in page and "https://" not in page
     assert 'class="scroll"' not in page
     dom = dump_dom(out / "index.html", tmp_path)
-    # The grid comes first, before any other section.
-    assert dom.index('id="answer"') < dom.index('id="strategies"') < dom.index('id="history"')
+    # The answer comes first, then the grid, before any other section.
+    assert dom.index('id="answer"') < dom.index('id="grid"') < dom.index('id="strategies"') \
+        < dom.index('id="history"')
     grid = pd.read_csv(out / "grid.csv")
     tables_html = _grid_tables(dom)
     assert len(tables_html) == grid.groupby(["machine", "device", "mode"]).ngroups
@@ -348,7 +349,8 @@ def test_report_opens_with_the_grid(smoke_results, tmp_path, capsys) -> None:
             assert str(tmp_path) not in text and str(REPO) not in text, path.name
             assert "/root/" not in text and "/home/" not in text, path.name
     summary = (out / "summary.md").read_text()
-    assert summary.index("## The answer at a glance") < summary.index("## History")
+    assert summary.index("## The answer") < summary.index("## The Compare grid") \
+        < summary.index("## History")
 
 
 def _without_matrix(results: Path, into: Path) -> Path:

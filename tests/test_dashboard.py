@@ -358,7 +358,14 @@ def test_graph_page_renders_offline(published: Path, tmp_path: Path) -> None:
     assert 'id="title">bench.track_scaled<' in graph
     assert 'class="flot-base"' in graph and 'class="flot-text"' in graph
     ticks = re.findall(r'class="flot-tick-label tickLabel"[^>]*>([^<]*)<', graph)
-    assert "2.00" in ticks and "6.00" in ticks, ticks
+    # x: the two commits by short hash (asv leaves them blank); y: labels that differ
+    hashes = json.loads((published / "index.json").read_text())["revision_to_hash"].values()
+    assert sorted(t for t in ticks if not t[0].isdigit() or len(t) == 8) == \
+        sorted(h[:8] for h in hashes), ticks
+    values = [t for t in ticks if t not in {h[:8] for h in hashes}]
+    assert "2.0" in values and "6.0" in values and len(values) == len(set(values)), ticks
+    # the legend beside the plot (its own column), one line per parameter value
+    assert re.search(r'<div id="graph-legend">.*?legendLabel', graph, re.S)
     assert re.findall(r'class="legendLabel">([^<]*)<', graph) == ["n-1", "n-2", "n-3"]
     # Everything the page requested came from the local server; no CDN was even tried.
     requests = _requests(net_log)
@@ -391,6 +398,27 @@ def test_stock_publish_fails_offline(asv_project: Path, tmp_path: Path) -> None:
     with _serve(html_dir) as base:
         dom = _chromium(f"{base}/index.html", tmp_path / "p", "--dump-dom")
     assert ASV_ERROR_TEXT in dom
+
+
+def test_graph_patches_apply_to_asvs_script_and_fail_loudly(tmp_path: Path) -> None:
+    import asv
+
+    shutil.copy(Path(asv.__file__).parent / "www" / "graphdisplay.js", tmp_path)
+    assert len(pd.patch_graph_display(tmp_path)) == len(pd.GRAPH_PATCHES)
+    patched = (tmp_path / "graphdisplay.js").read_text()
+    assert "toPrecision(3)" not in patched and 'position: "nw"' not in patched
+    with pytest.raises(pd.DashboardError, match=r"cannot patch .*another asv version"):
+        pd.patch_graph_display(tmp_path)  # patched already: the texts are gone
+
+
+def test_a_paired_ratio_opens_on_a_candidate_not_the_baseline() -> None:
+    values = ["'hn_index'", "'hn_padded'", "'chunk_view'", "'manual_two_rnn'"]
+    safe = ["hn_index", "chunk_view", "manual_two_rnn"]
+    assert pd.candidate_strategy(values, safe, ["hn_index", "manual_two_rnn"]) == \
+        "manual_two_rnn"  # what the policy recommends besides the baseline
+    assert pd.candidate_strategy(values, safe) == "chunk_view"  # else the first safe one
+    assert pd.candidate_strategy(values[:2]) == "hn_padded"  # else the first but the baseline
+    assert pd.candidate_strategy(["'hn_index'"]) is None
 
 
 def test_missing_package_fails_with_clear_message(tmp_path: Path) -> None:
@@ -480,8 +508,12 @@ def project_tree(smoke_results: Path, tmp_path_factory: pytest.TempPathFactory):
         env = source.name.split("-", 1)[1]
         (tree / "smoke-box" / f"{sha[:8]}-{env}").write_text(json.dumps(data))
     conf = load_asv_conf(REPO_ROOT / "asv.conf.json")  # the project's regression knobs
+    # asv keeps only commits of the configured branches: the one checked out (a feature
+    # branch's commits are not on main yet)
+    branch = _run(["git", "rev-parse", "--abbrev-ref", "HEAD"], REPO_ROOT).strip()
     conf.update(repo=str(REPO_ROOT), results_dir=str(tree), html_dir=str(root / "html"),
-                env_dir=str(root / "env"), benchmark_dir=str(REPO_ROOT / "benchmarks"))
+                env_dir=str(root / "env"), benchmark_dir=str(REPO_ROOT / "benchmarks"),
+                branches=[branch if branch != "HEAD" else "main"])
     config = root / "asv.conf.json"
     config.write_text(json.dumps(conf))
     return config, tree, [sha for sha, _ in commits]
@@ -545,8 +577,8 @@ def test_project_dashboard_renders_readable_error_view_and_no_empty_tile(project
     for name in names:  # every tile has something to draw
         summary = json.loads((site / "graphs" / "summary" / f"{name}.json").read_text())
         assert any(v is not None for _, v in summary), name
-        assert index["benchmarks"][name].get("param_names") in ([], ["regime", "strategy"],
-                                                                 ["regime"], ["strategy"],
+        assert index["benchmarks"][name].get("param_names") in ([], ["regime"], ["strategy"],
+                                                                 ["regime", "strategy"],
                                                                  ["regime", "strategy",
                                                                   "compile"],
                                                                  ["torch", "threads", "cuda",
@@ -559,12 +591,17 @@ def test_project_dashboard_renders_readable_error_view_and_no_empty_tile(project
         grid = _chromium(f"{base}/index.html", tmp_path / "p1", "--dump-dom",
                          "--window-size=1280,8000")
         graph = _chromium(f"{base}/index.html#{verdict}", tmp_path / "p2", "--dump-dom")
+        ratio = _chromium(f"{base}/index.html#{RATIO}", tmp_path / "p3", "--dump-dom")
     assert ASV_ERROR_TEXT not in grid and ASV_ERROR_TEXT not in graph
     tiles = re.findall(r'class="[^"]*\bbenchmark-container\b', grid)
     assert len(tiles) == len(names) and grid.count('class="flot-base"') == len(names)
     # The error view: a verdict, 0 (right) or 1 (wrong), the y axis from 0 to 1 (flot draws
     # the unit, "wrong (1) or right (0)", into its canvas), the parameters named.
     ticks = [float(t) for t in re.findall(r'class="flot-tick-label tickLabel"[^>]*>([0-9.]+)<',
-                                          graph)]
+                                          graph) if "." in t]  # not a commit's short hash
     assert min(ticks) == 0.0 and 1.0 <= max(ticks) <= 1.3, ticks
     assert ">regime<" in graph and ">strategy<" in graph
+    # The paired ratio opens on a candidate strategy, not on the baseline's flat 1.0
+    opened = re.findall(r'class="legendLabel">([^<]*)<', ratio)
+    assert opened and all("hn_index" not in label for label in opened), opened
+    assert "manual_two_rnn" in " ".join(opened), opened

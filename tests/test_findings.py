@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from analysis import claims as c
+from analysis import deployability as dep
 from analysis import findings as f
 from analysis import findings_render as render
 from analysis import inputs
@@ -173,7 +174,9 @@ def test_only_safe_strategies_are_recommended_and_pitfalls_are_marked(check_data
         regime_id("lstm", 1, 16, 512): "baseline"}
     text = render.render_findings(found)
     row = next(line for line in text.splitlines() if line.startswith("| lstm 2L B64 T128"))
-    assert "~~0.20×~~ ✗" in row and "**0.40×** †" in row  # fastest correct, not safe
+    # bold is the recommendation only; the fastest, wrong here, is the floor; hn_padded is
+    # right here but not safe: a dagger, never bold
+    assert "~~0.20×~~ ✗ floor" in row and "| 0.40× † |" in row and "| **0.60×** |" in row
     assert "`manual_two_rnn` [0.58, 0.62]" in row and row.endswith("| [0.98, 1.02] |")
     assert "| `hn_padded`" not in text.split("## 2.")[0]   # never the recommendation
     assert ("Decided in 2/3 regime(s): lstm 2L B64 T128 H128 skewed (`manual_two_rnn` "
@@ -355,10 +358,10 @@ def test_the_deployability_conclusion_is_computed_from_the_deploy_data(check_dat
                            ("manual_two_rnn", "export"): {"lstm"},  # plain on one cell,
                            ("manual_two_rnn", "export_while_loop"): {"gru"},  # decomposed on one
                            ("manual_two_rnn", "onnx"): both, ("hn_index", "onnx"): {"lstm"}})
-    survivors = f.deploy_survivors(deploy, SAFE).set_index("target")
+    survivors = dep.deploy_survivors(deploy, SAFE).set_index("target")
     assert survivors.loc["torch.export", "strategies"] == ["padded_gather", "manual_two_rnn"]
     assert survivors.loc["ONNX", "safe"] == ["manual_two_rnn"]  # hn_index: one cell only
-    sentence = render.deploy_conclusion(survivors.reset_index())
+    sentence = dep.deploy_conclusion(survivors.reset_index())
     assert sentence == ("In short: on every cell measured, `padded_gather`, `manual_two_rnn` "
                         "survive both torch.export (plain or with its while-loop rnn "
                         "decomposition) and ONNX, and of these only `manual_two_rnn` is correct "
@@ -368,13 +371,13 @@ def test_the_deployability_conclusion_is_computed_from_the_deploy_data(check_dat
     assert sentence in section and "`works*`: works, deployed as the cell's note says" in section
     assert "| cpu | `hn_index` | works* |" in section
 
-    onnx_only = f.deploy_survivors(deploy[deploy["technology"].isin(["script", "onnx"])], SAFE)
-    assert render.deploy_conclusion(onnx_only).endswith(
+    onnx_only = dep.deploy_survivors(deploy[deploy["technology"].isin(["script", "onnx"])], SAFE)
+    assert dep.deploy_conclusion(onnx_only).endswith(
         "only `manual_two_rnn` is correct on every condition of the check (torch.export: not in "
         "the data).")
-    none_safe = f.deploy_survivors(deploy[deploy["strategy"] != "manual_two_rnn"], SAFE)
-    assert "none of these is correct on every condition" in render.deploy_conclusion(none_safe)
-    assert render.deploy_conclusion(f.deploy_survivors(None, SAFE)) == \
+    none_safe = dep.deploy_survivors(deploy[deploy["strategy"] != "manual_two_rnn"], SAFE)
+    assert "none of these is correct on every condition" in dep.deploy_conclusion(none_safe)
+    assert dep.deploy_conclusion(dep.deploy_survivors(None, SAFE)) == \
         "Neither torch.export nor ONNX is in the deployability data."
 
 
