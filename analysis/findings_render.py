@@ -98,11 +98,21 @@ def _limits(found: Findings) -> list[str]:
         "padded call": lim["padded"].map(fmt.ratio), "limit": lim["limit"].map(fmt.ratio),
         "fastest safe": "`" + lim["best"].astype(str) + "` " + lim["best_ratio"].map(fmt.ratio),
         "its distance to the limit": lim["gap"].map("{:.2f}×".format)})
+    far = lim[lim["gap"] > 1.5]
+    why = [] if far.empty else [
+        f"Beyond 1.5× of the limit in {len(far)}/{len(lim)} regimes ("
+        + ", ".join(f"{x.label} {MODE_LABELS.get(x.mode, x.mode)} on `{x.machine}`: "
+                    f"{x.gap:.2f}×" for x in far.itertuples())
+        + "). The limit is a bound no strategy here reaches: it is ONE fused call over the real "
+        "tokens, while `bucketed` makes one call per bucket (each with its fixed cost, the "
+        "per-call term of `birnn_bench/buckets.py`'s model) and pays for the sort, the "
+        "gathers and the scatter back; the per-step strategies (`hn_index`, packed) run no "
+        "fused kernel at all (GRU on CPU never does: section 10).", ""]
     return ["### How far the fastest safe strategy is from the limit", "",
             "The limit of a correct strategy is one fused call over the real tokens only: the "
             f"padded call's time (`hn_padded`, timed in the same rounds, wrong on these "
             "regimes) times the batch's fill (real tokens / (B × T)). Ratios to "
-            f"`{found.baseline}`.", "", fmt.markdown_table(table), ""]
+            f"`{found.baseline}`.", "", fmt.markdown_table(table), "", *why]
 
 
 def _device_grids(found: Findings, device: str) -> list[str]:
