@@ -156,7 +156,7 @@ def _resolution(res: Mapping[str, pd.DataFrame] | None) -> list[str]:
                          f"**{'passed' if x.passed else 'not passed'}**"
                          for x in totals.itertuples())
     misses = regimes[~regimes["within"] | regimes["significant"]
-                     | ~regimes["detected"].fillna(False).astype(bool)]
+                     | ~regimes["detected"].eq(True)]
     shown = [f"{x.label} ({MODE_LABELS.get(x.mode, x.mode)}: A/A "
              f"[{x.aa_low:.3f}, {x.aa_high:.3f}], +{SLOWDOWN:.0%} copy "
              + (f"[{x.slowed_low:.3f}, {x.slowed_high:.3f}]" if pd.notna(x.slowed)

@@ -32,12 +32,13 @@ th,td{border:1px solid #d0d0d0;padding:.22rem .5rem;text-align:left;vertical-ali
 overflow-wrap:break-word}
 th{background:#eceff3;color:#1b1b1b}
 table.compact{font-size:.8rem}table.compact td,table.compact th{padding:.15rem .35rem}
+table.compact th{overflow-wrap:anywhere}
 #table-history-commits td:first-child,#table-environment td:first-child{white-space:nowrap}
 table.grid{font-size:.78rem}
 table.grid td,table.grid th{padding:.18rem .3rem;overflow-wrap:normal}
 table.grid td.c{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 table.grid th.s{text-align:center;vertical-align:bottom;font-weight:600}
-table.grid tr>th:first-child{white-space:nowrap;font-weight:600}
+table.grid tr>th:first-child{font-weight:600;min-width:7.5rem}
 table.grid td.pick,.legend .pick{font-weight:700;background:#d4e6f7;
 box-shadow:inset 0 0 0 2px #0b5394}
 .legend .pick{padding:0 .3rem}

@@ -71,7 +71,7 @@ def summary(regimes: pd.DataFrame) -> pd.DataFrame:
     for (machine, device, commit, mode), g in regimes.groupby(
             ["machine", "device_name", "commit", "mode"], sort=True):
         n, timed = len(g), int(g["detected"].notna().sum())
-        detected = int(g["detected"].fillna(False).astype(bool).sum())
+        detected = int(g["detected"].eq(True).sum())
         within, significant = int(g["within"].sum()), int(g["significant"].sum())
         rows.append({"machine": machine, "device_name": device, "commit": commit, "mode": mode,
                      "regimes": n, "within": within, "significant": significant,

@@ -150,7 +150,7 @@ def _points(values: dict[str, dict[tuple[str, str], float]]) -> pd.DataFrame:
     rows = []
     for day, (commit, series) in enumerate(values.items(), start=1):
         for (benchmark, strategy), value in series.items():
-            rows.append({"machine": "box", "env": "e", "device_name": "CPU",
+            rows.append({"machine": "box", "hardware": "Test CPU", "env": "e", "device_name": "CPU",
                          "kind": history.DETERMINISTIC, "quantity": benchmark,
                          "benchmark": benchmark, "regime": "cpu-lstm-L2-B4-T8-H16-skewed-float32",
                          "strategy": strategy, "variant": "", "commit": commit,
@@ -302,9 +302,8 @@ def test_pr_compare_refuses_a_bad_commit_before_any_work(tmp_path: Path) -> None
 # merge_results.py + build_site.py: two machines, one site
 
 
-def _machine(tree: Path) -> str:
-    (name,) = [p.name for p in tree.iterdir() if (p / "machine.json").is_file()]
-    return name
+def _machines(tree: Path) -> list[str]:
+    return sorted(p.name for p in tree.iterdir() if (p / "machine.json").is_file())
 
 
 def test_merge_refuses_one_machine_name_for_two_hardwares(tmp_path: Path) -> None:
@@ -392,15 +391,16 @@ def site(smoke_results: Path, tmp_path_factory: pytest.TempPathFactory):
                  "--vendor-cache", os.environ.get("BIRNN_VENDOR_CACHE",
                                                   str(REPO / ".asv" / "vendor"))])
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    return merged, out, [_machine(REPO / "results"), _machine(smoke_results)]
+    return merged, out, [*_machines(REPO / "results"), *_machines(smoke_results)]
 
 
 def test_merged_tree_holds_both_machines_and_every_parameter(site, smoke_results) -> None:
     merged, _, names = site
     assert sorted(p.name for p in merged.iterdir() if p.is_dir()) == sorted(names)
-    for tree, name in ((REPO / "results", names[0]), (smoke_results, names[1])):
-        files = {p.name for p in (tree / name).glob("*.json")}
-        assert files == {p.name for p in (merged / name).glob("*.json")}
+    for tree in (REPO / "results", smoke_results):
+        for name in _machines(tree):
+            files = {p.name for p in (tree / name).glob("*.json")}
+            assert files == {p.name for p in (merged / name).glob("*.json")}
     benchmarks = json.loads((merged / "benchmarks.json").read_text())
     regimes = benchmarks["ratios.PairedForward.track_time_ratio"]["params"][0]
     committed = json.loads((REPO / "results" / "benchmarks.json").read_text())

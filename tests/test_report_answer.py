@@ -24,7 +24,8 @@ from birnn_bench.strategies import BASELINE
 from tests.conftest import REPO
 from tests.test_analysis import CHROMIUM, dump_dom
 
-SAFE = {"hn_index", "chunk_view", "packed_unpack", "manual_two_rnn"}
+SAFE = {"hn_index", "chunk_view", "packed_unpack", "manual_two_rnn", "hn_plain_if_full",
+        "bucketed"}
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="needs chromium")
 
 

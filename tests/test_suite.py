@@ -20,7 +20,9 @@ from tests.conftest import REPO, head_commit
 KINDS = {"time_extract", "time_forward", "time_train_step", "track_peak_bytes",
          "track_max_abs_error", "track_threads", "track_ops", "track_ops_extract",
          "track_time_ratio", "track_time_ratio_low", "track_time_ratio_high",
-         "track_error_over_tolerance", "track_error_verdict"}
+         "track_error_over_tolerance", "track_error_verdict", "track_slowed_ratio",
+         "track_slowed_ratio_low", "track_slowed_ratio_high", "track_rounds",
+         "track_conditions_failed", "track_conditions_checked"}
 ID = re.compile(r"^(cpu|cuda)-(lstm|gru)-L\d+-B\d+-T\d+-H\d+-(equal|uniform|skewed)-\w+$")
 
 
