@@ -97,7 +97,10 @@ def test_smoke_run_results_parse(smoke_results) -> None:
         if name.endswith("track_threads"):
             continue
         params = result.get_result_params(name)
-        assert [len(p) for p in params] == [1, len(STRATEGIES)], name
+        # Per regime (the +5% copy, rounds), per strategy (the matrix), else both.
+        shape = [1] if name.startswith("ratios.Resolution") else [len(STRATEGIES)] \
+            if name.startswith("strategies.Correctness") else [1, len(STRATEGIES)]
+        assert [len(p) for p in params] == shape, name
         values = result.get_result_value(name, params)
         if name.endswith("time_train_step") or "ratio" in name or "time_" in name:
             assert all(v is not None and v == v and v > 0 for v in values), name
