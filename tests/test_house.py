@@ -4,7 +4,9 @@
   wheel built from a copy of the checkout, installed into a fresh venv, imported in isolation);
 * ``analysis.report`` imports on a Python without ``datetime.UTC`` (3.10, which
   ``requires-python`` admits);
-* the speed-up and memory figures name the baseline the data was computed against.
+* the speed-up and memory figures name the baseline the data was computed against;
+* no module of ``birnn_bench`` imports ``analysis``; the ``birnn-bench`` command
+  (``analysis.command``) offers ``report`` beside the library's subcommands.
 """
 
 from __future__ import annotations
@@ -155,3 +157,42 @@ def test_report_imports_without_datetime_utc() -> None:
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "imported analysis.report" in done.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. the library never reaches up into the analysis
+
+LIBRARY_PROBE = """
+import importlib, json, pkgutil, sys
+import birnn_bench
+names = [m.name for m in pkgutil.walk_packages(birnn_bench.__path__, "birnn_bench.")]
+for name in names:
+    importlib.import_module(name)
+print(json.dumps({"imported": names, "analysis": sorted(
+    m for m in sys.modules if m == "analysis" or m.startswith("analysis."))}))
+"""
+
+
+def test_no_module_of_the_library_imports_the_analysis() -> None:
+    done = _run([sys.executable, "-c", LIBRARY_PROBE], cwd=REPO)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "birnn_bench.cli" in found["imported"] and len(found["imported"]) > 20
+    assert found["analysis"] == []
+
+
+def test_the_birnn_bench_command_offers_report_beside_the_librarys_commands(tmp_path: Path,
+                                                                            capsys) -> None:
+    from analysis import command
+
+    assert 'birnn-bench = "analysis.command:main"' in (REPO / "pyproject.toml").read_text()
+    with pytest.raises(SystemExit) as shown:
+        command.main(["--help"])
+    assert shown.value.code == 0
+    listed = capsys.readouterr().out
+    for name in ("check", "recommend", "tune", "deploy", "report"):
+        assert f"    {name} " in listed, name
+    # report goes to the analysis CLI, which owns its options and its errors
+    missing = tmp_path / "missing"
+    assert command.main(["report", "--results", str(missing), "--out", str(tmp_path / "r"),
+                         "--quiet"]) == 2
+    assert f"analysis report: error: --results {missing}" in capsys.readouterr().err
