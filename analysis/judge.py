@@ -1,7 +1,7 @@
-"""What a loaded value may be: the rules ``analysis.load`` holds every value to, and regime ids
-(``benchmarks/regimes.py``'s ``Regime.id``). A JSON boolean, string, list or object is never a
-number (``true`` is not 1); ``null`` / ``NaN`` is asv's "not measured", not a problem. Whatever
-fails is reported and left out, never guessed."""
+"""What a loaded value may be: the rules ``analysis.load`` holds every value to. A JSON boolean,
+string, list or object is never a number (``true`` is not 1); ``null`` / ``NaN`` is asv's "not
+measured", not a problem. Whatever fails is reported and left out, never guessed. (Regime ids
+are ``benchmarks.regimes.Regime``'s: built and parsed there.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import contextlib
 import itertools
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,16 +17,6 @@ import numpy as np
 
 #: Units whose values are counts of something (whole numbers >= 0).
 COUNT_UNITS = ("ops", "kernels", "syncs", "threads")
-#: The columns a regime id encodes, in the id's order.
-REGIME_FIELDS = ("device", "cell", "layers", "batch", "max_len", "hidden", "lengths", "dtype")
-REGIME_INTS = ("layers", "batch", "max_len", "hidden")
-REGIME_EXAMPLE = "cpu-lstm-L2-B64-T128-H128-skewed-float32"
-_WORD = r"[A-Za-z][A-Za-z0-9_]*"
-_INT = r"[1-9][0-9]*"
-_REGIME = re.compile(
-    rf"(?P<device>{_WORD})-(?P<cell>{_WORD})-L(?P<layers>{_INT})-B(?P<batch>{_INT})"
-    rf"-T(?P<max_len>{_INT})-H(?P<hidden>{_INT})-(?P<lengths>[A-Za-z0-9_.:]+(?:-[A-Za-z0-9_.:]+)*)"
-    rf"-(?P<dtype>{_WORD})")
 #: Largest whole number a float64 holds exactly: counts, ``number`` and ``repeat`` stay below.
 _MAX_EXACT = 2.0 ** 53
 _NUMBER_TYPES = {float, int}
@@ -206,21 +195,6 @@ def show(value: Any, limit: int = 40) -> str:
     except (TypeError, ValueError, RecursionError):
         text = type_name(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def parse_regime(text: Any) -> dict[str, Any] | None:
-    """The columns of a regime id (ints as ints), or None when ``text`` is not one."""
-    match = _REGIME.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
-        return None
-    return {name: int(match[name]) if name in REGIME_INTS else match[name]
-            for name in REGIME_FIELDS}
-
-
-def regime_id(device: Any, cell: Any, layers: Any, batch: Any, max_len: Any, hidden: Any,
-              lengths: Any, dtype: Any) -> str:
-    """``benchmarks/regimes.py``'s ``Regime.id`` of these values."""
-    return f"{device}-{cell}-L{layers}-B{batch}-T{max_len}-H{hidden}-{lengths}-{dtype}"
 
 
 #: What was left out: asv column, point index (-1: the whole column), the raw value, why.

@@ -5,7 +5,8 @@ full-grid runs; errors that do not name the file), into integer codes shared by 
 become categoricals once, at the end. Only a missing or unreadable ``benchmarks.json`` stops the
 load: every other defect is a :class:`Problem` naming the file, and the rest is loaded. Values
 are judged against their unit (``analysis.judge``), left out (NaN) when unusable, never coerced.
-Regime ids and the grid's columns are read into each other: both formats have the same columns.
+Regime ids (``benchmarks.regimes.Regime``) and the grid's columns are read into each other: both
+formats have the same columns.
 """
 
 from __future__ import annotations
@@ -24,14 +25,17 @@ import pandas as pd
 
 from analysis import asv_files, judge
 from analysis.asv_files import Benchmark, Problem, literal
+from benchmarks.regimes import Regime
 from birnn_bench import hardware
 
 RESULTS_API_VERSION = 2  # asv's results file format
 #: Parameters that are integers whatever the literal looks like (the suite's grid).
-INT_PARAMS = ("batch", "max_len", "hidden", "layers")
+INT_PARAMS = Regime.INTS
+#: The parameters of the suite before regimes (results committed up to 5c96a7d2), in its order.
+_GRID = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "dtype")
 #: The suite's parameters, always present as columns (empty frames included).
-KNOWN_PARAMS = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "dtype",
-                "regime", "strategy")
+KNOWN_PARAMS = (*_GRID, *(name for name in Regime.FIELDS if name not in _GRID), "regime",
+                "strategy")
 FILE_COLUMNS = ("machine", "hardware", "facts", "device_name", "commit", "date", "env", "python",
                 "cpu", "torch", "cuda", "cudnn", "gpu", "cudnn_allow_tf32", "threads")
 BENCH_COLUMNS = ("benchmark", "metric", "kind", "unit")
@@ -47,14 +51,21 @@ _CATEGORIES = (*(c for c in FILE_COLUMNS if c not in ("date", "threads")), *BENC
 _ENVIRONMENT = "Environment.track_threads"
 #: Benchmarks measured by a command of their own, not by the quick run.
 OWN_RUN_PREFIX = "instructions."
-#: The parameter names of the suite before regimes (results committed up to 5c96a7d2), by count:
-#: what the old results files need to load beside a benchmarks.json of today's suite.
-_GRID = tuple(name for name in KNOWN_PARAMS if name != "regime")
+#: The parameter names of the suite before regimes, by count: what the old results files need to
+#: load beside a benchmarks.json of today's suite.
 LEGACY_PARAM_NAMES = {9: _GRID, 10: (*_GRID, "compile")}
 LEGACY_MODULES = ("strategies", "profiles", "deploy", "compiled")
 Progress = Callable[[int, int, str], None]
 _COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def _parse(text: Any) -> dict[str, Any] | None:
+    """The id fields of a regime id, or None when ``text`` is not one."""
+    try:
+        return Regime.parse(text).fields()
+    except ValueError:
+        return None
 
 
 def extra_params(df: pd.DataFrame) -> list[str]:
@@ -328,8 +339,7 @@ class _Loader:
         if bad_regimes is not None:
             ids, dropped = bad_regimes
             self._note(f"{bench.name}: regime {', '.join(ids)} is not a regime id (expected "
-                       "<device>-<cell>-L<layers>-B<batch>-T<max_len>-H<hidden>-<lengths>-"
-                       f"<dtype>, e.g. {judge.REGIME_EXAMPLE}); its {int(dropped.sum())} "
+                       f"{Regime.FORMAT}, e.g. {Regime.EXAMPLE}); its {int(dropped.sum())} "
                        "point(s) left out")
             if dropped.all():
                 return None
@@ -383,8 +393,8 @@ class _Loader:
                 devices = ([str(v) for v in values[i]], local[i])
         if "regime" in names:
             at = names.index("regime")
-            parsed = [judge.parse_regime(v) for v in values[at]]
-            for name in judge.REGIME_FIELDS:
+            parsed = [_parse(v) for v in values[at]]
+            for name in Regime.FIELDS:
                 if name not in names:
                     table = self.param_codes[name]
                     lookup = [table.code(repr(p[name])) if p else -1 for p in parsed]
@@ -395,9 +405,9 @@ class _Loader:
             if unparsed:
                 bad = ([judge.show(values[at][i]) for i in unparsed],
                        np.isin(local[at], unparsed))
-        elif all(name in names for name in judge.REGIME_FIELDS):
-            axes = [names.index(name) for name in judge.REGIME_FIELDS]
-            ids = [self.param_codes["regime"].code(repr(judge.regime_id(*combo)))
+        elif all(name in names for name in Regime.FIELDS):
+            axes = [names.index(name) for name in Regime.FIELDS]
+            ids = [self.param_codes["regime"].code(repr(Regime(*combo).id))
                    for combo in itertools.product(*(values[a] for a in axes))]
             flat = np.ravel_multi_index(tuple(local[a] for a in axes),
                                         tuple(len(values[a]) for a in axes))

@@ -27,6 +27,7 @@ from analysis import resolution as res
 from analysis.cli import main
 from analysis.load import Loaded, load_results
 from analysis.policy_rules import policy_json
+from benchmarks.regimes import Regime
 from birnn_bench import check as check_module
 from birnn_bench import hardware, policy
 from birnn_bench.cli import main as bb_main
@@ -59,7 +60,7 @@ def check_data(check_file: Path) -> dict:
 
 def regime_id(cell: str = "lstm", layers: int = 2, batch: int = 64, max_len: int = 128,
               lengths: str = "skewed", device: str = "cpu") -> str:
-    return f"{device}-{cell}-L{layers}-B{batch}-T{max_len}-H128-{lengths}-float32"
+    return Regime(device, cell, layers, batch, max_len, 128, lengths, "float32").id
 
 
 def tidy(points: dict[str, dict[str, tuple]], mode: str = "Forward", machine: str = "box",

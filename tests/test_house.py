@@ -1,6 +1,7 @@
 """Housekeeping: what a real install ships, the declared Python floor, figure labels.
 
-* the wheel carries ``birnn_bench/auto_policy.json`` and ``strategy="auto"`` reads it there (a
+* the wheel carries ``birnn_bench/auto_policy.json`` and ``strategy="auto"`` reads it there, and
+  the analysis imports from it (with ``benchmarks.regimes``, its regime vocabulary) (a
   wheel built from a copy of the checkout, installed into a fresh venv, imported in isolation);
 * ``analysis.report`` imports on a Python without ``datetime.UTC`` (3.10, which
   ``requires-python`` admits);
@@ -28,7 +29,7 @@ from tests.conftest import REPO
 # 1. the shipped auto policy
 
 #: What the wheel is built from (``[tool.setuptools.packages.find]`` and the readme).
-WHEEL_SOURCES = ("pyproject.toml", "README.md", "birnn_bench", "analysis")
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "birnn_bench", "analysis", "benchmarks")
 
 INSTALLED_PROBE = """
 import json, sys, warnings
@@ -48,7 +49,9 @@ with warnings.catch_warnings():
     with torch.no_grad():
         fwd, bwd = last_states(rnn, x, lengths, strategy="auto")
     chosen = policy.choose(rnn, x, lengths, 5)
+    import analysis.load  # reads regime ids with benchmarks.regimes, shipped beside it
 print(json.dumps({
+    "analysis": analysis.load.__file__, "regime": analysis.load.Regime.__module__,
     "module": birnn_bench.__file__,
     "policy_file": str(resources.files("birnn_bench").joinpath("auto_policy.json")),
     "is_file": resources.files("birnn_bench").joinpath("auto_policy.json").is_file(),
@@ -100,6 +103,8 @@ def test_the_wheel_ships_the_auto_policy_and_auto_reads_it(tmp_path: Path) -> No
 
     assert Path(found["module"]).resolve().is_relative_to(venv.resolve()), found["module"]
     assert Path(found["policy_file"]).resolve().is_relative_to(venv.resolve())
+    assert Path(found["analysis"]).resolve().is_relative_to(venv.resolve())
+    assert found["regime"] == "benchmarks.regimes"
     assert found["is_file"]
     shipped = json.loads((REPO / "birnn_bench" / "auto_policy.json").read_text())
     assert found["rules"] == sum(len(m["rules"]) for m in shipped["machines"]) > 0
