@@ -58,12 +58,11 @@ def kind_of(bench_type: str, unit: str) -> str:
     return "track"
 
 
-def default_results_dir(config: str | Path) -> Path:
-    """The ``results_dir`` that an ``asv.conf.json`` names (relative to the config's folder);
-    ``ValueError`` saying what is wrong when ``config`` is not a readable asv configuration."""
+def read_config(config: str | Path) -> dict[str, Any]:
+    """An ``asv.conf.json`` (with its comments), read as asv reads it; ``ValueError`` saying what
+    is wrong when ``config`` is not a readable asv configuration."""
     from asv import util
 
-    config = Path(config)
     try:
         conf = util.load_json(str(config), js_comments=True)
     except OSError as err:
@@ -76,7 +75,14 @@ def default_results_dir(config: str | Path) -> Path:
     if not isinstance(conf, dict):
         raise ValueError(f"holds a JSON {type(conf).__name__}, expected an asv configuration "
                          "object")
-    results = conf.get("results_dir", "results")
+    return conf
+
+
+def default_results_dir(config: str | Path) -> Path:
+    """The ``results_dir`` that an ``asv.conf.json`` names (relative to the config's folder);
+    ``ValueError`` as ``read_config``, or naming a bad results_dir."""
+    config = Path(config)
+    results = read_config(config).get("results_dir", "results")
     if not isinstance(results, str) or not results:
         raise ValueError(f"its results_dir is {judge.show(results)}, expected a folder name")
     return (config.parent / results).resolve()

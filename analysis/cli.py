@@ -12,9 +12,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from birnn_bench._io import check_output, check_output_paths
+
+if TYPE_CHECKING:
+    from analysis.history import Limits
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_HELP = ("asv.conf.json naming the results folder (default: ./asv.conf.json, else the "
@@ -140,21 +143,47 @@ def _results_dir(results: Path | None, config: Path | None) -> Path:
         return _check_results(f"--results {results}", results)
     from analysis.asv_files import default_results_dir
 
-    found = config or next((c for c in (Path.cwd() / "asv.conf.json", REPO / "asv.conf.json")
-                            if c.is_file()), None)
+    found = _find_config(config)
     if found is None:
         raise UsageError("--results", "not given, and no asv.conf.json here or in the "
                          "repository names one: pass --results DIR")
+    path, flag = found
+    try:
+        folder = default_results_dir(path)
+    except ValueError as err:
+        raise UsageError(flag, str(err)) from None
+    return _check_results(f"results_dir {folder}", folder, f" (named by {path})")
+
+
+def _find_config(config: Path | None) -> tuple[Path, str] | None:
+    """The asv configuration (``config``, else asv.conf.json here, else the repository's) and
+    how a message names it; None when there is none."""
+    found = config or next((c for c in (Path.cwd() / "asv.conf.json", REPO / "asv.conf.json")
+                            if c.is_file()), None)
+    if found is None:
+        return None
     flag = f"--config {found}" if config is not None else f"asv.conf.json {found}"
     if not found.exists():
         raise UsageError(flag, "no such file")
     if not found.is_file():
         raise UsageError(flag, "is not a file")
+    return found, flag
+
+
+def _limits(config: Path | None) -> Limits:
+    """The regression thresholds of the asv configuration (``_find_config``), which the history
+    judges by; asv's own defaults where there is no configuration."""
+    from analysis.asv_files import read_config
+    from analysis.history import Limits
+
+    found = _find_config(config)
+    if found is None:
+        return Limits((), ())
+    path, flag = found
     try:
-        folder = default_results_dir(found)
+        return Limits.from_conf(read_config(path))
     except ValueError as err:
         raise UsageError(flag, str(err)) from None
-    return _check_results(f"results_dir {folder}", folder, f" (named by {found})")
 
 
 def _name(path: Path) -> str:
@@ -253,6 +282,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                           summary={str(k): dict(v) for k, v in data["summary"].items()})
         deploy = _read_deploy(args.deploy or [])
         tolerance = _tolerances(args.resolution)
+        limits = _limits(args.config)
     except ValueError as err:  # UsageError, and check_output's "<flag> <path>: <why>"
         return _fail("report", err)
 
@@ -285,7 +315,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         say("no --check: the safe strategies come from the results' own correctness matrix "
             "(strategies.Correctness), when they carry it")
     report = build_report(loaded, check=check, deploy=deploy, sources=[n for n, _ in parts],
-                          progress=say, ratio_tolerance=tolerance)
+                          progress=say, ratio_tolerance=tolerance, limits=limits)
     try:
         written = write_report(args.out, report)
     except (OSError, ValueError) as err:
