@@ -32,9 +32,10 @@ RESULTS_API_VERSION = 2  # asv's results file format
 #: Parameters that are integers whatever the literal looks like (the suite's grid).
 INT_PARAMS = Regime.INTS
 #: The parameters of the suite before regimes (results committed up to 5c96a7d2), in its order.
-_GRID = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "dtype")
+_GRID = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "dtype",
+         "strategy")
 #: The suite's parameters, always present as columns (empty frames included).
-KNOWN_PARAMS = (*_GRID, *(name for name in Regime.FIELDS if name not in _GRID), "regime",
+KNOWN_PARAMS = (*_GRID[:-1], *(name for name in Regime.FIELDS if name not in _GRID), "regime",
                 "strategy")
 FILE_COLUMNS = ("machine", "hardware", "facts", "device_name", "commit", "date", "env", "python",
                 "cpu", "torch", "cuda", "cudnn", "gpu", "cudnn_allow_tf32", "threads")

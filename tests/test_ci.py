@@ -150,7 +150,7 @@ def _points(values: dict[str, dict[tuple[str, str], float]]) -> pd.DataFrame:
     rows = []
     for day, (commit, series) in enumerate(values.items(), start=1):
         for (benchmark, strategy), value in series.items():
-            rows.append({"machine": "box", "env": "e", "device_name": "CPU",
+            rows.append({"machine": "box", "hardware": "Test CPU", "env": "e", "device_name": "CPU",
                          "kind": history.DETERMINISTIC, "quantity": benchmark,
                          "benchmark": benchmark, "regime": "cpu-lstm-L2-B4-T8-H16-skewed-float32",
                          "strategy": strategy, "variant": "", "commit": commit,
