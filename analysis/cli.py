@@ -18,6 +18,7 @@ from birnn_bench._io import check_output, check_output_paths
 
 if TYPE_CHECKING:
     from analysis.history import Limits
+    from analysis.load import Loaded
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_HELP = ("asv.conf.json naming the results folder (default: ./asv.conf.json, else the "
@@ -177,13 +178,10 @@ def _limits(config: Path | None) -> Limits:
     from analysis.history import Limits
 
     found = _find_config(config)
-    if found is None:
-        return Limits((), ())
-    path, flag = found
     try:
-        return Limits.from_conf(read_config(path))
+        return Limits.from_conf(read_config(found[0])) if found else Limits((), ())
     except ValueError as err:
-        raise UsageError(flag, str(err)) from None
+        raise UsageError(found[1], str(err)) from None  # type: ignore[index]
 
 
 def _name(path: Path) -> str:
@@ -262,11 +260,22 @@ def _tolerances(path: Path | None) -> dict[str, float]:
     return tolerances(data)
 
 
+def _print_problems(command: str, loaded: Loaded) -> int:
+    """The loader's problems on stderr (``problems.lines``); how many notes on older partial runs
+    were left out (``report.shown_problems``)."""
+    from analysis.problems import lines
+    from analysis.report import shown_problems
+
+    shown, hidden = shown_problems(loaded)
+    for line in lines(shown):
+        print(f"analysis {command}: {line}", file=sys.stderr)
+    return hidden
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.inputs import parse_check
     from analysis.load import load_results
-    from analysis.problems import grouped
-    from analysis.report import build_report, merge, shown_problems, write_report
+    from analysis.report import build_report, merge, write_report
     from analysis.report_model import Check
 
     say = _progress(args.quiet)
@@ -295,14 +304,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         say(f"loading results from {folder}")
         parts.append((_name(folder), load_results(folder, progress=progress)))
     loaded = merge(parts)
-    shown, hidden = shown_problems(loaded)
-    for problem in shown:  # errors in full; warnings by kind, with what clears them
-        if problem.severity == "error":
-            print(f"analysis report: {problem}", file=sys.stderr)
-    for kind in grouped([p for p in shown if p.severity != "error"]).itertuples():
-        files = kind.files if len(kind.files) <= 120 else kind.files[:117] + "..."
-        print(f"analysis report: {kind.severity} ×{kind.count}: {kind.kind} ({files}); "
-              f"{kind.action}", file=sys.stderr)
+    hidden = _print_problems("report", loaded)
     if hidden:
         say(f"{hidden} note(s) on older, partial results files not shown (history only)")
     measured = int(loaded.data["value"].notna().sum())
@@ -364,8 +366,7 @@ def cmd_findings(args: argparse.Namespace) -> int:
 
     say(f"loading results from {results}")
     loaded = load_results(results)
-    for problem in loaded.problems:
-        print(f"analysis findings: {problem}", file=sys.stderr)
+    _print_problems("findings", loaded)
     if loaded.data.empty or int(loaded.data["value"].notna().sum()) == 0:
         return _fail("findings", f"nothing could be loaded from {results}"
                      + ("" if loaded.problems else " (no measured points)"))
