@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.load import extra_params
 from analysis.paired import MODES
 from analysis.tables import plain, tolerance_of
+from analysis.tidy import extra_params
 from birnn_bench.compare import Interval, change
 
 RATIO, DETERMINISTIC, ABSOLUTE = "ratio", "deterministic", "absolute"
