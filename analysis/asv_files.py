@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis import judge
+from birnn_bench import hardware
 
 try:
     import orjson as _orjson
@@ -19,6 +20,7 @@ except ImportError:  # pragma: no cover
     _orjson = None
 
 BENCHMARKS_API_VERSION = 2  # asv's benchmarks.json format
+RESULTS_API_VERSION = 2  # asv's results file format
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,11 @@ def kind_of(bench_type: str, unit: str) -> str:
     return "track"
 
 
-def default_results_dir(config: str | Path) -> Path:
-    """The ``results_dir`` that an ``asv.conf.json`` names (relative to the config's folder);
-    ``ValueError`` saying what is wrong when ``config`` is not a readable asv configuration."""
+def read_config(config: str | Path) -> dict[str, Any]:
+    """An ``asv.conf.json`` (with its comments), read as asv reads it; ``ValueError`` saying what
+    is wrong when ``config`` is not a readable asv configuration."""
     from asv import util
 
-    config = Path(config)
     try:
         conf = util.load_json(str(config), js_comments=True)
     except OSError as err:
@@ -76,7 +77,14 @@ def default_results_dir(config: str | Path) -> Path:
     if not isinstance(conf, dict):
         raise ValueError(f"holds a JSON {type(conf).__name__}, expected an asv configuration "
                          "object")
-    results = conf.get("results_dir", "results")
+    return conf
+
+
+def default_results_dir(config: str | Path) -> Path:
+    """The ``results_dir`` that an ``asv.conf.json`` names (relative to the config's folder);
+    ``ValueError`` as ``read_config``, or naming a bad results_dir."""
+    config = Path(config)
+    results = read_config(config).get("results_dir", "results")
     if not isinstance(results, str) or not results:
         raise ValueError(f"its results_dir is {judge.show(results)}, expected a folder name")
     return (config.parent / results).resolve()
@@ -173,3 +181,44 @@ def read_machine(path: Path, problems: list[Problem]) -> dict[str, Any]:
         problems.append(Problem(str(path), f"{error}; machine details left blank", "warning"))
         return {}
     return data
+
+
+def results_problem(data: Any) -> str | None:
+    """Why ``data`` is not an asv results object, or None."""
+    if not isinstance(data, dict):
+        what = "only JSON null" if data is None else f"a JSON {type(data).__name__}"
+        return f"holds {what}, expected an asv results object"
+    version = data.get("version")
+    if version != RESULTS_API_VERSION:
+        return (f"asv results format version {version!r}, expected {RESULTS_API_VERSION} "
+                "(written by another asv version, or not an asv results file)")
+    for key in ("commit_hash", "result_columns", "results"):
+        if key not in data:
+            return f"not an asv results file: no {key!r} key"
+    if not isinstance(data["results"], dict) or not isinstance(data["result_columns"], list):
+        return "not an asv results file: 'results' / 'result_columns' have the wrong type"
+    if data["results"] and all(row is None for row in data["results"].values()):
+        return f"every benchmark's row is null ({len(data['results'])}): nothing measured"
+    return None
+
+
+def mixed_hardware(machine: str, files: list[tuple[str, dict[str, str]]]) -> Problem | None:
+    """A Problem when one machine name holds results of different hardware (facts that both
+    files record and that differ: ``birnn_bench.hardware.differences``)."""
+    groups: list[tuple[dict[str, str], list[str]]] = []
+    for name, facts in files:
+        for known, names in groups:
+            if not hardware.differences(known, facts):
+                names.append(name)
+                break
+        else:
+            groups.append((facts, [name]))
+    if len(groups) < 2:
+        return None
+    parts = [f"{hardware.describe(facts)} ({len(names)} file(s): "
+             f"{', '.join(Path(n).name[:8] for n in names)})" for facts, names in groups]
+    return Problem(machine, f"one machine name, {len(groups)} different hardware: "
+                   + "; ".join(parts) + ". Ratios differ between CPUs, so a change between "
+                   "them in the history is the machine, not the code (the history splits the "
+                   "series there); new runs belong under a name of their own (the main job "
+                   "derives one from the hardware)", "warning")

@@ -12,9 +12,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from birnn_bench._io import check_output, check_output_paths
+
+if TYPE_CHECKING:
+    from analysis.history import Limits
+    from analysis.load import Loaded
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_HELP = ("asv.conf.json naming the results folder (default: ./asv.conf.json, else the "
@@ -140,21 +144,44 @@ def _results_dir(results: Path | None, config: Path | None) -> Path:
         return _check_results(f"--results {results}", results)
     from analysis.asv_files import default_results_dir
 
-    found = config or next((c for c in (Path.cwd() / "asv.conf.json", REPO / "asv.conf.json")
-                            if c.is_file()), None)
+    found = _find_config(config)
     if found is None:
         raise UsageError("--results", "not given, and no asv.conf.json here or in the "
                          "repository names one: pass --results DIR")
+    path, flag = found
+    try:
+        folder = default_results_dir(path)
+    except ValueError as err:
+        raise UsageError(flag, str(err)) from None
+    return _check_results(f"results_dir {folder}", folder, f" (named by {path})")
+
+
+def _find_config(config: Path | None) -> tuple[Path, str] | None:
+    """The asv configuration (``config``, else asv.conf.json here, else the repository's) and
+    how a message names it; None when there is none."""
+    found = config or next((c for c in (Path.cwd() / "asv.conf.json", REPO / "asv.conf.json")
+                            if c.is_file()), None)
+    if found is None:
+        return None
     flag = f"--config {found}" if config is not None else f"asv.conf.json {found}"
     if not found.exists():
         raise UsageError(flag, "no such file")
     if not found.is_file():
         raise UsageError(flag, "is not a file")
+    return found, flag
+
+
+def _limits(config: Path | None) -> Limits:
+    """The regression thresholds of the asv configuration (``_find_config``), which the history
+    judges by; asv's own defaults where there is no configuration."""
+    from analysis.asv_files import read_config
+    from analysis.history import Limits
+
+    found = _find_config(config)
     try:
-        folder = default_results_dir(found)
+        return Limits.from_conf(read_config(found[0])) if found else Limits((), ())
     except ValueError as err:
-        raise UsageError(flag, str(err)) from None
-    return _check_results(f"results_dir {folder}", folder, f" (named by {found})")
+        raise UsageError(found[1], str(err)) from None  # type: ignore[index]
 
 
 def _name(path: Path) -> str:
@@ -233,11 +260,22 @@ def _tolerances(path: Path | None) -> dict[str, float]:
     return tolerances(data)
 
 
+def _print_problems(command: str, loaded: Loaded) -> int:
+    """The loader's problems on stderr (``problems.lines``); how many notes on older partial runs
+    were left out (``report.shown_problems``)."""
+    from analysis.problems import lines
+    from analysis.report import shown_problems
+
+    shown, hidden = shown_problems(loaded)
+    for line in lines(shown):
+        print(f"analysis {command}: {line}", file=sys.stderr)
+    return hidden
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.inputs import parse_check
     from analysis.load import load_results
-    from analysis.problems import grouped
-    from analysis.report import build_report, merge, shown_problems, write_report
+    from analysis.report import build_report, merge, write_report
     from analysis.report_model import Check
 
     say = _progress(args.quiet)
@@ -253,6 +291,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                           summary={str(k): dict(v) for k, v in data["summary"].items()})
         deploy = _read_deploy(args.deploy or [])
         tolerance = _tolerances(args.resolution)
+        limits = _limits(args.config)
     except ValueError as err:  # UsageError, and check_output's "<flag> <path>: <why>"
         return _fail("report", err)
 
@@ -265,14 +304,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         say(f"loading results from {folder}")
         parts.append((_name(folder), load_results(folder, progress=progress)))
     loaded = merge(parts)
-    shown, hidden = shown_problems(loaded)
-    for problem in shown:  # errors in full; warnings by kind, with what clears them
-        if problem.severity == "error":
-            print(f"analysis report: {problem}", file=sys.stderr)
-    for kind in grouped([p for p in shown if p.severity != "error"]).itertuples():
-        files = kind.files if len(kind.files) <= 120 else kind.files[:117] + "..."
-        print(f"analysis report: {kind.severity} ×{kind.count}: {kind.kind} ({files}); "
-              f"{kind.action}", file=sys.stderr)
+    hidden = _print_problems("report", loaded)
     if hidden:
         say(f"{hidden} note(s) on older, partial results files not shown (history only)")
     measured = int(loaded.data["value"].notna().sum())
@@ -285,7 +317,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         say("no --check: the safe strategies come from the results' own correctness matrix "
             "(strategies.Correctness), when they carry it")
     report = build_report(loaded, check=check, deploy=deploy, sources=[n for n, _ in parts],
-                          progress=say, ratio_tolerance=tolerance)
+                          progress=say, ratio_tolerance=tolerance, limits=limits)
     try:
         written = write_report(args.out, report)
     except (OSError, ValueError) as err:
@@ -334,8 +366,7 @@ def cmd_findings(args: argparse.Namespace) -> int:
 
     say(f"loading results from {results}")
     loaded = load_results(results)
-    for problem in loaded.problems:
-        print(f"analysis findings: {problem}", file=sys.stderr)
+    _print_problems("findings", loaded)
     if loaded.data.empty or int(loaded.data["value"].notna().sum()) == 0:
         return _fail("findings", f"nothing could be loaded from {results}"
                      + ("" if loaded.problems else " (no measured points)"))

@@ -1,74 +1,22 @@
-"""Two commits compared series by series, by the thresholds ``asv.conf.json`` sets.
-
-``regressions_thresholds`` (the largest threshold whose pattern matches a series' asv name, asv's
-default 5% when none does) and ``regressions_first_commits`` set to null (never judged), read
-the way asv's dashboard reads them; a paired ratio counts when the quotient of the two commits'
-99% intervals lies beyond 1 +- the process-level A/A (``history.interval_change``); absolute
-times never count. Commits are paired by
-name, not by date: a base newer than its head (a branch behind main) compares the same way.
+"""Two commits compared series by series, by the thresholds ``asv.conf.json`` sets
+(``history.Limits``, which the report's history uses too); a paired ratio counts when the
+quotient of the two commits' 99% intervals lies beyond 1 +- the process-level A/A
+(``history.interval_change``); absolute times never count. Commits are paired by name, not by
+date: a base newer than its head (a branch behind main) compares the same way.
 Pure functions: the configuration as a dict, frames in and out."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from analysis.history import ABSOLUTE, COLUMNS, KEYS, RATIO, interval_change
+from analysis.history import ABSOLUTE, COLUMNS, KEYS, RATIO, Limits, asv_name, interval_change
 from analysis.paired import MODES
 
-#: asv's threshold where no pattern of ``regressions_thresholds`` matches.
-ASV_DEFAULT_THRESHOLD = 0.05
-#: The error series of ``history`` is the verdict asv's dashboard shows as its own benchmark.
-ASV_ALIASES = {"strategies.Error.track_max_abs_error": "strategies.Error.track_error_verdict"}
 EXTRA = ["previous_commit", "previous_value", "previous_low", "previous_high", "change",
          "judged", "threshold", "relative"]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """``regressions_thresholds`` as (pattern, threshold) and the never-judged patterns."""
-
-    thresholds: tuple[tuple[str, float], ...]
-    never: tuple[str, ...]
-
-    @classmethod
-    def from_conf(cls, conf: dict) -> Limits:
-        """From a loaded ``asv.conf.json``; ValueError naming a bad entry."""
-        thresholds = []
-        for pattern, value in (conf.get("regressions_thresholds") or {}).items():
-            try:
-                re.compile(pattern)
-                thresholds.append((pattern, float(value)))
-            except (re.error, TypeError, ValueError):
-                raise ValueError(f"regressions_thresholds: {pattern!r}: {value!r} is not a "
-                                 "pattern with a number") from None
-        never = tuple(p for p, first in (conf.get("regressions_first_commits") or {}).items()
-                      if first is None)
-        return cls(tuple(thresholds), never)
-
-    def threshold(self, name: str) -> float | None:
-        """The relative change beyond which series ``name`` counts; None: never judged."""
-        if any(re.match(p, name) for p in self.never):
-            return None
-        found = [value for pattern, value in self.thresholds if re.match(pattern, name)]
-        return max(found) if found else ASV_DEFAULT_THRESHOLD
-
-    def describe(self, name: str) -> str:
-        """``1%`` / ``any change`` / ``never judged`` for series ``name``."""
-        value = self.threshold(name)
-        return "never judged" if value is None else "any change" if value == 0 else f"{value:.0%}"
-
-
-def asv_name(benchmark: str, regime: object, strategy: object, variant: str = "") -> str:
-    """A series' name as asv's regression detection matches it: ``bench('regime', 'strategy')``
-    (plus the values of extra parameters, e.g. ``compile=eager``)."""
-    extra = [repr(part.split("=", 1)[1]) for part in variant.split(",") if "=" in part]
-    params = ", ".join([repr(str(regime)), repr(str(strategy)), *extra])
-    return f"{ASV_ALIASES.get(benchmark, benchmark)}({params})"
 
 
 def compare(points: pd.DataFrame, base: str, head: str, limits: Limits,

@@ -92,7 +92,8 @@ def _limits(found: Findings) -> list[str]:
     if lim.empty:
         return []
     table = pd.DataFrame({
-        "machine": "`" + lim["machine"].astype(str) + "`",
+        "machine, commit": "`" + lim["machine"].astype(str) + "` `"
+        + lim["commit"].astype(str).str[:8] + "`",
         "mode": lim["mode"].map(MODE_LABELS), "regime": lim["label"],
         "fill": lim["fill"].map("{:.2f}".format),
         "padded call": lim["padded"].map(fmt.ratio), "limit": lim["limit"].map(fmt.ratio),
@@ -305,10 +306,9 @@ def _sources(found: Findings, conditions: int) -> list[str]:
     parts = [f"Results: {_source_text(found)}. Correctness: `birnn-bench check` under torch "
              f"{found.check.get('torch', '?')}, {conditions} conditions × {len(summary)} "
              f"strategies; tolerances {tolerances}."]
-    if found.problems:
-        parts += ["", "Data problems while loading (the rest was used):", "",
-                  *[f"- {p.severity}: `{p.path}`: {p.message}" for p in found.problems]]
-    return parts
+    return parts + (["", f"{len(found.problems)} data problem(s) while loading (the rest was "
+                     "used): see [the report's Data problems](report/index.html#problems)."]
+                    if found.problems else [])  # listed there, with what clears each
 
 
 def _source_text(found: Findings) -> str:

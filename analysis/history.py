@@ -2,20 +2,23 @@
 
 A *series* is one benchmark's value for one machine, environment, regime, strategy (and extra
 parameter, e.g. ``compile=eager``) over its commits, oldest first; each point is compared with the
-previous one by ``RULES`` (``interval_change`` for paired ratios, as in
-``scripts/publish_dashboard.py``). Absolute times follow the machine's load as much as the code.
+previous one by ``rules``: ``interval_change`` for paired ratios (as in
+``scripts/publish_dashboard.py``), asv.conf.json's thresholds (``Limits``, which the PR check
+reads too) for the rest. Absolute times follow the machine's load as much as the code.
 A regression is a change for the worse (higher ratio, more bytes or ops, right -> wrong)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from analysis.load import extra_params
 from analysis.paired import MODES
 from analysis.tables import plain, tolerance_of
+from analysis.tidy import extra_params
 from birnn_bench.compare import Interval, change
 
 RATIO, DETERMINISTIC, ABSOLUTE = "ratio", "deterministic", "absolute"
@@ -25,10 +28,9 @@ DETERMINISTIC_METRICS = {"track_peak_bytes": "peak bytes", "track_ops": "ATen op
                          "track_kernels": "CUDA kernels", "track_host_syncs": "host syncs"}
 #: Instructions per call under callgrind (``instructions.Instructions``): two runs of one commit
 #: agree to the instruction here; across commits a change to other imported code moves counts
-#: (up to 0.44% seen on untouched strategies, README), so a change counts above 1%.
+#: (up to 0.44% seen on untouched strategies, README), so asv.conf.json lets them move by 1%.
 INSTRUCTION_METRICS = {"track_instructions": "instructions",
                        "track_instructions_extract": "instructions (extract)"}
-INSTRUCTION_TOLERANCE = 0.01
 #: Errors against the oracle, judged as a verdict (1 = above the dtype's tolerance).
 VERDICT_METRICS = {"track_max_abs_error": "error verdict",
                    "track_compiled_error": "compiled error verdict"}
@@ -36,17 +38,75 @@ VERDICT_METRICS = {"track_max_abs_error": "error verdict",
 #: (the dashboard's error verdict and the error over tolerance: track_max_abs_error's).
 SKIPPED_METRICS = ("track_threads", "track_error_verdict", "track_error_over_tolerance")
 LABELS = {**DETERMINISTIC_METRICS, **INSTRUCTION_METRICS, **VERDICT_METRICS}
-#: The rules above in one sentence, for the report's pages.
-RULES = ("a change counts on instructions per call (callgrind) when it moves by more than "
-         f"{INSTRUCTION_TOLERANCE:.1%}, on a paired ratio when the quotient of the two commits' "
-         "99% intervals lies beyond 1 +- the process-level A/A (docs/resolution.json), on a "
-         "deterministic value (peak bytes, op counts, error verdict) when it changes at all; "
-         "absolute times are shown, never judged.")
 WORDS = {"regression": "worse", "improvement": "better"}
 #: A series: one machine name on ONE hardware (a name that held two CPUs splits there).
 KEYS = ["machine", "hardware", "env", "benchmark", "regime", "strategy", "variant"]
 COLUMNS = ["machine", "hardware", "env", "device_name", "kind", "quantity", "benchmark", "regime",
            "strategy", "variant", "commit", "date", "value", "low", "high"]
+
+
+#: asv's threshold where no pattern of ``regressions_thresholds`` matches.
+ASV_DEFAULT_THRESHOLD = 0.05
+#: The error series of ``history`` is the verdict asv's dashboard shows as its own benchmark.
+ASV_ALIASES = {"strategies.Error.track_max_abs_error": "strategies.Error.track_error_verdict"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """``regressions_thresholds`` as (pattern, threshold) and the never-judged patterns."""
+
+    thresholds: tuple[tuple[str, float], ...]
+    never: tuple[str, ...]
+
+    @classmethod
+    def from_conf(cls, conf: dict) -> Limits:
+        """From a loaded ``asv.conf.json``; ValueError naming a bad entry."""
+        thresholds = []
+        for pattern, value in (conf.get("regressions_thresholds") or {}).items():
+            try:
+                re.compile(pattern)
+                thresholds.append((pattern, float(value)))
+            except (re.error, TypeError, ValueError):
+                raise ValueError(f"regressions_thresholds: {pattern!r}: {value!r} is not a "
+                                 "pattern with a number") from None
+        never = tuple(p for p, first in (conf.get("regressions_first_commits") or {}).items()
+                      if first is None)
+        return cls(tuple(thresholds), never)
+
+    def threshold(self, name: str) -> float | None:
+        """The relative change beyond which series ``name`` counts; None: never judged."""
+        if any(re.match(p, name) for p in self.never):
+            return None
+        found = [value for pattern, value in self.thresholds if re.match(pattern, name)]
+        return max(found) if found else ASV_DEFAULT_THRESHOLD
+
+    def describe(self, name: str) -> str:
+        """``1%`` / ``any change`` / ``never judged`` for series ``name``."""
+        value = self.threshold(name)
+        return "never judged" if value is None else "any change" if value == 0 else f"{value:.0%}"
+
+
+def asv_name(benchmark: str, regime: object, strategy: object, variant: str = "") -> str:
+    """A series' name as asv's regression detection matches it: ``bench('regime', 'strategy')``
+    (plus the values of extra parameters, e.g. ``compile=eager``)."""
+    extra = [repr(part.split("=", 1)[1]) for part in variant.split(",") if "=" in part]
+    params = ", ".join([repr(str(regime)), repr(str(strategy)), *extra])
+    return f"{ASV_ALIASES.get(benchmark, benchmark)}({params})"
+
+
+def rules(limits: Limits) -> str:
+    """The rules of ``changes`` in one sentence, for the report's pages."""
+    def moves(benchmark: str) -> str:
+        value = limits.threshold(asv_name(benchmark, "r", "s"))
+        return "(never judged)" if value is None else "when it changes at all" if value == 0 else \
+            f"when it moves by more than {value:.1%}"
+
+    return (f"a change counts on instructions per call (callgrind) "
+            f"{moves('instructions.Instructions.track_instructions')}, on a paired ratio when the "
+            "quotient of the two commits' 99% intervals lies beyond 1 +- the process-level A/A "
+            "(docs/resolution.json), on a deterministic value (peak bytes, op counts, error "
+            f"verdict) {moves('strategies.PeakMemory.track_peak_bytes')}; absolute times are "
+            "shown, never judged.")
 
 
 def interval_change(before: tuple[float, float, float], now: tuple[float, float, float],
@@ -113,14 +173,35 @@ def series(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([ratios, rest[COLUMNS]], ignore_index=True)
 
 
-def changes(points: pd.DataFrame, ratio_tolerance: Mapping[str, float] | None = None
-            ) -> pd.DataFrame:
+def _thresholds(points: pd.DataFrame, limits: Limits) -> np.ndarray:
+    """Per deterministic point: the relative change beyond which it counts (NaN: never judged),
+    asv.conf.json's (``limits``) for its series; a verdict (right / wrong) counts when it flips."""
+    out = np.full(len(points), np.nan)
+    found: dict[str, float | None] = {}
+    columns = ("kind", "benchmark", "regime", "strategy", "variant")
+    for i, (kind, benchmark, regime, strategy, variant) in enumerate(zip(
+            *(points[c].to_numpy() for c in columns), strict=True)):
+        if kind != DETERMINISTIC:
+            continue
+        if str(benchmark).rsplit(".", 1)[-1] in VERDICT_METRICS:
+            out[i] = 0.0
+            continue
+        name = asv_name(benchmark, regime, strategy, variant)
+        if name not in found:
+            found[name] = limits.threshold(name)
+        out[i] = np.nan if found[name] is None else found[name]
+    return out
+
+
+def changes(points: pd.DataFrame, ratio_tolerance: Mapping[str, float] | None = None, *,
+            limits: Limits) -> pd.DataFrame:
     """``series`` with each point's previous point of the same series (``previous_commit``,
     ``previous_value``, ``previous_low``, ``previous_high``) and ``change``: "regression",
     "improvement", "" (no change that counts; always "" for absolute times), and ``judged``
-    (False for absolute times). ``ratio_tolerance``: per mode, how far the same code's paired
-    ratio moved between two processes (``analysis.resolution.tolerance``); a paired ratio's
-    change counts only beyond it."""
+    (False for absolute times and what asv.conf.json never judges). ``ratio_tolerance``: per
+    mode, how far the same code's paired ratio moved between two processes
+    (``analysis.resolution.tolerance``); a paired ratio's change counts only beyond it.
+    ``limits``: asv.conf.json's thresholds, for the deterministic series."""
     extra = ["previous_commit", "previous_value", "previous_low", "previous_high", "change",
              "judged"]
     if points.empty:
@@ -136,9 +217,8 @@ def changes(points: pd.DataFrame, ratio_tolerance: Mapping[str, float] | None = 
     kind, has_prev = out["kind"].to_numpy(), same.to_numpy()
     det = has_prev & (kind == DETERMINISTIC)
     value, prev = out["value"].to_numpy(float), out["previous_value"].to_numpy(float)
-    # Instructions: only a change beyond the tolerance counts (prev > 0 where it is set).
-    slack = np.where(out["benchmark"].astype(str).str.rsplit(".", n=1).str[-1]
-                     .isin(list(INSTRUCTION_METRICS)), INSTRUCTION_TOLERANCE, 0.0)
+    # Only a change beyond the series' threshold counts (prev > 0 where it is set; NaN: never).
+    slack = _thresholds(out, limits)
     with np.errstate(invalid="ignore"):
         change[det & (value > prev * (1 + slack))] = "regression"
         change[det & (value < prev * (1 - slack))] = "improvement"
@@ -150,7 +230,7 @@ def changes(points: pd.DataFrame, ratio_tolerance: Mapping[str, float] | None = 
             (ratio_tolerance or {}).get(modes.iat[i], 0.0))
         change[i] = {"slower": "regression", "faster": "improvement"}.get(verdict, "")
     out["change"] = change
-    out["judged"] = kind != ABSOLUTE
+    out["judged"] = (kind != ABSOLUTE) & ~((kind == DETERMINISTIC) & np.isnan(slack))
     return out.drop(columns=["_key", "_date"])
 
 

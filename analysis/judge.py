@@ -1,7 +1,7 @@
-"""What a loaded value may be: the rules ``analysis.load`` holds every value to, and regime ids
-(``benchmarks/regimes.py``'s ``Regime.id``). A JSON boolean, string, list or object is never a
-number (``true`` is not 1); ``null`` / ``NaN`` is asv's "not measured", not a problem. Whatever
-fails is reported and left out, never guessed."""
+"""What a loaded value may be: the rules ``analysis.load`` holds every value to. A JSON boolean,
+string, list or object is never a number (``true`` is not 1); ``null`` / ``NaN`` is asv's "not
+measured", not a problem. Whatever fails is reported and left out, never guessed. (Regime ids
+are ``benchmarks.regimes.Regime``'s: built and parsed there.)"""
 
 from __future__ import annotations
 
@@ -15,19 +15,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 #: Units whose values are counts of something (whole numbers >= 0).
 COUNT_UNITS = ("ops", "kernels", "syncs", "threads")
-#: The columns a regime id encodes, in the id's order.
-REGIME_FIELDS = ("device", "cell", "layers", "batch", "max_len", "hidden", "lengths", "dtype")
-REGIME_INTS = ("layers", "batch", "max_len", "hidden")
-REGIME_EXAMPLE = "cpu-lstm-L2-B64-T128-H128-skewed-float32"
-_WORD = r"[A-Za-z][A-Za-z0-9_]*"
-_INT = r"[1-9][0-9]*"
-_REGIME = re.compile(
-    rf"(?P<device>{_WORD})-(?P<cell>{_WORD})-L(?P<layers>{_INT})-B(?P<batch>{_INT})"
-    rf"-T(?P<max_len>{_INT})-H(?P<hidden>{_INT})-(?P<lengths>[A-Za-z0-9_.:]+(?:-[A-Za-z0-9_.:]+)*)"
-    rf"-(?P<dtype>{_WORD})")
+_COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+_HEX = re.compile(r"[0-9a-fA-F]+")
 #: Largest whole number a float64 holds exactly: counts, ``number`` and ``repeat`` stay below.
 _MAX_EXACT = 2.0 ** 53
 _NUMBER_TYPES = {float, int}
@@ -208,21 +201,6 @@ def show(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def parse_regime(text: Any) -> dict[str, Any] | None:
-    """The columns of a regime id (ints as ints), or None when ``text`` is not one."""
-    match = _REGIME.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
-        return None
-    return {name: int(match[name]) if name in REGIME_INTS else match[name]
-            for name in REGIME_FIELDS}
-
-
-def regime_id(device: Any, cell: Any, layers: Any, batch: Any, max_len: Any, hidden: Any,
-              lengths: Any, dtype: Any) -> str:
-    """``benchmarks/regimes.py``'s ``Regime.id`` of these values."""
-    return f"{device}-{cell}-L{layers}-B{batch}-T{max_len}-H{hidden}-{lengths}-{dtype}"
-
-
 #: What was left out: asv column, point index (-1: the whole column), the raw value, why.
 LeftOut = tuple[str, int, Any, str]
 
@@ -288,3 +266,65 @@ def left_out_message(bench: str, names: Sequence[str], params: Sequence[Sequence
     return (f"{bench}: {len(left_out)} value(s) not usable, {what}: " + "; ".join(items) + more,
             "error" if points else "warning")
 
+
+def commit_problem(commit: Any) -> str | None:
+    """Why ``commit`` is not a commit hash (40 or 64 hex digits), or None."""
+    if isinstance(commit, str) and _COMMIT.fullmatch(commit):
+        return None
+    if isinstance(commit, str):
+        return "too short" if _HEX.fullmatch(commit) else "not hex digits"
+    number = isinstance(commit, int | float) and not isinstance(commit, bool)
+    return "a number" if number else type_name(commit)
+
+
+def run_date(date: Any) -> tuple[pd.Timestamp | None, str | None]:
+    """A run's date (given in ms since 1970), or None and why when it is not one pandas can
+    represent (None for ``None``: no date recorded, nothing wrong)."""
+    if date is None:
+        return None, None
+    if isinstance(date, bool) or not isinstance(date, int | float):
+        return None, f"{type_name(date)}, not milliseconds since 1970"
+    try:
+        return pd.Timestamp(int(date), unit="ms", tz="UTC"), None
+    except (OverflowError, ValueError):
+        return None, "not a date pandas can represent"
+
+
+def _same_points(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Two chunks hold the same points in the same order."""
+    return one["n"] == other["n"] and one["params"].keys() == other["params"].keys() and all(
+        np.array_equal(codes, other["params"][key]) for key, codes in one["params"].items())
+
+
+def outside_intervals(chunks: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """An estimate with its 99% interval in two more series (``<name>_low``, ``_high``, of
+    the same points: the paired ratios) lies within it, as the engine writes it; a point
+    where it does not is corrupt: its three values are left out (in ``chunks``, the loader's
+    chunks of one file) and named in the (message, severity) returned."""
+    notes = []
+    by_name = {chunk["name"]: chunk for chunk in chunks}
+    for name, estimate in by_name.items():
+        low, high = by_name.get(f"{name}_low"), by_name.get(f"{name}_high")
+        if low is None or high is None or not (_same_points(estimate, low)
+                                               and _same_points(estimate, high)):
+            continue
+        e, lo, hi = (chunk["rows"]["value"] for chunk in (estimate, low, high))
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.isnan(e) | np.isnan(lo) | np.isnan(hi)) & ~((lo <= e) & (e <= hi))
+        if not bad.any():
+            continue
+        names, params, points = estimate["where"]
+        short = name.rsplit(".", 1)[-1]
+        notes.append(left_out_message(name, names, params, [
+            ("result", int(points[i]), float(e[i]), f"outside its own 99% interval "
+             f"[{lo[i]:g}, {hi[i]:g}] ({short}_low, _high; left out with it)")
+            for i in np.flatnonzero(bad)]))
+        for chunk in (estimate, low, high):
+            for column, values in chunk["rows"].items():
+                if column == "samples":
+                    values[bad] = None
+                elif column == "rejected":
+                    values[bad] = True
+                elif column != "device_name":
+                    values[bad] = np.nan
+    return notes

@@ -2,10 +2,12 @@
 
 Parsed here, not by ``asv.results.Results.load`` (a dict per point: far too slow for a hundred
 full-grid runs; errors that do not name the file), into integer codes shared by all files that
-become categoricals once, at the end. Only a missing or unreadable ``benchmarks.json`` stops the
-load: every other defect is a :class:`Problem` naming the file, and the rest is loaded. Values
-are judged against their unit (``analysis.judge``), left out (NaN) when unusable, never coerced.
-Regime ids and the grid's columns are read into each other: both formats have the same columns.
+become categoricals once, at the end (``analysis.tidy``: the frame's columns). Only a missing
+or unreadable ``benchmarks.json`` stops the load: every other defect is a :class:`Problem`
+naming the file, and the rest is loaded. Values are judged against their unit
+(``analysis.judge``), left out (NaN) when unusable, never coerced. Regime ids
+(``benchmarks.regimes.Regime``) and the grid's columns are read into each other: both formats
+have the same columns.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,46 +23,38 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import asv_files, judge
+from analysis import asv_files, judge, tidy
 from analysis.asv_files import Benchmark, Problem, literal
+from analysis.tidy import (
+    CATEGORIES,
+    KNOWN_PARAMS,
+    OLD_GRID,
+    STATS,
+    Codes,
+    empty_frame,
+)
+from benchmarks.regimes import Regime
 from birnn_bench import hardware
 
-RESULTS_API_VERSION = 2  # asv's results file format
-#: Parameters that are integers whatever the literal looks like (the suite's grid).
-INT_PARAMS = ("batch", "max_len", "hidden", "layers")
-#: The suite's parameters, always present as columns (empty frames included).
-KNOWN_PARAMS = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "dtype",
-                "regime", "strategy")
-FILE_COLUMNS = ("machine", "hardware", "facts", "device_name", "commit", "date", "env", "python",
-                "cpu", "torch", "cuda", "cudnn", "gpu", "cudnn_allow_tf32", "threads")
-BENCH_COLUMNS = ("benchmark", "metric", "kind", "unit")
-#: asv's result column -> ours.
-_STATS = {"result": "value", "stats_ci_99_a": "ci_low", "stats_ci_99_b": "ci_high",
-          "stats_q_25": "q25", "stats_q_75": "q75", "stats_number": "number",
-          "stats_repeat": "repeat"}
-STAT_COLUMNS = (*_STATS.values(), "samples")
 #: What a damaged file can make the reading raise: that file's problem, never the whole load's.
 _BAD_DATA = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError,
              RecursionError, MemoryError)
-_CATEGORIES = (*(c for c in FILE_COLUMNS if c not in ("date", "threads")), *BENCH_COLUMNS, "file")
 _ENVIRONMENT = "Environment.track_threads"
 #: Benchmarks measured by a command of their own, not by the quick run.
 OWN_RUN_PREFIX = "instructions."
-#: The parameter names of the suite before regimes (results committed up to 5c96a7d2), by count:
-#: what the old results files need to load beside a benchmarks.json of today's suite.
-_GRID = tuple(name for name in KNOWN_PARAMS if name != "regime")
-LEGACY_PARAM_NAMES = {9: _GRID, 10: (*_GRID, "compile")}
+#: The parameter names of the suite before regimes, by count: what the old results files need to
+#: load beside a benchmarks.json of today's suite.
+LEGACY_PARAM_NAMES = {9: OLD_GRID, 10: (*OLD_GRID, "compile")}
 LEGACY_MODULES = ("strategies", "profiles", "deploy", "compiled")
 Progress = Callable[[int, int, str], None]
-_COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
-_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
-def extra_params(df: pd.DataFrame) -> list[str]:
-    """Parameter columns of ``df`` beyond the suite's grid (``compile`` of the compile
-    sub-grid, say): NaN where a benchmark lacks the parameter."""
-    fixed = {*FILE_COLUMNS, *BENCH_COLUMNS, *KNOWN_PARAMS, *STAT_COLUMNS, "rejected", "file"}
-    return [name for name in df.columns if name not in fixed]
+def _parse(text: Any) -> dict[str, Any] | None:
+    """The id fields of a regime id, or None when ``text`` is not one."""
+    try:
+        return Regime.parse(text).fields()
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -78,19 +71,12 @@ class Loaded:
         return [p for p in self.problems if p.severity == "error"]
 
 
-class _Codes(dict):
-    """Values -> dense integer codes in order of first sight (categoricals built at the end)."""
-
-    def code(self, value: Any) -> int:
-        return self.setdefault(value, len(self))
-
-
 class _Loader:
     def __init__(self, root: Path, benchmarks: dict[str, Benchmark]) -> None:
         self.root = root
         self.benchmarks = benchmarks
-        self.codes = {name: _Codes() for name in _CATEGORIES}
-        self.param_codes: dict[str, _Codes] = {name: _Codes() for name in KNOWN_PARAMS}
+        self.codes = {name: Codes() for name in CATEGORIES}
+        self.param_codes: dict[str, Codes] = {name: Codes() for name in KNOWN_PARAMS}
         self.files: list[dict[str, Any]] = []  # per loaded file: codes of file-level columns
         self.chunks: list[dict[str, Any]] = []  # per benchmark of a file: codes and values
         self.block_cache: dict[Any, tuple] = {}
@@ -119,7 +105,7 @@ class _Loader:
 
     def _load_file(self, path: Path, machine_dir: str, machine_info: dict[str, Any]) -> bool:
         data, error = asv_files.read_json(path)
-        error = error or _shape_problem(data)
+        error = error or asv_files.results_problem(data)
         if error is not None:
             self._note(f"{error}; file skipped")
             return False
@@ -183,7 +169,8 @@ class _Loader:
                                        len(self.files), device_names)
             if why:
                 skipped.append(why)
-        self._check_intervals(chunks_before)
+        for note in judge.outside_intervals(self.chunks[chunks_before:]):
+            self._note(*note)
         if skipped:
             self._note("benchmarks skipped: " + "; ".join(skipped))
         if retired:  # another version of the suite: not a defect of the file
@@ -216,65 +203,22 @@ class _Loader:
         self.files.append(file_codes)
         return True
 
-    def _check_intervals(self, first: int) -> None:
-        """An estimate with its 99% interval in two more series (``<name>_low``, ``_high``, of
-        the same points: the paired ratios) lies within it, as the engine writes it; a point
-        where it does not is corrupt: its three values are left out and named."""
-        chunks = {chunk["name"]: chunk for chunk in self.chunks[first:]}
-        for name, estimate in chunks.items():
-            low, high = chunks.get(f"{name}_low"), chunks.get(f"{name}_high")
-            if low is None or high is None or not (_same_points(estimate, low)
-                                                   and _same_points(estimate, high)):
-                continue
-            e, lo, hi = (chunk["rows"]["value"] for chunk in (estimate, low, high))
-            with np.errstate(invalid="ignore"):
-                bad = ~(np.isnan(e) | np.isnan(lo) | np.isnan(hi)) & ~((lo <= e) & (e <= hi))
-            if not bad.any():
-                continue
-            names, params, points = estimate["where"]
-            short = name.rsplit(".", 1)[-1]
-            self._note(*judge.left_out_message(name, names, params, [
-                ("result", int(points[i]), float(e[i]), f"outside its own 99% interval "
-                 f"[{lo[i]:g}, {hi[i]:g}] ({short}_low, _high; left out with it)")
-                for i in np.flatnonzero(bad)]))
-            for chunk in (estimate, low, high):
-                for column, values in chunk["rows"].items():
-                    if column == "samples":
-                        values[bad] = None
-                    elif column == "rejected":
-                        values[bad] = True
-                    elif column != "device_name":
-                        values[bad] = np.nan
-
     def _commit(self, commit: Any) -> str:
-        """The commit hash (40 or 64 hex digits) when it is one; else a label unique to the
-        file, so its rows never merge into another commit's."""
-        if isinstance(commit, str) and _COMMIT.fullmatch(commit):
+        """The commit hash when it is one; else a label unique to the file, so its rows never
+        merge into another commit's."""
+        why = judge.commit_problem(commit)
+        if why is None:
             return commit
-        if isinstance(commit, str):
-            why = "too short" if _HEX.fullmatch(commit) else "not hex digits"
-        else:
-            number = isinstance(commit, int | float) and not isinstance(commit, bool)
-            why = "a number" if number else judge.type_name(commit)
         label = f"unknown:{self.rel}"
         self._note(f"commit_hash {judge.show(commit)} is not a commit hash ({why}; expected 40 "
                    f"hex digits); its rows are filed under commit {label!r}", "warning")
         return label
 
     def _date(self, date: Any) -> pd.Timestamp | None:
-        """The run's date (given in ms since 1970), or None with a warning when it is not one
-        that pandas can represent."""
-        if date is None:
-            return None
-        if isinstance(date, bool) or not isinstance(date, int | float):
-            why = f"{judge.type_name(date)}, not milliseconds since 1970"
-        else:
-            try:
-                return pd.Timestamp(int(date), unit="ms", tz="UTC")
-            except (OverflowError, ValueError):
-                why = "not a date pandas can represent"
-        self._note(f"date {judge.show(date)} is {why}; date left blank", "warning")
-        return None
+        found, why = judge.run_date(date)
+        if why is not None:
+            self._note(f"date {judge.show(date)} is {why}; date left blank", "warning")
+        return found
 
     def _same_method(self, name: str) -> Benchmark | None:
         method = name.rsplit(".", 1)[-1]
@@ -328,8 +272,7 @@ class _Loader:
         if bad_regimes is not None:
             ids, dropped = bad_regimes
             self._note(f"{bench.name}: regime {', '.join(ids)} is not a regime id (expected "
-                       "<device>-<cell>-L<layers>-B<batch>-T<max_len>-H<hidden>-<lengths>-"
-                       f"<dtype>, e.g. {judge.REGIME_EXAMPLE}); its {int(dropped.sum())} "
+                       f"{Regime.FORMAT}, e.g. {Regime.EXAMPLE}); its {int(dropped.sum())} "
                        "point(s) left out")
             if dropped.all():
                 return None
@@ -340,7 +283,7 @@ class _Loader:
         if isinstance(judged, str):
             return f"{bench.name}: {judged}"
         columns, left_out = judged
-        rows = {column: columns[key] for key, column in _STATS.items()}
+        rows = {column: columns[key] for key, column in STATS.items()}
         if "samples" in columns:
             rows["samples"] = columns["samples"]
         rows["rejected"] = np.zeros(n, dtype=bool)
@@ -377,14 +320,14 @@ class _Loader:
         codes: dict[str, np.ndarray] = {}
         devices, bad = None, None
         for i, (name, reprs) in enumerate(zip(names, params, strict=True)):
-            table = self.param_codes.setdefault(name, _Codes())
+            table = self.param_codes.setdefault(name, Codes())
             codes[name] = np.array([table.code(v) for v in reprs], dtype=np.int32)[local[i]]
             if name == "device":
                 devices = ([str(v) for v in values[i]], local[i])
         if "regime" in names:
             at = names.index("regime")
-            parsed = [judge.parse_regime(v) for v in values[at]]
-            for name in judge.REGIME_FIELDS:
+            parsed = [_parse(v) for v in values[at]]
+            for name in Regime.FIELDS:
                 if name not in names:
                     table = self.param_codes[name]
                     lookup = [table.code(repr(p[name])) if p else -1 for p in parsed]
@@ -395,9 +338,9 @@ class _Loader:
             if unparsed:
                 bad = ([judge.show(values[at][i]) for i in unparsed],
                        np.isin(local[at], unparsed))
-        elif all(name in names for name in judge.REGIME_FIELDS):
-            axes = [names.index(name) for name in judge.REGIME_FIELDS]
-            ids = [self.param_codes["regime"].code(repr(judge.regime_id(*combo)))
+        elif all(name in names for name in Regime.FIELDS):
+            axes = [names.index(name) for name in Regime.FIELDS]
+            ids = [self.param_codes["regime"].code(repr(Regime(*combo).id))
                    for combo in itertools.product(*(values[a] for a in axes))]
             flat = np.ravel_multi_index(tuple(local[a] for a in axes),
                                         tuple(len(values[a]) for a in axes))
@@ -406,132 +349,15 @@ class _Loader:
         return self.block_cache[key]
 
     def frame(self) -> pd.DataFrame:
-        if not self.chunks:
-            return empty_frame()
-        ns = np.array([c["n"] for c in self.chunks], dtype=np.int64)
-        total = int(ns.sum())
-        params = {name: np.full(total, -1, dtype=_code_dtype(len(table)))
-                  for name, table in self.param_codes.items()}
-        rows = {"device_name": np.full(total, -1, dtype=np.int32), "samples":
-                np.full(total, None, dtype=object), "rejected": np.zeros(total, dtype=bool),
-                **{n: np.empty(total) for n in _STATS.values()}}
-        for chunk, end in zip(self.chunks, np.cumsum(ns), strict=True):
-            at = slice(end - chunk["n"], end)
-            for name, codes in chunk["params"].items():
-                params[name][at] = codes
-            for name, values in chunk["rows"].items():
-                rows[name][at] = values
-        # Chunks are appended file by file: a file's rows are contiguous, so per-file and
-        # per-chunk columns are np.repeat (fast), not a gather.
-        per_file = np.bincount([c["file"] for c in self.chunks], weights=ns,
-                               minlength=len(self.files)).astype(np.int64)
-        out: dict[str, Any] = {}
-        for name in FILE_COLUMNS:
-            if name == "device_name":
-                out[name] = self._categorical(name, rows["device_name"])
-            elif name == "date":
-                dates = pd.DatetimeIndex([f["date"] for f in self.files])
-                out[name] = dates.as_unit("us").repeat(per_file)
-            elif name == "threads":
-                out[name] = pd.array([f["threads"] for f in self.files],
-                                     dtype="Int64").repeat(per_file)
-            else:
-                out[name] = self._categorical(name, [f[name] for f in self.files], per_file)
-        for name in BENCH_COLUMNS:
-            out[name] = self._categorical(name, [c["bench"][name] for c in self.chunks], ns)
-        ordered = list(KNOWN_PARAMS) + [p for p in self.param_codes if p not in KNOWN_PARAMS]
-        for name in ordered:
-            out[name] = _typed_param(name, list(self.param_codes[name]), params[name])
-        for name in STAT_COLUMNS:
-            integer = name in ("number", "repeat")  # whole numbers (judged): NaN -> <NA>
-            out[name] = pd.array(rows[name], dtype="Int64") if integer else rows[name]
-        out["rejected"] = rows["rejected"]
-        out["file"] = self._categorical("file", [f["file"] for f in self.files], per_file)
-        return pd.DataFrame(out, copy=False)
-
-    def _categorical(self, name: str, codes: Any, repeats: np.ndarray | None = None
-                     ) -> pd.Categorical:
-        """Codes of ``self.codes[name]`` (each repeated ``repeats`` times) as a categorical."""
-        codes = np.asarray(codes, dtype=_code_dtype(len(self.codes[name])))
-        if repeats is not None:
-            codes = codes.repeat(repeats)
-        return pd.Categorical.from_codes(codes, categories=pd.Index(list(self.codes[name]),
-                                                                    dtype=object))
-
-
-def _same_points(one: dict[str, Any], other: dict[str, Any]) -> bool:
-    """Two chunks hold the same points in the same order."""
-    return one["n"] == other["n"] and one["params"].keys() == other["params"].keys() and all(
-        np.array_equal(codes, other["params"][key]) for key, codes in one["params"].items())
-
-
-def _shape_problem(data: Any) -> str | None:
-    """Why ``data`` is not an asv results object, or None."""
-    if not isinstance(data, dict):
-        what = "only JSON null" if data is None else f"a JSON {type(data).__name__}"
-        return f"holds {what}, expected an asv results object"
-    version = data.get("version")
-    if version != RESULTS_API_VERSION:
-        return (f"asv results format version {version!r}, expected {RESULTS_API_VERSION} "
-                "(written by another asv version, or not an asv results file)")
-    for key in ("commit_hash", "result_columns", "results"):
-        if key not in data:
-            return f"not an asv results file: no {key!r} key"
-    if not isinstance(data["results"], dict) or not isinstance(data["result_columns"], list):
-        return "not an asv results file: 'results' / 'result_columns' have the wrong type"
-    if data["results"] and all(row is None for row in data["results"].values()):
-        return f"every benchmark's row is null ({len(data['results'])}): nothing measured"
-    return None
-
-
-def _code_dtype(n_categories: int) -> type:
-    """The integer type pandas keeps categorical codes in (no conversion of 7M codes later)."""
-    if n_categories < 127:
-        return np.int8
-    return np.int16 if n_categories < 32767 else np.int32
-
-
-def _typed_param(name: str, reprs: Sequence[str], codes: np.ndarray) -> Any:
-    """A parameter column: Int64 for integer literals, float for numbers, else categorical."""
-    values = [literal(r) for r in reprs]
-    present = [v for v in values if v is not None]
-    missing = (codes < 0) | np.isin(codes, [i for i, v in enumerate(values) if v is None])
-    if name in INT_PARAMS or (present and all(isinstance(v, int) and not isinstance(v, bool)
-                                              for v in present)):
-        try:
-            ints = np.array([0 if v is None else int(v) for v in values] + [0], dtype=np.int64)
-        except (TypeError, ValueError, OverflowError):  # e.g. 1e999, 10**30: not an int64
-            pass
-        else:
-            return pd.arrays.IntegerArray(ints[codes], missing)  # code -1 -> the trailing 0
-    numbers = present and all(isinstance(v, int | float) and not isinstance(v, bool)
-                              for v in present)
-    if numbers and all(abs(v) < 2 ** 1024 for v in present):  # float() of a larger int raises
-        return np.array([np.nan if v is None else float(v) for v in values] + [np.nan])[codes]
-    labels = [None if v is None else str(v) for v in values]
-    categories = list(dict.fromkeys(label for label in labels if label is not None))
-    codes = np.array([-1 if label is None else categories.index(label) for label in labels]
-                     + [-1], dtype=codes.dtype)[codes]  # code -1 -> the trailing -1
-    return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object))
-
-
-def empty_frame() -> pd.DataFrame:
-    """The tidy schema with no rows."""
-    ints = (*INT_PARAMS, "threads", "number", "repeat")
-    dtypes = {"date": "datetime64[us, UTC]", **dict.fromkeys(ints, "Int64"), "samples": object,
-              "rejected": bool,
-              **dict.fromkeys(("value", "ci_low", "ci_high", "q25", "q75"), "float64")}
-    names = FILE_COLUMNS + BENCH_COLUMNS + KNOWN_PARAMS + STAT_COLUMNS + ("rejected", "file")
-    return pd.DataFrame({name: pd.Series([], dtype=dtypes.get(name, "category"))
-                         for name in names})
+        return tidy.assemble(self.files, self.chunks, self.codes, self.param_codes)
 
 
 def load_results(results_dir: str | Path, progress: Progress | None = None) -> Loaded:
     """Every results file under ``results_dir`` (all machines, all commits) as one tidy frame:
-    the columns of ``FILE_COLUMNS``, ``BENCH_COLUMNS``, every parameter (ints as Int64, the rest
-    categorical), ``STAT_COLUMNS``, ``rejected`` and file. Skipped points are rows with ``value``
-    NaN, never 0; ``rejected``: NaN because the file's value was judged unusable (a problem says
-    which and why), not because asv measured nothing.
+    the columns of ``tidy.FILE_COLUMNS``, ``tidy.BENCH_COLUMNS``, every parameter (ints as
+    Int64, the rest categorical), ``tidy.STAT_COLUMNS``, ``rejected`` and file. Skipped points
+    are rows with ``value`` NaN, never 0; ``rejected``: NaN because the file's value was judged
+    unusable (a problem says which and why), not because asv measured nothing.
     """
     root = Path(results_dir)
     problems: list[Problem] = []
@@ -559,28 +385,7 @@ def load_results(results_dir: str | Path, progress: Progress | None = None) -> L
             loaded.append(str(path.relative_to(root)))
         if progress is not None:
             progress(i + 1, len(targets), path.name)
-    mixed = [_mixed(machine, files) for machine, files in sorted(loader.hardware.items())]
+    mixed = [asv_files.mixed_hardware(machine, files)
+             for machine, files in sorted(loader.hardware.items())]
     return Loaded(loader.frame(), problems + loader.problems + [m for m in mixed if m], loaded,
                   str(root))
-
-
-def _mixed(machine: str, files: list[tuple[str, dict[str, str]]]) -> Problem | None:
-    """A Problem when one machine name holds results of different hardware (facts that both
-    files record and that differ: ``birnn_bench.hardware.differences``)."""
-    groups: list[tuple[dict[str, str], list[str]]] = []
-    for name, facts in files:
-        for known, names in groups:
-            if not hardware.differences(known, facts):
-                names.append(name)
-                break
-        else:
-            groups.append((facts, [name]))
-    if len(groups) < 2:
-        return None
-    parts = [f"{hardware.describe(facts)} ({len(names)} file(s): "
-             f"{', '.join(Path(n).name[:8] for n in names)})" for facts, names in groups]
-    return Problem(machine, f"one machine name, {len(groups)} different hardware: "
-                   + "; ".join(parts) + ". Ratios differ between CPUs, so a change between "
-                   "them in the history is the machine, not the code (the history splits the "
-                   "series there); new runs belong under a name of their own (the main job "
-                   "derives one from the hardware)", "warning")

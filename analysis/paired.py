@@ -17,6 +17,7 @@ from collections.abc import Collection, Sequence
 
 import pandas as pd
 
+from benchmarks.regimes import Regime
 from birnn_bench.compare import Interval, verdict
 from birnn_bench.oracle import tolerance
 from birnn_bench.recommend import Ranked, choose
@@ -25,9 +26,12 @@ from birnn_bench.workload import DTYPES, fill
 
 MODES = {"ratios.PairedForward": "forward", "ratios.PairedTrainStep": "train_step"}
 MODE_LABELS = {"forward": "inference (forward)", "train_step": "training step"}
-REGIME_COLUMNS = ["device", "cell", "layers", "batch", "max_len", "hidden", "lengths", "dtype"]
-#: THE order of regimes in every table and figure: device, cell, layers, then length, batch.
-REGIME_ORDER = ["device", "cell", "layers", "max_len", "batch", "lengths", "hidden", "dtype"]
+#: The regime's columns (the fields of its id: ``benchmarks.regimes.Regime``).
+REGIME_COLUMNS = list(Regime.FIELDS)
+#: THE order of regimes in every table and figure: device, cell, layers, then length, batch, then
+#: any other field in the id's order.
+_ORDER_FIRST = ["device", "cell", "layers", "max_len", "batch", "lengths", "hidden", "dtype"]
+REGIME_ORDER = [*_ORDER_FIRST, *(name for name in Regime.FIELDS if name not in _ORDER_FIRST)]
 GROUP = ["machine", "device_name", "mode", "regime"]
 ERROR_METRIC = "track_max_abs_error"
 #: ``strategies.Correctness``: conditions of the matrix failed, and checked.

@@ -86,3 +86,12 @@ def grouped(problems: Sequence[Problem]) -> pd.DataFrame:
         + out["action"].str.startswith("none needed").astype(int)
     return out.sort_values(["_rank", "count"], ascending=[True, False], kind="stable")[cols] \
         .reset_index(drop=True)
+
+
+def lines(shown: Sequence[Problem]) -> list[str]:
+    """What a command prints of them: errors in full, warnings by kind with what clears them."""
+    out = [str(p) for p in shown if p.severity == "error"]
+    for kind in grouped([p for p in shown if p.severity != "error"]).itertuples():
+        files = kind.files if len(kind.files) <= 120 else kind.files[:117] + "..."
+        out.append(f"{kind.severity} ×{kind.count}: {kind.kind} ({files}); {kind.action}")
+    return out

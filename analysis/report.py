@@ -160,12 +160,14 @@ def _figures(content: Content, memory: pd.DataFrame, ops: pd.DataFrame) -> dict[
 
 def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFrame | None = None,
                  sources: Sequence[str] = (), progress: Progress | None = None,
-                 ratio_tolerance: Mapping[str, float] | None = None) -> Report:
+                 ratio_tolerance: Mapping[str, float] | None = None, *,
+                 limits: history.Limits) -> Report:
     """All tables, figures, the HTML page and the Markdown summary. Without ``check`` the
     results' own matrix verdicts (``strategies.Correctness``) say which strategies are safe;
     without either nothing is recommended; ``deploy``: ``analysis.inputs.parse_deploy`` rows;
     ``sources``: how the results folders are named on the page; ``ratio_tolerance``: the
-    process-level A/A per mode (``analysis.resolution.tolerances``) for the history."""
+    process-level A/A per mode (``analysis.resolution.tolerances``) and ``limits`` the thresholds
+    of asv.conf.json, for the history."""
     say = progress or (lambda _msg: None)
     df = loaded.data
     if check is None and (carried := paired.matrix_summary(df)) is not None:
@@ -179,13 +181,14 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
     memory = tables.relative(df, tables.PEAK, verdicts)
     ops = tables.relative(df, tables.OPS, verdicts)
     say("history across commits")
-    hist = history.changes(history.series(df), ratio_tolerance)
+    hist = history.changes(history.series(df), ratio_tolerance, limits=limits)
     commits = history.per_commit(hist)
     shown, hidden = shown_problems(loaded)
     content = Content(loaded=loaded, sources=list(sources) or [loaded.root], check=check,
                       grid=g, recommendations=recs, strategies=tables.strategy_summary(g),
                       correctness=verdicts, compiled=tables.compiled(df), history=hist,
-                      commits=commits, problems=shown, hidden_problems=hidden, deploy=deploy,
+                      commits=commits, history_rules=history.rules(limits), problems=shown,
+                      hidden_problems=hidden, deploy=deploy,
                       lost=tables.lost_sections(df), answer=answer.lines(g),
                       agreement=answer.agreement(g),
                       differences=answer.differences(g, ratio_tolerance),

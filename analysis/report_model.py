@@ -39,6 +39,8 @@ class Content:
     compiled: pd.DataFrame
     history: pd.DataFrame
     commits: pd.DataFrame
+    #: Which changes of the history count (``history.rules``), in one sentence.
+    history_rules: str
     problems: list[Problem]
     hidden_problems: int
     deploy: pd.DataFrame | None

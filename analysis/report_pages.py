@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from analysis import deployability, history, problems, tables
+from analysis import deployability, problems, tables
 from analysis import format as fmt
 from analysis import report_answer as ra
 from analysis.paired import MODE_LABELS
@@ -256,7 +256,7 @@ def _history_html(c: Content, png: dict[str, bytes]) -> str:
                     "with two commits or more; above: changes that count, per commit; below: "
                     "one line per strategy over a fixed set of regimes.")
         or "<p>No series has two commits with points of one quantity: nothing to draw.</p>",
-        f"<p>{html.escape(history.RULES[0].upper() + history.RULES[1:])} "
+        f"<p>{html.escape(c.history_rules[0].upper() + c.history_rules[1:])} "
         f"{judged.groupby(['machine', 'benchmark', 'regime', 'strategy', 'variant']).ngroups}"
         ' judged series. <a href="regressions.csv">regressions.csv</a>, '
         '<a href="history_summary.csv">history_summary.csv</a></p>',
@@ -375,7 +375,7 @@ def _md_history(c: Content) -> list[str]:
         return [NO_HISTORY]
     commits = c.commits
     changed = commits[(commits["regressions"] > 0) | (commits["improvements"] > 0)]
-    lines = [f"{len(commits)} commit(s) measured; {history.RULES}", ""]
+    lines = [f"{len(commits)} commit(s) measured; {c.history_rules}", ""]
     if changed.empty:
         return [*lines, "No change that counts between consecutive commits."]
     return lines + [f"- `{str(r.commit)[:8]}` on {r.machine} (against "

@@ -1,38 +1,77 @@
-"""The regimes the asv suite measures, with self-describing ids the analysis parses back
-(``cpu-lstm-L2-B64-T128-H128-skewed-float32``). Grids (``BIRNN_BENCH_GRID``): ``quick`` (default),
-``full`` (the product of ``FULL_AXES``), ``smoke`` (one tiny regime per device, what CI runs), on
-the devices this torch build can use (``BIRNN_BENCH_DEVICES`` overrides)."""
+"""The regimes the asv suite measures, and THE vocabulary of a regime: its fields and its
+self-describing id (``cpu-lstm-L2-B64-T128-H128-skewed-float32``), built by ``Regime.id`` and
+read back by ``Regime.parse`` (the analysis, the tables and scripts import both from here).
+Grids (``BIRNN_BENCH_GRID``): ``quick`` (default), ``full`` (the product of ``FULL_AXES``),
+``smoke`` (one tiny regime per device, what CI runs), on the devices this torch build can use
+(``BIRNN_BENCH_DEVICES`` overrides). Standard library only at import: asv imports this file
+beside old commits of the package, and the analysis without torch."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
+import re
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 GRID_ENV = "BIRNN_BENCH_GRID"
 DEVICES_ENV = "BIRNN_BENCH_DEVICES"
 INPUT_SIZE = 64  # features per step
 #: Low-precision dtypes are measured on CUDA only (CPU kernels for them are not what users run).
 CUDA_ONLY_DTYPES = ("float16", "bfloat16")
+_WORD = r"[A-Za-z][A-Za-z0-9_]*"
+_INT = r"[1-9][0-9]*"
+
+
+def _in_id(letter: str = "", pattern: str = _WORD) -> Any:
+    """A field of the id: written as ``letter`` + value, the value matching ``pattern``."""
+    return dataclasses.field(metadata={"letter": letter, "pattern": pattern})
 
 
 @dataclass(frozen=True)
 class Regime:
-    name: str
-    device: str
-    cell: str
-    layers: int
-    batch: int
-    max_len: int
-    hidden: int
-    lengths: str
-    dtype: str
-    train: bool = True  # whether the training step is measured in this regime
+    """One workload of the suite. The fields made with ``_in_id`` are its id, in their order
+    (``FIELDS``); a new axis is one more such field here."""
+
+    device: str = _in_id()
+    cell: str = _in_id()
+    layers: int = _in_id("L", _INT)
+    batch: int = _in_id("B", _INT)
+    max_len: int = _in_id("T", _INT)
+    hidden: int = _in_id("H", _INT)
+    #: a distribution, or ``file:<path>`` (dashes allowed: the fields after it have none)
+    lengths: str = _in_id(pattern=r"[A-Za-z0-9_.:]+(?:-[A-Za-z0-9_.:]+)*")
+    dtype: str = _in_id()
+    name: str = ""  # the shape it comes from (not in the id)
+    train: bool = True  # whether the training step is measured in this regime (not in the id)
+
+    #: The id's fields, in its order; ``INTS``: those holding whole numbers; ``FORMAT``: the id
+    #: spelled with the field names (``<device>-<cell>-L<layers>-...``).
+    FIELDS: ClassVar[tuple[str, ...]]
+    INTS: ClassVar[tuple[str, ...]]
+    FORMAT: ClassVar[str]
+    EXAMPLE: ClassVar[str] = "cpu-lstm-L2-B64-T128-H128-skewed-float32"
+    _PATTERN: ClassVar[re.Pattern[str]]
 
     @property
     def id(self) -> str:
-        return (f"{self.device}-{self.cell}-L{self.layers}-B{self.batch}-T{self.max_len}"
-                f"-H{self.hidden}-{self.lengths}-{self.dtype}")
+        return "-".join(f"{letter}{getattr(self, name)}" for name, letter in _LETTERS.items())
+
+    @classmethod
+    def parse(cls, text: Any) -> Regime:
+        """The regime an id names (ints as ints; ``name`` empty, ``train`` True); ValueError
+        when ``text`` is not an id."""
+        match = cls._PATTERN.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise ValueError(f"{text!r} is not a regime id (expected {cls.FORMAT}, e.g. "
+                             f"{cls.EXAMPLE})")
+        return cls(**{name: int(match[name]) if name in cls.INTS else match[name]
+                      for name in cls.FIELDS})
+
+    def fields(self) -> dict[str, Any]:
+        """The id's fields and their values, in the id's order."""
+        return {name: getattr(self, name) for name in self.FIELDS}
 
     def spec(self, seed: int = 0):
         """The ``birnn_bench.workload.WorkloadSpec`` of this regime."""
@@ -42,6 +81,15 @@ class Regime:
                             hidden_size=self.hidden, batch=self.batch, max_len=self.max_len,
                             lengths=self.lengths, layout="batch_first", dtype=self.dtype,
                             device=self.device, seed=seed)
+
+
+_ID = [f for f in dataclasses.fields(Regime) if "letter" in f.metadata]
+_LETTERS = {f.name: f.metadata["letter"] for f in _ID}
+Regime.FIELDS = tuple(_LETTERS)
+Regime.INTS = tuple(f.name for f in _ID if f.metadata["pattern"] == _INT)
+Regime.FORMAT = "-".join(f"{letter}<{name}>" for name, letter in _LETTERS.items())
+Regime._PATTERN = re.compile("-".join(
+    f"{f.metadata['letter']}(?P<{f.name}>{f.metadata['pattern']})" for f in _ID))
 
 
 @dataclass(frozen=True)
@@ -56,8 +104,8 @@ class Shape:
 
     def regime(self, device: str, cell: str, layers: int, dtype: str = "float32",
                train: bool = True) -> Regime:
-        return Regime(self.name, device, cell, layers, self.batch, self.max_len, self.hidden,
-                      self.lengths, dtype, train)
+        return Regime(device, cell, layers, self.batch, self.max_len, self.hidden,
+                      self.lengths, dtype, name=self.name, train=train)
 
 
 #: What users run, and where strategies part ways. Training steps of the T>=128 shapes cost 2-28 s
@@ -113,7 +161,7 @@ def _quick(device: str) -> list[Regime]:
 def _full(device: str) -> list[Regime]:
     axes = (dict(zip(FULL_AXES, values, strict=True))
             for values in itertools.product(*FULL_AXES.values()))
-    return [Regime("full", device, **axis) for axis in axes
+    return [Regime(device, **axis, name="full") for axis in axes
             if device != "cpu" or axis["dtype"] not in CUDA_ONLY_DTYPES]
 
 

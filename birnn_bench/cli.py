@@ -1,4 +1,5 @@
-"""The ``birnn-bench`` command line."""
+"""The ``birnn-bench`` command line of the library: check, recommend, tune, deploy. The console
+script is ``analysis.command``, which adds ``report`` (the library never imports the analysis)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 import time
 import warnings
 from argparse import ArgumentTypeError
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -312,15 +313,6 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    try:
-        from analysis.cli import main as analysis_main
-    except ImportError as err:
-        raise ValueError(f"the analysis extras are missing ({err}); install them with "
-                         "pip install -e '.[analysis]' from the repository root") from None
-    return analysis_main(["report", *args.rest])
-
-
 def cmd_deploy(args: argparse.Namespace) -> int:
     from birnn_bench import deploy
 
@@ -339,7 +331,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: A subcommand that another package adds to ``birnn-bench`` (``analysis.command`` adds
+#: ``report``): its help line, and what runs it on the arguments after its name (it owns them).
+Extension = tuple[str, Callable[[list[str]], int]]
+
+
+def build_parser(more: Mapping[str, Extension] | None = None) -> argparse.ArgumentParser:
+    """The library's subcommands, then ``more`` (listed in ``--help`` only: they parse their own
+    arguments)."""
     from birnn_bench import deploy
 
     parser = _Parser(prog="birnn-bench", description="How to take the last hidden state of a "
@@ -444,11 +443,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=positive_int, help=threads)
     p.set_defaults(func=cmd_tune)
 
-    p = sub.add_parser("report", add_help=False, help="analysis report from asv results "
-                       "(same as python -m analysis report)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_report)
-
     p = sub.add_parser("deploy", help="deployability: TorchScript, torch.compile, torch.export, "
                        "ONNX for every strategy",
                        description="Deploys every strategy (wrapped with its rnn in a module) "
@@ -468,27 +462,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", type=Path, metavar="FILE", help="write rows as CSV")
     p.add_argument("--threads", type=positive_int, help=threads)
     p.set_defaults(func=cmd_deploy)
+    for name, (text, _) in (more or {}).items():
+        sub.add_parser(name, add_help=False, help=text).add_argument(
+            "rest", nargs=argparse.REMAINDER)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None,
+         more: Mapping[str, Extension] | None = None) -> int:
+    """``birnn-bench``: the library's subcommands, and ``more`` (name -> ``Extension``) from a
+    package above the library (the console script is ``analysis.command``, which adds
+    ``report``: the library itself never imports the analysis)."""
     # torch warns on every projected LSTM call on CPU that oneDNN is bypassed: noise here.
     warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["report"]:  # the analysis CLI owns all of report's options
-        args = argparse.Namespace(command="report", rest=argv[1:], func=cmd_report)
-    else:
-        args = build_parser().parse_args(argv)
+    more = dict(more or {})
+    if argv[:1] and argv[0] in more:  # that command owns all of its options
+        return more[argv[0]][1](argv[1:])
+    args = build_parser(more).parse_args(argv)
     # Bad input is refused as ValueError at its source (argparse types, the checks below and in
     # each command, WorkloadSpec, read_lengths_file), files as OSError; anything else is a bug.
     try:
-        if args.command != "report":  # every other command names a device and output files
-            _check_device(args.device)
-            check_output_paths([(f"--{kind}", getattr(args, kind, None))
-                                for kind in ("json", "csv")])
-            if getattr(args, "profile", None) is not None:
-                check_output("--profile", args.profile, folder=True, kind="profile",
-                             force=args.force)
+        _check_device(args.device)
+        check_output_paths([(f"--{kind}", getattr(args, kind, None))
+                            for kind in ("json", "csv")])
+        if getattr(args, "profile", None) is not None:
+            check_output("--profile", args.profile, folder=True, kind="profile",
+                         force=args.force)
         return args.func(args)
     except (ValueError, OSError) as err:
         print(f"birnn-bench {args.command}: error: {err}", file=sys.stderr)

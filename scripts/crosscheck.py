@@ -36,8 +36,6 @@ STRATEGIES = ("hn_index", "packed_unpack", "manual_two_rnn")
 #: lengths, a GRU batch of equal lengths.
 REGIMES = ("lstm-L1-B1-T32-H128-equal-float32", "lstm-L2-B64-T128-H128-skewed-float32",
            "gru-L1-B64-T32-H128-equal-float32")
-#: The regime's fields in each JSON row, after its id.
-REGIME_COLUMNS = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers", "dtype")
 
 
 def regime(device: str, name: str) -> regimes.Regime:
@@ -92,7 +90,7 @@ def run(device: str, rounds: int, min_run_time: float) -> list[dict]:
     for (r, strategy), got in samples.items():
         ratio = compare.median_interval(got["ratios"])
         rows.append({
-            "regime": r.id, **{key: getattr(r, key) for key in REGIME_COLUMNS},
+            "regime": r.id, **r.fields(),  # the regime's fields after its id
             "strategy": strategy, "asv_median_s": statistics.median(got["asv"]),
             "torch_median_s": statistics.median(got["torch"]), "ratio": ratio.estimate,
             "ratio_low": ratio.low, "ratio_high": ratio.high, "asv_samples": len(got["asv"]),

@@ -30,8 +30,6 @@ from birnn_bench import compare, hardware, kernels, measure  # noqa: E402
 from birnn_bench._io import check_output  # noqa: E402
 from birnn_bench.workload import build  # noqa: E402
 
-#: The regime's fields in each JSON row, after its id.
-REGIME_COLUMNS = ("device", "cell", "layers", "batch", "max_len", "hidden", "lengths", "dtype")
 PROG = "scripts/kernels.py"
 
 
@@ -59,7 +57,7 @@ def measure_regime(regime: regimes.Regime, budget_s: float) -> tuple[list[dict],
     """(kernel rows, timing rows) of one regime."""
     spec = regime.spec()
     workload = build(spec)
-    head = {"regime": regime.id, **{key: getattr(regime, key) for key in REGIME_COLUMNS}}
+    head = {"regime": regime.id, **regime.fields()}  # the regime's fields after its id
     uses = [{**head, **dataclasses.asdict(use)}
             for use in kernels.kernel_uses(spec, workload=workload)]
     timings = []

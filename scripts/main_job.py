@@ -285,7 +285,7 @@ def main() -> int:
     say(f"3/3 analysis report -> {report}/")
     deploy = sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("deploy-*.json"))
     # The folder is this job's own (its log and check.json are in it already): --force.
-    code = run([python, "-m", "birnn_bench.cli", "report", "--out", str(report), "--force",
+    code = run([python, "-m", "analysis", "report", "--out", str(report), "--force",
                 "--check", str(report / "check.json"), *config,
                 *(["--deploy", *deploy] if deploy else [])], env, log)
     written = {p.name for p in (results / machine).glob("*.json")

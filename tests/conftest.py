@@ -31,6 +31,13 @@ def load_asv_conf(path: Path) -> dict:
     return util.load_json(str(path), js_comments=True)
 
 
+def repo_limits():
+    """The regression thresholds of the repository's asv.conf.json (``history.Limits``)."""
+    from analysis.history import Limits
+
+    return Limits.from_conf(load_asv_conf(REPO / "asv.conf.json"))
+
+
 def make_case(device: str, cell: str, batch: int, max_len: int, lengths: str, hidden: int,
               layers: int, dtype: str, strategy: str):
     """A BenchCase from the suite's regime fields (input size as in benchmarks/regimes.py)."""

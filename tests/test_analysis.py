@@ -24,7 +24,7 @@ from analysis.asv_files import default_results_dir
 from analysis.cli import main
 from analysis.load import Loaded, Problem, load_results
 from birnn_bench.strategies import BASELINE, STRATEGIES
-from tests.conftest import REPO
+from tests.conftest import REPO, repo_limits
 
 REGIME = "cpu-lstm-L2-B64-T128-H128-skewed-float32"
 OTHER = "cpu-gru-L1-B1-T32-H128-equal-float32"
@@ -95,7 +95,8 @@ def test_history_counts_ratio_changes_only_when_intervals_are_apart() -> None:
          (REGIME, "chunk_view"): point((0.95, 0.93, 0.97)),    # apart, slower: a regression
          (REGIME, "packed_unpack"): point((1.50, 1.20, 1.90)),  # +50%, intervals overlap: no
          (REGIME, "manual_two_rnn"): point((0.90, 0.88, 0.92), peak=1001.0)}  # bytes: yes
-    h = history.changes(history.series(frame(rows("a", 1, a), rows("b", 2, b))))
+    h = history.changes(history.series(frame(rows("a", 1, a), rows("b", 2, b))),
+                        limits=repo_limits())
     counted = history.flagged(h)
     found = {(r.benchmark.rsplit(".", 1)[1], r.strategy, r.change) for r in counted.itertuples()}
     assert found == {("track_time_ratio", "chunk_view", "regression"),
@@ -113,7 +114,7 @@ def test_history_counts_ratio_changes_only_when_intervals_are_apart() -> None:
     assert history.interval_change((1.0, 0.98, 1.02), (1.05, 1.03, 1.07), 0.02) == "tied"
     assert history.interval_change((1.0, 0.98, 1.02), (1.10, 1.08, 1.12), 0.02) == "slower"
     tolerant = history.changes(history.series(frame(rows("a", 1, a), rows("b", 2, b))),
-                               {"forward": 0.5})
+                               {"forward": 0.5}, limits=repo_limits())
     assert set(history.flagged(tolerant)["strategy"]) == {"manual_two_rnn"}  # bytes only
 
 
@@ -123,7 +124,8 @@ def test_a_machine_name_that_changed_hardware_splits_its_history() -> None:
     a = {(REGIME, "chunk_view"): point((0.80, 0.78, 0.82), peak=1000.0)}
     b = {(REGIME, "chunk_view"): point((0.95, 0.93, 0.97), peak=1200.0)}
     h = history.changes(history.series(frame(rows("a", 1, a, hardware="AMD EPYC, 2 cores"),
-                                             rows("b", 2, b, hardware="Intel Xeon, 2 cores"))))
+                                             rows("b", 2, b, hardware="Intel Xeon, 2 cores"))),
+                        limits=repo_limits())
     assert history.flagged(h).empty
     assert h["previous_commit"].isna().all()
 
@@ -132,7 +134,8 @@ def test_history_error_verdict_changes_count_rounding_does_not() -> None:
     a = {(REGIME, "hn_padded"): point(error=1.1e-7), (REGIME, BASELINE): point(error=3e-8)}
     b = {(REGIME, "hn_padded"): point(error=0.5), (REGIME, BASELINE): point(error=4e-8)}
     h = history.flagged(history.changes(history.series(frame(rows("a", 1, a),
-                                                             rows("b", 2, b)))))
+                                                             rows("b", 2, b))),
+                                        limits=repo_limits()))
     assert h[["quantity", "strategy", "change"]].values.tolist() == [
         ["error verdict", "hn_padded", "regression"]]
 
@@ -143,17 +146,28 @@ def test_history_counts_instruction_changes_beyond_one_percent() -> None:
     b = {(REGIME, "hn_index"): {"instr": 1e6 * 1.008, "time": 3e-3},  # within 1%; time x3
          (REGIME, "chunk_view"): {"instr": 1e6 * 1.05, "time": 1e-3},  # +5%: a regression
          (REGIME, "padded_gather"): {"instr": 1e6 * 0.98, "time": 1e-3}}  # -2%: improvement
-    h = history.changes(history.series(frame(rows("a", 1, a), rows("b", 2, b))))
+    h = history.changes(history.series(frame(rows("a", 1, a), rows("b", 2, b))),
+                        limits=repo_limits())
     counted = history.flagged(h)
     assert sorted(counted[["quantity", "strategy", "change"]].values.tolist()) == [
         ["instructions", "chunk_view", "regression"],
         ["instructions", "padded_gather", "improvement"]]
+    # The thresholds are asv.conf.json's, nothing else: 10% there, no change counts here; a
+    # pattern asv never judges leaves the series unjudged.
+    for limits, judged in ((history.Limits((("instructions\\.", 0.1),), ()), True),
+                           (history.Limits((), ("instructions\\.",)), False)):
+        h = history.changes(history.series(frame(rows("a", 1, a), rows("b", 2, b))),
+                            limits=limits)
+        assert history.flagged(h).empty
+        assert h.loc[h["quantity"] == "instructions", "judged"].eq(judged).all()
+        assert ("by more than 10.0%" in history.rules(limits)) == judged
 
 
 def test_history_lines_use_one_fixed_set_of_regimes() -> None:
     a = {(REGIME, BASELINE): point(time=1e-3), (OTHER, BASELINE): point(time=4e-3)}
     b = {(REGIME, BASELINE): point(time=2e-3)}  # OTHER not measured: left out everywhere
-    h = history.changes(history.series(frame(rows("a", 1, a), rows("b", 2, b))))
+    h = history.changes(history.series(frame(rows("a", 1, a), rows("b", 2, b))),
+                        limits=repo_limits())
     lines = history.lines(h, history.ABSOLUTE, "time_forward (s)")
     assert lines["regimes"].tolist() == [1, 1]
     assert np.allclose(lines.sort_values("date")["value"], [1e-3, 2e-3])

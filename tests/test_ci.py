@@ -163,11 +163,11 @@ def test_thresholds_come_from_asv_conf_and_commits_pair_by_name() -> None:
     limits = commits.Limits.from_conf(load_asv_conf(REPO / "asv.conf.json"))
     name = commits.asv_name("instructions.Instructions.track_instructions", "r", "hn_index")
     assert name == "instructions.Instructions.track_instructions('r', 'hn_index')"
-    # The report's history and the PR check must agree on what counts.
-    assert limits.threshold(name) == history.INSTRUCTION_TOLERANCE
+    # The report's history and the PR check judge by these same limits (history.Limits).
+    assert limits.threshold(name) == 0.01 and "by more than 1.0%" in history.rules(limits)
     assert limits.threshold("strategies.PeakMemory.track_peak_bytes('r', 's')") == 0
     assert limits.threshold("strategies.Forward.time_forward('r', 's')") is None
-    assert limits.threshold("other.Thing.track_x('r', 's')") == commits.ASV_DEFAULT_THRESHOLD
+    assert limits.threshold("other.Thing.track_x('r', 's')") == history.ASV_DEFAULT_THRESHOLD
     instr, peak = "instructions.Instructions.track_instructions", \
         "strategies.PeakMemory.track_peak_bytes"
     # The head commit is OLDER than the base (a branch behind main): still head against base.

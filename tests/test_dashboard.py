@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import load_asv_conf, load_script
+from tests.conftest import load_asv_conf, load_script, repo_limits
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "scripts" / "publish_dashboard.py"
@@ -545,7 +545,7 @@ def test_dashboard_regressions_are_the_reports(project_tree) -> None:
     # The dashboard's error tile is the verdict: the same series as the report's error verdict.
     asv_found = {("strategies.Error.track_max_abs_error" if n.endswith("track_error_verdict")
                   else n, r, s, sha) for n, r, s, sha in asv_found}
-    changes = history.changes(history.series(load_results(tree).data))
+    changes = history.changes(history.series(load_results(tree).data), limits=repo_limits())
     report_found = {(r.benchmark, r.regime, r.strategy, r.commit)
                     for r in history.flagged(changes).itertuples() if r.change == "regression"}
     regime = next(iter({r for _, r, _, _ in report_found}))

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from analysis import figures, history, history_figure, paired
+from tests.conftest import repo_limits
 from tests.test_analysis import BASELINE, REGIME, SAFE, frame, point, rows
 
 OTHER = "cpu-gru-L1-B64-T32-H128-equal-float32"
@@ -68,7 +69,7 @@ def test_history_draws_series_with_points_only_and_readable_ticks() -> None:
                rows("b", 2, later, hardware="AMD EPYC, 2 cores"),
                rows("c", 3, {(REGIME, BASELINE): point()}, hardware="Intel Xeon, 2 cores"),
                rows("d", 4, later, hardware="Intel Xeon, 2 cores"))
-    h = history.changes(history.series(df))
+    h = history.changes(history.series(df), limits=repo_limits())
     lines = history.lines(h, history.DETERMINISTIC, "instructions")
     assert set(lines["hardware"]) == {"AMD EPYC, 2 cores", "Intel Xeon, 2 cores"}
     fig = history_figure.history(history.per_commit(h), lines, "instructions", safe=SAFE)

@@ -25,8 +25,9 @@ from analysis import findings_render as render
 from analysis import inputs
 from analysis import resolution as res
 from analysis.cli import main
-from analysis.load import Loaded, load_results
+from analysis.load import Loaded, Problem, load_results
 from analysis.policy_rules import policy_json
+from benchmarks.regimes import Regime
 from birnn_bench import check as check_module
 from birnn_bench import hardware, policy
 from birnn_bench.cli import main as bb_main
@@ -59,7 +60,7 @@ def check_data(check_file: Path) -> dict:
 
 def regime_id(cell: str = "lstm", layers: int = 2, batch: int = 64, max_len: int = 128,
               lengths: str = "skewed", device: str = "cpu") -> str:
-    return f"{device}-{cell}-L{layers}-B{batch}-T{max_len}-H128-{lengths}-float32"
+    return Regime(device, cell, layers, batch, max_len, 128, lengths, "float32").id
 
 
 def tidy(points: dict[str, dict[str, tuple]], mode: str = "Forward", machine: str = "box",
@@ -194,6 +195,22 @@ def test_cuda_results_get_their_section_named_by_the_device(check_data) -> None:
     assert "### Test GPU — `cuda` on machine `gpu-box`" in cuda_part
     assert "`packed_unpack` [0.68, 0.72]" in cuda_part and "No CUDA results" not in text
     assert "Test GPU" not in text.split("## 2. CUDA")[0].split("## 1.")[1]
+
+
+def test_findings_leave_loader_problems_to_the_report_and_name_commits(check_data) -> None:
+    """A reader of the findings cannot act on notes about old partial runs: they are counted,
+    and the report's Data problems section lists them with what clears each."""
+    problems = [Problem("box/a.json", "partial run: no results for x", "warning"),
+                Problem("box/b.json", "not JSON", "error")]
+    text = render.render_findings(f.build_findings(Loaded(data=tidy(POINTS), problems=problems),
+                                                   check_data))
+    sources = text.split("## 12. Sources")[1]
+    assert "2 data problem(s) while loading (the rest was used): see [the report's Data " \
+        "problems](report/index.html#problems)." in sources
+    assert "partial run" not in text and "box/b.json" not in text
+    # ... and each table names its machine and commit
+    limits = text.split("### How far the fastest safe strategy is from the limit")[1]
+    assert "| machine, commit | mode |" in limits and "| `box` `cccccccc` |" in limits
 
 
 def test_memory_and_op_counts_are_per_regime(check_data) -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from analysis import cli as analysis_cli
+from analysis import command
 from analysis.load import load_results
 from birnn_bench import build, cli, memory
 from birnn_bench._io import MARKER
@@ -35,7 +36,7 @@ GIB = 2**30
 def run(argv: list[str], capsys) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of ``birnn-bench`` (or ``python -m analysis`` when argv
     starts with "analysis"), argparse's exits included."""
-    main = cli.main
+    main = command.main
     if argv[0] == "analysis":
         main, argv = analysis_cli.main, argv[1:]
     try:

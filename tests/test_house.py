@@ -1,10 +1,13 @@
 """Housekeeping: what a real install ships, the declared Python floor, figure labels.
 
-* the wheel carries ``birnn_bench/auto_policy.json`` and ``strategy="auto"`` reads it there (a
+* the wheel carries ``birnn_bench/auto_policy.json`` and ``strategy="auto"`` reads it there, and
+  the analysis imports from it (with ``benchmarks.regimes``, its regime vocabulary) (a
   wheel built from a copy of the checkout, installed into a fresh venv, imported in isolation);
 * ``analysis.report`` imports on a Python without ``datetime.UTC`` (3.10, which
   ``requires-python`` admits);
-* the speed-up and memory figures name the baseline the data was computed against.
+* the speed-up and memory figures name the baseline the data was computed against;
+* no module of ``birnn_bench`` imports ``analysis``; the ``birnn-bench`` command
+  (``analysis.command``) offers ``report`` beside the library's subcommands.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from tests.conftest import REPO
 # 1. the shipped auto policy
 
 #: What the wheel is built from (``[tool.setuptools.packages.find]`` and the readme).
-WHEEL_SOURCES = ("pyproject.toml", "README.md", "birnn_bench", "analysis")
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "birnn_bench", "analysis", "benchmarks")
 
 INSTALLED_PROBE = """
 import json, sys, warnings
@@ -46,7 +49,9 @@ with warnings.catch_warnings():
     with torch.no_grad():
         fwd, bwd = last_states(rnn, x, lengths, strategy="auto")
     chosen = policy.choose(rnn, x, lengths, 5)
+    import analysis.load  # reads regime ids with benchmarks.regimes, shipped beside it
 print(json.dumps({
+    "analysis": analysis.load.__file__, "regime": analysis.load.Regime.__module__,
     "module": birnn_bench.__file__,
     "policy_file": str(resources.files("birnn_bench").joinpath("auto_policy.json")),
     "is_file": resources.files("birnn_bench").joinpath("auto_policy.json").is_file(),
@@ -98,6 +103,8 @@ def test_the_wheel_ships_the_auto_policy_and_auto_reads_it(tmp_path: Path) -> No
 
     assert Path(found["module"]).resolve().is_relative_to(venv.resolve()), found["module"]
     assert Path(found["policy_file"]).resolve().is_relative_to(venv.resolve())
+    assert Path(found["analysis"]).resolve().is_relative_to(venv.resolve())
+    assert found["regime"] == "benchmarks.regimes"
     assert found["is_file"]
     shipped = json.loads((REPO / "birnn_bench" / "auto_policy.json").read_text())
     assert found["rules"] == sum(len(m["rules"]) for m in shipped["machines"]) > 0
@@ -155,3 +162,42 @@ def test_report_imports_without_datetime_utc() -> None:
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "imported analysis.report" in done.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. the library never reaches up into the analysis
+
+LIBRARY_PROBE = """
+import importlib, json, pkgutil, sys
+import birnn_bench
+names = [m.name for m in pkgutil.walk_packages(birnn_bench.__path__, "birnn_bench.")]
+for name in names:
+    importlib.import_module(name)
+print(json.dumps({"imported": names, "analysis": sorted(
+    m for m in sys.modules if m == "analysis" or m.startswith("analysis."))}))
+"""
+
+
+def test_no_module_of_the_library_imports_the_analysis() -> None:
+    done = _run([sys.executable, "-c", LIBRARY_PROBE], cwd=REPO)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "birnn_bench.cli" in found["imported"] and len(found["imported"]) > 20
+    assert found["analysis"] == []
+
+
+def test_the_birnn_bench_command_offers_report_beside_the_librarys_commands(tmp_path: Path,
+                                                                            capsys) -> None:
+    from analysis import command
+
+    assert 'birnn-bench = "analysis.command:main"' in (REPO / "pyproject.toml").read_text()
+    with pytest.raises(SystemExit) as shown:
+        command.main(["--help"])
+    assert shown.value.code == 0
+    listed = capsys.readouterr().out
+    for name in ("check", "recommend", "tune", "deploy", "report"):
+        assert f"    {name} " in listed, name
+    # report goes to the analysis CLI, which owns its options and its errors
+    missing = tmp_path / "missing"
+    assert command.main(["report", "--results", str(missing), "--out", str(tmp_path / "r"),
+                         "--quiet"]) == 2
+    assert f"analysis report: error: --results {missing}" in capsys.readouterr().err

@@ -136,7 +136,7 @@ def test_branch_check_reads_instructions_first_and_exits_by_the_rules() -> None:
     import pandas as pd
 
     from analysis import history
-    from tests.conftest import REPO, load_script
+    from tests.conftest import REPO, load_script, repo_limits
 
     check = load_script(REPO / "scripts" / "branch_check.py", "branch_check")
     regime = "cpu-lstm-L2-B16-T32-H32-skewed-float32"
@@ -154,7 +154,7 @@ def test_branch_check_reads_instructions_first_and_exits_by_the_rules() -> None:
             rows.append({**base, "benchmark": f"ratios.PairedForward.track_time_ratio{suffix}",
                          "metric": f"track_time_ratio{suffix}", "kind": "ratio",
                          "unit": "x hn_index", "value": value})
-    h = history.changes(history.series(pd.DataFrame(rows)))
+    h = history.changes(history.series(pd.DataFrame(rows)), limits=repo_limits())
     judged = h[(h["commit"] == "b" * 40) & h["judged"]]
     text = check.report(judged)
     assert text[0] == "instructions (extract): 1 series, 1 worse, 0 better"

@@ -85,7 +85,7 @@ def test_interrupted_main_job_keeps_finished_groups_and_resumes(tmp_path: Path) 
     assert _survivors(tmp_path) == []
 
     # The report builds from the one group that finished.
-    report = subprocess.run([sys.executable, "-m", "birnn_bench.cli", "report", "--results",
+    report = subprocess.run([sys.executable, "-m", "analysis", "report", "--results",
                              str(tmp_path / "results"), "--out", str(tmp_path / "partial")],
                             cwd=REPO, capture_output=True, text=True)
     assert report.returncode == 0, report.stderr[-2000:]

@@ -74,8 +74,7 @@ def test_cuda_out_of_memory_is_a_logged_skip(monkeypatch, capsys) -> None:
 
     monkeypatch.setattr(bench, "build", exhausted)
     regime = "cpu-lstm-L1-B4-T8-H16-equal-float32"
-    monkeypatch.setitem(common.REGIMES, regime, common.regimes.Regime(
-        "test", "cpu", "lstm", 1, 4, 8, 16, "equal", "float32"))
+    monkeypatch.setitem(common.REGIMES, regime, common.regimes.Regime.parse(regime))
     common._CACHE.clear()
     with pytest.raises(NotImplementedError, match="CUDA out of memory"):
         common.case_for(regime, "hn_index")

@@ -218,8 +218,7 @@ def test_cuda_only_counters_are_not_defined_on_a_cpu_build() -> None:
     regime = "cpu-lstm-L2-B4-T8-H16-skewed-float32"
     saved = dict(common.REGIMES)
     common.REGIMES.clear()
-    common.REGIMES[regime] = common.regimes.Regime("test", "cpu", "lstm", 2, 4, 8, 16, "skewed",
-                                                   "float32")
+    common.REGIMES[regime] = common.regimes.Regime.parse(regime)
     try:
         ops = bench.Profiles()
         cache = ops.setup_cache()  # every point of the (here: one) regime in this process
