@@ -90,8 +90,11 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
     rows = rows[rows["mode"].notna()]
     keys = columns[:-3]  # all but ratio, low, high
     rows = rows.astype({c: object for c in keys if isinstance(rows[c].dtype, pd.CategoricalDtype)})
-    wide = rows.pivot_table(index=keys, columns="which", values="value", aggfunc="first",
-                            observed=True, dropna=False).reset_index()
+    # groupby + unstack, not pivot_table: its dropna=False (needed to keep keys that are NaN,
+    # e.g. an unknown device name) builds the product of every key's values, 27 s on two machines.
+    wide = rows.groupby([*keys, "which"], dropna=False, sort=False)["value"].first() \
+        .unstack("which").reset_index()
+    wide.columns.name = None
     wide = wide.reindex(columns=[*keys, "", "_low", "_high"]).rename(
         columns={"": "ratio", "_low": "low", "_high": "high"}).dropna(subset=columns[-3:])
     # low <= ratio <= high holds: the loader left out (and reported) every point where not.

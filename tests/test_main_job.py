@@ -61,16 +61,20 @@ def _results(tmp_path: Path) -> dict:
 
 
 def _survivors(tmp_path: Path) -> list[str]:
+    """Processes the job started that are still alive: their command line names this test's
+    folder or machine, or they run with its HOME (asv's forkserver names only the suite and a
+    socket; the session's own smoke run may be running beside this test, under another HOME)."""
     found = []
+    home = f"HOME={tmp_path}".encode()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                environ = (entry / "environ").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if str(tmp_path) in command or "kill-box" in command or (
-                    "run_server" in command and str(REPO / "benchmarks") in command):
-                found.append(command)  # asv's forkserver names only the suite and a socket
+            if str(tmp_path) in command or "kill-box" in command or home in environ:
+                found.append(command)
     return found
 
 
