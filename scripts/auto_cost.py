@@ -13,13 +13,11 @@ Threads pinned (1 unless BIRNN_BENCH_THREADS says otherwise). About a minute her
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import NoReturn
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -29,26 +27,12 @@ import torch  # noqa: E402
 from benchmarks import regimes  # noqa: E402
 from birnn_bench import compare, hardware, last_states, measure, policy  # noqa: E402
 from birnn_bench._rnn import time_dim  # noqa: E402
+from birnn_bench.cli import positive_seconds  # noqa: E402
 from birnn_bench.workload import build  # noqa: E402
 
 PROG = "scripts/auto_cost.py"
 #: Calls of ``policy.choose`` per sample, samples per regime (the median is reported).
 LOOKUP_CALLS, LOOKUP_SAMPLES = 200, 25
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{PROG}: error: {message.removeprefix('argument ')}\n")
-
-
-def _budget(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
-    return value
 
 
 def lookup_seconds(rnn: torch.nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor) -> float:
@@ -64,8 +48,8 @@ def lookup_seconds(rnn: torch.nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=_budget, default=10.0, metavar="S",
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=positive_seconds, default=10.0, metavar="S",
                         help="seconds at most of each paired comparison (default 10)")
     args = parser.parse_args(argv)
     try:
@@ -76,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [r for r in regimes.regimes("quick", ("cpu",)) if r.batch == 1]
     print(f"{hardware.describe(hardware.facts('cpu'))}; torch {torch.__version__}, "
           f"{threads} thread(s)")
-    print(f"{'regime':<34} {'auto picks':<17} {'named call':>10} {'lookup':>8} {'share':>6}  "
+    print(f"{'regime':<38} {'auto picks':<17} {'named call':>10} {'lookup':>8} {'share':>6}  "
           f"auto / named [99%]   A/A [99%]   verdict")
     with measure.pinned(threads), torch.no_grad():
         for regime in chosen:
@@ -89,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                 "named", budget_s=args.budget)
             lookup = lookup_seconds(rnn, x, lengths)
             auto, aa = found.ratios["auto"], found.resolution
-            print(f"{regime.id:<34} {picked:<17} {auto.baseline_seconds * 1e3:>8.3f}ms "
+            print(f"{regime.id:<38} {picked:<17} {auto.baseline_seconds * 1e3:>8.3f}ms "
                   f"{lookup * 1e6:>6.1f}us {lookup / auto.baseline_seconds:>6.2%}  "
                   f"{auto.ratio.estimate:.3f} [{auto.ratio.low:.3f}, {auto.ratio.high:.3f}]  "
                   f"[{aa.low:.3f}, {aa.high:.3f}]  {found.verdict('auto')}", flush=True)

@@ -233,3 +233,21 @@ def test_the_shipped_policy_follows_the_committed_grid_on_each_machine(monkeypat
             assert chosen == recommended, (machine, mode, row["regime"], chosen, recommended)
             checked += 1
     assert checked >= 24
+
+
+def test_auto_cost_script_times_auto_against_what_it_picks(capsys) -> None:
+    from tests.conftest import REPO, load_script
+
+    script = load_script(REPO / "scripts" / "auto_cost.py", "auto_cost_script")
+    with pytest.raises(SystemExit) as stopped:
+        script.main(["--budget", "0"])
+    assert stopped.value.code == 2 and "--budget: expected" in capsys.readouterr().err
+    assert script.main(["--budget", "0.3"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.startswith("cpu-")]
+    assert [row[0] for row in rows] == [f"cpu-{cell}-L{layers}-B1-T32-H128-equal-float32"
+                                        for cell in ("lstm", "gru") for layers in (1, 2)]
+    allowed = {name for entry in policy.read_policy() for name in entry.allowed}
+    for row in rows:  # regime, picked, named ms, lookup us, share, ratio [low, high] [A/A], verdict
+        assert row[1] in allowed | {"hn_index"}, row
+        assert row[-1] in ("faster", "slower", "tied", "unresolved"), row
