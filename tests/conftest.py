@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -85,76 +86,106 @@ def run_asv_smoke(workdir: Path, machine: str, bench: str | None = None,
     return workdir / "results"
 
 
-class SmokeRun:
-    """The session's smoke run, started in the background as soon as the tests are collected
-    (``pytest_collection_modifyitems``) so that the tests that do not read it run on the other
-    core meanwhile; those that do run last. A results tree from a real asv run of every
-    benchmark on the smoke grid (CPU); the instruction counts count one point (the baseline),
-    under valgrind, for real. Beside it, a second asv run of the instruction counts alone writes
-    ``../recount/``: tests/test_instructions.py compares the two runs."""
+def smoke_run(workdir: Path, environ: dict[str, str]) -> Path:
+    """A results tree from a real asv run of every benchmark on the smoke grid (CPU); the
+    instruction counts count one point (the baseline), under valgrind, for real. Beside it (a
+    thread), a second asv run of the instruction counts alone writes ``recount/``:
+    tests/test_instructions.py compares the two runs."""
+    failed: list[BaseException] = []
 
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.failed: list[BaseException] = []
-        self.result: Path | None = None
-        environ = dict(os.environ)  # read now: tests may change os.environ meanwhile
-        (workdir / "recount").mkdir(parents=True)
-        self.threads = [threading.Thread(target=self._run, args=(
-                            lambda: run_asv_smoke(workdir, "smoke-box", environ=environ), True)),
-                        threading.Thread(target=self._run, args=(
-                            lambda: run_asv_smoke(workdir / "recount", "smoke-box",
-                                                  bench=r"^instructions\.", environ=environ),
-                            False))]
-        for thread in self.threads:
-            thread.start()
-
-    def _run(self, run, main: bool) -> None:
+    def recount() -> None:
         try:
-            found = run()
-            if main:
-                self.result = found
-        except BaseException as err:  # reported by the tests that read it
+            run_asv_smoke(workdir / "recount", "smoke-box", bench=r"^instructions\.",
+                          environ=environ)
+        except BaseException as err:  # reported by the test that reads it
+            failed.append(err)
+
+    (workdir / "recount").mkdir()
+    other = threading.Thread(target=recount)
+    other.start()
+    try:
+        return run_asv_smoke(workdir, "smoke-box", environ=environ)
+    finally:
+        other.join()
+        if failed:
+            (workdir / "recount" / "failed.txt").write_text(repr(failed[0]))
+
+
+class Background:
+    """``work(workdir, environ)`` in a thread; ``value()`` waits for it and returns its result or
+    raises its error. Its work is in subprocesses, so the tests go on on the other core."""
+
+    def __init__(self, work: Callable[[Path, dict[str, str]], object], workdir: Path) -> None:
+        self.found: list[object] = []
+        self.failed: list[BaseException] = []
+        environ = dict(os.environ)  # read now: tests may change os.environ meanwhile
+        self.thread = threading.Thread(target=self._run, args=(work, workdir, environ))
+        self.thread.start()
+
+    def _run(self, work, workdir: Path, environ: dict[str, str]) -> None:
+        try:
+            self.found.append(work(workdir, environ))
+        except BaseException as err:  # raised in the test that reads it
             self.failed.append(err)
-            if not main:
-                (self.workdir / "recount" / "failed.txt").write_text(repr(err))
 
-    def results(self) -> Path:
-        for thread in self.threads:
-            thread.join()
-        if self.result is None:
-            pytest.fail(f"the smoke asv run failed: {self.failed[0]!r}"[:5000])
-        return self.result
+    def value(self) -> object:
+        self.thread.join()
+        if self.failed:
+            raise self.failed[0]
+        return self.found[0]
 
 
-_SMOKE: list[SmokeRun] = []
+#: Session work started in the background as soon as the tests are collected, for the tests
+#: that need it: fixture name -> work. A test module adds its own in a module-level
+#: ``BACKGROUND`` dict. The tests that wait for one run last, so that the others run meanwhile.
+BACKGROUND: dict[str, Callable[[Path, dict[str, str]], object]] = {"smoke_results": smoke_run}
+_STARTED: dict[str, Background] = {}
+
+
+def _background_work(item: pytest.Item) -> dict[str, Callable]:
+    return {**BACKGROUND, **getattr(getattr(item, "module", None), "BACKGROUND", {})}
 
 
 @pytest.hookimpl(trylast=True)  # after -m / -k deselected what does not run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reads = ["smoke_results" in getattr(item, "fixturenames", ()) for item in items]
-    if not any(reads) or os.environ.get("BIRNN_BENCH_SMOKE_RESULTS"):
-        return
-    order = sorted(range(len(items)), key=lambda i: reads[i])  # stable: file order otherwise
+    wanted: dict[str, Callable] = {}
+    waits = []
+    for item in items:
+        names = set(getattr(item, "fixturenames", ())) & set(_background_work(item))
+        if os.environ.get("BIRNN_BENCH_SMOKE_RESULTS"):
+            names.discard("smoke_results")  # copied from an earlier run instead
+        wanted.update({name: _background_work(item)[name] for name in names})
+        waits.append(bool(names))
+    order = sorted(range(len(items)), key=lambda i: waits[i])  # stable: file order otherwise
     items[:] = [items[i] for i in order]
-    # pytest's own tmp_path_factory (what the tmp_path fixtures use): kept as pytest keeps them
-    _SMOKE.append(SmokeRun(config._tmp_path_factory.mktemp("asv-smoke")))
+    for name, work in wanted.items():
+        # pytest's own tmp_path_factory (the tmp_path fixtures'): kept as pytest keeps them
+        _STARTED[name] = Background(work, config._tmp_path_factory.mktemp(name))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    for run in _SMOKE:  # no asv process outlives the session
-        for thread in run.threads:
-            thread.join()
+    for started in _STARTED.values():  # no process outlives the session
+        started.thread.join()
 
 
 @pytest.fixture(scope="session")
-def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The smoke run's results tree (``SmokeRun``); ``$BIRNN_BENCH_SMOKE_RESULTS``: a workdir
+def background(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, Callable], object]:
+    """``background(name, work)``: the value of the work started at collection under ``name``
+    (started now when it was not)."""
+    def value(name: str, work: Callable[[Path, dict[str, str]], object]) -> object:
+        if name not in _STARTED:
+            _STARTED[name] = Background(work, tmp_path_factory.mktemp(name))
+        return _STARTED[name].value()
+    return value
+
+
+@pytest.fixture(scope="session")
+def smoke_results(background, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smoke run's results tree (``smoke_run``); ``$BIRNN_BENCH_SMOKE_RESULTS``: a workdir
     kept from an earlier run, copied instead."""
     cached = os.environ.get("BIRNN_BENCH_SMOKE_RESULTS")
     if cached:
         workdir = tmp_path_factory.mktemp("asv-smoke")
         shutil.copytree(cached, workdir, dirs_exist_ok=True)
         return workdir / "results"
-    if not _SMOKE:  # collected by other means than this conftest's hook
-        _SMOKE.append(SmokeRun(tmp_path_factory.mktemp("asv-smoke")))
-    return _SMOKE[0].results()
+    return background("smoke_results", smoke_run)

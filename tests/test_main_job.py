@@ -26,14 +26,15 @@ GROUPS = ["--groups", "paired-forward,paired-train,environment"]
 PROGRESS = re.compile(r"^\[main job \d\d:\d\d:\d\d\] ")
 
 
-def _environment(tmp_path: Path) -> dict[str, str]:
+def _environment(tmp_path: Path, base: dict[str, str] | None = None) -> dict[str, str]:
     conf = load_asv_conf(REPO / "asv.conf.json")
     conf.update(repo=str(REPO), benchmark_dir=str(REPO / "benchmarks"),
                 results_dir=str(tmp_path / "results"), html_dir=str(tmp_path / "html"),
                 env_dir=str(tmp_path / "env"))
     config = tmp_path / "asv.conf.json"
     config.write_text(json.dumps(conf))
-    return {**os.environ, "HOME": str(tmp_path), "MACHINE": "kill-box", "ASV_CONFIG": str(config),
+    return {**(os.environ if base is None else base), "HOME": str(tmp_path), "MACHINE": "kill-box",
+            "ASV_CONFIG": str(config),
             "BIRNN_BENCH_GRID": "smoke", "REPORT_DIR": str(tmp_path / "report"),
             "BIRNN_BENCH_PAIRED_BUDGET": "1"}
 
@@ -78,37 +79,62 @@ def _survivors(tmp_path: Path) -> list[str]:
     return found
 
 
-def test_interrupted_main_job_keeps_finished_groups_and_resumes(tmp_path: Path) -> None:
-    env = _environment(tmp_path)
-    first = _stop_after(1, env, signal.SIGINT, tmp_path / "first.log")
-    assert first == 128 + signal.SIGINT, (tmp_path / "first.log").read_text()[-2000:]
-    assert "kept: the groups that finished" in (tmp_path / "first.log").read_text()
-    kept = _results(tmp_path)
-    assert {name.split(".")[1] for name in kept} == {"PairedForward", "ResolutionForward"}
+def interrupted_job(tmp_path: Path, environ: dict[str, str]) -> dict:
+    """SIGINT after the first group, a report of what was kept, SIGTERM on the rerun after the
+    second group, then a rerun to the end: what the test checks, recorded as it happens (it runs
+    in the background from collection on, ``BACKGROUND``)."""
+    env = _environment(tmp_path, environ)
+    seen: dict = {"folder": tmp_path,
+                  "first": _stop_after(1, env, signal.SIGINT, tmp_path / "first.log"),
+                  "kept": _results(tmp_path)}
     time.sleep(1)
-    assert _survivors(tmp_path) == []
+    seen["survivors_first"] = _survivors(tmp_path)
+    # The report builds from the one group that finished.
+    seen["report"] = subprocess.run(
+        [sys.executable, "-m", "analysis", "report", "--results", str(tmp_path / "results"),
+         "--out", str(tmp_path / "partial")], cwd=REPO, env=environ, capture_output=True,
+        text=True)
+    seen["second"] = _stop_after(2, env, signal.SIGTERM, tmp_path / "second.log")
+    seen["after_second"] = _results(tmp_path)
+    time.sleep(1)
+    seen["survivors_second"] = _survivors(tmp_path)
+    seen["third"] = subprocess.run([sys.executable, str(SCRIPT), *GROUPS], cwd=REPO, env=env,
+                                   capture_output=True, text=True, timeout=900)
+    seen["after_third"] = _results(tmp_path)
+    return seen
+
+
+BACKGROUND = {"interrupted": interrupted_job}
+
+
+@pytest.fixture
+def interrupted(background) -> dict:
+    return background("interrupted", interrupted_job)
+
+
+def test_interrupted_main_job_keeps_finished_groups_and_resumes(interrupted: dict) -> None:
+    seen, tmp_path = interrupted, interrupted["folder"]
+    assert seen["first"] == 128 + signal.SIGINT, (tmp_path / "first.log").read_text()[-2000:]
+    assert "kept: the groups that finished" in (tmp_path / "first.log").read_text()
+    kept = seen["kept"]
+    assert {name.split(".")[1] for name in kept} == {"PairedForward", "ResolutionForward"}
+    assert seen["survivors_first"] == []
 
     # The report builds from the one group that finished.
-    report = subprocess.run([sys.executable, "-m", "analysis", "report", "--results",
-                             str(tmp_path / "results"), "--out", str(tmp_path / "partial")],
-                            cwd=REPO, capture_output=True, text=True)
-    assert report.returncode == 0, report.stderr[-2000:]
+    assert seen["report"].returncode == 0, seen["report"].stderr[-2000:]
     assert (tmp_path / "partial" / "index.html").is_file()
 
     # SIGTERM on the rerun, once the finished group was skipped and the next one saved.
-    second = _stop_after(2, env, signal.SIGTERM, tmp_path / "second.log")
-    assert second == 128 + signal.SIGTERM
-    assert {name.split(".")[1] for name in _results(tmp_path)} == {
+    assert seen["second"] == 128 + signal.SIGTERM
+    assert {name.split(".")[1] for name in seen["after_second"]} == {
         "PairedForward", "ResolutionForward", "PairedTrainStep", "ResolutionTrainStep"}
-    assert _results(tmp_path)["ratios.PairedForward.track_time_ratio"] == \
+    assert seen["after_second"]["ratios.PairedForward.track_time_ratio"] == \
         kept["ratios.PairedForward.track_time_ratio"]
-    time.sleep(1)
-    assert _survivors(tmp_path) == []
+    assert seen["survivors_second"] == []
 
-    third = subprocess.run([sys.executable, str(SCRIPT), *GROUPS], cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=900)
+    third = seen["third"]
     assert third.returncode == 0, third.stderr[-3000:]
-    groups = {name.split(".")[1] for name in _results(tmp_path)}
+    groups = {name.split(".")[1] for name in seen["after_third"]}
     assert groups == {"PairedForward", "ResolutionForward", "PairedTrainStep",
                       "ResolutionTrainStep", "Environment"}
     assert (tmp_path / "report" / "index.html").is_file()

@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -65,7 +64,6 @@ def _results_files(machine_dir: Path) -> list[Path]:
 
 
 def test_offline_run_merges_into_one_dashboard(tmp_path: Path) -> None:
-    start = time.monotonic()
     home = tmp_path / "home"
     home.mkdir()
     env = _env(home)
@@ -149,8 +147,6 @@ def test_offline_run_merges_into_one_dashboard(tmp_path: Path) -> None:
         graph = next(g for g in graphs if f"machine-{name}/" in g)
         points = json.loads((html / "graphs" / graph).read_text())
         assert points and all(isinstance(v, (int, float)) for v in points[0][1][:8]), points
-
-    assert time.monotonic() - start < 120  # ~30-40 s on a 2-core machine
 
 
 def test_make_refuses_a_dirty_tree(tmp_path: Path) -> None:
