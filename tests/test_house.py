@@ -201,3 +201,37 @@ def test_the_birnn_bench_command_offers_report_beside_the_librarys_commands(tmp_
     assert command.main(["report", "--results", str(missing), "--out", str(tmp_path / "r"),
                          "--quiet"]) == 2
     assert f"analysis report: error: --results {missing}" in capsys.readouterr().err
+
+
+REGISTER_AT_RUN_TIME = """
+import dataclasses, json
+from birnn_bench import strategies
+new = dataclasses.replace(strategies.STRATEGIES["hn_index"], name="hn_index_again")
+strategies.STRATEGIES[new.name] = new  # the one edit a strategy needs: its registry entry
+from birnn_bench import check
+rows = check.run_check(check.check_specs(cells=("gru",), layers=(2,)))
+from benchmarks import ratios, strategies as suite
+from analysis import figures, format
+colours = figures.colours()
+print(json.dumps({
+    "checked": sorted({row.strategy for row in rows}),
+    "safe": check.correct_everywhere(rows),
+    "correctness_params": suite.Correctness.params[-1],
+    "paired_params": ratios.PairedForward.params[-1],
+    "order": format.strategy_order(["hn_index_again", "zzz_unknown", "hn_index"]),
+    "own_colour": colours["hn_index_again"] not in
+        [c for name, c in colours.items() if name != "hn_index_again"],
+}))
+"""
+
+
+def test_a_strategy_registered_at_run_time_reaches_the_check_the_suite_and_the_tables() -> None:
+    done = subprocess.run([sys.executable, "-c", REGISTER_AT_RUN_TIME], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert "hn_index_again" in seen["checked"] and "hn_index_again" in seen["safe"]
+    assert "hn_index_again" in seen["correctness_params"]
+    assert "hn_index_again" in seen["paired_params"]
+    assert seen["order"] == ["hn_index", "hn_index_again", "zzz_unknown"]
+    assert seen["own_colour"] is True
