@@ -151,10 +151,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     wanted: dict[str, Callable] = {}
     waits = []
     for item in items:
-        names = set(getattr(item, "fixturenames", ())) & set(_background_work(item))
+        work = _background_work(item)
+        names = set(getattr(item, "fixturenames", ())) & set(work)
         if os.environ.get("BIRNN_BENCH_SMOKE_RESULTS"):
             names.discard("smoke_results")  # copied from an earlier run instead
-        wanted.update({name: _background_work(item)[name] for name in names})
+        wanted.update({name: work[name] for name in names})
         waits.append(bool(names))
     order = sorted(range(len(items)), key=lambda i: waits[i])  # stable: file order otherwise
     items[:] = [items[i] for i in order]
