@@ -250,13 +250,13 @@ def _tolerances(path: Path | None) -> dict[str, float]:
     try:
         text = _read_text(path, "write it with `analysis findings --resolution`")
     except ValueError as err:
-        raise UsageError(f"--resolution {err}") from None
+        raise UsageError(f"--resolution {path}", str(err).removeprefix(f"{path}: ")) from None
     try:
         data = json.loads(text)
     except ValueError as err:
-        raise UsageError(f"--resolution {path}: not JSON ({err})") from None
+        raise UsageError(f"--resolution {path}", f"not JSON ({err})") from None
     if not isinstance(data, dict):
-        raise UsageError(f"--resolution {path}: not a docs/resolution.json (a JSON object)")
+        raise UsageError(f"--resolution {path}", "not a docs/resolution.json (a JSON object)")
     return tolerances(data)
 
 
@@ -284,6 +284,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                      earlier=EARLIER_REPORT, inputs=[p for p in (args.check, *(args.deploy or []))
                                                      if p is not None])
         folders = [_results_dir(path, args.config) for path in args.results or [None]]
+        for index, folder in enumerate(folders):  # twice would load every point twice
+            if folder.resolve() in [f.resolve() for f in folders[:index]]:
+                raise UsageError(f"--results {folder}", "given twice (each folder once)")
         check = None
         if args.check is not None:
             data = _parse("--check", args.check, parse_check, _name(args.check))

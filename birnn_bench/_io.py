@@ -49,7 +49,7 @@ def check_output_paths(outputs: Sequence[tuple[str, Path | None]]) -> None:
 
 def check_output(flag: str, path: Path, *, folder: bool = False, kind: str = "",
                  force: bool = False, earlier: Sequence[str] = (),
-                 inputs: Sequence[Path] = ()) -> None:
+                 inputs: Sequence[Path] = (), replaced: bool = False) -> None:
     """Refuses, before any work and leaving nothing behind, an output path that could not be
     written or should not be: ValueError ``"<flag> <path>: <why>"``. Refused: a path that is a
     symbolic link or passes through one (the error names the resolved path, which is accepted);
@@ -58,7 +58,9 @@ def check_output(flag: str, path: Path, *, folder: bool = False, kind: str = "",
     output would go, an existing file opened for appending, since root passes ``os.access``
     where ``/proc`` still refuses). A ``folder`` that exists and holds anything but ``inputs``
     must be an earlier output of ``kind`` (its ``MARKER``, or every name of ``earlier``: what
-    it held before the marker existed) unless ``force``."""
+    it held before the marker existed) unless ``force``. A file the writer ``replaced`` whole
+    (written beside it, then renamed over it) must be a regular file: a device such as
+    ``/dev/null`` would be swapped for a file of that name."""
     path = Path(path)
     shown = f"{flag} {path}"
     _refuse_links(shown, path)
@@ -75,7 +77,8 @@ def check_output(flag: str, path: Path, *, folder: bool = False, kind: str = "",
                 _refuse_foreign_folder(shown, path, kind, earlier, inputs)
             _try_creating(shown, path, "the folder refuses new files")
             return
-        if not (path.is_file() or path.is_char_device()):  # a FIFO would block the writer
+        if not (path.is_file() or (path.is_char_device() and not replaced)):
+            # a FIFO would block the writer; a device renamed over would be gone
             raise ValueError(f"{shown}: exists and is not a regular file")
         if not os.access(path, os.W_OK):
             raise ValueError(f"{shown}: the file is not writable")

@@ -52,6 +52,9 @@ def last_states(rnn: nn.RNNBase, x: Tensor, lengths: Tensor, *, strategy: str = 
                         f"{type(reduce).__name__} {reduce!r}")
     if reduce is not None and reduce not in REDUCTIONS:
         raise ValueError(f"reduce: expected one of {REDUCTIONS} or None, got {reduce!r}")
+    if policy_file is not None and not isinstance(policy_file, (str, Path)):
+        raise TypeError(f"policy_file: expected a path (str or pathlib.Path) or None, got "
+                        f"{type(policy_file).__name__} {policy_file!r}")
     if concat and reduce is not None:
         raise ValueError(f"concat=True and reduce={reduce!r} exclude each other")
     rnn, x, lengths = validate_inputs(rnn, x, lengths)

@@ -88,7 +88,12 @@ def check_spec(spec: WorkloadSpec,
         except Exception as err:  # a strategy that crashes on a condition fails it, loudly
             failure = f"{type(err).__name__}: {err}".splitlines()[0]
         else:
-            fwd_err, bwd_err = max_abs_error(fwd, truth[0]), max_abs_error(bwd, truth[1])
+            shapes = [tuple(getattr(t, "shape", ())) for t in (fwd, bwd)]
+            wanted = [tuple(t.shape) for t in truth]
+            if shapes != wanted:  # e.g. hidden_size wide where proj_size sets the width
+                failure = f"returned shapes {shapes}, expected {wanted}"
+            else:
+                fwd_err, bwd_err = max_abs_error(fwd, truth[0]), max_abs_error(bwd, truth[1])
         rows.append(CheckRow(
             strategy=name, cell=spec.cell, num_layers=spec.num_layers, proj_size=spec.proj_size,
             layout=spec.layout, lengths=spec.lengths, dtype=spec.dtype, device=spec.device,

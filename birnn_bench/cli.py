@@ -35,11 +35,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message.removeprefix('argument ')}\n")
 
 
+def _entries(text: str) -> list[str]:
+    """The entries of a comma-separated list; an empty one (``a,,b``, ``a,``) is refused, not
+    dropped: it is a typo more often than not."""
+    entries = text.split(",")
+    if not text or not all(entries):
+        raise ArgumentTypeError(f"expected a comma-separated list without empty entries, got "
+                                f"{text!r}")
+    return entries
+
+
 def _csv_list(kind: Callable, choices: Sequence | None = None) -> Callable[[str], list]:
     def parse(text: str) -> list:
-        values = [kind(v) for v in text.split(",") if v]
-        if not values:
-            raise ArgumentTypeError("expected a comma-separated list")
+        values = [kind(v) for v in _entries(text)]
         for value in values:
             if choices is not None and value not in choices and not str(value).startswith("file:"):
                 raise ArgumentTypeError(f"{value!r} is not one of {', '.join(map(str, choices))}")
@@ -50,9 +58,7 @@ def _csv_list(kind: Callable, choices: Sequence | None = None) -> Callable[[str]
 def _strategies_or_functions(text: str) -> list[str]:
     """``--strategies`` of check and recommend: registry names and users' functions
     (MODULE:FUNCTION, FILE.py:FUNCTION), loaded and probed by the command before any work."""
-    names = [name for name in text.split(",") if name]
-    if not names:
-        raise ArgumentTypeError("expected a comma-separated list")
+    names = _entries(text)
     for name in names:
         if name not in STRATEGIES and not user_function.is_function_spec(name):
             raise ArgumentTypeError(f"{name!r} is not one of {', '.join(STRATEGIES)}, nor "
@@ -284,7 +290,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from birnn_bench import policy, tune
 
     out = args.out or policy.local_policy_path()
-    check_output("--out", out)
+    check_output("--out", out, replaced=True)  # tune writes <out>.tmp, then renames it
     if args.lengths is None and args.cell is None:
         jobs = tune.shipped_jobs(args.device)
         if not jobs:

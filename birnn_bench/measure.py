@@ -17,16 +17,26 @@ THREADS_ENV = "BIRNN_BENCH_THREADS"
 DEFAULT_THREADS = 1  # one thread: stable on shared 2-core machines; override with the env var
 
 
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def pin_threads(threads: int | None = None) -> int:
     """Pins torch's intra-op thread count (argument, else $BIRNN_BENCH_THREADS, else 1)."""
+    source = "threads"
     if threads is None:
-        text = os.environ.get(THREADS_ENV, str(DEFAULT_THREADS))
+        source, text = THREADS_ENV, os.environ.get(THREADS_ENV, str(DEFAULT_THREADS))
         try:
             threads = int(text)
         except ValueError:
             raise ValueError(f"{THREADS_ENV}: expected an integer, got {text!r}") from None
-    if threads < 1:
-        raise ValueError(f"threads: expected an integer >= 1, got {threads}")
+    usable = _usable_cpus()
+    if not 1 <= threads <= usable:  # torch.set_num_threads(100000) crashes the process
+        raise ValueError(f"{source}: expected an integer from 1 to {usable} (the CPUs this "
+                         f"process may run on), got {threads}")
     torch.set_num_threads(threads)
     return threads
 

@@ -158,14 +158,19 @@ def measured_here(device: str = "cpu", path: str | None = None) -> Policy | None
 
 @lru_cache(maxsize=16)
 def find_policy(device: str = "cpu", path: str | None = None) -> Policy | None:
-    """``measured_here``, with one warning naming ``birnn-bench tune`` when nothing matches."""
+    """``measured_here``, with one warning naming ``birnn-bench tune`` when nothing matches,
+    and one when an explicit ``path`` is not a file (the other places are looked in)."""
+    if path is not None and not Path(path).is_file():
+        warnings.warn(f"{path}: no auto policy there (not a file); looking in the other places",
+                      UserWarning, stacklevel=3)
+    local = local_policy_path()
+    if local.exists() and not local.is_file():
+        warnings.warn(f"{local} (${POLICY_ENV}, else the local policy): not a file, ignored",
+                      UserWarning, stacklevel=3)
     found = measured_here(device, path)
     if found is not None:
         return found
     here = _here(device)
-    local = local_policy_path()
-    if path is not None and not Path(path).is_file():
-        warnings.warn(f"{path}: no auto policy there", UserWarning, stacklevel=3)
     warnings.warn(f"strategy='auto': no policy measured on this hardware "
                   f"({hardware.describe(here)}); using {BASELINE!r}. Run `birnn-bench tune` "
                   f"(a few minutes) to measure this machine; it writes {local}.",

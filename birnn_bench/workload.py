@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -95,7 +96,11 @@ def read_lengths_file(path: str | Path) -> list[int]:
     path = Path(path)
     where = f"lengths file {str(path)!r}"
     try:
-        with path.open("rb") as stream:
+        # Opened without waiting for a writer (a named pipe nobody writes to would block the
+        # open forever), then read as usual: no writer reads as empty, a writer is waited for.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as stream:
             data = stream.read(MAX_LENGTHS_FILE_BYTES + 1)
     except OSError as err:
         raise ValueError(f"{where}: cannot be read ({err.strerror or err})") from err

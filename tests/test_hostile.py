@@ -479,3 +479,81 @@ def test_a_report_whose_inference_grid_was_all_rejected_says_so(tmp_path, capsys
     correctness = pd.read_csv(out / "correctness.csv")
     assert len(correctness) == 2 and set(correctness["commit"]) == {"b" * 40}
     assert len(pd.read_csv(out / "memory.csv")) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# the second hostile pass (366 inputs): what it still found
+
+
+def test_tune_refuses_a_device_it_would_rename_over(capsys) -> None:
+    # tune writes <out>.tmp and renames it over <out>: /dev/null would become a regular file
+    refused(["tune", "--cell", "lstm", "--lengths", "equal", "--batch", "2", "--max-len", "4",
+             "--hidden", "3", "--budget", "0.2", "--out", "/dev/null"], capsys,
+            "--out /dev/null", "exists and is not a regular file")
+    assert Path("/dev/null").is_char_device()
+
+
+def test_more_threads_than_cpus_is_refused_not_a_crash(capsys, monkeypatch) -> None:
+    refused(["check", "--cells", "lstm", "--layers", "1", "--batch", "2", "--max-len", "4",
+             "--hidden", "3", "--quiet", "--threads", "100000"], capsys,
+            "threads: expected an integer from 1 to", "got 100000")
+    monkeypatch.setenv("BIRNN_BENCH_THREADS", "99999")
+    refused(["check", "--cells", "lstm", "--layers", "1", "--batch", "2", "--max-len", "4",
+             "--hidden", "3", "--quiet"], capsys, "BIRNN_BENCH_THREADS: expected", "got 99999")
+
+
+def test_a_function_of_the_wrong_width_fails_the_condition_not_the_check() -> None:
+    from birnn_bench import check
+
+    def hidden_wide(rnn, x, lengths):  # wrong where proj_size sets the width
+        batch = x.shape[0] if rnn.batch_first else x.shape[1]
+        return (x.new_zeros(batch, rnn.hidden_size),) * 2
+
+    spec = next(s for s in check.check_specs(cells=("lstm",), layers=(1,)) if s.proj_size)
+    (row,) = check.check_spec(spec, {"mine": hidden_wide})
+    assert not row.passed and row.error.startswith("returned shapes [(")
+
+
+def test_report_refuses_an_unreadable_resolution_and_one_folder_twice(tmp_path, capsys) -> None:
+    results = str(Path(__file__).resolve().parents[1] / "results")
+    garbage = tmp_path / "resolution.json"
+    garbage.write_bytes(b"\x00\xff\xfe")
+    refused(["analysis", "report", "--results", results, "--out", str(tmp_path / "a"),
+             "--resolution", str(garbage)], capsys, f"--resolution {garbage}: is not UTF-8")
+    refused(["analysis", "report", "--results", results, results + "/", "--out",
+             str(tmp_path / "b")], capsys, "given twice")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_named_pipe_nobody_writes_to_is_an_empty_lengths_file(tmp_path) -> None:
+    import os
+
+    from birnn_bench.workload import read_lengths_file
+
+    pipe = tmp_path / "lengths"
+    os.mkfifo(pipe)
+    with pytest.raises(ValueError, match="holds no lengths"):  # not a wait forever
+        read_lengths_file(pipe)
+
+
+def test_policy_file_must_be_a_path_and_a_folder_there_is_said(tmp_path) -> None:
+    import torch
+
+    from birnn_bench import last_states, policy
+
+    rnn = torch.nn.GRU(2, 3, bidirectional=True)
+    x, lengths = torch.zeros(4, 2, 2), torch.tensor([3, 4])
+    with pytest.raises(TypeError, match="policy_file: expected a path"):
+        last_states(rnn, x, lengths, strategy="auto", policy_file=3)  # type: ignore[arg-type]
+    policy.clear_caches()
+    try:
+        with pytest.warns(UserWarning, match="no auto policy there"):
+            last_states(rnn, x, lengths, strategy="auto", policy_file=tmp_path)
+    finally:
+        policy.clear_caches()
+
+
+@pytest.mark.parametrize("given", ["float32,,", ",", "float32,"])
+def test_an_empty_list_entry_is_refused_not_dropped(capsys, given) -> None:
+    refused(["check", "--cells", "lstm", "--layers", "1", "--quiet", "--dtypes", given], capsys,
+            "--dtypes: expected a comma-separated list without empty entries")

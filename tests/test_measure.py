@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -13,13 +15,21 @@ from tests.conftest import make_case
 def test_pin_threads_reads_the_env_and_rejects_nonsense(monkeypatch) -> None:
     before = torch.get_num_threads()
     try:
-        monkeypatch.setenv(measure.THREADS_ENV, "2")
-        assert measure.pin_threads() == 2 and torch.get_num_threads() == 2
+        usable = len(os.sched_getaffinity(0))
+        monkeypatch.setenv(measure.THREADS_ENV, str(usable))
+        assert measure.pin_threads() == usable and torch.get_num_threads() == usable
         monkeypatch.setenv(measure.THREADS_ENV, "many")
         with pytest.raises(ValueError, match="BIRNN_BENCH_THREADS: expected an integer"):
             measure.pin_threads()
-        with pytest.raises(ValueError, match="threads: expected an integer >= 1"):
+        with pytest.raises(ValueError, match=f"threads: expected an integer from 1 to {usable}"):
             measure.pin_threads(0)
+        # more threads than CPUs: refused, not handed to torch (100000 crashed the process)
+        monkeypatch.setenv(measure.THREADS_ENV, "100000")
+        with pytest.raises(ValueError, match=f"BIRNN_BENCH_THREADS: expected an integer from 1 "
+                                             f"to {usable} .*got 100000"):
+            measure.pin_threads()
+        with pytest.raises(ValueError, match=f"got {usable + 1}$"):
+            measure.pin_threads(usable + 1)
     finally:
         torch.set_num_threads(before)
 
