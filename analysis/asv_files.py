@@ -171,8 +171,14 @@ def read_benchmarks(path: Path, problems: list[Problem]) -> dict[str, Benchmark]
 
 
 def read_machine(path: Path, problems: list[Problem]) -> dict[str, Any]:
-    """A ``machine.json``; empty when missing, or (with a warning) unreadable or not an object."""
+    """A ``machine.json``; empty (with a warning) when missing, unreadable or not an object."""
+    if not path.exists():
+        problems.append(Problem(str(path), "missing (`asv machine` writes it; `asv publish` "
+                                "needs it); machine details left blank", "warning"))
+        return {}
     if not path.is_file():
+        problems.append(Problem(str(path), "is not a file; machine details left blank",
+                                "warning"))
         return {}
     data, error = read_json(path)
     if error is None and not isinstance(data, dict):
@@ -200,6 +206,23 @@ def results_problem(data: Any) -> str | None:
     if data["results"] and all(row is None for row in data["results"].values()):
         return f"every benchmark's row is null ({len(data['results'])}): nothing measured"
     return None
+
+
+def machine_disagrees(path: Path, recorded: dict[str, Any],
+                      files: list[tuple[str, dict[str, str]]]) -> list[Problem]:
+    """Warnings where a machine folder's ``machine.json`` names another machine than its
+    folder, or records hardware that none of its results files was measured on."""
+    found = []
+    named = recorded.get("machine")
+    if named is not None and str(named) != path.parent.name:
+        found.append(Problem(str(path), f"names machine {named!r}, but sits in the folder "
+                             f"{path.parent.name!r} (asv keys results by the folder)", "warning"))
+    apart = [hardware.differences(recorded, facts) for _, facts in files]
+    if files and all(apart):
+        found.append(Problem(str(path), f"records other hardware than every results file "
+                             f"beside it ({apart[0][0]}, ...): edited or copied from another "
+                             "machine", "warning"))
+    return found
 
 
 def mixed_hardware(machine: str, files: list[tuple[str, dict[str, str]]]) -> Problem | None:

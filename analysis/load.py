@@ -385,6 +385,9 @@ def load_results(results_dir: str | Path, progress: Progress | None = None) -> L
             loaded.append(str(path.relative_to(root)))
         if progress is not None:
             progress(i + 1, len(targets), path.name)
+    for folder, recorded in machines.items():
+        loader.problems += asv_files.machine_disagrees(
+            folder / "machine.json", recorded, loader.hardware.get(folder.name, []))
     mixed = [asv_files.mixed_hardware(machine, files)
              for machine, files in sorted(loader.hardware.items())]
     return Loaded(loader.frame(), problems + loader.problems + [m for m in mixed if m], loaded,

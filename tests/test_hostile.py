@@ -557,3 +557,34 @@ def test_policy_file_must_be_a_path_and_a_folder_there_is_said(tmp_path) -> None
 def test_an_empty_list_entry_is_refused_not_dropped(capsys, given) -> None:
     refused(["check", "--cells", "lstm", "--layers", "1", "--quiet", "--dtypes", given], capsys,
             "--dtypes: expected a comma-separated list without empty entries")
+
+
+@pytest.mark.parametrize(("damage", "expected"), [
+    ("missing", "missing (`asv machine` writes it"),
+    ("folder", "is not a file"),
+    ("other name", "names machine 'elsewhere', but sits in the folder 'box'"),
+    ("other cpu", "records other hardware than every results file beside it (CPU model: "
+                  "Imaginary CPU 9000 recorded, Test CPU here"),
+])
+def test_a_damaged_machine_json_is_a_warning_naming_it(tmp_path, damage, expected) -> None:
+    root = make_tree(tmp_path)
+    machine = root / "box" / "machine.json"
+    if damage in ("missing", "folder"):
+        machine.unlink()
+        if damage == "folder":
+            machine.mkdir()
+    else:
+        facts = {"machine": "box", "cpu": "Test CPU", "version": 1}
+        facts.update({"machine": "elsewhere"} if damage == "other name"
+                     else {"cpu": "Imaginary CPU 9000"})
+        machine.write_text(json.dumps(facts))
+    loaded = load_results(root)
+    said = [p for p in loaded.problems if p.path == str(machine)]
+    assert len(said) == 1 and said[0].severity == "warning", loaded.problems
+    assert expected in said[0].message, said[0].message
+    assert len(loaded.data) == len(load_results(make_tree(tmp_path / "intact")).data)
+
+
+def test_an_intact_machine_json_says_nothing(tmp_path) -> None:
+    root = make_tree(tmp_path)
+    assert not [p for p in load_results(root).problems if p.path.endswith("machine.json")]
