@@ -88,27 +88,15 @@ def run_asv_smoke(workdir: Path, machine: str, bench: str | None = None,
 
 def smoke_run(workdir: Path, environ: dict[str, str]) -> Path:
     """A results tree from a real asv run of every benchmark on the smoke grid (CPU); the
-    instruction counts count one point (the baseline), under valgrind, for real. Beside it (a
-    thread), a second asv run of the instruction counts alone writes ``recount/``:
-    tests/test_instructions.py compares the two runs."""
-    failed: list[BaseException] = []
+    instruction counts count one point (the baseline), under valgrind, for real."""
+    return run_asv_smoke(workdir, "smoke-box", environ=environ)
 
-    def recount() -> None:
-        try:
-            run_asv_smoke(workdir / "recount", "smoke-box", bench=r"^instructions\.",
-                          environ=environ)
-        except BaseException as err:  # reported by the test that reads it
-            failed.append(err)
 
-    (workdir / "recount").mkdir()
-    other = threading.Thread(target=recount)
-    other.start()
-    try:
-        return run_asv_smoke(workdir, "smoke-box", environ=environ)
-    finally:
-        other.join()
-        if failed:
-            (workdir / "recount" / "failed.txt").write_text(repr(failed[0]))
+def recount_instructions(workdir: Path, environ: dict[str, str]) -> Path:
+    """A second asv run of the instruction counts alone, in a process of its own:
+    tests/test_instructions.py compares it with the smoke run's (a slow test: 70 s of valgrind
+    starting Python and torch)."""
+    return run_asv_smoke(workdir, "smoke-box", bench=r"^instructions\.", environ=environ)
 
 
 class Background:
@@ -138,7 +126,8 @@ class Background:
 #: Session work started in the background as soon as the tests are collected, for the tests
 #: that need it: fixture name -> work. A test module adds its own in a module-level
 #: ``BACKGROUND`` dict. The tests that wait for one run last, so that the others run meanwhile.
-BACKGROUND: dict[str, Callable[[Path, dict[str, str]], object]] = {"smoke_results": smoke_run}
+BACKGROUND: dict[str, Callable[[Path, dict[str, str]], object]] = {
+    "smoke_results": smoke_run, "instruction_recount": recount_instructions}
 _STARTED: dict[str, Background] = {}
 
 
@@ -190,3 +179,9 @@ def smoke_results(background, tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copytree(cached, workdir, dirs_exist_ok=True)
         return workdir / "results"
     return background("smoke_results", smoke_run)
+
+
+@pytest.fixture(scope="session")
+def instruction_recount(background) -> Path:
+    """The results tree of ``recount_instructions``."""
+    return background("instruction_recount", recount_instructions)

@@ -1,7 +1,7 @@
 """Instructions per call under callgrind: deterministic, one valgrind process, n/a without it.
 
-The smoke asv run (conftest) counts one tiny point under valgrind for real, and a second asv run
-counts it again alongside; the rest run without valgrind.
+The smoke asv run (conftest) counts one tiny point under valgrind for real; a slow test counts
+it again in a second asv run alongside and compares; the rest run without valgrind.
 """
 
 from __future__ import annotations
@@ -37,16 +37,25 @@ def _asv_counts(results: Path, regime_id: str) -> dict[str, float]:
     return found
 
 
-def test_two_runs_count_the_same_instructions(smoke_results: Path) -> None:
-    """Two asv runs of the instruction counts on this commit (the smoke run, and a second one
-    alongside it, conftest) agree within 0.5% on the smoke point; the asv class serves them."""
+def test_the_smoke_run_counts_the_baseline_under_valgrind(smoke_results: Path) -> None:
     assert instructions.unavailable() is None, (
         "valgrind is needed here: bash scripts/install_test_deps.sh installs it")
     (regime_id,) = regimes.instruction_regimes("smoke")
-    recount = smoke_results.parent / "recount"
-    assert not (recount / "failed.txt").exists(), (recount / "failed.txt").read_text()
+    counted = _asv_counts(smoke_results, regime_id)
+    assert 0 < counted["extract"] < counted["forward"]  # the extract step is part of it
+
+
+@pytest.mark.slow  # a second valgrind start-up: 70 s of CPU the 5-minute budget has not
+def test_two_runs_count_the_same_instructions(smoke_results: Path,
+                                              instruction_recount: Path) -> None:
+    """Two asv runs of the instruction counts on this commit, in two processes (the smoke run,
+    and a second one alongside it, conftest) agree within 0.5% on the smoke point; the asv
+    class serves them."""
+    assert instructions.unavailable() is None, (
+        "valgrind is needed here: bash scripts/install_test_deps.sh installs it")
+    (regime_id,) = regimes.instruction_regimes("smoke")
     first = _asv_counts(smoke_results, regime_id)
-    again = _asv_counts(recount / "results", regime_id)
+    again = _asv_counts(instruction_recount, regime_id)
     cache = {(regime_id, BASELINE): again}
     bench = suite.Instructions()
     bench.setup(cache, regime_id, BASELINE)
