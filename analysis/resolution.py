@@ -19,7 +19,7 @@ SLOWED = {"ratios.ResolutionForward": "forward", "ratios.ResolutionTrainStep": "
 METRICS = {"track_slowed_ratio": "slowed", "track_slowed_ratio_low": "slowed_low",
            "track_slowed_ratio_high": "slowed_high", "track_rounds": "rounds"}
 KEYS = ["machine", "device_name", "commit", "mode", "regime"]
-COLUMNS = [*KEYS, "label", "aa_ratio", "aa_low", "aa_high", "half_width", "within",
+COLUMNS = [*KEYS, "label", "aa_ratio", "aa_low", "aa_high", "half_width", "within", "off_one",
            "significant", "resolved", "slowed", "slowed_low", "slowed_high", "detected", "rounds"]
 
 
@@ -50,6 +50,9 @@ def per_regime(grid: pd.DataFrame, df: pd.DataFrame, baseline: str) -> pd.DataFr
     intervals = [Interval(*v) for v in out[["aa_ratio", "aa_low", "aa_high"]].to_numpy(float)]
     out["half_width"] = [i.half_width for i in intervals]
     out["within"] = out["half_width"] <= RESOLVED * (1 + 1e-9)
+    # the stricter reading of "within +-2%": both bounds inside 1 +- RESOLVED (an interval of
+    # half-width 2% centred off 1 reaches past it)
+    out["off_one"] = [max(1 - i.low, i.high - 1) for i in intervals]
     out["significant"] = [i.significant for i in intervals]
     out["resolved"] = [i.resolves for i in intervals]
     out["detected"] = [
@@ -63,8 +66,8 @@ def summary(regimes: pd.DataFrame) -> pd.DataFrame:
     """Per machine, commit and mode: regimes, how many have an A/A within +-``RESOLVED``, a
     significant A/A, the +5% detected (of those where it was timed), the median half-width, and
     ``passed``: within and detected in ``REQUIRED_SHARE`` of the regimes, no A/A significant."""
-    cols = ["machine", "device_name", "commit", "mode", "regimes", "within", "significant",
-            "slowed_timed", "detected", "median_half_width", "passed"]
+    cols = ["machine", "device_name", "commit", "mode", "regimes", "within", "inside",
+            "farthest", "significant", "slowed_timed", "detected", "median_half_width", "passed"]
     if regimes.empty:
         return pd.DataFrame(columns=cols)
     rows = []
@@ -74,7 +77,9 @@ def summary(regimes: pd.DataFrame) -> pd.DataFrame:
         detected = int(g["detected"].eq(True).sum())
         within, significant = int(g["within"].sum()), int(g["significant"].sum())
         rows.append({"machine": machine, "device_name": device, "commit": commit, "mode": mode,
-                     "regimes": n, "within": within, "significant": significant,
+                     "regimes": n, "within": within,
+                     "inside": int((g["off_one"] <= RESOLVED * (1 + 1e-9)).sum()),
+                     "farthest": float(g["off_one"].max()), "significant": significant,
                      "slowed_timed": timed, "detected": detected,
                      "median_half_width": float(g["half_width"].median()),
                      "passed": bool(within >= REQUIRED_SHARE * n and timed == n

@@ -266,8 +266,10 @@ def test_resolution_comes_from_the_grids_own_run(check_data) -> None:
     assert not total.passed
     assert render.resolution_line(found.resolution) == (
         "Resolution of the grid's own run (`box`, `cccccccc`): inference (forward): A/A 99% "
-        "intervals within ±2% in 2/3 regimes, none significant, a 5% slowdown detected in 1/3, "
+        "half-width within ±2% in 2/3 regimes (the whole interval inside 1 ± 2% in 2/3, its "
+        "farthest bound 6.0% off 1), none significant, a 5% slowdown detected in 1/3, "
         "median half-width 1.0%.")
+    assert (total.inside, round(total.farthest, 4)) == (2, 0.06)
     status = found.decided.set_index("regime")["status"]
     assert status[regime_id(batch=1)] == "faster" and status[regime_id(batch=4)] == "unresolved"
     rec = found.grid[(found.grid["regime"] == regime_id(batch=4)) & found.grid["recommended"]]
