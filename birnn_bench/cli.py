@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 import warnings
@@ -91,8 +90,10 @@ def _number(kind: type, valid: Callable, expected: str, out_of_range: str = "") 
 positive_int = _number(int, lambda value: 1 <= value <= LARGEST_INT, "an integer >= 1",
                        f"expected an integer from 1 to {LARGEST_INT}, got {{value}}")
 # nan, inf, 0 and negative seconds would hang or stop at once; nan fails every comparison.
-positive_seconds = _number(float, lambda value: 0 < value < math.inf,
-                           "a finite number of seconds > 0")
+#: A day: a budget beyond it is a typo (1e300) rather than a plan; the runs stop at their targets.
+MAX_BUDGET_S = 86_400
+positive_seconds = _number(float, lambda value: 0 < value <= MAX_BUDGET_S,
+                           f"a number of seconds > 0 and at most {MAX_BUDGET_S} (a day)")
 _seed = _number(int, lambda value: 0 <= value <= SEED_MAX, "an integer in 0..2**64-1",
                 f"{{value}} is out of range; a seed is an integer in 0..2**64-1 ({SEED_MAX})")
 _fraction = _number(float, lambda value: 0 < value < 1, "a number in (0, 1)")

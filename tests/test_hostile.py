@@ -588,3 +588,9 @@ def test_a_damaged_machine_json_is_a_warning_naming_it(tmp_path, damage, expecte
 def test_an_intact_machine_json_says_nothing(tmp_path) -> None:
     root = make_tree(tmp_path)
     assert not [p for p in load_results(root).problems if p.path.endswith("machine.json")]
+
+
+@pytest.mark.parametrize("budget", ["1e300", "86401"])
+def test_a_budget_beyond_a_day_is_refused(capsys, budget) -> None:
+    refused(["recommend", *RECOMMEND_TINY[:-4], "--budget", budget], capsys,
+            "--budget: expected a number of seconds > 0 and at most 86400")
