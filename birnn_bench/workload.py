@@ -98,9 +98,8 @@ def read_lengths_file(path: str | Path) -> list[int]:
     try:
         # Opened without waiting for a writer (a named pipe nobody writes to would block the
         # open forever), then read as usual: no writer reads as empty, a writer is waited for.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb") as stream:
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as stream:
+            os.set_blocking(stream.fileno(), True)
             data = stream.read(MAX_LENGTHS_FILE_BYTES + 1)
     except OSError as err:
         raise ValueError(f"{where}: cannot be read ({err.strerror or err})") from err

@@ -37,14 +37,10 @@ LOOKUP_CALLS, LOOKUP_SAMPLES = 200, 25
 
 def lookup_seconds(rnn: torch.nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor) -> float:
     """Median seconds of one ``policy.choose`` call (the work ``auto`` adds to a call)."""
-    steps = x.shape[time_dim(rnn)]
-    samples = []
-    for _ in range(LOOKUP_SAMPLES):
-        start = time.perf_counter()
-        for _ in range(LOOKUP_CALLS):
-            policy.choose(rnn, x, lengths, steps)
-        samples.append((time.perf_counter() - start) / LOOKUP_CALLS)
-    return statistics.median(samples)
+    lookup = partial(policy.choose, rnn, x, lengths, x.shape[time_dim(rnn)])
+    return statistics.median(compare.time_block(lookup, LOOKUP_CALLS, time.perf_counter,
+                                                lambda: None)
+                             for _ in range(LOOKUP_SAMPLES))
 
 
 def main(argv: list[str] | None = None) -> int:
