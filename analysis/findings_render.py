@@ -138,10 +138,10 @@ def resolution_line(res: Mapping[str, pd.DataFrame] | None) -> str:
                 "nothing in it is decided.")
     parts = []
     for (machine, commit), t in totals.groupby(["machine", "commit"], sort=True):
-        modes = [f"{MODE_LABELS.get(x.mode, x.mode)}: A/A 99% half-width within "
-                 f"±{RESOLVED:.0%} in {x.within}/{x.regimes} regimes (the whole interval inside "
-                 f"1 ± {RESOLVED:.0%} in {x.inside}/{x.regimes}, its farthest bound "
-                 f"{x.farthest:.1%} off 1), "
+        modes = [f"{MODE_LABELS.get(x.mode, x.mode)}: A/A 99% interval inside "
+                 f"1 ± {RESOLVED:.0%} in {x.inside}/{x.regimes} regimes (its farthest bound "
+                 f"{x.farthest:.1%} off 1; half-width within ±{RESOLVED:.0%} in "
+                 f"{x.within}/{x.regimes}), "
                  f"{f'{x.significant}/{x.regimes}' if x.significant else 'none'} significant, "
                  f"a {SLOWDOWN:.0%} slowdown detected in {x.detected}/{x.regimes}, median "
                  f"half-width {x.median_half_width:.1%}" for x in t.itertuples()]
@@ -158,7 +158,7 @@ def _resolution(res: Mapping[str, pd.DataFrame] | None) -> list[str]:
     verdicts = ", ".join(f"`{x.machine}` {MODE_LABELS.get(x.mode, x.mode)}: "
                          f"**{'passed' if x.passed else 'not passed'}**"
                          for x in totals.itertuples())
-    misses = regimes[~regimes["within"] | regimes["significant"]
+    misses = regimes[~regimes["resolved"]
                      | ~regimes["detected"].eq(True)]
     shown = [f"{x.label} ({MODE_LABELS.get(x.mode, x.mode)}: A/A "
              f"[{x.aa_low:.3f}, {x.aa_high:.3f}], +{SLOWDOWN:.0%} copy "
@@ -167,9 +167,9 @@ def _resolution(res: Mapping[str, pd.DataFrame] | None) -> list[str]:
     return [f"{line} Each regime's A/A is the baseline against itself and the {SLOWDOWN:.0%} "
             "slowdown a calibrated copy of the baseline, both timed in the same rounds as the "
             f"grid's candidates (`docs/resolution.json` lists every regime). A regime decides "
-            f"only when its A/A's half-width is within ±{RESOLVED:.0%} and it is not significant; "
-            f"elsewhere the grid says unresolved. Criteria: half-width within ±{RESOLVED:.0%} and "
-            f"the slowdown detected "
+            f"only when its A/A's whole interval lies inside 1 ± {RESOLVED:.0%} and is not "
+            f"significant; elsewhere the grid says unresolved. Criteria: the A/A inside "
+            f"1 ± {RESOLVED:.0%} and the slowdown detected "
             f"in ≥ {REQUIRED_SHARE:.0%} of regimes, no A/A significant: {verdicts}.", "",
             "Regimes that miss a criterion: " + ("; ".join(shown) or "none") + "."]
 

@@ -135,7 +135,7 @@ class _Loader:
                     "cpu": cpu,
                     "torch": env.get("torch") or str(torch or params.get("torch") or "unknown"),
                     **{k: env.get(k) or "unknown" for k in ("cuda", "cudnn", "gpu",
-                                                            "cudnn_allow_tf32")},
+                                                            "cudnn_allow_tf32", "allocator")},
                     "file": self.rel}
         file_codes: dict[str, Any] = {k: self.codes[k].code(v) for k, v in file_row.items()}
         try:

@@ -193,9 +193,11 @@ def _recorded(value: object) -> str:
 
 def environment(df: pd.DataFrame, shown: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Per machine name AND hardware (a name that held two CPUs is two rows, flagged): GPU,
-    python version, torch, CUDA, threads, and the commits measured there, oldest first, each
-    with how many benchmarks it measured; ``shown``: machine -> the commit its grid shows."""
-    cols = ["machine", "hardware", "gpu", "python", "torch", "cuda", "threads", "commits",
+    python version, torch, CUDA, threads, the allocator, and the commits measured there, oldest
+    first, each with how many benchmarks it measured; ``shown``: machine -> the commit its grid
+    shows."""
+    cols = ["machine", "hardware", "gpu", "python", "torch", "cuda", "threads", "allocator",
+            "commits",
             "grid commit", "note"]
     measured = plain(df[df["value"].notna()])
     if measured.empty:
@@ -220,7 +222,7 @@ def environment(df: pd.DataFrame, shown: Mapping[str, str] | None = None) -> pd.
             "machine": machine, "hardware": hardware, "gpu": _recorded(last["gpu"]),
             "python": python.group(0) if python else NOT_RECORDED,
             "torch": _recorded(last["torch"]), "cuda": _recorded(last["cuda"]),
-            "threads": _recorded(last["threads"]),
+            "threads": _recorded(last["threads"]), "allocator": _recorded(last.get("allocator")),
             "commits": f"{len(per_commit)}: " + ", ".join(
                 f"{str(c)[:8]} ({n})" for c, n in per_commit["benchmarks"].items()),
             "grid commit": str(grid_commit)[:8] if grid_commit in per_commit.index else "",

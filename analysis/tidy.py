@@ -23,7 +23,8 @@ OLD_GRID = ("device", "cell", "batch", "max_len", "lengths", "hidden", "layers",
 KNOWN_PARAMS = (*OLD_GRID[:-1], *(name for name in Regime.FIELDS if name not in OLD_GRID),
                 "regime", "strategy")
 FILE_COLUMNS = ("machine", "hardware", "facts", "device_name", "commit", "date", "env", "python",
-                "cpu", "torch", "cuda", "cudnn", "gpu", "cudnn_allow_tf32", "threads")
+                "cpu", "torch", "cuda", "cudnn", "gpu", "cudnn_allow_tf32", "allocator",
+                "threads")
 BENCH_COLUMNS = ("benchmark", "metric", "kind", "unit")
 #: asv's result column -> ours.
 STATS = {"result": "value", "stats_ci_99_a": "ci_low", "stats_ci_99_b": "ci_high",

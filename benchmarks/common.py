@@ -49,10 +49,12 @@ def timer():
 
 
 def pin():
-    """Threads ($BIRNN_BENCH_THREADS, default 1) and precision, for the asv process's life."""
+    """Threads ($BIRNN_BENCH_THREADS, default 1), precision and the allocator (where the commit
+    has ``measure.pin_allocator``), for the asv process's life."""
     if measure is None:
         raise NotImplementedError("this commit predates birnn_bench.measure")
     measure.set_precision_flags()
+    getattr(measure, "pin_allocator", str)()
     return measure.pin_threads()
 
 

@@ -9,8 +9,9 @@ import sys
 
 import torch
 
-NAMES = ["torch", "threads", "cuda", "cudnn", "gpu", "cudnn_allow_tf32"]
+NAMES = ["torch", "threads", "cuda", "cudnn", "gpu", "cudnn_allow_tf32", "allocator"]
 _PROBE = ("import json; from birnn_bench import measure; measure.pin_threads(); "
+          "getattr(measure, 'pin_allocator', str)(); "
           "measure.set_precision_flags(); print(json.dumps(measure.environment_info()))")
 
 
@@ -19,6 +20,7 @@ def _info():
 
     if torch.version.cuda is None:
         measure.pin_threads()
+        getattr(measure, "pin_allocator", str)()  # as every benchmark process does (common.pin)
         measure.set_precision_flags()
         return measure.environment_info()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
@@ -35,4 +37,5 @@ def params():
         info = _info()
     except ImportError:  # a commit that predates birnn_bench.measure
         return [["unknown"]], ["environment"]
-    return [[str(info[name])] for name in NAMES], NAMES
+    # "unknown": a commit older than the fact (e.g. the allocator, recorded since it is pinned)
+    return [[str(info.get(name, "unknown"))] for name in NAMES], NAMES

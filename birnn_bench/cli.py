@@ -276,6 +276,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if any(map(user_function.is_function_spec, names)) and BASELINE not in names:
         names = [BASELINE, *names]  # a user's function is always timed against the baseline
     strategies = _resolve_strategies(names, args.device)
+    measure.pin_allocator()  # this process exists to measure: fix malloc's thresholds
     result = rec.recommend(spec, mode=args.mode, strategies=strategies, budget_s=args.budget,
                            target=args.target, threads=args.threads, progress=_progress_bar(),
                            profile_dir=args.profile, require=tuple(args.require))
@@ -308,6 +309,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
               flush=True)
 
     say(f"{len(jobs)} regime(s) x mode, at most {args.budget:g} s each; the policy goes to {out}")
+    measure.pin_allocator()  # this process exists to measure: fix malloc's thresholds
     made = tune.tune(jobs, out, budget_s=args.budget, threads=args.threads, say=say)
     rules = made["machines"][0]["rules"]
     moved = [r for r in rules if r["strategy"] != BASELINE]

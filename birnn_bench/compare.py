@@ -6,8 +6,8 @@ drift cancels). The estimate is the median of those per-round ratios with a dist
 99% interval; the baseline against itself in the same rounds (A/A) gives the resolution.
 
 The one rule (``verdict``): a comparison is *resolved* when its A/A is not significant and its
-half-width is within ``RESOLVED`` (the engine could tell a few-percent difference); then a ratio
-whose interval excludes 1 is faster or slower, any other is tied; an unresolved comparison
+whole interval lies inside 1 +- ``RESOLVED`` (the engine could tell a few-percent difference); then
+a ratio whose interval excludes 1 is faster or slower, any other is tied; an unresolved comparison
 decides nothing ("unresolved"). No global state changes here: callers pin threads and precision
 (``measure.pinned``)."""
 
@@ -26,13 +26,15 @@ MIN_ROUNDS = 8
 #: Rounds after which the 99% interval runs from the 3rd to the 14th value, so one or two
 #: disturbed rounds no longer move it. The suite and the resolution check use it.
 ROBUST_ROUNDS = 16
-#: A comparison whose A/A half-width exceeds this could not tell a few-percent difference: it
-#: decides nothing (``verdict``). A 5% slowdown stands clear of an A/A this narrow.
+#: A comparison whose A/A interval reaches beyond 1 +- this could not tell a few-percent
+#: difference: it decides nothing (``verdict``). A 5% slowdown stands clear of an A/A this narrow.
+#: Both bounds count, not the half-width: an A/A of +-1.5% centred 1.3% off 1 reaches 2.8% off.
 RESOLVED = 0.02
 #: A candidate stops once its half-width is within TARGET, or within DECIDED_TARGET when it is
-#: significantly apart from the baseline; the A/A once it is within AA_TARGET (under RESOLVED,
-#: so that an A/A centred a little off 1 still resolves). Two runs of the same code differed by
-#: up to 6% where candidates had left at +-3.4-5.4% (B1 T32 regimes): DECIDED_TARGET is 3%.
+#: significantly apart from the baseline; the A/A once its whole interval lies inside
+#: 1 +- AA_TARGET (under RESOLVED: a resolution claimed with room to spare; A/A-only rounds cost
+#: two blocks). Two runs of the same code differed by up to 6% where candidates had left at
+#: +-3.4-5.4% (B1 T32 regimes): DECIDED_TARGET is 3%.
 TARGET = 0.02
 DECIDED_TARGET = 0.03
 AA_TARGET = 0.015
@@ -74,9 +76,21 @@ class Interval:
         return self.low > 1.0 + CLEAR or self.high < 1.0 - CLEAR
 
     @property
+    def off_one(self) -> float:
+        """How far the farther bound lies from 1 (inf when undecided)."""
+        if not (math.isfinite(self.high) and self.low > 0):
+            return math.inf
+        return max(1.0 - self.low, self.high - 1.0)
+
+    def inside(self, tolerance: float) -> bool:
+        """Both bounds inside 1 +- ``tolerance`` (round-off forgiven)."""
+        return self.off_one <= tolerance * (1 + 1e-9)
+
+    @property
     def resolves(self) -> bool:
-        """As an A/A: not significant, and narrow enough (``RESOLVED``) to tell a few percent."""
-        return not self.significant and self.half_width <= RESOLVED * (1 + 1e-9)  # round-off
+        """As an A/A: not significant, and inside 1 +- ``RESOLVED``: it could tell a few
+        percent."""
+        return not self.significant and self.inside(RESOLVED)
 
 
 def verdict(ratio: Interval, resolution: Interval | None) -> str:
@@ -183,8 +197,9 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
     shuffled order. A ``brief`` candidate (e.g. wrong on this workload: its ratio is shown,
     never decided), and one clear of 1 beyond ``CLEAR`` within ``decided_target``, leave after
     ``MIN_ROUNDS`` (the fewest with an interval); after ``min_rounds`` a candidate leaves once
-    within ``target``, or within ``decided_target`` and significant; the A/A once within
-    ``aa_target``. So the rounds go where a decision is still open.
+    within ``target``, or within ``decided_target`` and significant; the A/A once its interval
+    lies inside 1 +- ``aa_target`` (``Interval.inside``). So the rounds go where a decision is
+    still open.
 
     The comparison stops when all have left; when ``budget_s`` is spent, checked after
     ``min_rounds`` and ``budget_rounds`` (so that a slow workload still gets that many rounds)
@@ -249,7 +264,7 @@ def compare(candidates: Mapping[str, Callable[[], object]], baseline: str, *,
                           ratio.significant and ratio.half_width <= decided_target)))]
         if rounds >= min_rounds:
             resolution = median_interval(ratios[aa], confidence)
-            aa_open = resolution.half_width > aa_target or resolution.significant
+            aa_open = resolution.significant or not resolution.inside(aa_target)
             spent = clock() - started
             if not active and not aa_open:
                 stopped = "target"

@@ -53,9 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
+    allocator = measure.pin_allocator()  # as the suite's processes do
     chosen = [r for r in regimes.regimes("quick", ("cpu",)) if r.batch == 1]
     print(f"{hardware.describe(hardware.facts('cpu'))}; torch {torch.__version__}, "
-          f"{threads} thread(s)")
+          f"{threads} thread(s), allocator: {allocator}")
     print(f"{'regime':<38} {'auto picks':<17} {'named call':>10} {'lookup':>8} {'share':>6}  "
           f"auto / named [99%]   A/A [99%]   verdict")
     with measure.pinned(threads), torch.no_grad():

@@ -74,6 +74,7 @@ def test_verdicts_follow_the_one_rule() -> None:
 @pytest.mark.parametrize("aa", [
     cmp.Interval(1.0, 0.97, 1.04),   # wider than +-2%: could not tell a few percent
     cmp.Interval(1.03, 1.01, 1.04),  # narrow but significant: the A/A itself is off
+    cmp.Interval(1.012, 0.998, 1.026),  # half-width 1.4% but reaching 2.6% past 1
     None,                            # no A/A at all
 ])
 def test_noise_is_never_called_a_decision(aa) -> None:
@@ -93,7 +94,7 @@ def test_paired_ratio_resolves_5_percent_under_3x_drift() -> None:
     assert found.verdict("fast") == "faster" and 0.78 < fast.estimate < 0.82
     # A/A: the baseline against itself is tied, and narrow despite the drift.
     assert found.resolved and found.verdict("base") == "A/A"
-    assert found.resolution.half_width <= cmp.AA_TARGET
+    assert found.resolution.inside(cmp.AA_TARGET)
     assert found.ratios["base"].ratio == found.resolution
     assert found.stopped == "target"
     # ... while the machine's speed moved by far more than the 5% being resolved.
@@ -245,3 +246,21 @@ def test_brief_and_clear_candidates_leave_at_the_engines_minimum() -> None:
     assert found.ratios["wrong"].rounds == cmp.MIN_ROUNDS
     assert found.ratios["slow3x"].rounds == cmp.MIN_ROUNDS
     assert found.ratios["close"].rounds >= 16
+
+
+def test_the_a_a_leaves_only_with_its_whole_interval_inside_its_target() -> None:
+    """The A/A stops on both bounds inside 1 +- aa_target, not on its half-width: an interval
+    of half-width 1.4% centred 1.2% off 1 reaches 2.6% past it and resolves nothing."""
+    off_centre = cmp.Interval(1.012, 0.998, 1.026)
+    assert off_centre.half_width < cmp.RESOLVED and not off_centre.resolves
+    assert off_centre.off_one == pytest.approx(0.026) and not off_centre.inside(0.02)
+    assert cmp.Interval(1.0, 0.99, 1.012).inside(0.015)
+    assert math.isinf(cmp.Interval(1.0, 0.0, math.inf).off_one)
+    # Fake machines of several seeds (5% jitter, drift): every A/A that stopped on target is
+    # inside its target, and so is every resolved comparison's.
+    for seed in range(12):
+        found = _engine(FakeMachine(drift=1.5, jitter=0.05, seed=seed),
+                        {"base": 0.001, "other": 0.00103}, budget_s=60.0, min_rounds=16,
+                        aa_target=0.01)
+        assert found.stopped == "target", seed
+        assert found.resolution.inside(0.01) and found.resolved, seed

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import platform
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -112,3 +116,22 @@ def test_synchronized_timer_without_cuda_is_perf_counter() -> None:
     first = measure.synchronized_timer()
     second = measure.synchronized_timer()
     assert second >= first
+
+
+def test_pin_allocator_fixes_glibc_thresholds_and_is_recorded(monkeypatch) -> None:
+    """In a fresh process (glibc has no way back): the benchmarks' pin() fixes malloc's
+    thresholds and environment_info records it; where there is no mallopt nothing changes and
+    the default is recorded."""
+    probe = ("import json; from benchmarks import common; from birnn_bench import measure; "
+             "before = measure.environment_info()['allocator']; common.pin(); "
+             "print(json.dumps([before, measure.environment_info()['allocator']]))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    before, after = json.loads(done.stdout.strip().splitlines()[-1])
+    assert before == "process default"
+    if platform.libc_ver()[0] == "glibc":
+        assert after == measure.ALLOCATOR_PINNED
+    # No C library with mallopt (macOS, Windows, musl's stub): nothing set, default recorded.
+    monkeypatch.setattr(measure, "_allocator", {"state": "process default"})
+    monkeypatch.setattr(measure.ctypes, "CDLL", lambda name: object())
+    assert measure.pin_allocator() == "process default" == measure.allocator()
