@@ -136,14 +136,14 @@ def clause_text(c: pd.Series | Mapping) -> str:
     text = f"{where}**`{BASELINE}`**, {count}"
     decided = c["regimes"] - unresolved
     if unresolved == c["regimes"]:
-        return text + (f": unresolved (the regime's A/A wider than ±{RESOLVED:.0%} or "
-                       "significant), the safe default")
+        return text + (f": unresolved (the regime's A/A reaching beyond "
+                       f"1 ± {RESOLVED:.0%} or significant), the safe default")
     if c["next"]:
         text += (f": the next safe strategy, {c['next']}, takes "
                  f"{_range(c['next_min'], c['next_max'])} its time")
     if unresolved:
-        text += (f"; {unresolved} of them unresolved (A/A wider than ±{RESOLVED:.0%} or "
-                 f"significant), {decided} decided")
+        text += (f"; {unresolved} of them unresolved (A/A reaching beyond 1 ± {RESOLVED:.0%} "
+                 f"or significant), {decided} decided")
     return text
 
 

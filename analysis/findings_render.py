@@ -62,8 +62,8 @@ def decided_text(found: Findings, machine: str, device: str, mode: str) -> str:
         parts.append(f"Tied in {len(tied)}/{n} (no safe strategy significantly faster than "
                      f"`{b}`, and `{b}` not faster than every other): " + "; ".join(tied))
     if unresolved:
-        parts.append(f"Unresolved in {len(unresolved)}/{n} (the regime's A/A wider than "
-                     f"±{RESOLVED:.0%} or significant: nothing decided, `{b}` stays): "
+        parts.append(f"Unresolved in {len(unresolved)}/{n} (the regime's A/A reaching beyond "
+                     f"1 ± {RESOLVED:.0%} or significant: nothing decided, `{b}` stays): "
                      + "; ".join(unresolved))
     return ". ".join(parts) + "."
 

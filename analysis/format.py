@@ -23,8 +23,9 @@ GRID_LEGEND = (f"Cells: each strategy's time over {BASELINE}'s, paired per round
                f"condition of the correctness check, so never recommended; {FLOOR}: the fastest "
                f"strategy measured there, a pitfall (wrong there, or not safe): a lower bound, "
                f"never a choice. {BASELINE}'s own cell is 1 by definition; the A/A column is its "
-               f"measured resolution (against itself in the same rounds): a regime whose A/A is "
-               f"wider than ±2% or excludes 1 decides nothing (unresolved, {BASELINE} stays).")
+               f"measured resolution (against itself in the same rounds): a regime whose A/A "
+               f"reaches beyond 1 ± 2% or excludes 1 decides nothing (unresolved, {BASELINE} "
+               f"stays).")
 
 
 def ratio(value: float) -> str:

@@ -198,8 +198,8 @@ def grid_html(group: pd.DataFrame, check_known: bool, summary: Mapping | None = 
         aa_text = fmt.interval(aa.iloc[0]["aa_low"], aa.iloc[0]["aa_high"]) if not aa.empty else ""
         resolved = bool(rows["resolved"].iloc[0])
         aa_cell = (f'<td class="aa">{_e(aa_text)}</td>' if resolved else
-                   f'<td class="aa unresolved" title="wider than ±{RESOLVED:.0%} or excludes '
-                   f'1: nothing decided here">{_e(aa_text)} ?</td>')
+                   f'<td class="aa unresolved" title="reaches beyond 1 ± {RESOLVED:.0%} or '
+                   f'excludes 1: nothing decided here">{_e(aa_text)} ?</td>')
         body.append(f'<tr data-regime="{_e(regime)}"><th>{_e(rows.iloc[0]["label"])}</th>'
                     + "".join(cells.get(n, "<td></td>") for n in order)
                     + f'<td class="rec">{rec}</td>{aa_cell}</tr>')
