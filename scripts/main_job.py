@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -249,7 +250,8 @@ def main() -> int:
     progress = Path(tempfile.mkdtemp(prefix="birnn-progress-")) / "paired.log"
     env["BIRNN_BENCH_PROGRESS"] = str(progress)
     done = threading.Event()
-    threading.Thread(target=_tail, args=(progress, done), daemon=True).start()
+    tail = threading.Thread(target=_tail, args=(progress, done), daemon=True)
+    tail.start()
     config = ["--config", os.environ["ASV_CONFIG"]] if os.environ.get("ASV_CONFIG") else []
     extra = [*([] if os.environ.get("FRESH") == "1" else ["--skip-existing"]), *config,
              *shlex.split(os.environ.get("ASV_ARGS", ""))]
@@ -278,6 +280,8 @@ def main() -> int:
             f"{time.perf_counter() - group_start:.0f} s{na} ({time.perf_counter() - started:.0f} "
             "s so far)")
     done.set()
+    tail.join()
+    shutil.rmtree(progress.parent, ignore_errors=True)  # the progress file: read to its end
     if skipped:
         say(f"{sum(skipped.values())} points not measured on this machine, as expected: "
             + "; ".join(f"{reason} ({n})" for reason, n in skipped.most_common())
