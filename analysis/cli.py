@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from birnn_bench._io import check_output, check_output_paths
 
 if TYPE_CHECKING:
-    from analysis.history import Limits
-    from analysis.load import Loaded
+    from analysis.load.results import Loaded
+    from analysis.model.history import Limits
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_HELP = ("asv.conf.json naming the results folder (default: ./asv.conf.json, else the "
@@ -142,7 +142,7 @@ def _results_dir(results: Path | None, config: Path | None) -> Path:
     here or in the repository), checked to be a readable folder."""
     if results is not None:
         return _check_results(f"--results {results}", results)
-    from analysis.asv_files import default_results_dir
+    from analysis.load.asv_files import default_results_dir
 
     found = _find_config(config)
     if found is None:
@@ -174,8 +174,8 @@ def _find_config(config: Path | None) -> tuple[Path, str] | None:
 def _limits(config: Path | None) -> Limits:
     """The regression thresholds of the asv configuration (``_find_config``), which the history
     judges by; asv's own defaults where there is no configuration."""
-    from analysis.asv_files import read_config
-    from analysis.history import Limits
+    from analysis.load.asv_files import read_config
+    from analysis.model.history import Limits
 
     found = _find_config(config)
     try:
@@ -232,7 +232,7 @@ def _read_deploy(paths: Sequence[Path]):
         return None
     import pandas as pd
 
-    from analysis.inputs import parse_deploy
+    from analysis.load.inputs import parse_deploy
 
     return pd.concat([_parse("--deploy", p, parse_deploy, _display(p)) for p in paths],
                      ignore_index=True)
@@ -240,7 +240,7 @@ def _read_deploy(paths: Sequence[Path]):
 
 def _tolerances(path: Path | None) -> dict[str, float]:
     """The process-level A/A per mode from ``docs/resolution.json`` (``--resolution``)."""
-    from analysis.resolution import tolerances
+    from analysis.model.resolution import tolerances
 
     default = REPO / "docs" / "resolution.json"
     if path is None:
@@ -263,8 +263,8 @@ def _tolerances(path: Path | None) -> dict[str, float]:
 def _print_problems(command: str, loaded: Loaded) -> int:
     """The loader's problems on stderr (``problems.lines``); how many notes on older partial runs
     were left out (``report.shown_problems``)."""
-    from analysis.problems import lines
-    from analysis.report import shown_problems
+    from analysis.load.problems import lines
+    from analysis.render.report import shown_problems
 
     shown, hidden = shown_problems(loaded)
     for line in lines(shown):
@@ -273,10 +273,10 @@ def _print_problems(command: str, loaded: Loaded) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from analysis.inputs import parse_check
-    from analysis.load import load_results
-    from analysis.report import build_report, merge, write_report
-    from analysis.report_model import Check
+    from analysis.load.inputs import parse_check
+    from analysis.load.results import load_results
+    from analysis.model.report import Check
+    from analysis.render.report import build_report, merge, write_report
 
     say = _progress(args.quiet)
     try:
@@ -334,12 +334,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_findings(args: argparse.Namespace) -> int:
-    from analysis import findings_render as render
-    from analysis import inputs
-    from analysis import resolution as res
-    from analysis.findings import build_findings
-    from analysis.load import load_results
-    from analysis.policy_rules import policy_json
+    from analysis.load import inputs
+    from analysis.load.results import load_results
+    from analysis.model import resolution as res
+    from analysis.model.findings import build_findings
+    from analysis.model.policy_rules import policy_json
+    from analysis.render import findings_text as render
 
     say = _progress(args.quiet)
 

@@ -1,4 +1,4 @@
-"""The report (analysis.report, tables, history, figures, report_pages) and its CLI.
+"""The report (analysis.render.report, tables, history, figures, report_pages) and its CLI.
 
 Rules are tested on injected values (no live timing widths): rows shaped like the loader's tidy
 frame. What needs a real run uses the session's ``smoke_results`` (a real asv run of the smoke
@@ -19,10 +19,11 @@ import pandas as pd
 import pytest
 import seaborn as sns
 
-from analysis import figures, history, paired, report, tables
-from analysis.asv_files import default_results_dir
 from analysis.cli import main
-from analysis.load import Loaded, Problem, load_results
+from analysis.load.asv_files import default_results_dir
+from analysis.load.results import Loaded, Problem, load_results
+from analysis.model import history, paired, tables
+from analysis.render import figures, report
 from birnn_bench.strategies import BASELINE, STRATEGIES
 from tests.conftest import REPO, repo_limits
 

@@ -3,7 +3,7 @@
 * the wheel carries ``birnn_bench/auto_policy.json`` and ``strategy="auto"`` reads it there, and
   the analysis imports from it (with ``benchmarks.regimes``, its regime vocabulary) (a
   wheel built from a copy of the checkout, installed into a fresh venv, imported in isolation);
-* ``analysis.report`` imports on a Python without ``datetime.UTC`` (3.10, which
+* ``analysis.render.report`` imports on a Python without ``datetime.UTC`` (3.10, which
   ``requires-python`` admits);
 * the speed-up and memory figures name the baseline the data was computed against;
 * no module of ``birnn_bench`` imports ``analysis``; the ``birnn-bench`` command
@@ -49,9 +49,9 @@ with warnings.catch_warnings():
     with torch.no_grad():
         fwd, bwd = last_states(rnn, x, lengths, strategy="auto")
     chosen = policy.choose(rnn, x, lengths, 5)
-    import analysis.load  # reads regime ids with benchmarks.regimes, shipped beside it
+    import analysis.load.results  # reads regime ids with benchmarks.regimes, shipped beside it
 print(json.dumps({
-    "analysis": analysis.load.__file__, "regime": analysis.load.Regime.__module__,
+    "analysis": analysis.load.results.__file__, "regime": analysis.load.results.Regime.__module__,
     "module": birnn_bench.__file__,
     "policy_file": str(resources.files("birnn_bench").joinpath("auto_policy.json")),
     "is_file": resources.files("birnn_bench").joinpath("auto_policy.json").is_file(),
@@ -152,7 +152,7 @@ def test_a_missing_explicit_policy_still_means_hn_index_but_says_so(monkeypatch,
 NO_UTC_PROBE = """
 import datetime
 del datetime.UTC  # what Python 3.10's datetime looks like
-import analysis.report as report
+import analysis.render.report as report
 print("imported", report.__name__)
 """
 
@@ -161,7 +161,7 @@ def test_report_imports_without_datetime_utc() -> None:
     done = subprocess.run([sys.executable, "-c", NO_UTC_PROBE], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "imported analysis.report" in done.stdout
+    assert "imported analysis.render.report" in done.stdout
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,14 +211,15 @@ strategies.STRATEGIES[new.name] = new  # the one edit a strategy needs: its regi
 from birnn_bench import check
 rows = check.run_check(check.check_specs(cells=("gru",), layers=(2,)))
 from benchmarks import ratios, strategies as suite
-from analysis import figures, format
+from analysis.model import paired
+from analysis.render import figures
 colours = figures.colours()
 print(json.dumps({
     "checked": sorted({row.strategy for row in rows}),
     "safe": check.correct_everywhere(rows),
     "correctness_params": suite.Correctness.params[-1],
     "paired_params": ratios.PairedForward.params[-1],
-    "order": format.strategy_order(["hn_index_again", "zzz_unknown", "hn_index"]),
+    "order": paired.strategy_order(["hn_index_again", "zzz_unknown", "hn_index"]),
     "own_colour": colours["hn_index_again"] not in
         [c for name, c in colours.items() if name != "hn_index_again"],
 }))

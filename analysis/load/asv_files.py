@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analysis import judge
+from analysis.load import judge
 from birnn_bench import hardware
 
 try:

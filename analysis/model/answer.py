@@ -1,7 +1,7 @@
 """The answer, stated: per machine (its name and hardware), device, mode and cell, the
 recommended strategy with its ratio and 99% interval in one line, split by the regime axes where
 the recommendation changes; whether the machines agree; and where their ratios differ by more
-than their resolution. Pure: the Compare grid (``analysis.paired.grid``) in, DataFrames out;
+than their resolution. Pure: the Compare grid (``analysis.model.paired.grid``) in, DataFrames out;
 the line texts are Markdown (backticks, bold) that the pages convert."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from analysis import format as fmt
-from analysis.paired import MODE_LABELS, in_regime_order, regime_label
+from analysis.model import numbers as num
+from analysis.model.paired import MODE_LABELS, in_regime_order, regime_label
 from birnn_bench.compare import RESOLVED, Interval, change
 from birnn_bench.strategies import BASELINE
 
@@ -65,8 +65,8 @@ def _where(values: Mapping[str, object]) -> str:
 
 
 def _range(low: float, high: float) -> str:
-    return fmt.ratio(low) if fmt.ratio(low) == fmt.ratio(high) else \
-        f"{fmt.ratio(low)[:-1]}–{fmt.ratio(high)}"
+    return num.ratio(low) if num.ratio(low) == num.ratio(high) else \
+        f"{num.ratio(low)[:-1]}–{num.ratio(high)}"
 
 
 def _names(names: pd.Series) -> str:
@@ -129,8 +129,8 @@ def clause_text(c: pd.Series | Mapping) -> str:
     if not isinstance(c["strategy"], str):
         return f"{where}none: no safe strategy measured correct ({count})"
     if c["strategy"] != BASELINE:
-        interval = fmt.interval(c["low"], c["high"])
-        span = (f"{fmt.ratio(c['ratio_min'])} {interval}" if c["regimes"] == 1 else
+        interval = num.interval(c["low"], c["high"])
+        span = (f"{num.ratio(c['ratio_min'])} {interval}" if c["regimes"] == 1 else
                 f"{_range(c['ratio_min'], c['ratio_max'])} (99% intervals within {interval})")
         return f"{where}**`{c['strategy']}`** {span} of `{BASELINE}`'s time, {count}"
     text = f"{where}**`{BASELINE}`**, {count}"
@@ -237,7 +237,7 @@ def differences(g: pd.DataFrame, tolerance: Mapping[str, float] | None = None,
             continue
         row = {"mode": mode, "regime": regime, "label": regime_label(points[0]._asdict()),
                "strategy": strategy, "apart": same["ratio"].max() / same["ratio"].min()}
-        row.update({p.machine: fmt.ratio_interval(p.ratio, p.low, p.high) for p in points})
+        row.update({p.machine: num.ratio_interval(p.ratio, p.low, p.high) for p in points})
         found.append(row)
     if not found:
         return pd.DataFrame(columns=cols)

@@ -2,10 +2,10 @@
 
 Parsed here, not by ``asv.results.Results.load`` (a dict per point: far too slow for a hundred
 full-grid runs; errors that do not name the file), into integer codes shared by all files that
-become categoricals once, at the end (``analysis.tidy``: the frame's columns). Only a missing
+become categoricals once, at the end (``analysis.load.tidy``: the frame's columns). Only a missing
 or unreadable ``benchmarks.json`` stops the load: every other defect is a :class:`Problem`
 naming the file, and the rest is loaded. Values are judged against their unit
-(``analysis.judge``), left out (NaN) when unusable, never coerced. Regime ids
+(``analysis.load.judge``), left out (NaN) when unusable, never coerced. Regime ids
 (``benchmarks.regimes.Regime``) and the grid's columns are read into each other: both formats
 have the same columns.
 """
@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import asv_files, judge, tidy
-from analysis.asv_files import Benchmark, Problem, literal
-from analysis.tidy import (
+from analysis.load import asv_files, judge, tidy
+from analysis.load.asv_files import Benchmark, Problem, literal
+from analysis.load.tidy import (
     CATEGORIES,
     KNOWN_PARAMS,
     OLD_GRID,

@@ -1,7 +1,7 @@
-"""The tidy frame's columns, and its assembly from the integer codes ``analysis.load`` reads
+"""The tidy frame's columns, and its assembly from the integer codes ``analysis.load.results`` reads
 asv's files into: one long-form DataFrame, categoricals for the file and benchmark columns,
 Int64 for integer parameters, floats for the statistics. The schema lives here, the reading in
-``analysis.load``."""
+``analysis.load.results``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.asv_files import literal
+from analysis.load.asv_files import literal
 from benchmarks.regimes import Regime
 
 #: Parameters that are integers whatever the literal looks like (the suite's grid).
@@ -50,7 +50,7 @@ def extra_params(df: pd.DataFrame) -> list[str]:
 
 def assemble(files: list[dict[str, Any]], chunks: list[dict[str, Any]],
              codes: dict[str, Codes], param_codes: dict[str, Codes]) -> pd.DataFrame:
-    """The tidy frame of what ``analysis.load`` read: per file the codes of its file-level
+    """The tidy frame of what ``analysis.load.results`` read: per file the codes of its file-level
     columns (``files``), per benchmark of a file its points' codes and values (``chunks``), and
     the value of each code (``codes``: file and benchmark columns; ``param_codes``: parameters)."""
     def categorical(name: str, values: Any, repeats: np.ndarray | None = None

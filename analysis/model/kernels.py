@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import format as fmt
-from analysis.paired import regime_label
+from analysis.model import numbers as num
+from analysis.model import paired
+from analysis.model.paired import regime_label
 from birnn_bench.compare import RESOLVED
-from birnn_bench.hardware import describe
 
 ONEDNN = "oneDNN"
 SHORT = {"native per-step": "per-step", "native fused": "fused"}
@@ -45,7 +45,7 @@ def families(payload: Mapping[str, Any]) -> pd.DataFrame:
     they differ."""
     rows = payload["rows"]
     by = {(r["regime"], r["strategy"], bool(r["onednn"])): r for r in rows}
-    names = fmt.strategy_order(r["strategy"] for r in rows)
+    names = paired.strategy_order(r["strategy"] for r in rows)
     out, seen = [], set()
     for r in _sorted(rows):
         if r["regime"] in seen:
@@ -70,7 +70,7 @@ def ratios(payloads: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             for flag, label in ((True, "on"), (False, "off")):
                 found = timings.get((p["machine"], t["regime"], flag))
                 row[f"`{p['machine']}` oneDNN {label}"] = "" if found is None else \
-                    fmt.ratio_interval(found["ratio"], found["ratio_low"], found["ratio_high"])
+                    num.ratio_interval(found["ratio"], found["ratio_low"], found["ratio_high"])
         out.append(row)
     return pd.DataFrame(out)
 
@@ -166,7 +166,7 @@ def why(payloads: Sequence[Mapping[str, Any]]) -> str:
             + f"; a GRU's padded and packed calls are {_say(gru_all)}, oneDNN on or off. "
             "Padded ÷ packed time on the regimes whose lengths differ: "
             + (" | ".join(timed) or "not timed") + ".")
-    unpacked = fmt.strategy_order(
+    unpacked = paired.strategy_order(
         r["strategy"] for p in payloads for r in p["rows"]
         if r["cell"] == "lstm" and r["lengths"] != "equal" and r["onednn"]
         and ONEDNN in r["family"])
@@ -200,26 +200,3 @@ def _across(payloads: Sequence[Mapping[str, Any]]) -> str:
             parts.append(f"{cell.upper()}'s padded ÷ packed time (oneDNN on) differs by up to "
                          f"{max(spans):.2f}× between machines on one regime")
     return ", ".join(parts)
-
-
-def section(payloads: Sequence[Mapping[str, Any]], command: str) -> list[str]:
-    """The section's Markdown lines."""
-    if not payloads:
-        return [f"No `docs/kernels-<machine>.json`: `{command} --json "
-                "docs/kernels-<machine>.json` writes one."]
-    first = payloads[0]
-    lines = [f"`{command}` reads which rnn kernels each strategy's call runs (the ATen ops the "
-             "dispatcher runs in the call, one inference forward: exact, the same in every "
-             "process), with `torch.backends.mkldnn` on and off, and times the padded plain "
-             f"call (`{first['padded']}`) against the packed one (`{first['packed']}`) under "
-             "each, paired in one process (median of per-round ratios, 99% interval).", "",
-             why(payloads), "", "Padded ÷ packed time, oneDNN on and off, machines side by "
-             "side:", "", fmt.markdown_table(ratios(payloads)), "",
-             *[resolution(p) for p in payloads], ""]
-    for p in payloads:
-        lines += [f"**Kernel family and ATen ops of each strategy's rnn call, oneDNN on → off "
-                  f"(one value: the same either way): `{p['machine']}`** "
-                  f"({describe(p['hardware'])}; torch {p.get('torch', '?')}, "
-                  f"{p.get('threads', '?')} thread(s), `{p.get('source', '?')}`)", "",
-                  fmt.markdown_table(families(p)), ""]
-    return lines[:-1]

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.history import ABSOLUTE, COLUMNS, KEYS, RATIO, Limits, asv_name, interval_change
-from analysis.paired import MODES
+from analysis.model.history import ABSOLUTE, COLUMNS, KEYS, RATIO, Limits, asv_name, interval_change
+from analysis.model.paired import MODES
 
 EXTRA = ["previous_commit", "previous_value", "previous_low", "previous_high", "change",
          "judged", "threshold", "relative"]
@@ -25,7 +25,7 @@ def compare(points: pd.DataFrame, base: str, head: str, limits: Limits,
     row with ``previous_*`` = base's, ``change`` ("regression" = worse, "improvement", or ""),
     ``judged``, ``threshold`` (NaN for ratios and what is never judged) and ``relative`` (head
     over base, minus 1). ``ratio_tolerance``: the process-level A/A per mode
-    (``analysis.resolution.tolerances``) a paired ratio's change must exceed."""
+    (``analysis.model.resolution.tolerances``) a paired ratio's change must exceed."""
     rows = points[points["commit"].astype(str).isin([base, head])]
     after = rows[rows["commit"].astype(str) == head]
     before = rows[rows["commit"].astype(str) == base][[*KEYS, "commit", "value", "low", "high"]]

@@ -27,7 +27,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from analysis.format import DAGGER, device_title, is_floor_pitfall, strategy_order
+from analysis.model.paired import strategy_order
+from analysis.render.format import DAGGER, device_title, is_floor_pitfall
 from birnn_bench.strategies import BASELINE, STRATEGIES
 
 #: Indices into seaborn's colour-blind palette (and its dark twin after it): its grey and yellow
@@ -110,7 +111,7 @@ def pitfall_legend(safe: Collection[str] | None, wrong: bool = True) -> list[Pat
 
 def ratio_heatmap(g: pd.DataFrame, title: str, bound: float | None = None,
                   safe: Collection[str] | None = None, baseline: str = BASELINE) -> Figure:
-    """Regimes x strategies of ONE mode (``analysis.paired.grid`` rows), one panel per machine
+    """Regimes x strategies of ONE mode (``analysis.model.paired.grid`` rows), one panel per machine
     and device: each strategy's time over ``baseline``'s on a symmetric log colour scale
     (``bound`` doublings either way, shared by every panel); the recommended cell framed and
     bold, the floor pitfall tagged, an unresolved regime named so. Laid out in inches, so every

@@ -1,4 +1,4 @@
-"""The report's two pages, from its content (``analysis.report_model.Content``): ``html``, one
+"""The report's two pages, from its content (``analysis.model.report.Content``): ``html``, one
 self-contained file (inline CSS, figures as base64 PNG, nothing loaded from anywhere), and
 ``markdown``, the same grids and counts as ``summary.md``."""
 
@@ -10,12 +10,14 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from analysis import deployability, problems, tables
-from analysis import format as fmt
-from analysis import report_answer as ra
-from analysis.paired import MODE_LABELS
-from analysis.report_answer import slug
-from analysis.report_model import Content
+from analysis.load import problems
+from analysis.model import deployability, tables
+from analysis.model import numbers as num
+from analysis.model.paired import MODE_LABELS
+from analysis.model.report import Content
+from analysis.render import format as fmt
+from analysis.render import report_answer as ra
+from analysis.render.report_answer import slug
 from birnn_bench.oracle import TOLERANCES
 from birnn_bench.strategies import BASELINE
 
@@ -222,9 +224,9 @@ def _deploy_html(c: Content) -> str:
         shown = pd.DataFrame({
             "machine": compiled["machine"], "regime": compiled["label"],
             "strategy": compiled["strategy"], "compiled / eager": [
-                fmt.ratio_interval(r, lo, hi) for r, lo, hi in zip(
+                num.ratio_interval(r, lo, hi) for r, lo, hi in zip(
                 compiled["ratio"], compiled["low"], compiled["high"], strict=True)],
-            "verdict": compiled["verdict"], "compile": compiled["compile_s"].map(fmt.seconds),
+            "verdict": compiled["verdict"], "compile": compiled["compile_s"].map(num.seconds),
             "compiled output": ["right" if ok else "WRONG" for ok in compiled["correct"]]})
         parts += ["<p>Unpaired: eager and compiled were timed in separate processes, so the "
                   "interval combines asv's two 99% intervals (conservative). "

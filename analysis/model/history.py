@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.paired import MODES
-from analysis.tables import plain, tolerance_of
-from analysis.tidy import extra_params
+from analysis.load.tidy import extra_params
+from analysis.model.paired import MODES
+from analysis.model.tables import plain, tolerance_of
 from birnn_bench.compare import Interval, change
 
 RATIO, DETERMINISTIC, ABSOLUTE = "ratio", "deterministic", "absolute"
@@ -200,7 +200,7 @@ def changes(points: pd.DataFrame, ratio_tolerance: Mapping[str, float] | None = 
     "improvement", "" (no change that counts; always "" for absolute times), and ``judged``
     (False for absolute times and what asv.conf.json never judges). ``ratio_tolerance``: per
     mode, how far the same code's paired ratio moved between two processes
-    (``analysis.resolution.tolerance``); a paired ratio's change counts only beyond it.
+    (``analysis.model.resolution.tolerance``); a paired ratio's change counts only beyond it.
     ``limits``: asv.conf.json's thresholds, for the deterministic series."""
     extra = ["previous_commit", "previous_value", "previous_low", "previous_high", "change",
              "judged"]

@@ -1,6 +1,6 @@
 """The history figure: per series (a machine name on one hardware) the changes that count per
 commit and one line per strategy, over the commits that have points only. A table in
-(``analysis.history.lines``, ``per_commit``), a matplotlib Figure out (no files)."""
+(``analysis.model.history.lines``, ``per_commit``), a matplotlib Figure out (no files)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.figures import UNSAFE_DASHES, _style, colours, style_legend, unsafe
-from analysis.format import DAGGER, strategy_order
+from analysis.model.paired import strategy_order
+from analysis.render.figures import UNSAFE_DASHES, _style, colours, style_legend, unsafe
+from analysis.render.format import DAGGER
 
 
 def value_formatter(low: float, high: float) -> mticker.Formatter:

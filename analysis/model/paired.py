@@ -13,7 +13,7 @@ recommended* = safe, correct, interval overlapping the recommended one's (what t
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import pandas as pd
 
@@ -68,6 +68,13 @@ def in_regime_order(frame: pd.DataFrame, first: Sequence[str] = (),
     ``then``: the one order of regimes every table and figure shows."""
     keys = [*first, *[c for c in REGIME_ORDER if c in frame.columns and c not in first], *then]
     return frame.sort_values(keys, kind="stable") if keys and not frame.empty else frame
+
+
+def strategy_order(names: Iterable[str]) -> list[str]:
+    """Registry order (the thread's), unknown names last."""
+    names = list(dict.fromkeys(names))
+    known = [n for n in STRATEGIES if n in names]
+    return known + sorted(n for n in names if n not in STRATEGIES)
 
 
 def regime_label(row: pd.Series | dict) -> str:

@@ -1,4 +1,4 @@
-"""Deployability (``birnn-bench deploy --json``, read by ``analysis.inputs.parse_deploy``): the
+"""Deployability (``birnn-bench deploy --json``, read by ``analysis.load.inputs.parse_deploy``): the
 table per strategy and technology, why cells failed, where the data comes from, and which
 strategies survive torch.export / ONNX. Pure: DataFrames in, DataFrames and text out."""
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import format as fmt
+from analysis.model import paired
 
 
 def _code(names: Any) -> str:
@@ -32,7 +32,7 @@ def deploy_table(deploy: pd.DataFrame | None) -> pd.DataFrame:
     technologies = list(dict.fromkeys(deploy["technology"]))
     out = []
     for device, g in deploy.groupby("device", sort=True):
-        for strategy in fmt.strategy_order(g["strategy"]):
+        for strategy in paired.strategy_order(g["strategy"]):
             record = {"device": device, "strategy": strategy}
             for tech in technologies:
                 cells = g[(g["strategy"] == strategy) & (g["technology"] == tech)]
@@ -95,7 +95,7 @@ def deploy_survivors(deploy: pd.DataFrame | None, safe: Sequence[str]) -> pd.Dat
         works = (mine.assign(ok=mine["status"] == "works")
                  .groupby(["strategy", "device", "cell", "layers"])["ok"].any()
                  .groupby(level="strategy").all())
-        names = [n for n in fmt.strategy_order(deploy["strategy"]) if bool(works.get(n, False))]
+        names = [n for n in paired.strategy_order(deploy["strategy"]) if bool(works.get(n, False))]
         out.append({"target": target, "strategies": names,
                     "safe": [n for n in names if n in safe]})
     return pd.DataFrame(out, columns=cols)

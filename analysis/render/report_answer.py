@@ -1,4 +1,4 @@
-"""The top of the report's pages and of FINDINGS: the Answer block (``analysis.answer``: one line
+"""The top of the report's pages and of FINDINGS: the Answer block (``model.answer``: one line
 per machine, device, mode and cell; whether the machines agree; where their ratios differ, with
 the hardware facts) and the Compare grids, the recommended cell highlighted. HTML and Markdown
 from the same tables; pure (DataFrames in, text out)."""
@@ -12,10 +12,11 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from analysis import format as fmt
-from analysis import tables
-from analysis.answer import LINE_KEYS
-from analysis.paired import MODE_LABELS
+from analysis.model import numbers as num
+from analysis.model import paired, tables
+from analysis.model.answer import LINE_KEYS
+from analysis.model.paired import MODE_LABELS
+from analysis.render import format as fmt
 from birnn_bench.compare import RESOLVED
 from birnn_bench.strategies import BASELINE
 
@@ -67,7 +68,7 @@ def _difference_frame(differences: pd.DataFrame, limit: int | None) -> pd.DataFr
             " (forward)", "", regex=False),
         "regime": shown["label"], "strategy": shown["strategy"],
         **{m: shown[m].fillna("—") for m in machines},
-        "apart": shown["apart"].map(fmt.ratio)})
+        "apart": shown["apart"].map(num.ratio)})
 
 
 def answer_markdown(lines: pd.DataFrame, agreement: str, differences: pd.DataFrame,
@@ -147,8 +148,8 @@ def cell_html(row: pd.Series, check_known: bool, summary: Mapping | None = None)
     """One strategy's cell: its ratio; framed and bold = recommended, shaded ≈ = a safe strategy
     tied with it, struck ✗ on grey = wrong here, † = right here but not safe, "floor" = the
     fastest measured here, a pitfall (with why in its title)."""
-    text = _e(fmt.ratio(row["ratio"]))
-    title = fmt.ratio_interval(row["ratio"], row["low"], row["high"])
+    text = _e(num.ratio(row["ratio"]))
+    title = num.ratio_interval(row["ratio"], row["low"], row["high"])
     error = row.get("error", float("nan"))
     if isinstance(error, int | float) and math.isfinite(error):
         title += f"; error {error:.2g}"
@@ -187,7 +188,7 @@ def grid_html(group: pd.DataFrame, check_known: bool, summary: Mapping | None = 
     """The Compare grid of ONE machine, device and mode: rows regimes, columns strategies
     (registry order), then the recommendation (safe strategies only) with its interval and
     outcome, and the baseline's A/A (marked when it leaves the regime unresolved)."""
-    order = fmt.strategy_order(group["strategy"])
+    order = paired.strategy_order(group["strategy"])
     heads = "".join(f'<th class="s">{_e(n).replace("_", "_<wbr>")}</th>' for n in order)
     body = [f'<tr><th>regime</th>{heads}<th>recommended</th><th>A/A</th></tr>']
     for regime, rows in group.groupby("regime", sort=False):
@@ -195,7 +196,7 @@ def grid_html(group: pd.DataFrame, check_known: bool, summary: Mapping | None = 
         picked = rows[rows["recommended"]]
         rec = _recommended_html(None if picked.empty else picked.iloc[0], check_known)
         aa = rows[rows["strategy"] == BASELINE]
-        aa_text = fmt.interval(aa.iloc[0]["aa_low"], aa.iloc[0]["aa_high"]) if not aa.empty else ""
+        aa_text = num.interval(aa.iloc[0]["aa_low"], aa.iloc[0]["aa_high"]) if not aa.empty else ""
         resolved = bool(rows["resolved"].iloc[0])
         aa_cell = (f'<td class="aa">{_e(aa_text)}</td>' if resolved else
                    f'<td class="aa unresolved" title="wider than ±{RESOLVED:.0%} or excludes '

@@ -9,7 +9,7 @@ import json
 
 import pandas as pd
 
-from analysis.paired import regime_label
+from analysis.model.paired import regime_label
 from birnn_bench.compare import RESOLVED, Interval, verdict
 from birnn_bench.resolution import SLOWDOWN
 

@@ -26,7 +26,7 @@ RULE = ("per machine (its hardware), device, cell, mode, full length or not, lay
 
 
 def rule_of(row: Any) -> dict[str, Any]:
-    """A policy rule from one recommended row of ``analysis.paired.grid`` (or of ``tune``)."""
+    """A policy rule from one recommended row of ``analysis.model.paired.grid`` (or of ``tune``)."""
     return {"device": str(row.device), "cell": str(row.cell), "mode": str(row.mode),
             "full_length": str(row.lengths) == "equal", "layers": int(row.layers),
             "batch": int(row.batch), "max_len": int(row.max_len), "hidden": int(row.hidden),
@@ -37,7 +37,7 @@ def rule_of(row: Any) -> dict[str, Any]:
 def auto_policy(grid: pd.DataFrame, safe: Collection[str], facts: Mapping[str, str],
                 baseline: str = BASELINE) -> dict[str, Any]:
     """``{"version", "correct_everywhere", "machines", "generated_from"}`` from
-    ``analysis.paired.grid``; ``facts``: machine -> the JSON of its hardware facts (the
+    ``analysis.model.paired.grid``; ``facts``: machine -> the JSON of its hardware facts (the
     loader's ``facts`` column of the commit the grid shows)."""
     allowed = list(safe)
     picks = grid[grid["recommended"]] if not grid.empty else grid

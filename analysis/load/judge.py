@@ -1,4 +1,4 @@
-"""What a loaded value may be: the rules ``analysis.load`` holds every value to. A JSON boolean,
+"""What a loaded value may be: the rules ``load.results`` holds every value to. A JSON boolean,
 string, list or object is never a number (``true`` is not 1); ``null`` / ``NaN`` is asv's "not
 measured", not a problem. Whatever fails is reported and left out, never guessed. (Regime ids
 are ``benchmarks.regimes.Regime``'s: built and parsed there.)"""

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.inputs import CHECK_FACTORS
+from analysis.load.inputs import CHECK_FACTORS
 from birnn_bench.strategies import STRATEGIES
 
 Row = Mapping[str, Any]

@@ -1,6 +1,6 @@
 """The findings' tables: loaded results and side inputs in, DataFrames and dicts out (pure).
-:func:`build_findings` puts them together; ``analysis.findings_render`` writes the text. Every
-speed statement comes from the paired ratios (``analysis.paired``), none from unpaired timings."""
+:func:`build_findings` puts them together; ``analysis.render.findings_text`` writes the text. Every
+speed statement comes from the paired ratios (``model.paired``), none from unpaired timings."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import claims as c
-from analysis import paired
-from analysis import resolution as res
-from analysis.answer import with_hardware
-from analysis.load import Loaded, Problem
-from analysis.policy_rules import auto_policy
-from analysis.tables import over_baseline, plain
+from analysis.load.results import Loaded, Problem
+from analysis.model import claims as c
+from analysis.model import paired
+from analysis.model import resolution as res
+from analysis.model.answer import with_hardware
+from analysis.model.policy_rules import auto_policy
+from analysis.model.tables import over_baseline, plain
 from birnn_bench.strategies import BASELINE
 
 DEVICE_KEYS = ["machine", "device", "device_name"]
@@ -148,7 +148,7 @@ def _facts(df: pd.DataFrame, grid: pd.DataFrame) -> dict[str, str]:
 def build_findings(loaded: Loaded, check: Mapping[str, Any], crosscheck: Sequence[dict] = (),
                    deploy: pd.DataFrame | None = None, baseline: str = BASELINE,
                    kernels: Sequence[dict] = ()) -> Findings:
-    """Every table and the policy from loaded results and the side inputs (``analysis.inputs``)."""
+    """Every table and the policy from loaded results and the side inputs (``load.inputs``)."""
     df = loaded.data
     safe = c.safe(check["summary"])
     g = with_hardware(paired.grid(df, safe, baseline), df)

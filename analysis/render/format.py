@@ -3,12 +3,12 @@ Pure functions: values or DataFrames in, text out."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 
-from analysis.paired import MODE_LABELS, regime_label
+from analysis.model.numbers import interval, ratio
+from analysis.model.paired import MODE_LABELS, regime_label, strategy_order
 from birnn_bench.strategies import BASELINE, STRATEGIES
 
 DAGGER = "†"
@@ -27,40 +27,6 @@ GRID_LEGEND = (f"Cells: each strategy's time over {BASELINE}'s, paired per round
                f"wider than ±2% or excludes 1 decides nothing (unresolved, {BASELINE} stays).")
 
 
-def ratio(value: float) -> str:
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    return f"{value:.2f}×" if value < 10 else f"{value:.1f}×"
-
-
-def interval(low: float, high: float) -> str:
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return "[undecided]"
-    return f"[{low:.2f}, {high:.2f}]"
-
-
-def ratio_interval(value: float, low: float, high: float) -> str:
-    return f"{ratio(value)} {interval(low, high)}"
-
-
-def seconds(value: float) -> str:
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value * 1e9:.3g} ns"
-
-
-def byte_count(value: float) -> str:
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    for scale, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value:.0f} B"
-
-
 def markdown_table(df: pd.DataFrame) -> str:
     """A GitHub table of ``df`` as it is (cells already formatted; ``|``, ``<``, ``>`` escaped)."""
     if df.empty:
@@ -71,13 +37,6 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join([lines[0], "|" + "---|" * len(df.columns), *lines[1:]])
 
 
-def strategy_order(names: Iterable[str]) -> list[str]:
-    """Registry order (the thread's), unknown names last."""
-    names = list(dict.fromkeys(names))
-    known = [n for n in STRATEGIES if n in names]
-    return known + sorted(n for n in names if n not in STRATEGIES)
-
-
 def is_floor_pitfall(row: pd.Series) -> bool:
     """The row is its regime's floor (fastest measured) and a pitfall there: not recommended,
     and wrong there or not safe."""
@@ -86,7 +45,7 @@ def is_floor_pitfall(row: pd.Series) -> bool:
 
 
 def grid_cell(row: pd.Series) -> str:
-    """One cell of the Compare grid (``analysis.paired.grid`` row): bold only the recommended."""
+    """One cell of the Compare grid (``paired.grid`` row): bold only the recommended."""
     text = ratio(row["ratio"])
     if not row["correct"]:
         text = f"~~{text}~~ ✗"

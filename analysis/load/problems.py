@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 
 import pandas as pd
 
-from analysis.load import Problem
+from analysis.load.results import Problem
 
 #: (pattern of the message, what kind of problem, the action that clears it), first match wins.
 KINDS: tuple[tuple[str, str, str], ...] = (

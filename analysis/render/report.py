@@ -14,19 +14,11 @@ from pathlib import Path
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from analysis import (
-    answer,
-    figures,
-    history,
-    history_figure,
-    output,
-    paired,
-    problems,
-    report_pages,
-    tables,
-)
-from analysis.load import Loaded, Problem
-from analysis.report_model import Check, Content
+from analysis.load import problems
+from analysis.load.results import Loaded, Problem
+from analysis.model import answer, history, paired, tables
+from analysis.model.report import Check, Content
+from analysis.render import figures, history_figure, output, report_pages
 from birnn_bench._io import MARKER, marker_files, output_marker
 from birnn_bench.strategies import BASELINE
 
@@ -164,9 +156,9 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
                  limits: history.Limits) -> Report:
     """All tables, figures, the HTML page and the Markdown summary. Without ``check`` the
     results' own matrix verdicts (``strategies.Correctness``) say which strategies are safe;
-    without either nothing is recommended; ``deploy``: ``analysis.inputs.parse_deploy`` rows;
+    without either nothing is recommended; ``deploy``: ``analysis.load.inputs.parse_deploy`` rows;
     ``sources``: how the results folders are named on the page; ``ratio_tolerance``: the
-    process-level A/A per mode (``analysis.resolution.tolerances``) and ``limits`` the thresholds
+    process-level A/A per mode (``resolution.tolerances``) and ``limits`` the thresholds
     of asv.conf.json, for the history."""
     say = progress or (lambda _msg: None)
     df = loaded.data
@@ -218,7 +210,7 @@ def build_report(loaded: Loaded, check: Check | None = None, deploy: pd.DataFram
 def write_report(out_dir: str | Path, report: Report) -> list[Path]:
     """Writes index.html, summary.md, the CSV tables, the figures (PNG + SVG) and the marker of
     a report folder, its manifest (the files written), into ``out_dir`` safely
-    (``analysis.output``); then removes the files an earlier report there produced (its
+    (``analysis.render.output``); then removes the files an earlier report there produced (its
     manifest) that this one does not. Returns the paths written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

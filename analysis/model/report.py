@@ -1,5 +1,5 @@
-"""What the report is made of, between building it (``analysis.report``) and rendering it
-(``analysis.report_pages``): plain data."""
+"""What the report is made of, between building it (``analysis.render.report``) and rendering it
+(``analysis.render.report_pages``): plain data."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis.claims import safe
-from analysis.load import Loaded, Problem
+from analysis.load.results import Loaded, Problem
+from analysis.model.claims import safe
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Content:
     deploy: pd.DataFrame | None
     #: Sections whose newest points were all rejected by the loader (``tables.lost_sections``).
     lost: list[str] = field(default_factory=list)
-    #: The Answer block (``analysis.answer``): its lines, the machines' agreement, the cells
+    #: The Answer block (``analysis.model.answer``): its lines, the machines' agreement, the cells
     #: where their ratios differ, and the hardware facts of each machine.
     answer: pd.DataFrame = field(default_factory=pd.DataFrame)
     agreement: str = ""

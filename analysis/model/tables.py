@@ -1,5 +1,5 @@
 """The report's tables: the loaded tidy frame (or the Compare grid) in, DataFrames out (pure).
-Every ratio between strategies is the paired one (``analysis.paired``), never absolute times
+Every ratio between strategies is the paired one (``analysis.model.paired``), never absolute times
 taken in different processes. Each machine's tables use, per benchmark, its newest results."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.format import strategy_order
-from analysis.paired import REGIME_COLUMNS, in_regime_order, regime_label
+from analysis.model.paired import REGIME_COLUMNS, in_regime_order, regime_label, strategy_order
 from birnn_bench.compare import Interval, verdict
 from birnn_bench.oracle import TOLERANCES
 from birnn_bench.strategies import BASELINE, STRATEGIES

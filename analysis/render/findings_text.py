@@ -1,24 +1,26 @@
 """Text of the findings: ``docs/FINDINGS.md`` and the README's generated block (pure).
-A :class:`~analysis.findings.Findings` in, Markdown out: every number comes from its tables, and
-no absolute path of the machine that built them ends up in the text (:func:`strip_paths`)."""
+A :class:`~analysis.model.findings.Findings` in, Markdown out: every number comes from its
+tables, and no absolute path of the machine that built them ends up in the text
+(:func:`strip_paths`)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from analysis import answer, kernels
-from analysis import deployability as dep
-from analysis import findings as f
-from analysis import format as fmt
-from analysis import report_answer as ra
-from analysis.findings import DEVICE_KEYS, Findings
-from analysis.inputs import InputError
-from analysis.paired import MODE_LABELS, in_regime_order, regime_label
-from analysis.resolution import REQUIRED_SHARE
+from analysis.load.inputs import InputError
+from analysis.model import answer, kernels, paired
+from analysis.model import deployability as dep
+from analysis.model import findings as f
+from analysis.model import numbers as num
+from analysis.model.findings import DEVICE_KEYS, Findings
+from analysis.model.paired import MODE_LABELS, in_regime_order, regime_label
+from analysis.model.resolution import REQUIRED_SHARE
+from analysis.render import format as fmt
+from analysis.render import report_answer as ra
 from birnn_bench.compare import RESOLVED
 from birnn_bench.hardware import describe
 from birnn_bench.resolution import SLOWDOWN
@@ -35,7 +37,7 @@ def strip_paths(text: str) -> str:
 
 
 def _iv(interval: Mapping[str, float]) -> str:
-    return fmt.ratio_interval(interval["estimate"], interval["low"], interval["high"])
+    return num.ratio_interval(interval["estimate"], interval["low"], interval["high"])
 
 
 def _code(names: Any) -> str:
@@ -51,7 +53,7 @@ def decided_text(found: Findings, machine: str, device: str, mode: str) -> str:
     d = found.decided
     d = d[(d["machine"] == machine) & (d["device"] == device) & (d["mode"] == mode)]
     b, n = found.baseline, len(d)
-    won = [f"{r.label} (`{r.winner}` {fmt.interval(r.low, r.high)} of `{b}`'s time)"
+    won = [f"{r.label} (`{r.winner}` {num.interval(r.low, r.high)} of `{b}`'s time)"
            for r in d[d["status"] == "faster"].itertuples()]
     won += [f"{r.label} (`{b}`: every other safe strategy significantly slower)"
             for r in d[d["status"] == "baseline"].itertuples()]
@@ -96,8 +98,8 @@ def _limits(found: Findings) -> list[str]:
         + lim["commit"].astype(str).str[:8] + "`",
         "mode": lim["mode"].map(MODE_LABELS), "regime": lim["label"],
         "fill": lim["fill"].map("{:.2f}".format),
-        "padded call": lim["padded"].map(fmt.ratio), "limit": lim["limit"].map(fmt.ratio),
-        "fastest safe": "`" + lim["best"].astype(str) + "` " + lim["best_ratio"].map(fmt.ratio),
+        "padded call": lim["padded"].map(num.ratio), "limit": lim["limit"].map(num.ratio),
+        "fastest safe": "`" + lim["best"].astype(str) + "` " + lim["best_ratio"].map(num.ratio),
         "its distance to the limit": lim["gap"].map("{:.2f}×".format)})
     far = lim[lim["gap"] > 1.5]
     why = [] if far.empty else [
@@ -130,7 +132,7 @@ def _device_grids(found: Findings, device: str) -> list[str]:
 
 
 def resolution_line(res: Mapping[str, pd.DataFrame] | None) -> str:
-    """The resolution of the grid's own run in one sentence per machine (``analysis.resolution``:
+    """The resolution of the grid's own run in one sentence per machine (``model.resolution``:
     the A/A and a known 5% slowdown timed in the same rounds as the grid)."""
     totals = res["summary"] if res is not None else pd.DataFrame()
     if totals.empty:
@@ -205,7 +207,7 @@ def _per_regime(frame: pd.DataFrame, baseline: str, cell: Callable[[pd.Series], 
     parts = []
     for (machine, device, name), g in frame.groupby(DEVICE_KEYS, sort=True):
         g = in_regime_order(g)
-        names = [baseline, *[n for n in fmt.strategy_order(g["strategy"]) if n != baseline]]
+        names = [baseline, *[n for n in paired.strategy_order(g["strategy"]) if n != baseline]]
         rows = []
         for _, r in g.groupby("regime", sort=False):
             by = {row["strategy"]: row for _, row in r.iterrows()}
@@ -220,8 +222,8 @@ def _memory(found: Findings) -> list[str]:
     b = found.baseline
     if found.memory.empty:
         return ["_(no peak-memory measurements)_", ""]
-    return _per_regime(found.memory, b, lambda r: fmt.byte_count(r["value"])
-                       if r["strategy"] == b else fmt.ratio(r["vs_baseline"]))
+    return _per_regime(found.memory, b, lambda r: num.byte_count(r["value"])
+                       if r["strategy"] == b else num.ratio(r["vs_baseline"]))
 
 
 def _counts(found: Findings) -> list[str]:
@@ -299,7 +301,7 @@ def _policy(found: Findings) -> list[str]:
                   f"{len(moved)} off `{b}`" + (": " + "; ".join(
                       f"{MODE_LABELS.get(r['mode'], r['mode'])} {r['cell']} {r['layers']}L "
                       f"B{r['batch']} T{r['max_len']} {r['lengths']}: `{r['strategy']}` "
-                      f"{fmt.interval(r['low'], r['high'])}" for r in moved) if moved else "")]
+                      f"{num.interval(r['low'], r['high'])}" for r in moved) if moved else "")]
     return lines + ([] if p["machines"] else [f"_(no machines: `auto` is `{b}` everywhere)_"])
 
 
@@ -321,7 +323,7 @@ def _source_text(found: Findings) -> str:
 
 
 def _answer(found: Findings) -> list[str]:
-    """The Answer block (``analysis.answer``) of the newest commit of each machine; machines'
+    """The Answer block (``analysis.model.answer``) of the newest commit of each machine; machines'
     ratios compared beyond their A/As and the process-level A/A between two runs."""
     g = found.grid
     between = found.reproducibility.groupby("mode")["max"].max().to_dict() \
@@ -375,7 +377,7 @@ def render_findings(found: Findings) -> str:
         "## 9. Measurement integrity: asv against torch.utils.benchmark", "",
         *_crosscheck(found), "",
         "## 10. Which kernels run: why the answer depends on the CPU", "",
-        *kernels.section(found.kernels, "python3 scripts/kernels.py"), "",
+        *kernels_section(found.kernels, "python3 scripts/kernels.py"), "",
         "## 11. `strategy=\"auto\"`", "", *_policy(found), "",
         "## 12. Sources", "", *_sources(found, conditions), ""]
     return strip_paths("\n".join(lines).rstrip("\n") + "\n")
@@ -411,3 +413,26 @@ def replace_readme_block(readme: str, block: str, name: str = "README.md") -> st
                          f"'{README_END}', found {starts} and {ends}")
     head, rest = readme.split(README_START, 1)
     return head + block + rest.split(README_END, 1)[1]
+
+
+def kernels_section(payloads: Sequence[Mapping[str, Any]], command: str) -> list[str]:
+    """The section's Markdown lines."""
+    if not payloads:
+        return [f"No `docs/kernels-<machine>.json`: `{command} --json "
+                "docs/kernels-<machine>.json` writes one."]
+    first = payloads[0]
+    lines = [f"`{command}` reads which rnn kernels each strategy's call runs (the ATen ops the "
+             "dispatcher runs in the call, one inference forward: exact, the same in every "
+             "process), with `torch.backends.mkldnn` on and off, and times the padded plain "
+             f"call (`{first['padded']}`) against the packed one (`{first['packed']}`) under "
+             "each, paired in one process (median of per-round ratios, 99% interval).", "",
+             kernels.why(payloads), "", "Padded ÷ packed time, oneDNN on and off, machines side by "
+             "side:", "", fmt.markdown_table(kernels.ratios(payloads)), "",
+             *[kernels.resolution(p) for p in payloads], ""]
+    for p in payloads:
+        lines += [f"**Kernel family and ATen ops of each strategy's rnn call, oneDNN on → off "
+                  f"(one value: the same either way): `{p['machine']}`** "
+                  f"({describe(p['hardware'])}; torch {p.get('torch', '?')}, "
+                  f"{p.get('threads', '?')} thread(s), `{p.get('source', '?')}`)", "",
+                  fmt.markdown_table(kernels.families(p)), ""]
+    return lines[:-1]
