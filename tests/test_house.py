@@ -1,8 +1,9 @@
 """Housekeeping: what a real install ships, the declared Python floor, figure labels.
 
 * the wheel carries ``birnn_bench/auto_policy.json`` and ``strategy="auto"`` reads it there, and
-  the analysis imports from it (with ``benchmarks.regimes``, its regime vocabulary) (a
-  wheel built from a copy of the checkout, installed into a fresh venv, imported in isolation);
+  the analysis imports from it (with ``benchmarks.regimes``, its regime vocabulary) and renders
+  from the templates it carries (a wheel built from a copy of the checkout, installed into a
+  fresh venv, imported in isolation);
 * ``analysis.render.report`` imports on a Python without ``datetime.UTC`` (3.10, which
   ``requires-python`` admits);
 * the speed-up and memory figures name the baseline the data was computed against;
@@ -50,6 +51,8 @@ with warnings.catch_warnings():
         fwd, bwd = last_states(rnn, x, lengths, strategy="auto")
     chosen = policy.choose(rnn, x, lengths, 5)
     import analysis.load.results  # reads regime ids with benchmarks.regimes, shipped beside it
+    import pandas as pd
+    from analysis.render import templates  # the pages' templates, package data of the wheel
 print(json.dumps({
     "analysis": analysis.load.results.__file__, "regime": analysis.load.results.Regime.__module__,
     "module": birnn_bench.__file__,
@@ -57,6 +60,9 @@ print(json.dumps({
     "is_file": resources.files("birnn_bench").joinpath("auto_policy.json").is_file(),
     "rules": sum(len(e.rules) for e in entries), "allowed": sorted(entries[0].allowed),
     "chosen": chosen,
+    "templates": templates.environment().loader.get_source(templates.environment(),
+                                                             "report.html")[1],
+    "table": templates.markdown_table(pd.DataFrame({"a": [1]})),
     "shape": list(fwd.shape),
 }))
 """
@@ -83,6 +89,7 @@ def test_the_wheel_ships_the_auto_policy_and_auto_reads_it(tmp_path: Path) -> No
     (wheel,) = wheels.glob("birnn_bench-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert "birnn_bench/auto_policy.json" in archive.namelist()
+        assert "analysis/render/templates/report.html" in archive.namelist()
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path)
@@ -105,6 +112,8 @@ def test_the_wheel_ships_the_auto_policy_and_auto_reads_it(tmp_path: Path) -> No
     assert Path(found["policy_file"]).resolve().is_relative_to(venv.resolve())
     assert Path(found["analysis"]).resolve().is_relative_to(venv.resolve())
     assert found["regime"] == "benchmarks.regimes"
+    assert Path(found["templates"]).resolve().is_relative_to(venv.resolve())
+    assert found["table"] == "| a |\n|---|\n| 1 |"
     assert found["is_file"]
     shipped = json.loads((REPO / "birnn_bench" / "auto_policy.json").read_text())
     assert found["rules"] == sum(len(m["rules"]) for m in shipped["machines"]) > 0
