@@ -339,7 +339,7 @@ def cmd_findings(args: argparse.Namespace) -> int:
     from analysis.model import resolution as res
     from analysis.model.findings import build_findings
     from analysis.model.policy_rules import policy_json
-    from analysis.render import findings_text as render
+    from analysis.render import findings_page as render
 
     say = _progress(args.quiet)
 

@@ -26,7 +26,7 @@ from analysis.model import deployability as dep
 from analysis.model import findings as f
 from analysis.model import resolution as res
 from analysis.model.policy_rules import policy_json
-from analysis.render import findings_text as render
+from analysis.render import findings_page as render
 from benchmarks.regimes import Regime
 from birnn_bench import check as check_module
 from birnn_bench import hardware, policy

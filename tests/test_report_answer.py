@@ -1,4 +1,4 @@
-"""The Answer block (model.answer, render.report_answer): one line per machine, mode and
+"""The Answer block (model.answer, render.views): one line per machine, mode and
 cell naming a safe strategy; the machines' agreement and differences; the recommended cell the
 one highlighted; the report's HTML ids unique and its folder holding only what it produced.
 

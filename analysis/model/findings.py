@@ -1,5 +1,5 @@
 """The findings' tables: loaded results and side inputs in, DataFrames and dicts out (pure).
-:func:`build_findings` puts them together; ``analysis.render.findings_text`` writes the text. Every
+:func:`build_findings` puts them together; ``render.findings_page`` writes the text. Every
 speed statement comes from the paired ratios (``model.paired``), none from unpaired timings."""
 
 from __future__ import annotations
