@@ -20,10 +20,11 @@ import pytest
 import seaborn as sns
 
 from analysis.cli import main
+from analysis.load import problems, results
 from analysis.load.asv_files import default_results_dir
 from analysis.load.results import Loaded, Problem, load_results
 from analysis.model import history, paired, tables
-from analysis.render import figures, report
+from analysis.render import figures
 from birnn_bench.strategies import BASELINE, STRATEGIES
 from tests.conftest import REPO, repo_limits
 
@@ -210,7 +211,7 @@ def test_partial_run_warnings_only_for_a_machines_newest_file() -> None:
     loaded = Loaded(df, [Problem("box/a.json", "partial run: no results for x", "warning"),
                          Problem("box/b.json", "partial run: no results for y", "warning"),
                          Problem("box/a.json", "is not valid JSON", "error")], [], "r")
-    shown, hidden = report.shown_problems(loaded)
+    shown, hidden = problems.shown_problems(loaded)
     assert [p.path for p in shown] == ["box/b.json", "box/a.json"] and hidden == 1
 
 
@@ -286,7 +287,7 @@ def test_old_and_new_results_folders_merge(smoke_results) -> None:
     old = committed_results()
     if old is None:
         pytest.skip("no committed results in this checkout")
-    merged = report.merge([("new", load_results(smoke_results)), ("old", load_results(old))])
+    merged = results.merge([("new", load_results(smoke_results)), ("old", load_results(old))])
     machines = set(merged.data["machine"].astype(str))
     assert "smoke-box" in machines and len(machines) >= 2
     g = paired.grid(merged.data, SAFE)

@@ -23,7 +23,8 @@ from analysis.cli import main
 from analysis.load import judge
 from analysis.load.results import Problem, load_results
 from analysis.model.paired import regime_label
-from analysis.render.report import Report, write_report
+from analysis.render.output import write_report
+from analysis.render.report import Report
 from benchmarks import regimes
 from benchmarks.regimes import Regime
 from tests.conftest import REPO

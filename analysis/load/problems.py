@@ -9,7 +9,8 @@ from pathlib import PurePosixPath
 
 import pandas as pd
 
-from analysis.load.results import Problem
+from analysis.load.results import Loaded, Problem
+from analysis.load.tidy import plain
 
 #: (pattern of the message, what kind of problem, the action that clears it), first match wins.
 KINDS: tuple[tuple[str, str, str], ...] = (
@@ -95,3 +96,19 @@ def lines(shown: Sequence[Problem]) -> list[str]:
         files = kind.files if len(kind.files) <= 120 else kind.files[:117] + "..."
         out.append(f"{kind.severity} ×{kind.count}: {kind.kind} ({files}); {kind.action}")
     return out
+
+
+def shown_problems(loaded: Loaded) -> tuple[list[Problem], int]:
+    """The problems the report shows, and how many it leaves out: a "partial run" warning of a
+    results file that is not its machine's newest is history, not something to fix."""
+    df = loaded.data
+    newest: set[str] = set()
+    if not df.empty and df["value"].notna().any():
+        files = plain(df.loc[df["value"].notna(), ["machine", "date", "file"]])
+        files = files.drop_duplicates()
+        last = files.groupby("machine")["date"].transform("max")
+        newest = {str(f) for f in files.loc[files["date"] == last, "file"]}
+    shown = [p for p in loaded.problems
+             if not ("partial run" in p.message and p.severity == "warning"
+                     and not any(p.path.endswith(f) for f in newest))]
+    return shown, len(loaded.problems) - len(shown)

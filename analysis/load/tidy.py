@@ -146,3 +146,9 @@ def empty_frame() -> pd.DataFrame:
     names = FILE_COLUMNS + BENCH_COLUMNS + KNOWN_PARAMS + STAT_COLUMNS + ("rejected", "file")
     return pd.DataFrame({name: pd.Series([], dtype=dtypes.get(name, "category"))
                          for name in names})
+
+
+def plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categoricals -> plain values (merges between frames of different origins stay simple)."""
+    return frame.astype({name: object for name in frame.columns
+                         if isinstance(frame[name].dtype, pd.CategoricalDtype)})

@@ -11,12 +11,13 @@ from typing import Any
 import pandas as pd
 
 from analysis.load.results import Loaded, Problem
+from analysis.load.tidy import plain
 from analysis.model import claims as c
 from analysis.model import paired
 from analysis.model import resolution as res
 from analysis.model.answer import with_hardware
 from analysis.model.policy_rules import auto_policy
-from analysis.model.tables import over_baseline, plain
+from analysis.model.tables import over_baseline
 from birnn_bench.strategies import BASELINE
 
 DEVICE_KEYS = ["machine", "device", "device_name"]

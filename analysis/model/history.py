@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.load.tidy import extra_params
+from analysis.load.tidy import extra_params, plain
 from analysis.model.paired import MODES
-from analysis.model.tables import plain, tolerance_of
+from analysis.model.tables import tolerance_of
 from birnn_bench.compare import Interval, change
 
 RATIO, DETERMINISTIC, ABSOLUTE = "ratio", "deterministic", "absolute"

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from analysis.load.tidy import plain
 from analysis.model.paired import REGIME_COLUMNS, in_regime_order, regime_label, strategy_order
 from birnn_bench.compare import Interval, verdict
 from birnn_bench.oracle import TOLERANCES
@@ -27,12 +28,6 @@ SECTIONS = (("ratios.PairedForward.track_time_ratio", "inference grid (paired ra
             ("ratios.PairedTrainStep.track_time_ratio", "training-step grid (paired ratios)"),
             ("strategies.Error.track_max_abs_error", "correctness"),
             (f"strategies.PeakMemory.{PEAK}", "memory"), (f"profiles.Profiles.{OPS}", "op counts"))
-
-
-def plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Categoricals -> plain values (merges between frames of different origins stay simple)."""
-    return frame.astype({name: object for name in frame.columns
-                         if isinstance(frame[name].dtype, pd.CategoricalDtype)})
 
 
 def tolerance_of(dtype: str) -> float:

@@ -8,9 +8,14 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from birnn_bench._io import MARKER, marker_files, output_marker
+
+if TYPE_CHECKING:
+    from analysis.render.report import Report
 
 #: Characters that make a spreadsheet read a cell as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -71,3 +76,29 @@ def markdown_safe(text: str) -> str:
     text = _ENTITY.sub("&amp;", text)
     text = text.replace("<", "&lt;").replace(">", "&gt;")
     return text.replace("](", "]\\(").replace("![", "!\\[")
+
+
+def write_report(out_dir: str | Path, report: Report) -> list[Path]:
+    """Writes index.html, summary.md, the CSV tables, the figures (PNG + SVG) and the marker of
+    a report folder, its manifest (the files written), into ``out_dir`` safely
+    (``analysis.render.output``); then removes the files an earlier report there produced (its
+    manifest) that this one does not. Returns the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [("index.html", report.html.encode("utf-8")),
+             ("summary.md", markdown_safe(report.markdown).encode("utf-8"))]
+    files += [(f"{name}.csv", csv_text(table).encode("utf-8"))
+              for name, table in report.tables.items()]
+    files += [(f"{name}.{ext}", data) for name in report.png
+              for ext, data in (("png", report.png[name]), ("svg", report.svg[name]))]
+    names = [name for name, _ in files]
+    earlier = marker_files(out, "report")
+    # Marks the folder as a report (a later run may write into it without --force) and lists
+    # what it holds: the next report removes what it no longer produces, nothing else.
+    files.append((MARKER, output_marker("report", names)))
+    written = write_files(out, files)
+    for name in sorted(set(earlier) - set(names)):
+        stale = out / name
+        if stale.is_symlink() or stale.is_file():
+            stale.unlink()
+    return written
