@@ -170,10 +170,6 @@ def lines(g: pd.DataFrame) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
-def _who(machine: str, hardware: str) -> str:
-    return f"{machine} ({hardware})" if hardware else machine
-
-
 def agreement(g: pd.DataFrame) -> str:
     """One sentence: do the machines recommend the same strategy on the regimes (and modes)
     they share? (One machine: nothing to compare.)"""

@@ -1,5 +1,6 @@
-"""Formatting defined once: numbers, ratios with intervals, Markdown tables, the Compare grid.
-Pure functions: values or DataFrames in, text out."""
+"""The Compare grid's words, defined once: its legend, the text of a cell (Markdown marks), the
+floor notes, the recommendation, the per-strategy tables. Pure: rows or DataFrames in, text or
+DataFrames out."""
 
 from __future__ import annotations
 
@@ -25,16 +26,6 @@ GRID_LEGEND = (f"Cells: each strategy's time over {BASELINE}'s, paired per round
                f"never a choice. {BASELINE}'s own cell is 1 by definition; the A/A column is its "
                f"measured resolution (against itself in the same rounds): a regime whose A/A is "
                f"wider than ±2% or excludes 1 decides nothing (unresolved, {BASELINE} stays).")
-
-
-def markdown_table(df: pd.DataFrame) -> str:
-    """A GitHub table of ``df`` as it is (cells already formatted; ``|``, ``<``, ``>`` escaped)."""
-    if df.empty:
-        return "_(none)_"
-    cells = [[str(v).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;") for v in row]
-             for row in [df.columns, *df.itertuples(index=False)]]
-    lines = ["| " + " | ".join(row) + " |" for row in cells]
-    return "\n".join([lines[0], "|" + "---|" * len(df.columns), *lines[1:]])
 
 
 def is_floor_pitfall(row: pd.Series) -> bool:

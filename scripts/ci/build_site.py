@@ -99,7 +99,7 @@ def _known(machine: dict, field: str) -> str:
 
 def front_page(table, hardware: list[dict]) -> tuple[str, str]:
     """(index.html, recommendations.md) of the site."""
-    from analysis.render.format import markdown_table
+    from analysis.render.templates import markdown_table
 
     intro = ("Only a strategy correct on every condition of the correctness check is ever "
              "recommended; it replaces hn_index only when its paired ratio's 99% interval is "

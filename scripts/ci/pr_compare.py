@@ -190,7 +190,7 @@ def changes_markdown(rows, df, limits, base: str, head: str, grid: str) -> tuple
     import pandas as pd
 
     from analysis.model import commits
-    from analysis.render.format import markdown_table
+    from analysis.render.templates import markdown_table
 
     labels = _labels(df)
     moved = rows[rows["change"] != ""]
@@ -230,6 +230,7 @@ def head_markdown(df, check: Path | None, head: str) -> list[str]:
     from analysis.model import paired, tables
     from analysis.model.claims import safe
     from analysis.render import format as fmt
+    from analysis.render.templates import markdown_table
 
     if check is None:
         return []
@@ -246,7 +247,7 @@ def head_markdown(df, check: Path | None, head: str) -> list[str]:
     for (machine, device_name, device, mode), group in tables.grid_groups(g):
         out += [f"#### {fmt.device_title(machine, device_name, device)} · "
                 f"{paired.MODE_LABELS.get(mode, mode)}", "",
-                fmt.markdown_table(fmt.grid_frame(group)), ""]
+                markdown_table(fmt.grid_frame(group)), ""]
     return out
 
 
