@@ -19,7 +19,7 @@ from analysis.cli_inputs import REPO, UsageError
 from birnn_bench._io import check_output, check_output_paths
 
 if TYPE_CHECKING:
-    from analysis.load.results import Loaded
+    from analysis.load.loaded import Loaded
 
 CONFIG_HELP = ("asv.conf.json naming the results folder (default: ./asv.conf.json, else the "
                "repository's)")
@@ -134,7 +134,8 @@ def _print_problems(command: str, loaded: Loaded, where: str) -> tuple[int, str]
 
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.load.inputs import parse_check
-    from analysis.load.results import load_results, merge
+    from analysis.load.loaded import merge
+    from analysis.load.results import load_results
     from analysis.model.report import Check
     from analysis.render.output import write_report
     from analysis.render.report import build_report

@@ -20,9 +20,10 @@ import pytest
 import seaborn as sns
 
 from analysis.cli import main
-from analysis.load import problems, results
+from analysis.load import problems
 from analysis.load.asv_files import default_results_dir
-from analysis.load.results import Loaded, Problem, load_results
+from analysis.load.loaded import Loaded, merge
+from analysis.load.results import Problem, load_results
 from analysis.model import history, paired, tables
 from analysis.render import figures
 from birnn_bench.strategies import BASELINE, STRATEGIES
@@ -287,7 +288,7 @@ def test_old_and_new_results_folders_merge(smoke_results) -> None:
     old = committed_results()
     if old is None:
         pytest.skip("no committed results in this checkout")
-    merged = results.merge([("new", load_results(smoke_results)), ("old", load_results(old))])
+    merged = merge([("new", load_results(smoke_results)), ("old", load_results(old))])
     machines = set(merged.data["machine"].astype(str))
     assert "smoke-box" in machines and len(machines) >= 2
     g = paired.grid(merged.data, SAFE)

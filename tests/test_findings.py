@@ -20,7 +20,8 @@ import torch
 
 from analysis.cli import main
 from analysis.load import inputs
-from analysis.load.results import Loaded, Problem, load_results
+from analysis.load.loaded import Loaded
+from analysis.load.results import Problem, load_results
 from analysis.model import claims as c
 from analysis.model import deployability as dep
 from analysis.model import findings as f

@@ -9,7 +9,8 @@ from pathlib import PurePosixPath
 
 import pandas as pd
 
-from analysis.load.results import Loaded, Problem
+from analysis.load.loaded import Loaded
+from analysis.load.results import Problem
 from analysis.load.tidy import plain
 
 #: (pattern of the message, what kind of problem, the action that clears it), first match wins.

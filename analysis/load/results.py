@@ -15,17 +15,16 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import union_categoricals
 
 from analysis.load import asv_files, judge, tidy
 from analysis.load.asv_files import Benchmark, Problem, literal
+from analysis.load.loaded import Loaded
 from analysis.load.tidy import (
     CATEGORIES,
     KNOWN_PARAMS,
@@ -56,20 +55,6 @@ def _parse(text: Any) -> dict[str, Any] | None:
         return Regime.parse(text).fields()
     except ValueError:
         return None
-
-
-@dataclass
-class Loaded:
-    """The tidy frame, what went wrong, and the results files that went into the frame."""
-
-    data: pd.DataFrame
-    problems: list[Problem] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    root: str = ""
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
 
 
 class _Loader:
@@ -393,25 +378,3 @@ def load_results(results_dir: str | Path, progress: Progress | None = None) -> L
              for machine, files in sorted(loader.hardware.items())]
     return Loaded(loader.frame(), problems + loader.problems + [m for m in mixed if m], loaded,
                   str(root))
-
-
-def merge(parts: Sequence[tuple[str, Loaded]]) -> Loaded:
-    """Results folders loaded one by one (each with its own benchmarks.json) as one; problems
-    and files prefixed with the folder's name when there is more than one."""
-    if len(parts) == 1:
-        return parts[0][1]
-    frames = [loaded.data for _, loaded in parts]
-    joined: dict[str, object] = {}
-    for name in dict.fromkeys(c for f in frames for c in f.columns):
-        pieces = [f[name] if name in f.columns else pd.Series([None] * len(f), dtype=object)
-                  for f in frames]
-        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in pieces):
-            joined[name] = union_categoricals([p.astype("category") for p in pieces],
-                                              ignore_order=True)
-        else:
-            joined[name] = pd.concat(pieces, ignore_index=True)
-    data = pd.DataFrame(joined)
-    problems = [Problem(f"{name}/{p.path}", p.message, p.severity) for name, loaded in parts
-                for p in loaded.problems]
-    files = [f"{name}/{f}" for name, loaded in parts for f in loaded.files]
-    return Loaded(data, problems, files, ", ".join(name for name, _ in parts))

@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.load.results import Loaded, Problem
+from analysis.load.loaded import Loaded
+from analysis.load.results import Problem
 from analysis.load.tidy import plain
 from analysis.model import claims as c
 from analysis.model import paired

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from analysis.load import problems
-from analysis.load.results import Loaded, Problem
+from analysis.load.loaded import Loaded
+from analysis.load.results import Problem
 from analysis.model import answer, history, paired, tables
 from analysis.model.claims import safe
 from analysis.model.history import Limits

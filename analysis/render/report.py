@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis.load.results import Loaded
+from analysis.load.loaded import Loaded
 from analysis.model import history, paired
 from analysis.model.history import Limits
 from analysis.model.report import TABLES, Check, Content, build_content, report_tables
