@@ -14,22 +14,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from analysis import cli_inputs as checked
+from analysis.cli_inputs import REPO, UsageError
 from birnn_bench._io import check_output, check_output_paths
 
 if TYPE_CHECKING:
-    from analysis.history import Limits
-    from analysis.load import Loaded
+    from analysis.load.loaded import Loaded
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIG_HELP = ("asv.conf.json naming the results folder (default: ./asv.conf.json, else the "
                "repository's)")
-
-
-class UsageError(ValueError):
-    """A wrong argument: ``what`` (the option and its value) and ``why``."""
-
-    def __init__(self, what: str, why: str) -> None:
-        super().__init__(f"{what}: {why}")
 
 
 def _fail(command: str, err: object) -> int:
@@ -50,19 +43,6 @@ def _progress(quiet: bool) -> Callable[[str], None]:
 
 #: What a report folder held before the marker existed: such a folder is an earlier report.
 EARLIER_REPORT = ("index.html", "summary.md", "grid.csv")
-
-
-def _check_results(what: str, path: Path, note: str = "") -> Path:
-    if not path.exists():
-        raise UsageError(what, f"results folder does not exist{note}, so nothing could be "
-                         "loaded")
-    if not path.is_dir():
-        raise UsageError(what, f"is not a folder{note} (expected an asv results folder)")
-    try:
-        next(path.iterdir(), None)
-    except OSError as err:
-        raise UsageError(what, f"cannot be read ({err.strerror or err})") from None
-    return path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,164 +117,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _results_dir(results: Path | None, config: Path | None) -> Path:
-    """The results folder (``results``, else the results_dir of ``config`` or asv.conf.json
-    here or in the repository), checked to be a readable folder."""
-    if results is not None:
-        return _check_results(f"--results {results}", results)
-    from analysis.asv_files import default_results_dir
-
-    found = _find_config(config)
-    if found is None:
-        raise UsageError("--results", "not given, and no asv.conf.json here or in the "
-                         "repository names one: pass --results DIR")
-    path, flag = found
-    try:
-        folder = default_results_dir(path)
-    except ValueError as err:
-        raise UsageError(flag, str(err)) from None
-    return _check_results(f"results_dir {folder}", folder, f" (named by {path})")
-
-
-def _find_config(config: Path | None) -> tuple[Path, str] | None:
-    """The asv configuration (``config``, else asv.conf.json here, else the repository's) and
-    how a message names it; None when there is none."""
-    found = config or next((c for c in (Path.cwd() / "asv.conf.json", REPO / "asv.conf.json")
-                            if c.is_file()), None)
-    if found is None:
-        return None
-    flag = f"--config {found}" if config is not None else f"asv.conf.json {found}"
-    if not found.exists():
-        raise UsageError(flag, "no such file")
-    if not found.is_file():
-        raise UsageError(flag, "is not a file")
-    return found, flag
-
-
-def _limits(config: Path | None) -> Limits:
-    """The regression thresholds of the asv configuration (``_find_config``), which the history
-    judges by; asv's own defaults where there is no configuration."""
-    from analysis.asv_files import read_config
-    from analysis.history import Limits
-
-    found = _find_config(config)
-    try:
-        return Limits.from_conf(read_config(found[0])) if found else Limits((), ())
-    except ValueError as err:
-        raise UsageError(found[1], str(err)) from None  # type: ignore[index]
-
-
-def _name(path: Path) -> str:
-    """How the report names an input: relative to the working folder when inside it, else by
-    its own name (never an absolute path of this machine)."""
-    try:
-        return Path(os.path.abspath(path)).relative_to(Path.cwd()).as_posix() or "."
-    except ValueError:
-        return Path(os.path.abspath(path)).name
-
-
-def _display(path: Path) -> str:
-    """How the findings name an input: relative to the repository when inside it."""
-    try:
-        return str(path.resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
-
-
-def _read_text(path: Path, what: str) -> str:
-    if not path.exists():
-        raise ValueError(f"{path}: no such file ({what})")
-    if not path.is_file():
-        raise ValueError(f"{path}: is not a file ({what})")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: is not UTF-8 text ({err.reason} at byte {err.start})") \
-            from None
-    except OSError as err:
-        raise ValueError(f"{path}: cannot be read ({err.strerror or err})") from None
-
-
-def _parse(flag: str, path: Path, parse: Callable[[str, str], Any], name: str) -> Any:
-    """``path`` read and parsed by one of ``inputs.parse_*``; a UsageError without the path."""
-    try:
-        return parse(_read_text(path, f"write it with birnn-bench {flag[2:]} --json FILE"), name)
-    except ValueError as err:
-        why = str(err)
-        for prefix in (f"{path}: ", f"{name}: "):
-            why = why.removeprefix(prefix)
-        raise UsageError(f"{flag} {path}", why) from None
-
-
-def _read_deploy(paths: Sequence[Path]):
-    """The deploy files as one frame, or None when there are none."""
-    if not paths:
-        return None
-    import pandas as pd
-
-    from analysis.inputs import parse_deploy
-
-    return pd.concat([_parse("--deploy", p, parse_deploy, _display(p)) for p in paths],
-                     ignore_index=True)
-
-
-def _tolerances(path: Path | None) -> dict[str, float]:
-    """The process-level A/A per mode from ``docs/resolution.json`` (``--resolution``)."""
-    from analysis.resolution import tolerances
-
-    default = REPO / "docs" / "resolution.json"
-    if path is None:
-        if not default.is_file():
-            return {}
-        path = default
-    try:
-        text = _read_text(path, "write it with `analysis findings --resolution`")
-    except ValueError as err:
-        raise UsageError(f"--resolution {path}", str(err).removeprefix(f"{path}: ")) from None
-    try:
-        data = json.loads(text)
-    except ValueError as err:
-        raise UsageError(f"--resolution {path}", f"not JSON ({err})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"--resolution {path}", "not a docs/resolution.json (a JSON object)")
-    return tolerances(data)
-
-
-def _print_problems(command: str, loaded: Loaded) -> int:
+def _print_problems(command: str, loaded: Loaded, where: str) -> tuple[int, str]:
     """The loader's problems on stderr (``problems.lines``); how many notes on older partial runs
-    were left out (``report.shown_problems``)."""
-    from analysis.problems import lines
-    from analysis.report import shown_problems
+    were left out (``problems.shown_problems``), and why nothing usable was loaded ("" if it
+    was)."""
+    from analysis.load.problems import lines, shown_problems
 
     shown, hidden = shown_problems(loaded)
     for line in lines(shown):
         print(f"analysis {command}: {line}", file=sys.stderr)
-    return hidden
+    if loaded.data.empty or int(loaded.data["value"].notna().sum()) == 0:
+        return hidden, (f"nothing could be loaded from {where}"
+                        + ("" if loaded.problems else " (no measured points)"))
+    return hidden, ""
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from analysis.inputs import parse_check
-    from analysis.load import load_results
-    from analysis.report import build_report, merge, write_report
-    from analysis.report_model import Check
+    from analysis.load.inputs import parse_check
+    from analysis.load.loaded import merge
+    from analysis.load.results import load_results
+    from analysis.model.report import Check
+    from analysis.render.output import write_report
+    from analysis.render.report import build_report
 
     say = _progress(args.quiet)
     try:
         check_output("--out", args.out, folder=True, kind="report", force=args.force,
                      earlier=EARLIER_REPORT, inputs=[p for p in (args.check, *(args.deploy or []))
                                                      if p is not None])
-        folders = [_results_dir(path, args.config) for path in args.results or [None]]
+        folders = [checked.results_dir(path, args.config) for path in args.results or [None]]
         for index, folder in enumerate(folders):  # twice would load every point twice
             if folder.resolve() in [f.resolve() for f in folders[:index]]:
                 raise UsageError(f"--results {folder}", "given twice (each folder once)")
         check = None
         if args.check is not None:
-            data = _parse("--check", args.check, parse_check, _name(args.check))
-            check = Check(source=_name(args.check), torch=str(data.get("torch", "?")),
+            name = checked.report_name(args.check)
+            data = checked.parse("--check", args.check, parse_check, name)
+            check = Check(source=name, torch=str(data.get("torch", "?")),
                           summary={str(k): dict(v) for k, v in data["summary"].items()})
-        deploy = _read_deploy(args.deploy or [])
-        tolerance = _tolerances(args.resolution)
-        limits = _limits(args.config)
+        deploy = checked.read_deploy(args.deploy or [])
+        tolerance = checked.tolerances(args.resolution)
+        limits = checked.limits(args.config)
     except ValueError as err:  # UsageError, and check_output's "<flag> <path>: <why>"
         return _fail("report", err)
 
@@ -305,16 +168,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     parts = []
     for folder in folders:
         say(f"loading results from {folder}")
-        parts.append((_name(folder), load_results(folder, progress=progress)))
+        parts.append((checked.report_name(folder), load_results(folder, progress=progress)))
     loaded = merge(parts)
-    hidden = _print_problems("report", loaded)
+    hidden, empty = _print_problems("report", loaded, ", ".join(map(str, folders)))
     if hidden:
         say(f"{hidden} note(s) on older, partial results files not shown (history only)")
-    measured = int(loaded.data["value"].notna().sum())
-    if loaded.data.empty or measured == 0:
-        return _fail("report", f"nothing could be loaded from {', '.join(map(str, folders))}"
-                     + ("" if loaded.problems else " (no measured points)"))
-    say(f"{len(loaded.files)} files, {measured} measured points, "
+    if empty:
+        return _fail("report", empty)
+    say(f"{len(loaded.files)} files, {int(loaded.data['value'].notna().sum())} measured points, "
         f"{len(loaded.problems)} problem(s)")
     if check is None:
         say("no --check: the safe strategies come from the results' own correctness matrix "
@@ -334,17 +195,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_findings(args: argparse.Namespace) -> int:
-    from analysis import findings_render as render
-    from analysis import inputs
-    from analysis import resolution as res
-    from analysis.findings import build_findings
-    from analysis.load import load_results
-    from analysis.policy_rules import policy_json
+    from analysis.load import inputs
+    from analysis.load.results import load_results
+    from analysis.model import resolution as res
+    from analysis.model.findings import build_findings
+    from analysis.model.policy_rules import policy_json
+    from analysis.render import findings_page as render
 
     say = _progress(args.quiet)
 
     def read(path: Path, parse: Callable[[str, str], Any], command: str) -> Any:
-        return parse(_read_text(path, f"write it with {command}"), _display(path))
+        return parse(checked.read_text(path, f"write it with {command}"), checked.repo_name(path))
 
     def discover(given: list[Path] | None, pattern: str) -> list[Path]:
         return list(given) if given is not None else sorted((REPO / "docs").glob(pattern))
@@ -353,26 +214,26 @@ def cmd_findings(args: argparse.Namespace) -> int:
         check_output_paths([("--out", args.out), ("--policy", args.policy),
                             ("--resolution", args.resolution),
                             ("--readme", None if args.no_readme else args.readme)])
-        results = _results_dir(args.results, args.config)
+        results = checked.results_dir(args.results, args.config)
         check = read(args.check, inputs.parse_check, f"birnn-bench check --json {args.check}")
         crosscheck = [read(p, inputs.parse_crosscheck, "python3 scripts/crosscheck.py --json FILE")
                       for p in discover(args.crosscheck, "crosscheck-*.json")]
-        deploy = _read_deploy(discover(args.deploy, "deploy-*.json"))
+        deploy = checked.read_deploy(discover(args.deploy, "deploy-*.json"))
         kernels = [read(p, inputs.parse_kernels, "python3 scripts/kernels.py --json FILE")
                    for p in discover(args.kernels, "kernels-*.json")]
         readme = None
         if not args.no_readme:
-            readme = _read_text(args.readme, "the README whose findings block is generated")
-            render.replace_readme_block(readme, "", _display(args.readme))  # markers usable?
+            readme = checked.read_text(args.readme, "the README whose findings block is generated")
+            # are its markers usable?
+            render.replace_readme_block(readme, "", checked.repo_name(args.readme))
     except (FileNotFoundError, ValueError, OSError) as err:
         return _fail("findings", err)
 
     say(f"loading results from {results}")
     loaded = load_results(results)
-    _print_problems("findings", loaded)
-    if loaded.data.empty or int(loaded.data["value"].notna().sum()) == 0:
-        return _fail("findings", f"nothing could be loaded from {results}"
-                     + ("" if loaded.problems else " (no measured points)"))
+    empty = _print_problems("findings", loaded, str(results))[1]
+    if empty:
+        return _fail("findings", empty)
     found = build_findings(loaded, check, crosscheck, deploy, kernels=kernels)
     resolution = res.as_json(found.resolution["regimes"], found.resolution["summary"],
                              found.reproducibility)
@@ -389,7 +250,7 @@ def cmd_findings(args: argparse.Namespace) -> int:
     if readme is not None:
         href = Path(os.path.relpath(args.out.resolve(), args.readme.resolve().parent))
         block = render.readme_block(found, href.as_posix())
-        updated = render.replace_readme_block(readme, block, _display(args.readme))
+        updated = render.replace_readme_block(readme, block, checked.repo_name(args.readme))
         if updated != readme:
             args.readme.write_text(updated, encoding="utf-8")
         print(f"readme: {args.readme} ({'updated' if updated != readme else 'unchanged'})")

@@ -4,7 +4,7 @@
 
 ``asv run`` of BASE and of HEAD (each in asv's own virtualenv, saved under results/<machine>/):
 instructions per call under callgrind (~4 minutes a commit) and the paired inference ratios
-(~3 minutes); then each series' verdict by ``analysis.commits`` (scripts/ci/pr_compare.py's
+(~3 minutes); then each series' verdict by ``analysis.model.commits`` (scripts/ci/pr_compare.py's
 rules too): a deterministic series counts past the threshold asv.conf.json sets (instructions:
 1%), a paired ratio when the quotient of the commits' 99% intervals lies beyond 1 +- the
 process-level A/A (docs/resolution.json).
@@ -36,13 +36,13 @@ def _rev(name: str) -> str:
 
 
 def verdicts(results: Path, machine: str, base: str, head: str, config: Path):
-    """The judged series of ``head`` against ``base`` on ``machine`` (``analysis.commits``
+    """The judged series of ``head`` against ``base`` on ``machine`` (``analysis.model.commits``
     rows), by the thresholds of the asv configuration ``config``."""
     from asv import util
 
-    from analysis import commits, history
-    from analysis.load import load_results
-    from analysis.resolution import tolerances
+    from analysis.load.results import load_results
+    from analysis.model import commits, history
+    from analysis.model.resolution import tolerances
 
     limits = commits.Limits.from_conf(util.load_json(str(config), js_comments=True))
     df = load_results(results).data
@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
     env = {**os.environ, "BIRNN_BENCH_GRID": "quick"}
     python = sys.executable
     subprocess.run(["sh", str(REPO / "scripts" / "apt_install.sh"), "valgrind"], check=False)
-    from analysis.asv_files import default_results_dir
+    from analysis.load.asv_files import default_results_dir
 
     named = subprocess.run([python, str(REPO / "scripts" / "asv_machine.py"),
                             *([os.environ["MACHINE"]] if os.environ.get("MACHINE") else []),

@@ -4,9 +4,10 @@
 asv 0.6.6's published ``index.html`` loads jQuery, flot, flot-orderbars, stupidtable, blueimp-md5
 and bootstrap from public CDNs; offline, the page redirects to asv's "external dependencies failed
 to load" page. This script runs ``asv publish``, keeps asv's regressions on the paired ratios to
-the steps whose two commits' 99% intervals do not overlap (``analysis.history.interval_change``,
-the report's rule), drops the summary tiles with no measured point, copies the libraries from the
-npm registry (``npm pack``, cached) into ``<html dir>/vendor/`` and points the HTML at them.
+the steps whose two commits' 99% intervals do not overlap
+(``analysis.model.history.interval_change``, the report's rule), drops the summary tiles with no
+measured point, copies the libraries from the npm registry (``npm pack``, cached) into
+``<html dir>/vendor/`` and points the HTML at them.
 """
 
 from __future__ import annotations
@@ -331,9 +332,9 @@ def filter_regressions(html_dir: Path) -> tuple[int, int]:
         return before, before
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from analysis.history import interval_change
-    from analysis.paired import MODES
-    from analysis.resolution import tolerances
+    from analysis.model.history import interval_change
+    from analysis.model.paired import MODES
+    from analysis.model.resolution import tolerances
 
     measured = REPO / "docs" / "resolution.json"  # the process-level A/A, when measured
     tolerance = tolerances(json.loads(measured.read_text(encoding="utf-8"))

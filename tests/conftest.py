@@ -36,7 +36,7 @@ def load_asv_conf(path: Path) -> dict:
 
 def repo_limits():
     """The regression thresholds of the repository's asv.conf.json (``history.Limits``)."""
-    from analysis.history import Limits
+    from analysis.model.history import Limits
 
     return Limits.from_conf(load_asv_conf(REPO / "asv.conf.json"))
 

@@ -1,4 +1,4 @@
-"""The report (analysis.report, tables, history, figures, report_pages) and its CLI.
+"""The report (analysis.render.report, tables, history, figures, report_pages) and its CLI.
 
 Rules are tested on injected values (no live timing widths): rows shaped like the loader's tidy
 frame. What needs a real run uses the session's ``smoke_results`` (a real asv run of the smoke
@@ -19,10 +19,13 @@ import pandas as pd
 import pytest
 import seaborn as sns
 
-from analysis import figures, history, paired, report, tables
-from analysis.asv_files import default_results_dir
 from analysis.cli import main
-from analysis.load import Loaded, Problem, load_results
+from analysis.load import problems
+from analysis.load.asv_files import default_results_dir
+from analysis.load.loaded import Loaded, merge
+from analysis.load.results import Problem, load_results
+from analysis.model import history, paired, tables
+from analysis.render import figures
 from birnn_bench.strategies import BASELINE, STRATEGIES
 from tests.conftest import REPO, repo_limits
 
@@ -209,7 +212,7 @@ def test_partial_run_warnings_only_for_a_machines_newest_file() -> None:
     loaded = Loaded(df, [Problem("box/a.json", "partial run: no results for x", "warning"),
                          Problem("box/b.json", "partial run: no results for y", "warning"),
                          Problem("box/a.json", "is not valid JSON", "error")], [], "r")
-    shown, hidden = report.shown_problems(loaded)
+    shown, hidden = problems.shown_problems(loaded)
     assert [p.path for p in shown] == ["box/b.json", "box/a.json"] and hidden == 1
 
 
@@ -285,7 +288,7 @@ def test_old_and_new_results_folders_merge(smoke_results) -> None:
     old = committed_results()
     if old is None:
         pytest.skip("no committed results in this checkout")
-    merged = report.merge([("new", load_results(smoke_results)), ("old", load_results(old))])
+    merged = merge([("new", load_results(smoke_results)), ("old", load_results(old))])
     machines = set(merged.data["machine"].astype(str))
     assert "smoke-box" in machines and len(machines) >= 2
     g = paired.grid(merged.data, SAFE)

@@ -8,7 +8,7 @@
 * ``scripts/ci/merge_results.py`` merges the committed results with a real smoke run of a second
   machine (and refuses one name for two hardwares); ``scripts/ci/build_site.py`` builds a report
   and a dashboard listing both, with their recommendations side by side;
-* ``analysis.commits``: asv.conf.json's thresholds, commits paired by name.
+* ``analysis.model.commits``: asv.conf.json's thresholds, commits paired by name.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import commits, history
+from analysis.model import commits, history
 from tests.conftest import REPO, load_asv_conf
 
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -143,7 +143,7 @@ def test_checkouts_keep_no_credentials_and_jobs_have_limits() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# analysis.commits: asv.conf.json's thresholds, commits paired by name
+# analysis.model.commits: asv.conf.json's thresholds, commits paired by name
 
 
 def _points(values: dict[str, dict[tuple[str, str], float]]) -> pd.DataFrame:

@@ -534,8 +534,8 @@ def _asv_regressions(html_dir: Path) -> set[tuple[str, str, str, str]]:
 
 
 def test_dashboard_regressions_are_the_reports(project_tree) -> None:
-    from analysis import history
-    from analysis.load import load_results
+    from analysis.load.results import load_results
+    from analysis.model import history
 
     config, tree, (_a, b, c) = project_tree
     html = config.parent / "html"

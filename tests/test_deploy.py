@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from analysis.inputs import parse_deploy
+from analysis.load.inputs import parse_deploy
 from benchmarks import compiled, regimes
 from birnn_bench import deploy
 from birnn_bench.cli import main

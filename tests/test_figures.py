@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from analysis import figures, history, history_figure, paired
+from analysis.model import history, paired
+from analysis.render import figures, history_figure
 from tests.conftest import repo_limits
 from tests.test_analysis import BASELINE, REGIME, SAFE, frame, point, rows
 

@@ -18,15 +18,16 @@ import pandas as pd
 import pytest
 import torch
 
-from analysis import claims as c
-from analysis import deployability as dep
-from analysis import findings as f
-from analysis import findings_render as render
-from analysis import inputs
-from analysis import resolution as res
 from analysis.cli import main
-from analysis.load import Loaded, Problem, load_results
-from analysis.policy_rules import policy_json
+from analysis.load import inputs
+from analysis.load.loaded import Loaded
+from analysis.load.results import Problem, load_results
+from analysis.model import claims as c
+from analysis.model import deployability as dep
+from analysis.model import findings as f
+from analysis.model import resolution as res
+from analysis.model.policy_rules import policy_json
+from analysis.render import findings_page as render
 from benchmarks.regimes import Regime
 from birnn_bench import check as check_module
 from birnn_bench import hardware, policy

@@ -15,7 +15,7 @@ import pytest
 
 from analysis import cli as analysis_cli
 from analysis import command
-from analysis.load import load_results
+from analysis.load.results import load_results
 from birnn_bench import build, cli, memory
 from birnn_bench._io import MARKER
 from birnn_bench.workload import WorkloadSpec

@@ -1,9 +1,10 @@
 """Housekeeping: what a real install ships, the declared Python floor, figure labels.
 
 * the wheel carries ``birnn_bench/auto_policy.json`` and ``strategy="auto"`` reads it there, and
-  the analysis imports from it (with ``benchmarks.regimes``, its regime vocabulary) (a
-  wheel built from a copy of the checkout, installed into a fresh venv, imported in isolation);
-* ``analysis.report`` imports on a Python without ``datetime.UTC`` (3.10, which
+  the analysis imports from it (with ``benchmarks.regimes``, its regime vocabulary) and renders
+  from the templates it carries (a wheel built from a copy of the checkout, installed into a
+  fresh venv, imported in isolation);
+* ``analysis.render.report`` imports on a Python without ``datetime.UTC`` (3.10, which
   ``requires-python`` admits);
 * the speed-up and memory figures name the baseline the data was computed against;
 * no module of ``birnn_bench`` imports ``analysis``; the ``birnn-bench`` command
@@ -49,14 +50,19 @@ with warnings.catch_warnings():
     with torch.no_grad():
         fwd, bwd = last_states(rnn, x, lengths, strategy="auto")
     chosen = policy.choose(rnn, x, lengths, 5)
-    import analysis.load  # reads regime ids with benchmarks.regimes, shipped beside it
+    import analysis.load.results  # reads regime ids with benchmarks.regimes, shipped beside it
+    import pandas as pd
+    from analysis.render import templates  # the pages' templates, package data of the wheel
 print(json.dumps({
-    "analysis": analysis.load.__file__, "regime": analysis.load.Regime.__module__,
+    "analysis": analysis.load.results.__file__, "regime": analysis.load.results.Regime.__module__,
     "module": birnn_bench.__file__,
     "policy_file": str(resources.files("birnn_bench").joinpath("auto_policy.json")),
     "is_file": resources.files("birnn_bench").joinpath("auto_policy.json").is_file(),
     "rules": sum(len(e.rules) for e in entries), "allowed": sorted(entries[0].allowed),
     "chosen": chosen,
+    "templates": templates.environment().loader.get_source(templates.environment(),
+                                                             "report.html")[1],
+    "table": templates.markdown_table(pd.DataFrame({"a": [1]})),
     "shape": list(fwd.shape),
 }))
 """
@@ -83,6 +89,7 @@ def test_the_wheel_ships_the_auto_policy_and_auto_reads_it(tmp_path: Path) -> No
     (wheel,) = wheels.glob("birnn_bench-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert "birnn_bench/auto_policy.json" in archive.namelist()
+        assert "analysis/render/templates/report.html" in archive.namelist()
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path)
@@ -105,6 +112,8 @@ def test_the_wheel_ships_the_auto_policy_and_auto_reads_it(tmp_path: Path) -> No
     assert Path(found["policy_file"]).resolve().is_relative_to(venv.resolve())
     assert Path(found["analysis"]).resolve().is_relative_to(venv.resolve())
     assert found["regime"] == "benchmarks.regimes"
+    assert Path(found["templates"]).resolve().is_relative_to(venv.resolve())
+    assert found["table"] == "| a |\n|---|\n| 1 |"
     assert found["is_file"]
     shipped = json.loads((REPO / "birnn_bench" / "auto_policy.json").read_text())
     assert found["rules"] == sum(len(m["rules"]) for m in shipped["machines"]) > 0
@@ -152,7 +161,7 @@ def test_a_missing_explicit_policy_still_means_hn_index_but_says_so(monkeypatch,
 NO_UTC_PROBE = """
 import datetime
 del datetime.UTC  # what Python 3.10's datetime looks like
-import analysis.report as report
+import analysis.render.report as report
 print("imported", report.__name__)
 """
 
@@ -161,7 +170,7 @@ def test_report_imports_without_datetime_utc() -> None:
     done = subprocess.run([sys.executable, "-c", NO_UTC_PROBE], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "imported analysis.report" in done.stdout
+    assert "imported analysis.render.report" in done.stdout
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,14 +220,15 @@ strategies.STRATEGIES[new.name] = new  # the one edit a strategy needs: its regi
 from birnn_bench import check
 rows = check.run_check(check.check_specs(cells=("gru",), layers=(2,)))
 from benchmarks import ratios, strategies as suite
-from analysis import figures, format
+from analysis.model import paired
+from analysis.render import figures
 colours = figures.colours()
 print(json.dumps({
     "checked": sorted({row.strategy for row in rows}),
     "safe": check.correct_everywhere(rows),
     "correctness_params": suite.Correctness.params[-1],
     "paired_params": ratios.PairedForward.params[-1],
-    "order": format.strategy_order(["hn_index_again", "zzz_unknown", "hn_index"]),
+    "order": paired.strategy_order(["hn_index_again", "zzz_unknown", "hn_index"]),
     "own_colour": colours["hn_index_again"] not in
         [c for name, c in colours.items() if name != "hn_index_again"],
 }))

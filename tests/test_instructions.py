@@ -144,7 +144,7 @@ def test_a_dump_is_read_from_its_totals_line(tmp_path: Path) -> None:
 def test_branch_check_reads_instructions_first_and_exits_by_the_rules() -> None:
     import pandas as pd
 
-    from analysis import history
+    from analysis.model import history
     from tests.conftest import REPO, load_script, repo_limits
 
     check = load_script(REPO / "scripts" / "branch_check.py", "branch_check")

@@ -19,11 +19,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from analysis import judge
 from analysis.cli import main
-from analysis.load import Problem, load_results
-from analysis.paired import regime_label
-from analysis.report import Report, write_report
+from analysis.load import judge
+from analysis.load.results import Problem, load_results
+from analysis.model.paired import regime_label
+from analysis.render.output import write_report
+from analysis.render.report import Report
 from benchmarks import regimes
 from benchmarks.regimes import Regime
 from tests.conftest import REPO
@@ -351,11 +352,11 @@ def test_deep_nesting_never_stops_the_load(tmp_path, monkeypatch, parser) -> Non
     json cannot parse it (RecursionError: the file is skipped); orjson before 3.9 parses it (the
     value is reported as a list where a time belongs), newer releases refuse the depth and hand
     the file to stdlib json. Either way: one error naming the problem, the other file kept."""
-    import analysis.asv_files
+    import analysis.load.asv_files
 
     if parser == "json":
-        monkeypatch.setattr(analysis.asv_files, "_orjson", None)
-    elif analysis.asv_files._orjson is None:
+        monkeypatch.setattr(analysis.load.asv_files, "_orjson", None)
+    elif analysis.load.asv_files._orjson is None:
         pytest.skip("orjson is not installed")
     text = json.dumps(results_data("b" * 40)).replace(
         "[0.001, 0.002]", "[0.001, " + "[" * 100_000 + "0.002" + "]" * 100_000 + "]", 1)
@@ -456,12 +457,12 @@ def test_a_parameter_out_of_int64_range_costs_nothing_else(tmp_path, batch) -> N
 @pytest.fixture
 def no_load(monkeypatch):
     """Fails the test if the CLI loads anything (arguments are checked first)."""
-    import analysis.load
+    import analysis.load.results
 
     def refuse(*args, **kwargs):
         raise AssertionError("loaded results before checking the arguments")
 
-    monkeypatch.setattr(analysis.load, "load_results", refuse)
+    monkeypatch.setattr(analysis.load.results, "load_results", refuse)
 
 
 def report_error(capsys, *argv: str) -> str:

@@ -1,10 +1,10 @@
-"""analysis.paired: paired ratios + errors -> the Compare grid, on injected values."""
+"""analysis.model.paired: paired ratios + errors -> the Compare grid, on injected values."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from analysis import paired
+from analysis.model import paired
 
 REGIME = "cpu-lstm-L2-B64-T128-H128-skewed-float32"
 SAFE = {"hn_index", "packed_unpack", "chunk_view", "manual_two_rnn"}

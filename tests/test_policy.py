@@ -199,8 +199,8 @@ def test_the_shipped_policy_follows_the_committed_grid_on_each_machine(monkeypat
     hardware, for a call shaped like the regime) never takes a strategy the grid found
     significantly slower than hn_index, and takes the grid's recommendation wherever a safe
     strategy was significantly faster there."""
-    from analysis import paired
-    from analysis.load import load_results
+    from analysis.load.results import load_results
+    from analysis.model import paired
     from birnn_bench.workload import make_lengths
     from tests.conftest import REPO
 

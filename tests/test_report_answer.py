@@ -1,4 +1,4 @@
-"""The Answer block (analysis.answer, analysis.report_answer): one line per machine, mode and
+"""The Answer block (model.answer, render.views): one line per machine, mode and
 cell naming a safe strategy; the machines' agreement and differences; the recommended cell the
 one highlighted; the report's HTML ids unique and its folder holding only what it produced.
 
@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import answer, paired
 from analysis.cli import main
+from analysis.model import answer, paired
 from birnn_bench._io import MARKER
 from birnn_bench.strategies import BASELINE
 from tests.conftest import REPO

@@ -67,8 +67,8 @@ def side_by_side(recommendations):
     strategy with its ratio to hn_index's and interval (``—``: not measured there)."""
     import pandas as pd
 
-    from analysis import format as fmt
-    from analysis.paired import MODE_LABELS
+    from analysis.model import numbers as num
+    from analysis.model.paired import MODE_LABELS
 
     if recommendations.empty:
         return pd.DataFrame()
@@ -79,7 +79,7 @@ def side_by_side(recommendations):
             return "none correct"
         if row["verdict"] in ("A/A", "") or row["recommended"] == "hn_index":
             return f"`{row['recommended']}` (safe default)"
-        return f"`{row['recommended']}` {fmt.ratio_interval(row['ratio'], row['low'], row['high'])}"
+        return f"`{row['recommended']}` {num.ratio_interval(row['ratio'], row['low'], row['high'])}"
 
     recs["cell"] = recs.apply(cell, axis=1)
     recs["column"] = [f"{m} · {d}" for m, d in zip(recs["machine"], recs["device_name"],
@@ -99,7 +99,7 @@ def _known(machine: dict, field: str) -> str:
 
 def front_page(table, hardware: list[dict]) -> tuple[str, str]:
     """(index.html, recommendations.md) of the site."""
-    from analysis.format import markdown_table
+    from analysis.render.templates import markdown_table
 
     intro = ("Only a strategy correct on every condition of the correctness check is ever "
              "recommended; it replaces hn_index only when its paired ratio's 99% interval is "

@@ -12,8 +12,8 @@ per regime. Paired ratios are not compared across the two commits: measured in t
 they move with the machine (README, "Instructions per call").
 
 Every series present at both commits is judged by ``asv.conf.json``'s thresholds
-(``analysis.commits``); the Markdown summary (``--summary``) lists each one that changed beyond
-its threshold (base, head, change), then the head's Compare grid and recommendations.
+(``analysis.model.commits``); the Markdown summary (``--summary``) lists each one that changed
+beyond its threshold (base, head, change), then the head's Compare grid and recommendations.
 
 Exit status: 0 no deterministic change beyond its threshold (or ``--accepted true``: the pull
 request carries the label that accepts it), 1 a change, 2 the comparison could not run (an
@@ -167,8 +167,8 @@ def judged_changes(results: Path, machine: str, base: str, head: str):
     this machine, the limits)."""
     from asv import util
 
-    from analysis import commits, history
-    from analysis.load import load_results
+    from analysis.load.results import load_results
+    from analysis.model import commits, history
 
     limits = commits.Limits.from_conf(util.load_json(str(REPO / "asv.conf.json"),
                                                      js_comments=True))
@@ -179,7 +179,7 @@ def judged_changes(results: Path, machine: str, base: str, head: str):
 
 
 def _labels(df) -> dict[str, str]:
-    from analysis.paired import REGIME_COLUMNS, regime_label
+    from analysis.model.paired import REGIME_COLUMNS, regime_label
 
     rows = df.dropna(subset=["regime", *REGIME_COLUMNS]).drop_duplicates("regime")
     return {str(r["regime"]): regime_label(r) for r in rows.to_dict("records")}
@@ -189,8 +189,8 @@ def changes_markdown(rows, df, limits, base: str, head: str, grid: str) -> tuple
     """The summary's first part and how many series changed beyond their threshold."""
     import pandas as pd
 
-    from analysis import commits
-    from analysis.format import markdown_table
+    from analysis.model import commits
+    from analysis.render.templates import markdown_table
 
     labels = _labels(df)
     moved = rows[rows["change"] != ""]
@@ -226,10 +226,11 @@ def changes_markdown(rows, df, limits, base: str, head: str, grid: str) -> tuple
 
 def head_markdown(df, check: Path | None, head: str) -> list[str]:
     """The Compare grid and recommendation per regime at HEAD (the report's format)."""
-    from analysis import format as fmt
-    from analysis import paired, tables
-    from analysis.claims import safe
-    from analysis.inputs import parse_check
+    from analysis.load.inputs import parse_check
+    from analysis.model import paired, tables
+    from analysis.model.claims import safe
+    from analysis.render import format as fmt
+    from analysis.render.templates import markdown_table
 
     if check is None:
         return []
@@ -246,7 +247,7 @@ def head_markdown(df, check: Path | None, head: str) -> list[str]:
     for (machine, device_name, device, mode), group in tables.grid_groups(g):
         out += [f"#### {fmt.device_title(machine, device_name, device)} · "
                 f"{paired.MODE_LABELS.get(mode, mode)}", "",
-                fmt.markdown_table(fmt.grid_frame(group)), ""]
+                markdown_table(fmt.grid_frame(group)), ""]
     return out
 
 
