@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import environment
 from tests.conftest import load_asv_conf, load_script, repo_limits
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -581,9 +582,7 @@ def test_project_dashboard_renders_readable_error_view_and_no_empty_tile(project
                                                                  ["regime", "strategy"],
                                                                  ["regime", "strategy",
                                                                   "compile"],
-                                                                 ["torch", "threads", "cuda",
-                                                                  "cudnn", "gpu",
-                                                                  "cudnn_allow_tf32"]), name
+                                                                 environment.NAMES), name
     verdict = "strategies.Error.track_error_verdict"
     assert index["benchmarks"][verdict]["unit"] == "wrong (1) or right (0)"
     with _serve(site) as base:
