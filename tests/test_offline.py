@@ -30,8 +30,9 @@ BENCH = "Environment|PeakMemory"  # the two cheapest benchmark classes: 9 points
 ob = load_script(SCRIPT, "offline_bundle")
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ASV_PYTHONPATH")}
+def _env(home: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
+    base = os.environ if environ is None else environ
+    env = {k: v for k, v in base.items() if k not in ("PYTHONPATH", "ASV_PYTHONPATH")}
     env.update(HOME=str(home), BIRNN_BENCH_GRID="smoke", BIRNN_BENCH_THREADS="1",
                PYTHON=sys.executable, GIT_CONFIG_NOSYSTEM="1")
     return env
@@ -63,42 +64,81 @@ def _results_files(machine_dir: Path) -> list[Path]:
     return sorted(p for p in machine_dir.glob("*.json") if p.name != "machine.json")
 
 
-def test_offline_run_merges_into_one_dashboard(tmp_path: Path) -> None:
+def offline_scenario(tmp_path: Path, environ: dict[str, str]) -> dict:
+    """The whole scenario, all of it in subprocesses (``BACKGROUND``: it runs from collection on,
+    beside the other tests): the bundle made here, carried elsewhere and run there, a normal run
+    here, two merges and one dashboard. Each step must succeed (``_run``); what the test checks is
+    returned or left under ``tmp_path``."""
     home = tmp_path / "home"
     home.mkdir()
-    env = _env(home)
+    env = _env(home, environ)
     clone, head = _clone(tmp_path)
-
-    # Here: the bundle.
+    seen: dict = {"home": home, "clone": clone, "head": head, "box": tmp_path / "gpu-box",
+                  "html": tmp_path / "html"}
+    # Here: the bundle; only its directory travels (copied, the original removed).
     bundle = tmp_path / "bundle"
-    proc = _run([sys.executable, str(SCRIPT), "make", "--out", str(bundle), "--repo", str(clone),
-                 "--skip-wheels"], env)
-    assert f"commit {head}" in proc.stdout
-    assert (bundle / "COMMIT").read_text().strip() == head
-    conf = ob.load_commented_json(bundle / "asv.offline.conf.json")
+    seen["make"] = _run([sys.executable, str(SCRIPT), "make", "--out", str(bundle), "--repo",
+                         str(clone), "--skip-wheels"], env).stdout
+    seen["commit_file"] = (bundle / "COMMIT").read_text().strip()
+    shutil.copytree(bundle, seen["box"] / "bundle", symlinks=True)
+    shutil.rmtree(bundle)
+    # There: run.sh from some other directory, with the existing interpreter.
+    elsewhere = seen["box"] / "cwd"
+    elsewhere.mkdir()
+    seen["run"] = _run(["bash", str(seen["box"] / "bundle" / "run.sh")],
+                       {**env, "MACHINE": "offline-box", "ASV_ARGS": f"--bench {BENCH}"},
+                       cwd=elsewhere).stderr
+    seen["home_entry_after_offline"] = (home / ".asv-machine.json").exists()
+    # Here: a normal run of the same commit on this machine.
+    config = str(clone / "asv.conf.json")
+    _run([sys.executable, "-m", "asv", "machine", "--yes", "--machine", "local-box",
+          "--config", config], env)
+    _run([sys.executable, "-m", "asv", "run", "--python=same", f"--set-commit-hash={head}",
+          "--machine", "local-box", "--bench", BENCH, "--config", config],
+         {**env, "ASV_PYTHONPATH": str(clone)})
+    seen["local_files"] = _results_files(clone / "results" / "local-box")
+    # Merge, then merge again: nothing changes the second time.
+    offline_results = seen["box"] / "bundle" / "results"
+    seen["merge"] = _run([sys.executable, str(SCRIPT), "merge", "--from", str(offline_results),
+                          "--into", str(clone / "results")], env).stdout
+    seen["merged_files"] = _results_files(clone / "results" / "offline-box")
+    seen["merge_again"] = _run([sys.executable, str(SCRIPT), "merge", "--from",
+                                str(seen["box"] / "bundle"), "--into", str(clone / "results")],
+                               env).stdout
+    # One dashboard for both machines.
+    _run([sys.executable, "-m", "asv", "publish", "--config", config, "--html-dir",
+          str(seen["html"])], env)
+    return seen
+
+
+BACKGROUND = {"offline": offline_scenario}
+
+
+@pytest.fixture
+def offline(background) -> dict:
+    return background("offline", offline_scenario)
+
+
+def test_offline_run_merges_into_one_dashboard(offline: dict) -> None:
+    seen, head, box, home = offline, offline["head"], offline["box"], offline["home"]
+    assert f"commit {head}" in seen["make"]
+    assert seen["commit_file"] == head
+    conf = ob.load_commented_json(box / "bundle" / "asv.offline.conf.json")
     assert conf["repo"] == "bundle.git" and conf["branches"] == ["main"]
     assert conf["benchmark_dir"] == "tree/benchmarks" and conf["results_dir"] == "results"
     assert "matrix" not in conf
-
-    # Transport: only the bundle directory travels; the tree in it is no git checkout.
-    box = tmp_path / "gpu-box"
-    shutil.copytree(bundle, box / "bundle", symlinks=True)
-    shutil.rmtree(bundle)
+    # Transported: the tree in it is no git checkout.
     tree = box / "bundle" / "tree"
     assert (tree / "birnn_bench" / "check.py").is_file()
     assert not [p for p in tree.rglob(".git*") if p.name == ".git"]
     assert subprocess.run(["git", "-C", str(tree), "rev-parse", "--show-toplevel"],
-                          capture_output=True, env=env, check=False).returncode != 0
+                          capture_output=True, env=_env(home), check=False).returncode != 0
 
-    # There: run.sh from some other directory, with the existing interpreter.
-    elsewhere = box / "cwd"
-    elsewhere.mkdir()
-    proc = _run(["bash", str(box / "bundle" / "run.sh")],
-                {**env, "MACHINE": "offline-box", "ASV_ARGS": f"--bench {BENCH}"}, cwd=elsewhere)
-    assert "already has asv" in proc.stderr and "5/5 running asv" in proc.stderr
+    # There: run.sh with the existing interpreter.
+    assert "already has asv" in seen["run"] and "5/5 running asv" in seen["run"]
     offline_results = box / "bundle" / "results"
     files = _results_files(offline_results / "offline-box")
-    assert files, proc.stderr[-3000:]
+    assert files, seen["run"][-3000:]
     for path in files:
         data = json.loads(path.read_text())
         assert data["commit_hash"] == head  # the real, full hash
@@ -110,34 +150,20 @@ def test_offline_run_merges_into_one_dashboard(tmp_path: Path) -> None:
     # The machine entry went to the bundle's own asv home, not to $HOME.
     assert "offline-box" in json.loads(
         (box / "bundle" / "asv-home" / ".asv-machine.json").read_text())
-    assert not (home / ".asv-machine.json").exists()
+    assert not seen["home_entry_after_offline"]
 
-    # Here: a normal run of the same commit on this machine.
-    config = str(clone / "asv.conf.json")
-    _run([sys.executable, "-m", "asv", "machine", "--yes", "--machine", "local-box",
-          "--config", config], env)
-    _run([sys.executable, "-m", "asv", "run", "--python=same", f"--set-commit-hash={head}",
-          "--machine", "local-box", "--bench", BENCH, "--config", config],
-         {**env, "ASV_PYTHONPATH": str(clone)})
-    results = clone / "results"
-    assert _results_files(results / "local-box")
-
-    # Merge, then merge again: nothing changes the second time.
-    proc = _run([sys.executable, str(SCRIPT), "merge", "--from", str(offline_results),
-                 "--into", str(results)], env)
-    assert "merging machine(s) offline-box" in proc.stdout
-    assert "benchmarks.json: the source's matches this one" in proc.stdout
-    merged = _results_files(results / "offline-box")
-    assert [p.name for p in merged] == [p.name for p in files]
+    # Here: the local run, then two merges: nothing changes the second time.
+    results = seen["clone"] / "results"
+    assert seen["local_files"]
+    assert "merging machine(s) offline-box" in seen["merge"]
+    assert "benchmarks.json: the source's matches this one" in seen["merge"]
+    assert [p.name for p in seen["merged_files"]] == [p.name for p in files]
     assert (results / "offline-box" / "machine.json").is_file()
-    proc = _run([sys.executable, str(SCRIPT), "merge", "--from", str(box / "bundle"),
-                 "--into", str(results)], env)
-    assert "0 file(s) copied" in proc.stdout and "already there, identical" in proc.stdout
+    assert "0 file(s) copied" in seen["merge_again"]
+    assert "already there, identical" in seen["merge_again"]
 
     # One dashboard for both machines.
-    html = tmp_path / "html"
-    _run([sys.executable, "-m", "asv", "publish", "--config", config, "--html-dir", str(html)],
-         env)
+    html = seen["html"]
     index = json.loads((html / "index.json").read_text())
     assert {"local-box", "offline-box"} <= set(index["machines"])
     assert {"local-box", "offline-box"} <= set(index["params"]["machine"])
