@@ -36,9 +36,14 @@ def _render(fig: object) -> tuple[bytes, bytes]:
     import matplotlib.pyplot as plt
 
     png, svg = io.BytesIO(), io.BytesIO()
-    fig.savefig(png, format="png", dpi=110, bbox_inches="tight",  # type: ignore[attr-defined]
+    # The tight box found once for both files: savefig's "tight" lays the figure out again for
+    # each file, a third of the report's time.
+    fig.set_dpi(110)  # type: ignore[attr-defined]  # the PNG's: text extents depend on it
+    fig.draw_without_rendering()  # type: ignore[attr-defined]
+    box = fig.get_tightbbox().padded(plt.rcParams["savefig.pad_inches"])  # type: ignore
+    fig.savefig(png, format="png", dpi=110, bbox_inches=box,  # type: ignore[attr-defined]
                 metadata={"Software": None})
-    fig.savefig(svg, format="svg", bbox_inches="tight",  # type: ignore[attr-defined]
+    fig.savefig(svg, format="svg", bbox_inches=box,  # type: ignore[attr-defined]
                 metadata={"Creator": None, "Date": None})
     plt.close(fig)  # type: ignore[arg-type]
     return png.getvalue(), svg.getvalue()
