@@ -36,8 +36,8 @@ def _render(fig: object) -> tuple[bytes, bytes]:
     import matplotlib.pyplot as plt
 
     png, svg = io.BytesIO(), io.BytesIO()
-    # The tight box found once for both files: savefig's "tight" lays the figure out again for
-    # each file, a third of the report's time.
+    # The tight box found once for both files: savefig's "tight" lays the figure out once more
+    # per file (13.2 s -> 11.5 s for the committed results' report).
     fig.set_dpi(110)  # type: ignore[attr-defined]  # the PNG's: text extents depend on it
     fig.draw_without_rendering()  # type: ignore[attr-defined]
     box = fig.get_tightbbox().padded(plt.rcParams["savefig.pad_inches"])  # type: ignore
