@@ -14,7 +14,7 @@ import pandas as pd
 from analysis.model import numbers as num
 from analysis.model import paired
 from analysis.model.paired import regime_label
-from birnn_bench.compare import RESOLVED
+from birnn_bench.compare import RESOLVED, Interval
 
 ONEDNN = "oneDNN"
 SHORT = {"native per-step": "per-step", "native fused": "fused"}
@@ -78,14 +78,17 @@ def ratios(payloads: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 def resolution(payload: Mapping[str, Any]) -> str:
     """How fine the machine's comparisons resolve: their A/A (the packed call against itself in
     the same rounds), by the engine's rule."""
-    widths = [(t["aa_high"] - t["aa_low"]) / 2 / t["aa"] for t in payload["timings"]
-              if all(k in t for k in ("aa", "aa_low", "aa_high"))]
-    if not widths:
+    intervals = [Interval(t["aa"], t["aa_low"], t["aa_high"]) for t in payload["timings"]
+                 if all(k in t for k in ("aa", "aa_low", "aa_high"))]
+    if not intervals:
         return f"`{payload['machine']}`: no A/A recorded."
-    within = sum(w <= RESOLVED for w in widths)
+    resolved = sum(i.resolves for i in intervals)
+    widths = [i.half_width for i in intervals]
     return (f"`{payload['machine']}`: the A/A (the packed call against itself in the same "
-            f"rounds) is within ±{RESOLVED:.0%} in {within}/{len(widths)} comparisons (median "
-            f"half-width {statistics.median(widths):.1%}, {payload.get('budget_s', '?')} s "
+            f"rounds) resolves (inside 1 ± {RESOLVED:.0%}, not significant) in "
+            f"{resolved}/{len(intervals)} comparisons "
+            f"(median half-width {statistics.median(widths):.1%}, "
+            f"{payload.get('budget_s', '?')} s "
             "each); where it is wider, no difference of a few percent is decided, and the "
             "ratios above are read by their intervals.")
 

@@ -37,8 +37,8 @@ METHOD_NOTES = (
     "is 1 by definition; the A/A column is the baseline against itself in the same rounds, "
     "the resolution of the grid.",
     "Faster / slower / tied / unresolved: the one rule, birnn_bench.compare.verdict: a regime "
-    "decides only when its A/A's half-width is within ±2% and it is not significant (else "
-    "unresolved); then the "
+    "decides only when its A/A's whole interval lies inside 1 ± 2% and it is not significant "
+    "(else unresolved); then the "
     "99% interval excludes 1, or not. Tied with the fastest: the 99% intervals overlap.",
     "Correct: the error benchmark measured the strategy's max abs error against the float64 "
     "per-sequence oracle on the same machine and regime, within the dtype's tolerance "
