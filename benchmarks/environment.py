@@ -1,6 +1,8 @@
 """What a result depends on besides the code, as the Environment benchmark's parameter values.
 On a CUDA build even ``torch.cuda.is_available()`` initialises CUDA, and asv's forkserver forks
-every benchmark from this process: so a CUDA build asks a subprocess; a CPU build answers here."""
+every benchmark from this process: so a CUDA build asks a subprocess; a CPU build answers here,
+pinning threads and the allocator of the importing process as every benchmark process does
+(``common.pin``): what it records is then what the benchmarks ran under."""
 
 import json
 import os

@@ -88,7 +88,8 @@ class Error(Bulk):
 
 
 class Environment:
-    """The pinned thread count; torch, CUDA, cuDNN, GPU and TF32 travel in the parameters."""
+    """The pinned thread count; torch, CUDA, cuDNN, GPU, TF32 and the allocator travel in the
+    parameters."""
 
     params, param_names = environment.params()
     unit = "threads"

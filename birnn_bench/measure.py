@@ -44,8 +44,8 @@ def pin_threads(threads: int | None = None) -> int:
 
 
 #: glibc's ``mallopt`` parameters (malloc.h) and the values ``pin_allocator`` sets: blocks up to
-#: 32 MiB (glibc's ceiling for the threshold) from the heap, the heap never trimmed, grown 256 MiB
-#: at a time.
+#: 32 MiB (the ceiling of glibc's own moving threshold) from the heap, the heap never trimmed,
+#: grown 256 MiB at a time.
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 ALLOCATOR_SETTINGS = {_M_MMAP_THRESHOLD: 32 * 2**20, _M_TRIM_THRESHOLD: 2**31 - 1,
                       _M_TOP_PAD: 256 * 2**20}
@@ -67,8 +67,11 @@ def pin_allocator() -> str:
     except (OSError, AttributeError, TypeError):  # no C library by that name, or not glibc
         return _allocator["state"]
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    if all(mallopt(option, value) == 1 for option, value in ALLOCATOR_SETTINGS.items()):
+    taken = [mallopt(option, value) == 1 for option, value in ALLOCATOR_SETTINGS.items()]
+    if all(taken):
         _allocator["state"] = ALLOCATOR_PINNED
+    elif any(taken):  # some took effect (one alone stops glibc's moving threshold): say so
+        _allocator["state"] = f"partly pinned ({sum(taken)} of {len(taken)} mallopt settings)"
     return _allocator["state"]
 
 

@@ -259,8 +259,8 @@ def format_recommendation(rec: Recommendation) -> str:
                   f"{_ratio_text(rec.resolution)} "
                   f"({'resolved' if rec.resolution.resolves else 'NOT resolved'}); "
                   f"{rec.rounds} rounds in {rec.seconds:.1f} s. A ratio is faster or slower "
-                  f"when its 99% interval excludes 1 and the A/A is within +-"
-                  f"{compare.RESOLVED:.0%} and not significant; else unresolved."]
+                  f"when its 99% interval excludes 1 and the A/A's interval lies inside "
+                  f"1 +- {compare.RESOLVED:.0%} and holds 1; else unresolved."]
     if any(not row.safe for row in rec.ranking if row.ratio is not None):
         lines.append("† correct on this workload but not on every condition of the check: "
                      "never recommended.")

@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
+    measure.pin_allocator()  # as the suite's processes do; recorded in the payload
     facts = hardware.facts("cpu")
     chosen = regimes.regimes("quick", ("cpu",))
     rows: list[dict] = []
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         payload = {"machine": hardware.machine_name(facts), "hardware": facts,
                    "torch": torch.__version__, "threads": threads,
+                   "allocator": measure.allocator(),
                    "onednn_available": bool(torch.backends.mkldnn.is_available()),
                    "budget_s": args.budget, "padded": kernels.PADDED, "packed": kernels.PACKED,
                    "rows": rows, "timings": timings}

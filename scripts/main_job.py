@@ -261,27 +261,29 @@ def main() -> int:
     groups = [INSTRUCTIONS] if args.instructions else \
         [g for g in GROUPS if g[0] in chosen and (cuda or g[0] != "cuda")]
     failed, skipped = [], Counter()
-    for index, (_, what, name) in enumerate(groups, start=1):
-        group_start, offset = time.perf_counter(), log.stat().st_size
-        say(f"  [{index}/{len(groups)}] {what} ({name})")
-        code = run([python, "-m", "asv", "run", "--python=same", f"--set-commit-hash={commit}",
-                    "--machine", machine, "--record-samples", "--show-stderr",
-                    "--bench", f"^{name}\\.", *extra], env, log)
-        with log.open(encoding="utf-8", errors="replace") as handle:
-            handle.seek(offset)
-            reasons = not_measured(handle.read())
-        skipped += reasons
-        if code:
-            failed.append(name)
-        elif name.startswith("ratios."):  # saved by asv: what was kept for it is done with
-            _keep.unlink(missing_ok=True)
-        na = f", {sum(reasons.values())} points n/a" if reasons else ""
-        say(f"  [{index}/{len(groups)}] {what}: {'FAILED' if code else 'saved'} in "
-            f"{time.perf_counter() - group_start:.0f} s{na} ({time.perf_counter() - started:.0f} "
-            "s so far)")
-    done.set()
-    tail.join()
-    shutil.rmtree(progress.parent, ignore_errors=True)  # the progress file: read to its end
+    try:  # an interrupt (sys.exit from _stop) or an error still removes the progress folder
+        for index, (_, what, name) in enumerate(groups, start=1):
+            group_start, offset = time.perf_counter(), log.stat().st_size
+            say(f"  [{index}/{len(groups)}] {what} ({name})")
+            code = run([python, "-m", "asv", "run", "--python=same", f"--set-commit-hash={commit}",
+                        "--machine", machine, "--record-samples", "--show-stderr",
+                        "--bench", f"^{name}\\.", *extra], env, log)
+            with log.open(encoding="utf-8", errors="replace") as handle:
+                handle.seek(offset)
+                reasons = not_measured(handle.read())
+            skipped += reasons
+            if code:
+                failed.append(name)
+            elif name.startswith("ratios."):  # saved by asv: what was kept for it is done with
+                _keep.unlink(missing_ok=True)
+            na = f", {sum(reasons.values())} points n/a" if reasons else ""
+            spent, so_far = time.perf_counter() - group_start, time.perf_counter() - started
+            say(f"  [{index}/{len(groups)}] {what}: {'FAILED' if code else 'saved'} in "
+                f"{spent:.0f} s{na} ({so_far:.0f} s so far)")
+    finally:
+        done.set()
+        tail.join()
+        shutil.rmtree(progress.parent, ignore_errors=True)  # read to its end
     if skipped:
         say(f"{sum(skipped.values())} points not measured on this machine, as expected: "
             + "; ".join(f"{reason} ({n})" for reason, n in skipped.most_common())

@@ -135,3 +135,30 @@ def test_pin_allocator_fixes_glibc_thresholds_and_is_recorded(monkeypatch) -> No
     monkeypatch.setattr(measure, "_allocator", {"state": "process default"})
     monkeypatch.setattr(measure.ctypes, "CDLL", lambda name: object())
     assert measure.pin_allocator() == "process default" == measure.allocator()
+
+
+class _Mallopt:
+    """A C library's mallopt answering 1 (taken) or 0 (refused) in turn."""
+
+    def __init__(self, answers: list[int]) -> None:
+        self.answers, self.calls = iter(answers), []
+
+    def __call__(self, option: int, value: int) -> int:
+        self.calls.append(option)
+        return next(self.answers)
+
+
+def test_pin_allocator_says_when_only_some_settings_took(monkeypatch) -> None:
+    """Every setting is tried; one refused among them is recorded as a partial pin, never as
+    the default (one threshold alone already stops glibc's moving threshold)."""
+    from types import SimpleNamespace
+
+    for answers, state in (([1, 0, 1], "partly pinned (2 of 3 mallopt settings)"),
+                           ([1, 1, 1], measure.ALLOCATOR_PINNED),
+                           ([0, 0, 0], "process default")):
+        mallopt = _Mallopt(answers)
+        monkeypatch.setattr(measure, "_allocator", {"state": "process default"})
+        monkeypatch.setattr(measure.ctypes, "CDLL", lambda name, m=mallopt: SimpleNamespace(
+            mallopt=m))
+        assert measure.pin_allocator() == state == measure.environment_info()["allocator"]
+        assert mallopt.calls == list(measure.ALLOCATOR_SETTINGS)

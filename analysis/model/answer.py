@@ -207,8 +207,9 @@ def differences(g: pd.DataFrame, tolerance: Mapping[str, float] | None = None,
                 baseline: str = BASELINE) -> pd.DataFrame:
     """The cells (device, mode, regime, strategy) two machines both measured correct whose
     ratios differ by more than their resolution: the quotient's conservative 99% interval
-    (``compare.change``) beyond 1 +- the larger of the two regimes' A/A half-widths and the
-    process-level A/A of the mode (``tolerance``). Wide: one ``ratio`` column per machine
+    (``compare.change``) beyond 1 +- the larger of the two regimes' A/A reaches (how far each
+    A/A's farther bound lies from 1, ``Interval.off_one``) and the process-level A/A of the
+    mode (``tolerance``). Wide: one ``ratio`` column per machine
     (``machine: ratio [low, high]``), ``apart`` = largest over smallest ratio; widest first."""
     cols = ["mode", "regime", "label", "strategy", "apart"]
     gh = g if "hardware" in g.columns else g.assign(hardware="")
@@ -216,7 +217,8 @@ def differences(g: pd.DataFrame, tolerance: Mapping[str, float] | None = None,
         return pd.DataFrame(columns=cols)
     rows = gh[(gh["strategy"] != baseline) & gh["correct"]].copy()
     aa = gh[gh["strategy"] == baseline].set_index(["machine", "mode", "regime"])
-    half = ((aa["aa_high"] - aa["aa_low"]) / 2).to_dict()
+    reach = {key: Interval(1.0, low, high).off_one
+             for key, low, high in zip(aa.index, aa["aa_low"], aa["aa_high"], strict=True)}
     found = []
     for (mode, regime, strategy), same in rows.groupby(["mode", "regime", "strategy"],
                                                        sort=False):
@@ -226,8 +228,8 @@ def differences(g: pd.DataFrame, tolerance: Mapping[str, float] | None = None,
         slack = (tolerance or {}).get(mode, 0.0)
         apart = any(
             change(Interval(a.ratio, a.low, a.high), Interval(b.ratio, b.low, b.high),
-                   max(slack, half.get((a.machine, mode, regime), 0.0),
-                       half.get((b.machine, mode, regime), 0.0))) != "tied"
+                   max(slack, reach.get((a.machine, mode, regime), 0.0),
+                       reach.get((b.machine, mode, regime), 0.0))) != "tied"
             for a, b in itertools.combinations(points, 2))
         if not apart:
             continue

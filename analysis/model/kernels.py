@@ -89,7 +89,7 @@ def resolution(payload: Mapping[str, Any]) -> str:
             f"{resolved}/{len(intervals)} comparisons "
             f"(median half-width {statistics.median(widths):.1%}, "
             f"{payload.get('budget_s', '?')} s "
-            "each); where it is wider, no difference of a few percent is decided, and the "
+            "each); elsewhere no difference of a few percent is decided, and the "
             "ratios above are read by their intervals.")
 
 

@@ -97,7 +97,7 @@ def as_json(regimes: pd.DataFrame, totals: pd.DataFrame,
 
     return {"source": "the grid's own run: A/A = the baseline's row of ratios.Paired*, the "
                       f"+{SLOWDOWN:.0%} copy = ratios.Resolution*, in the same rounds",
-            "resolved_half_width": RESOLVED, "required_share": REQUIRED_SHARE,
+            "resolved_within": RESOLVED, "required_share": REQUIRED_SHARE,
             "slowdown": SLOWDOWN, "summary": records(totals), "regimes": records(regimes),
             "between_runs": records(reproducibility)}
 

@@ -25,8 +25,8 @@ from birnn_bench.strategies import BASELINE
 SHOWN_DIFFERENCES = 15
 DIFFERENCE_RULE = ("both machines measured correct, whose paired ratios differ by more than "
                    "their resolution: the quotient of the two 99% intervals lies beyond 1 ± the "
-                   "larger of the two regimes' A/A half-widths (and the process-level A/A of "
-                   "docs/resolution.json, when given)")
+                   "larger of how far the two regimes' A/As reach from 1 (and the process-level "
+                   "A/A of docs/resolution.json, when given)")
 ANSWER_RULE = (f"Per machine, device, mode and cell: the recommended strategy (correct on every "
                f"condition of the check, and significantly faster than `{BASELINE}` in a regime "
                f"whose A/A resolves, else `{BASELINE}`) with its time over `{BASELINE}`'s and 99% "
