@@ -78,7 +78,8 @@ def summary(regimes: pd.DataFrame) -> pd.DataFrame:
         n, timed = len(g), int(g["detected"].notna().sum())
         detected = int(g["detected"].eq(True).sum())
         significant = int(g["significant"].sum())
-        inside = int((g["off_one"] <= RESOLVED * (1 + 1e-9)).sum())
+        inside = sum(Interval(*v).inside(RESOLVED)
+                     for v in g[["aa_ratio", "aa_low", "aa_high"]].to_numpy(float))
         rows.append({"machine": machine, "device_name": device, "commit": commit, "mode": mode,
                      "regimes": n, "within": int(g["within"].sum()), "inside": inside,
                      "farthest": float(g["off_one"].max()), "significant": significant,
