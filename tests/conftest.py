@@ -99,6 +99,31 @@ def recount_instructions(workdir: Path, environ: dict[str, str]) -> Path:
     return run_asv_smoke(workdir, "smoke-box", bench=r"^instructions\.", environ=environ)
 
 
+def smoke_tree(environ: dict[str, str]) -> Path:
+    """The smoke run's results tree, for work in the background that reads it: the one
+    ``$BIRNN_BENCH_SMOKE_RESULTS`` names, else the background smoke run's (waited for)."""
+    cached = environ.get("BIRNN_BENCH_SMOKE_RESULTS")
+    if cached:
+        return Path(cached) / "results"
+    return _STARTED["smoke_results"].value()
+
+
+def committed_report(workdir: Path, environ: dict[str, str]) -> tuple[Path, str] | None:
+    """(folder, stderr) of ``analysis report`` of the committed results with the committed
+    check and deploy files, in a process of its own; None when this checkout has no results."""
+    if not (REPO / "results" / "benchmarks.json").is_file():
+        return None
+    out = workdir / "report"
+    deploy = sorted(str(p) for p in (REPO / "docs").glob("deploy-*.json"))
+    done = subprocess.run(
+        [sys.executable, "-m", "analysis", "report", "--quiet", "--results", str(REPO / "results"),
+         "--check", str(REPO / "docs" / "check.json"), "--out", str(out),
+         *(["--deploy", *deploy] if deploy else [])],
+        cwd=workdir, env={**environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out, done.stderr
+
+
 class Background:
     """``work(workdir, environ)`` in a thread; ``value()`` waits for it and returns its result or
     raises its error. Its work is in subprocesses, so the tests go on on the other core."""
@@ -127,7 +152,8 @@ class Background:
 #: that need it: fixture name -> work. A test module adds its own in a module-level
 #: ``BACKGROUND`` dict. The tests that wait for one run last, so that the others run meanwhile.
 BACKGROUND: dict[str, Callable[[Path, dict[str, str]], object]] = {
-    "smoke_results": smoke_run, "instruction_recount": recount_instructions}
+    "smoke_results": smoke_run, "instruction_recount": recount_instructions,
+    "committed_report": committed_report}
 _STARTED: dict[str, Background] = {}
 
 
@@ -148,7 +174,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         waits.append(bool(names))
     order = sorted(range(len(items)), key=lambda i: waits[i])  # stable: file order otherwise
     items[:] = [items[i] for i in order]
-    for name, work in wanted.items():
+    # the smoke run first: work started after it may wait for it (``smoke_tree``)
+    for name, work in sorted(wanted.items(), key=lambda item: item[0] != "smoke_results"):
         # pytest's own tmp_path_factory (the tmp_path fixtures'): kept as pytest keeps them
         _STARTED[name] = Background(work, config._tmp_path_factory.mktemp(name))
 
@@ -185,3 +212,13 @@ def smoke_results(background, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def instruction_recount(background) -> Path:
     """The results tree of ``recount_instructions``."""
     return background("instruction_recount", recount_instructions)
+
+
+@pytest.fixture(scope="session", name="committed_report")
+def committed_report_fixture(background) -> tuple[Path, str]:
+    """``committed_report``'s (folder, stderr), built once in the background for the tests that
+    read it (none keeps a file in it)."""
+    built = background("committed_report", committed_report)
+    if built is None:
+        pytest.skip("no committed results in this checkout")
+    return built

@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 
 from analysis.model import commits, history
-from tests.conftest import REPO, load_asv_conf
+from tests.conftest import REPO, load_asv_conf, smoke_tree
 
 WORKFLOWS = REPO / ".github" / "workflows"
 CI = REPO / "scripts" / "ci"
@@ -376,22 +376,30 @@ def test_machine_name_says_the_runner_kind_and_its_hardware() -> None:
     assert done.returncode == 2 and done.stderr.startswith("machine_name: error:")
 
 
-@pytest.fixture(scope="module")
-def site(smoke_results: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The committed results (one machine) merged with the smoke run of a second machine, and
-    the site built from them."""
-    root = tmp_path_factory.mktemp("site")
+def built_site(root: Path, environ: dict[str, str]) -> tuple[Path, Path, list[str]]:
+    """(merged tree, site, machine names): the committed results (one machine) merged with the
+    smoke run of a second machine, and the site built from them. Subprocesses only: it runs in
+    the background (``BACKGROUND``), from the moment the smoke run is done."""
+    smoke = smoke_tree(environ)
     merged, out = root / "merged", root / "site"
     done = _run([sys.executable, str(CI / "merge_results.py"), str(merged),
-                 str(REPO / "results"), str(smoke_results)])
+                 str(REPO / "results"), str(smoke)], env=environ)
     assert done.returncode == 0, done.stderr
     # The smoke run's commit is this checkout's HEAD: the dashboard follows HEAD's history.
     done = _run([sys.executable, str(CI / "build_site.py"), str(merged), str(out),
                  "--check", str(REPO / "docs" / "check.json"), "--branch", "HEAD",
-                 "--vendor-cache", os.environ.get("BIRNN_VENDOR_CACHE",
-                                                  str(REPO / ".asv" / "vendor"))])
+                 "--vendor-cache", environ.get("BIRNN_VENDOR_CACHE",
+                                               str(REPO / ".asv" / "vendor"))], env=environ)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    return merged, out, [*_machines(REPO / "results"), *_machines(smoke_results)]
+    return merged, out, [*_machines(REPO / "results"), *_machines(smoke)]
+
+
+BACKGROUND = {"site": built_site}
+
+
+@pytest.fixture(scope="module")
+def site(smoke_results: Path, background) -> tuple[Path, Path, list[str]]:
+    return background("site", built_site)
 
 
 def test_merged_tree_holds_both_machines_and_every_parameter(site, smoke_results) -> None:

@@ -136,10 +136,9 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     return proc.stdout
 
 
-@pytest.fixture(scope="module")
-def asv_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny asv project with real results for two commits; returns its config path."""
-    root = tmp_path_factory.mktemp("asvproj")
+def tiny_project(root: Path, environ: dict[str, str]) -> Path:
+    """A tiny asv project with real results for two commits under ``root``; returns its config
+    path."""
     proj = root / "proj"
     (proj / "benchmarks").mkdir(parents=True)
     (proj / "benchmarks" / "__init__.py").write_text("")
@@ -159,7 +158,7 @@ def asv_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (proj / "asv.conf.json").write_text(json.dumps(config, indent=2))
     (proj / ".gitignore").write_text(".asv/\n")
     # asv keeps machine info in ~/.asv-machine.json: keep it out of the real home.
-    env = {**os.environ, "HOME": str(root / "home")}
+    env = {**environ, "HOME": str(root / "home")}
     env.update(
         GIT_AUTHOR_NAME="t",
         GIT_AUTHOR_EMAIL="t@t",
@@ -199,25 +198,45 @@ def asv_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return proj / "asv.conf.json"
 
 
-@pytest.fixture(scope="module")
-def published(asv_project: Path) -> Path:
-    """The html dir written by scripts/publish_dashboard.py (the real CLI)."""
-    html_dir = asv_project.parent / "site"
+def published_project(root: Path, environ: dict[str, str]) -> tuple[Path, Path]:
+    """(config, html dir): ``tiny_project`` published by scripts/publish_dashboard.py (the real
+    CLI). Subprocesses only: it runs in the background from collection on (``BACKGROUND``)."""
+    config = tiny_project(root, environ)
+    html_dir = root / "site"
     out = _run(
         [
             sys.executable,
             str(SCRIPT),
             "--config",
-            str(asv_project),
+            str(config),
             "--html-dir",
             str(html_dir),
             "--vendor-cache",
             str(VENDOR_CACHE),
         ],
         REPO_ROOT,
+        environ,
     )
     assert "[publish_dashboard] running" in out and "rewrote 10 CDN references" in out
-    return html_dir
+    return config, html_dir
+
+
+BACKGROUND = {"published_project": published_project}
+
+
+@pytest.fixture(scope="module", name="published_project")
+def published_project_fixture(background) -> tuple[Path, Path]:
+    return background("published_project", published_project)
+
+
+@pytest.fixture(scope="module")
+def asv_project(published_project: tuple[Path, Path]) -> Path:
+    return published_project[0]
+
+
+@pytest.fixture(scope="module")
+def published(published_project: tuple[Path, Path]) -> Path:
+    return published_project[1]
 
 
 def _free_port() -> int:
