@@ -47,11 +47,14 @@ def compile_regimes(grid_name: str | None = None) -> list[Regime]:
 
 
 def compile_strategies(grid_name: str | None = None) -> list[str]:
-    """The registry's strategies that are not pitfalls, in registry order; outside the full grid,
+    """The registry's strategies that are not pitfalls, in registry order; on the quick grid,
     only those whose run step is the baseline's (a cold compile of manual_two_rnn, which stacks
-    layers by hand, takes 20-30 s on 2 cores)."""
+    layers by hand, takes 20-30 s on 2 cores); on the smoke grid, the baseline alone (the others'
+    extract steps make inductor build C++ kernels: ~10 s of g++ per cold compile)."""
     name = grid_name or regimes.grid_name()
     baseline = STRATEGIES.get(BASELINE)
+    if name == "smoke" and baseline is not None:
+        return [BASELINE]
     return [s for s, strategy in STRATEGIES.items() if not getattr(strategy, "pitfall", False)
             and (name == "full" or baseline is None
                  or getattr(strategy, "run", None) is baseline.run)]

@@ -99,15 +99,6 @@ def recount_instructions(workdir: Path, environ: dict[str, str]) -> Path:
     return run_asv_smoke(workdir, "smoke-box", bench=r"^instructions\.", environ=environ)
 
 
-def smoke_tree(environ: dict[str, str]) -> Path:
-    """The smoke run's results tree, for work in the background that reads it: the one
-    ``$BIRNN_BENCH_SMOKE_RESULTS`` names, else the background smoke run's (waited for)."""
-    cached = environ.get("BIRNN_BENCH_SMOKE_RESULTS")
-    if cached:
-        return Path(cached) / "results"
-    return _STARTED["smoke_results"].value()
-
-
 def committed_report(workdir: Path, environ: dict[str, str]) -> tuple[Path, str] | None:
     """(folder, stderr) of ``analysis report`` of the committed results with the committed
     check and deploy files, in a process of its own; None when this checkout has no results."""
@@ -126,7 +117,10 @@ def committed_report(workdir: Path, environ: dict[str, str]) -> tuple[Path, str]
 
 class Background:
     """``work(workdir, environ)`` in a thread; ``value()`` waits for it and returns its result or
-    raises its error. Its work is in subprocesses, so the tests go on on the other core."""
+    raises its error. Its work is in subprocesses, so the tests go on on the other core.
+
+    A work whose ``after`` names other background works (a tuple of names) waits for their
+    values, passed as keyword arguments; ``smoke_results`` is the smoke run's results tree."""
 
     def __init__(self, work: Callable[[Path, dict[str, str]], object], workdir: Path) -> None:
         self.found: list[object] = []
@@ -137,7 +131,8 @@ class Background:
 
     def _run(self, work, workdir: Path, environ: dict[str, str]) -> None:
         try:
-            self.found.append(work(workdir, environ))
+            earlier = {name: _earlier_value(name, environ) for name in getattr(work, "after", ())}
+            self.found.append(work(workdir, environ, **earlier))
         except BaseException as err:  # raised in the test that reads it
             self.failed.append(err)
 
@@ -157,6 +152,15 @@ BACKGROUND: dict[str, Callable[[Path, dict[str, str]], object]] = {
 _STARTED: dict[str, Background] = {}
 
 
+def _earlier_value(name: str, environ: dict[str, str]) -> object:
+    """The value of the background work ``name`` (waited for); the smoke run's may be
+    ``$BIRNN_BENCH_SMOKE_RESULTS``'s tree instead (read only)."""
+    cached = environ.get("BIRNN_BENCH_SMOKE_RESULTS")
+    if name == "smoke_results" and cached:
+        return Path(cached) / "results"
+    return _STARTED[name].value()
+
+
 def _background_work(item: pytest.Item) -> dict[str, Callable]:
     return {**BACKGROUND, **getattr(getattr(item, "module", None), "BACKGROUND", {})}
 
@@ -174,8 +178,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         waits.append(bool(names))
     order = sorted(range(len(items)), key=lambda i: waits[i])  # stable: file order otherwise
     items[:] = [items[i] for i in order]
-    # the smoke run first: work started after it may wait for it (``smoke_tree``)
-    for name, work in sorted(wanted.items(), key=lambda item: item[0] != "smoke_results"):
+    # work that waits for others (``Background``) after them
+    for name, work in sorted(wanted.items(), key=lambda item: bool(getattr(item[1], "after", ()))):
         # pytest's own tmp_path_factory (the tmp_path fixtures'): kept as pytest keeps them
         _STARTED[name] = Background(work, config._tmp_path_factory.mktemp(name))
 

@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 
 from analysis.model import commits, history
-from tests.conftest import REPO, load_asv_conf, smoke_tree
+from tests.conftest import REPO, load_asv_conf
 
 WORKFLOWS = REPO / ".github" / "workflows"
 CI = REPO / "scripts" / "ci"
@@ -376,14 +376,14 @@ def test_machine_name_says_the_runner_kind_and_its_hardware() -> None:
     assert done.returncode == 2 and done.stderr.startswith("machine_name: error:")
 
 
-def built_site(root: Path, environ: dict[str, str]) -> tuple[Path, Path, list[str]]:
+def built_site(root: Path, environ: dict[str, str],
+               smoke_results: Path) -> tuple[Path, Path, list[str]]:
     """(merged tree, site, machine names): the committed results (one machine) merged with the
     smoke run of a second machine, and the site built from them. Subprocesses only: it runs in
     the background (``BACKGROUND``), from the moment the smoke run is done."""
-    smoke = smoke_tree(environ)
     merged, out = root / "merged", root / "site"
     done = _run([sys.executable, str(CI / "merge_results.py"), str(merged),
-                 str(REPO / "results"), str(smoke)], env=environ)
+                 str(REPO / "results"), str(smoke_results)], env=environ)
     assert done.returncode == 0, done.stderr
     # The smoke run's commit is this checkout's HEAD: the dashboard follows HEAD's history.
     done = _run([sys.executable, str(CI / "build_site.py"), str(merged), str(out),
@@ -391,9 +391,10 @@ def built_site(root: Path, environ: dict[str, str]) -> tuple[Path, Path, list[st
                  "--vendor-cache", environ.get("BIRNN_VENDOR_CACHE",
                                                str(REPO / ".asv" / "vendor"))], env=environ)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    return merged, out, [*_machines(REPO / "results"), *_machines(smoke)]
+    return merged, out, [*_machines(REPO / "results"), *_machines(smoke_results)]
 
 
+built_site.after = ("smoke_results",)
 BACKGROUND = {"site": built_site}
 
 
