@@ -4,14 +4,18 @@ Every technology has at least one pinned ``works`` and one pinned ``fails`` wher
 both; plain ``torch.compile`` never fails (it falls back to eager at each graph break: its graph
 break count is pinned instead), plain ``torch.export`` / ``compile_fullgraph`` never work on
 these rnns (their opt-in variants carry the ``works`` pins), and TorchScript scripts every
-strategy's registry steps (written on tensors and plain values). Shapes are tiny; only one check
-runs inductor on an rnn. Also here: the asv compile benchmarks (``benchmarks/compiled.py``).
+strategy's registry steps (written on tensors and plain values). Shapes are tiny; the cells that
+run inductor come from ``birnn-bench deploy`` run in the background (``inductor_cells``), and only
+one of them runs inductor on an rnn. Also here: the asv compile benchmarks
+(``benchmarks/compiled.py``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +25,7 @@ from analysis.load.inputs import parse_deploy
 from benchmarks import compiled, regimes
 from birnn_bench import deploy
 from birnn_bench.cli import main
-from birnn_bench.deploy import check_deploy, deploy_spec
+from birnn_bench.deploy import DeployResult, check_deploy, deploy_spec
 from birnn_bench.oracle import TOLERANCES
 from birnn_bench.strategies import STRATEGIES
 from birnn_bench.workload import build
@@ -118,21 +122,52 @@ def test_compile_fullgraph_refuses_the_rnn_module_and_packing(lstm1) -> None:
          "torch.compile: Unsupported: Attempted to call function marked as skipped")
 
 
-def test_compile_works_around_graph_breaks(lstm1) -> None:
+def inductor_cells(workdir: Path, environ: dict[str, str]) -> dict[tuple[str, str], DeployResult]:
+    """{(strategy, technology): cell} of the cells that run inductor (a cold cache costs tens of
+    seconds of g++), from ``birnn-bench deploy --json`` in processes of their own, started at
+    collection (``BACKGROUND``): the matrix runner, the CLI and its JSON on the way."""
+    cells = {}
+    for strategies, technology in ((("hn_padded", "hn_index", "hn_plain_if_full"), "compile"),
+                                   (("hn_index", "last_step_naive"),
+                                    "compile_fullgraph_allow_rnn")):
+        out = workdir / f"{technology}.json"
+        done = subprocess.run(
+            [sys.executable, "-m", "birnn_bench.cli", "deploy", "--strategies",
+             ",".join(strategies), "--cells", "lstm", "--layers", "1", "--technologies",
+             technology, "--json", str(out)], cwd=workdir, env=environ, capture_output=True,
+            text=True)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        for row in json.loads(out.read_text())["rows"]:
+            cells[row["strategy"], row["technology"]] = DeployResult(**row)
+    return cells
+
+
+BACKGROUND = {"inductor": inductor_cells}
+
+
+@pytest.fixture(scope="module")
+def inductor(background) -> dict[tuple[str, str], DeployResult]:
+    return background("inductor", inductor_cells)
+
+
+def test_compile_works_around_graph_breaks(inductor) -> None:
     # hn_padded: no op of its own for inductor to build a C++ kernel of (padded_gather's
     # gather costs ~6 s of g++ on a cold cache)
-    result = check_deploy("hn_padded", "compile", lstm1)
+    result = inductor["hn_padded", "compile"]
     _pin(result, "works", "Attempted to wrap RNN, GRU, or LSTM x1")
     assert result.graph_breaks == 1
-    result = check_deploy("hn_index", "compile", lstm1)  # packing adds two breaks
+    result = inductor["hn_index", "compile"]  # packing adds two breaks
     _pin(result, "works", "Attempted to call function marked as skipped x2")
     assert result.graph_breaks == 3
+    result = inductor["hn_plain_if_full", "compile"]  # a graph break at the branch on lengths
+    _pin(result, "works")
+    assert result.graph_breaks and result.graph_breaks > 0
 
 
-def test_compile_fullgraph_with_allow_rnn(lstm1) -> None:
-    _pin(check_deploy("hn_index", "compile_fullgraph_allow_rnn", lstm1), "fails",
+def test_compile_fullgraph_with_allow_rnn(inductor) -> None:
+    _pin(inductor["hn_index", "compile_fullgraph_allow_rnn"], "fails",
          "torch.compile: Unsupported: Attempted to call function marked as skipped")
-    _pin(check_deploy("last_step_naive", "compile_fullgraph_allow_rnn", lstm1), "works",
+    _pin(inductor["last_step_naive", "compile_fullgraph_allow_rnn"], "works",
          "allow_rnn=True")
 
 
@@ -153,9 +188,6 @@ def test_a_branch_on_the_lengths_fails_export_and_says_so_quietly(lstm1, capsys)
         _pin(check_deploy(name, "export", lstm1), "fails",
              "torch.export.export: GuardOnDataDependentSymNode")
     assert capsys.readouterr().err == ""
-    result = check_deploy("hn_plain_if_full", "compile", lstm1)  # a graph break at the branch
-    _pin(result, "works")
-    assert result.graph_breaks and result.graph_breaks > 0
 
 
 def test_export_while_loop(lstm1) -> None:
