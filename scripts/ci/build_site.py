@@ -21,7 +21,6 @@ Exit status: 0 built, 2 bad arguments, 1 a step failed (its own message above).
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import subprocess
 import sys
@@ -98,37 +97,17 @@ def _known(machine: dict, field: str) -> str:
 
 
 def front_page(table, hardware: list[dict]) -> tuple[str, str]:
-    """(index.html, recommendations.md) of the site."""
-    from analysis.render.templates import markdown_table
+    """(index.html, recommendations.md) of the site (templates ``site.html``, ``site.md``)."""
+    from analysis.render.templates import render
 
     intro = ("Only a strategy correct on every condition of the correctness check is ever "
              "recommended; it replaces hn_index only when its paired ratio's 99% interval is "
              "below 1 on that machine. The answer depends on the CPU: compare the columns.")
     fields = ("machine", "cpu", "arch", "num_cpu", "os")
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(_known(m, f))}</td>" for f in fields)
-                   + "</tr>" for m in hardware)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v)).replace('`', '')}</td>"
-                                    for v in r) + "</tr>"
-                   for r in table.itertuples(index=False))
-    page = (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>birnn-bench: benchmarks"
-        "</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;font-size:90%}</style></head><body>"
-        "<h1>birnn-bench: the last state of a bidirectional RNN, measured</h1>"
-        "<p><a href='report/index.html'>Report</a> (every machine's Compare grid, correctness,"
-        " memory, history) · <a href='dashboard/index.html'>asv dashboard</a> (every series "
-        "across commits) · <a href='report/summary.md'>summary.md</a></p>"
-        f"<h2>Machines</h2><table><tr><th>machine</th><th>cpu</th><th>arch</th><th>cores</th>"
-        f"<th>os</th></tr>{rows}</table>"
-        f"<h2>Recommendation per regime, machines side by side</h2><p>{html.escape(intro)}</p>"
-        f"<table id='side-by-side'><tr>{head}</tr>{body}</table></body></html>\n")
-    machines_md = "\n".join(f"- `{_known(m, 'machine')}`: {_known(m, 'cpu')}, "
-                            f"{_known(m, 'arch')}, {_known(m, 'num_cpu')} cores"
-                            for m in hardware)
-    markdown = (f"## Recommendation per regime, machines side by side\n\n{intro}\n\n"
-                f"{machines_md}\n\n{markdown_table(table)}\n")
-    return page, markdown
+    known = [{field: _known(machine, field) for field in fields} for machine in hardware]
+    context = {"intro": intro, "machines": known, "fields": fields, "table": table,
+               "headings": ("machine", "cpu", "arch", "cores", "os")}
+    return render("site.html", **context), render("site.md", **context)
 
 
 def build(results: Path, out: Path, check: Path | None, branch: str | None,
