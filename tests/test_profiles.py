@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import torch
@@ -48,10 +49,25 @@ def _counts_line(stdout: str) -> dict:
     return json.loads(line.split(" ", 1)[1])
 
 
-def test_counts_repeat_exactly_across_processes() -> None:
-    runs = [_counts_line(subprocess.run([sys.executable, "-c", COUNT_SCRIPT], cwd=REPO,
-                                        check=True, capture_output=True, text=True).stdout)
+def counts_in_two_processes(_workdir: Path, environ: dict[str, str]) -> list[dict]:
+    """``COUNT_SCRIPT``'s counts from two fresh processes, run in the background from
+    collection on (``BACKGROUND``)."""
+    return [_counts_line(subprocess.run([sys.executable, "-c", COUNT_SCRIPT], cwd=REPO,
+                                        env=environ, check=True, capture_output=True,
+                                        text=True).stdout)
             for _ in range(2)]
+
+
+BACKGROUND = {"two_processes": counts_in_two_processes}
+
+
+@pytest.fixture(scope="module")
+def two_processes(background) -> list[dict]:
+    return background("two_processes", counts_in_two_processes)
+
+
+def test_counts_repeat_exactly_across_processes(two_processes) -> None:
+    runs = two_processes
     assert runs[0] == runs[1]
     assert set(runs[0]) == {"hn_index", "packed_unpack", "padded_gather", "manual_two_rnn"}
     for counts in runs[0].values():

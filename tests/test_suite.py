@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +16,7 @@ from asv import results as asv_results
 
 from benchmarks import common, regimes
 from birnn_bench.strategies import BASELINE, STRATEGIES
-from tests.conftest import REPO, head_commit
+from tests.conftest import REPO, head_commit, load_asv_conf
 
 KINDS = {"time_extract", "time_forward", "time_train_step", "track_peak_bytes",
          "track_max_abs_error", "track_threads", "track_ops", "track_ops_extract",
@@ -157,53 +158,6 @@ for s in ("hn_index", "packed_unpack", "padded_gather", "manual_two_rnn"):
 """
 
 
-def test_peak_bytes_repeat_exactly_across_processes() -> None:
-    runs = [subprocess.run([sys.executable, "-c", PEAK_SCRIPT], cwd=REPO, check=True,
-                           capture_output=True, text=True).stdout for _ in range(2)]
-    lines = [line for line in runs[0].splitlines() if line.split()[0] in STRATEGIES]
-    assert len(lines) == 4 and runs[0] == runs[1]
-    peaks = {line.split()[0]: int(line.split()[1]) for line in lines}
-    assert all(v > 0 for v in peaks.values())
-    # Packing keeps only valid steps: on skewed lengths it allocates less than a padded run.
-    assert peaks["hn_index"] < peaks["padded_gather"]
-
-
-def test_the_committed_benchmarks_json_is_what_the_suite_writes(tmp_path) -> None:
-    """asv rewrites ``results/benchmarks.json`` on every run: a stale committed copy shows up as
-    a modified tracked file after the main job (and misleads the dashboard). A run of one tiny
-    benchmark of the quick CPU grid writes it afresh; it must equal the committed one."""
-    from tests.conftest import load_asv_conf
-
-    conf = load_asv_conf(REPO / "asv.conf.json")
-    conf.update(repo=str(REPO), benchmark_dir=str(REPO / "benchmarks"),
-                results_dir=str(tmp_path / "results"), html_dir=str(tmp_path / "html"),
-                env_dir=str(tmp_path / "env"))
-    config = tmp_path / "asv.conf.json"
-    config.write_text(json.dumps(conf))
-    env = {**os.environ, "HOME": str(tmp_path), "ASV_PYTHONPATH": str(REPO),
-           "BIRNN_BENCH_GRID": "quick", "BIRNN_BENCH_DEVICES": "cpu"}
-    asv = [sys.executable, "-m", "asv"]
-    subprocess.run([*asv, "machine", "--yes", "--machine", "fresh"], cwd=tmp_path, env=env,
-                   check=True, capture_output=True)
-    done = subprocess.run([*asv, "run", "--python=same", f"--set-commit-hash={head_commit()}",
-                           "--config", str(config), "--machine", "fresh",
-                           "--bench", r"^strategies\.Environment\."], cwd=tmp_path, env=env,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    written = json.loads((tmp_path / "results" / "benchmarks.json").read_text())
-    committed = json.loads((REPO / "results" / "benchmarks.json").read_text())
-    assert written == committed, "results/benchmarks.json is stale: commit the one asv writes " \
-        "(python3 -m asv run --python=same ... rewrites it)"
-
-
-def test_asv_check_passes() -> None:
-    done = subprocess.run([sys.executable, "-m", "asv", "check", "--python=same"], cwd=REPO,
-                          capture_output=True, text=True,
-                          env={**os.environ, "ASV_PYTHONPATH": str(REPO)})
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "No problems found" in done.stdout
-
-
 FORKED_PEAK_SCRIPT = """
 import os
 import benchmarks.common  # warms the profiler, as in asv's forkserver before forking points
@@ -215,10 +169,75 @@ os.waitpid(pid, 0)
 """
 
 
-def test_figures_in_children_of_a_warmed_forkserver_are_the_same() -> None:
-    fresh, forked = (subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True,
-                                    capture_output=True, text=True).stdout
-                     for code in (PEAK_SCRIPT, f"SCRIPT = {PEAK_SCRIPT!r}\n" + FORKED_PEAK_SCRIPT))
+def suite_processes(workdir: Path, environ: dict[str, str]) -> dict[str, object]:
+    """What the tests below read from processes of their own, run in the background from
+    collection on (``BACKGROUND``): ``asv check``; ``benchmarks.json`` as a run of one tiny
+    benchmark of the quick CPU grid writes it afresh; ``PEAK_SCRIPT``'s output in two fresh
+    processes and in a child forked from a process that imported the suite."""
+    def output(*command: str, **options) -> subprocess.CompletedProcess:
+        return subprocess.run(command, capture_output=True, text=True, **options)
+
+    found: dict[str, object] = {"asv check": output(
+        sys.executable, "-m", "asv", "check", "--python=same", cwd=REPO,
+        env={**environ, "ASV_PYTHONPATH": str(REPO)})}
+    conf = load_asv_conf(REPO / "asv.conf.json")
+    conf.update(repo=str(REPO), benchmark_dir=str(REPO / "benchmarks"),
+                results_dir=str(workdir / "results"), html_dir=str(workdir / "html"),
+                env_dir=str(workdir / "env"))
+    config = workdir / "asv.conf.json"
+    config.write_text(json.dumps(conf))
+    env = {**environ, "HOME": str(workdir), "ASV_PYTHONPATH": str(REPO),
+           "BIRNN_BENCH_GRID": "quick", "BIRNN_BENCH_DEVICES": "cpu"}
+    asv = (sys.executable, "-m", "asv")
+    output(*asv, "machine", "--yes", "--machine", "fresh", cwd=workdir, env=env, check=True)
+    found["asv run"] = output(*asv, "run", "--python=same", f"--set-commit-hash={head_commit()}",
+                              "--config", str(config), "--machine", "fresh",
+                              "--bench", r"^strategies\.Environment\.", cwd=workdir, env=env)
+    found["benchmarks.json"] = workdir / "results" / "benchmarks.json"
+    found["peaks"] = [output(sys.executable, "-c", code, cwd=REPO, env=environ, check=True).stdout
+                      for code in (PEAK_SCRIPT, PEAK_SCRIPT,
+                                   f"SCRIPT = {PEAK_SCRIPT!r}\n" + FORKED_PEAK_SCRIPT)]
+    return found
+
+
+BACKGROUND = {"processes": suite_processes}
+
+
+@pytest.fixture(scope="module")
+def processes(background) -> dict[str, object]:
+    return background("processes", suite_processes)
+
+
+def test_peak_bytes_repeat_exactly_across_processes(processes) -> None:
+    runs = processes["peaks"][:2]
+    lines = [line for line in runs[0].splitlines() if line.split()[0] in STRATEGIES]
+    assert len(lines) == 4 and runs[0] == runs[1]
+    peaks = {line.split()[0]: int(line.split()[1]) for line in lines}
+    assert all(v > 0 for v in peaks.values())
+    # Packing keeps only valid steps: on skewed lengths it allocates less than a padded run.
+    assert peaks["hn_index"] < peaks["padded_gather"]
+
+
+def test_the_committed_benchmarks_json_is_what_the_suite_writes(processes) -> None:
+    """asv rewrites ``results/benchmarks.json`` on every run: a stale committed copy shows up as
+    a modified tracked file after the main job (and misleads the dashboard). A run of one tiny
+    benchmark of the quick CPU grid writes it afresh; it must equal the committed one."""
+    done = processes["asv run"]
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    written = json.loads(processes["benchmarks.json"].read_text())
+    committed = json.loads((REPO / "results" / "benchmarks.json").read_text())
+    assert written == committed, "results/benchmarks.json is stale: commit the one asv writes " \
+        "(python3 -m asv run --python=same ... rewrites it)"
+
+
+def test_asv_check_passes(processes) -> None:
+    done = processes["asv check"]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No problems found" in done.stdout
+
+
+def test_figures_in_children_of_a_warmed_forkserver_are_the_same(processes) -> None:
+    fresh, _, forked = processes["peaks"]
     assert fresh.count("\n") >= 4 and forked == fresh
 
 
