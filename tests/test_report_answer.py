@@ -229,8 +229,15 @@ def _check_page(out: Path, tmp_path: Path, safe: set[str]) -> str:
 @needs_chromium
 def test_two_machines_answer_agreement_and_differences(smoke_results, tmp_path) -> None:
     results = two_machines(smoke_results, tmp_path / "results")
+    other = tmp_path / "other"  # the second machine as a results folder of its own
+    other.mkdir()
+    shutil.move(results / "smoke-amd", other / "smoke-amd")
+    shutil.copy(results / "benchmarks.json", other)
     out = tmp_path / "report"
-    _report([results], out)
+    _report([results, other], out)
+    for path in out.iterdir():  # folders named as given, no path of this machine
+        if path.suffix in (".html", ".md", ".csv", ".svg"):
+            assert str(tmp_path) not in path.read_text(errors="replace"), path.name
     dom = _check_page(out, tmp_path, SAFE)
     assert {i["machine"] for i in _answer_items(dom)} == {"smoke-box", "smoke-amd"}
     assert "AMD EPYC, 2 cores, AVX512, oneDNN on" in dom
