@@ -59,16 +59,23 @@ def head_commit() -> str:
                           capture_output=True, text=True).stdout.strip()
 
 
-def run_asv_smoke(workdir: Path, machine: str, bench: str | None = None,
-                  environ: dict[str, str] | None = None) -> Path:
-    """``asv run --python=same`` of the smoke grid into ``workdir/results``; returns that dir.
-    ``environ``: the environment to start from (default: this process's, read now)."""
+def asv_config(workdir: Path) -> Path:
+    """``workdir/asv.conf.json``: the repository's asv.conf.json on this tree, with results,
+    html and environments under ``workdir``."""
     conf = load_asv_conf(REPO / "asv.conf.json")
     conf.update(repo=str(REPO), benchmark_dir=str(REPO / "benchmarks"),
                 results_dir=str(workdir / "results"), html_dir=str(workdir / "html"),
                 env_dir=str(workdir / "env"))
-    conf_path = workdir / "asv.conf.json"
-    conf_path.write_text(json.dumps(conf, indent=2))
+    path = workdir / "asv.conf.json"
+    path.write_text(json.dumps(conf, indent=2))
+    return path
+
+
+def run_asv_smoke(workdir: Path, machine: str, bench: str | None = None,
+                  environ: dict[str, str] | None = None) -> Path:
+    """``asv run --python=same`` of the smoke grid into ``workdir/results``; returns that dir.
+    ``environ``: the environment to start from (default: this process's, read now)."""
+    conf_path = asv_config(workdir)
     # A short paired budget: the smoke regime is tiny, and the tests read the figures' shape,
     # never their width (the suite's default, 30 s per regime and mode, is for real runs).
     env = {**(os.environ if environ is None else environ), "HOME": str(workdir),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, load_asv_conf, load_script
+from tests.conftest import REPO, asv_config, load_script
 
 SCRIPT = REPO / "scripts" / "main_job.py"
 GROUPS = ["--groups", "paired-forward,paired-train,environment"]
@@ -27,12 +27,7 @@ PROGRESS = re.compile(r"^\[main job \d\d:\d\d:\d\d\] ")
 
 
 def _environment(tmp_path: Path, base: dict[str, str] | None = None) -> dict[str, str]:
-    conf = load_asv_conf(REPO / "asv.conf.json")
-    conf.update(repo=str(REPO), benchmark_dir=str(REPO / "benchmarks"),
-                results_dir=str(tmp_path / "results"), html_dir=str(tmp_path / "html"),
-                env_dir=str(tmp_path / "env"))
-    config = tmp_path / "asv.conf.json"
-    config.write_text(json.dumps(conf))
+    config = asv_config(tmp_path)
     return {**(os.environ if base is None else base), "HOME": str(tmp_path), "MACHINE": "kill-box",
             "ASV_CONFIG": str(config),
             "BIRNN_BENCH_GRID": "smoke", "REPORT_DIR": str(tmp_path / "report"),

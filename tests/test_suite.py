@@ -16,7 +16,7 @@ from asv import results as asv_results
 
 from benchmarks import common, regimes
 from birnn_bench.strategies import BASELINE, STRATEGIES
-from tests.conftest import REPO, head_commit, load_asv_conf
+from tests.conftest import REPO, asv_config, head_commit
 
 KINDS = {"time_extract", "time_forward", "time_train_step", "track_peak_bytes",
          "track_max_abs_error", "track_threads", "track_ops", "track_ops_extract",
@@ -180,12 +180,7 @@ def suite_processes(workdir: Path, environ: dict[str, str]) -> dict[str, object]
     found: dict[str, object] = {"asv check": output(
         sys.executable, "-m", "asv", "check", "--python=same", cwd=REPO,
         env={**environ, "ASV_PYTHONPATH": str(REPO)})}
-    conf = load_asv_conf(REPO / "asv.conf.json")
-    conf.update(repo=str(REPO), benchmark_dir=str(REPO / "benchmarks"),
-                results_dir=str(workdir / "results"), html_dir=str(workdir / "html"),
-                env_dir=str(workdir / "env"))
-    config = workdir / "asv.conf.json"
-    config.write_text(json.dumps(conf))
+    config = asv_config(workdir)
     env = {**environ, "HOME": str(workdir), "ASV_PYTHONPATH": str(REPO),
            "BIRNN_BENCH_GRID": "quick", "BIRNN_BENCH_DEVICES": "cpu"}
     asv = (sys.executable, "-m", "asv")
