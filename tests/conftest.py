@@ -126,8 +126,9 @@ class Background:
     """``work(workdir, environ)`` in a thread; ``value()`` waits for it and returns its result or
     raises its error. Its work is in subprocesses, so the tests go on on the other core.
 
-    A work whose ``after`` names other background works (a tuple of names) waits for their
-    values, passed as keyword arguments; ``smoke_results`` is the smoke run's results tree."""
+    A work whose ``after`` names other background works of this file (a tuple of names) waits
+    for their values, passed as keyword arguments, and starts them if no test did;
+    ``smoke_results`` is the smoke run's results tree."""
 
     def __init__(self, work: Callable[[Path, dict[str, str]], object], workdir: Path) -> None:
         self.found: list[object] = []
@@ -151,12 +152,29 @@ class Background:
 
 
 #: Session work started in the background as soon as the tests are collected, for the tests
-#: that need it: fixture name -> work. A test module adds its own in a module-level
-#: ``BACKGROUND`` dict. The tests that wait for one run last, so that the others run meanwhile.
+#: that need it: fixture name -> work. Here the works whose fixtures do more than return the
+#: value; every other one is a fixture made by ``background_fixture``. The tests that wait for
+#: one run last, so that the others run meanwhile.
 BACKGROUND: dict[str, Callable[[Path, dict[str, str]], object]] = {
-    "smoke_results": smoke_run, "instruction_recount": recount_instructions,
-    "committed_report": committed_report}
+    "smoke_results": smoke_run, "committed_report": committed_report}
 _STARTED: dict[str, Background] = {}
+
+
+def background_fixture(name: str, work: Callable[..., object], scope: str = "module"):
+    """The fixture ``name`` (assign it to a module-level name of a test module or of this file):
+    ``work``'s value, the work started in the background at collection when a test that runs
+    uses it (``pytest_collection_modifyitems`` finds it by its ``birnn_background``)."""
+    def value(background):
+        return background(name, work)
+    fixture = pytest.fixture(scope=scope, name=name)(value)
+    fixture.birnn_background = (name, work)
+    return fixture
+
+
+def _works(namespace: dict[str, object]) -> dict[str, Callable]:
+    """The background works of the ``background_fixture`` fixtures among ``namespace``'s values."""
+    found = [getattr(value, "birnn_background", None) for value in namespace.values()]
+    return dict(named for named in found if isinstance(named, tuple))
 
 
 def _earlier_value(name: str, environ: dict[str, str]) -> object:
@@ -168,24 +186,27 @@ def _earlier_value(name: str, environ: dict[str, str]) -> object:
     return _STARTED[name].value()
 
 
-def _background_work(item: pytest.Item) -> dict[str, Callable]:
-    return {**BACKGROUND, **getattr(getattr(item, "module", None), "BACKGROUND", {})}
-
-
 @pytest.hookimpl(trylast=True)  # after -m / -k deselected what does not run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = {**BACKGROUND, **_works(globals())}
+    by_module: dict[object, dict[str, Callable]] = {}
     wanted: dict[str, Callable] = {}
     waits = []
+    # the smoke run copied from an earlier one instead
+    copied = {"smoke_results"} if os.environ.get("BIRNN_BENCH_SMOKE_RESULTS") else set()
     for item in items:
-        work = _background_work(item)
-        names = set(getattr(item, "fixturenames", ())) & set(work)
-        if os.environ.get("BIRNN_BENCH_SMOKE_RESULTS"):
-            names.discard("smoke_results")  # copied from an earlier run instead
+        module = getattr(item, "module", None)
+        if module not in by_module:
+            by_module[module] = {**here, **_works(vars(module) if module else {})}
+        work = by_module[module]
+        names = set(getattr(item, "fixturenames", ())) & set(work) - copied
         wanted.update({name: work[name] for name in names})
         waits.append(bool(names))
+    for work in list(wanted.values()):  # what a work waits for (``Background``) starts too
+        wanted.update({name: here[name] for name in set(getattr(work, "after", ())) - copied})
     order = sorted(range(len(items)), key=lambda i: waits[i])  # stable: file order otherwise
     items[:] = [items[i] for i in order]
-    # work that waits for others (``Background``) after them
+    # work that waits for others after them
     for name, work in sorted(wanted.items(), key=lambda item: bool(getattr(item[1], "after", ()))):
         # pytest's own tmp_path_factory (the tmp_path fixtures'): kept as pytest keeps them
         _STARTED[name] = Background(work, config._tmp_path_factory.mktemp(name))
@@ -219,10 +240,8 @@ def smoke_results(background, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return background("smoke_results", smoke_run)
 
 
-@pytest.fixture(scope="session")
-def instruction_recount(background) -> Path:
-    """The results tree of ``recount_instructions``."""
-    return background("instruction_recount", recount_instructions)
+#: The results tree of ``recount_instructions``.
+instruction_recount = background_fixture("instruction_recount", recount_instructions, "session")
 
 
 @pytest.fixture(scope="session", name="committed_report")

@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 
 from analysis.model import commits, history
-from tests.conftest import REPO, load_asv_conf
+from tests.conftest import REPO, background_fixture, load_asv_conf
 
 WORKFLOWS = REPO / ".github" / "workflows"
 CI = REPO / "scripts" / "ci"
@@ -380,7 +380,7 @@ def built_site(root: Path, environ: dict[str, str],
                smoke_results: Path) -> tuple[Path, Path, list[str]]:
     """(merged tree, site, machine names): the committed results (one machine) merged with the
     smoke run of a second machine, and the site built from them. Subprocesses only: it runs in
-    the background (``BACKGROUND``), from the moment the smoke run is done."""
+    the background, from the moment the smoke run is done."""
     merged, out = root / "merged", root / "site"
     done = _run([sys.executable, str(CI / "merge_results.py"), str(merged),
                  str(REPO / "results"), str(smoke_results)], env=environ)
@@ -395,12 +395,7 @@ def built_site(root: Path, environ: dict[str, str],
 
 
 built_site.after = ("smoke_results",)
-BACKGROUND = {"site": built_site}
-
-
-@pytest.fixture(scope="module")
-def site(smoke_results: Path, background) -> tuple[Path, Path, list[str]]:
-    return background("site", built_site)
+site = background_fixture("site", built_site)
 
 
 def test_merged_tree_holds_both_machines_and_every_parameter(site, smoke_results) -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import environment
-from tests.conftest import load_asv_conf, load_script, repo_limits
+from tests.conftest import background_fixture, load_asv_conf, load_script, repo_limits
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "scripts" / "publish_dashboard.py"
@@ -198,9 +198,9 @@ def tiny_project(root: Path, environ: dict[str, str]) -> Path:
     return proj / "asv.conf.json"
 
 
-def published_project(root: Path, environ: dict[str, str]) -> tuple[Path, Path]:
+def publish_tiny_project(root: Path, environ: dict[str, str]) -> tuple[Path, Path]:
     """(config, html dir): ``tiny_project`` published by scripts/publish_dashboard.py (the real
-    CLI). Subprocesses only: it runs in the background from collection on (``BACKGROUND``)."""
+    CLI). Subprocesses only: it runs in the background from collection on."""
     config = tiny_project(root, environ)
     html_dir = root / "site"
     out = _run(
@@ -221,12 +221,7 @@ def published_project(root: Path, environ: dict[str, str]) -> tuple[Path, Path]:
     return config, html_dir
 
 
-BACKGROUND = {"published_project": published_project}
-
-
-@pytest.fixture(scope="module", name="published_project")
-def published_project_fixture(background) -> tuple[Path, Path]:
-    return background("published_project", published_project)
+published_project = background_fixture("published_project", publish_tiny_project)
 
 
 @pytest.fixture(scope="module")

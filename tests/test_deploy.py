@@ -29,6 +29,7 @@ from birnn_bench.deploy import DeployResult, check_deploy, deploy_spec
 from birnn_bench.oracle import TOLERANCES
 from birnn_bench.strategies import STRATEGIES
 from birnn_bench.workload import build
+from tests.conftest import background_fixture
 
 needs_onnx = pytest.mark.skipif(not deploy.onnx_available(),
                                 reason="optional extras onnx/onnxscript/onnxruntime missing")
@@ -125,7 +126,7 @@ def test_compile_fullgraph_refuses_the_rnn_module_and_packing(lstm1) -> None:
 def inductor_cells(workdir: Path, environ: dict[str, str]) -> dict[tuple[str, str], DeployResult]:
     """{(strategy, technology): cell} of the cells that run inductor (a cold cache costs tens of
     seconds of g++), from ``birnn-bench deploy --json`` in processes of their own, started at
-    collection (``BACKGROUND``): the matrix runner, the CLI and its JSON on the way."""
+    collection: the matrix runner, the CLI and its JSON on the way."""
     cells = {}
     for strategies, technology in ((("hn_padded", "hn_index", "hn_plain_if_full"), "compile"),
                                    (("hn_index", "last_step_naive"),
@@ -142,12 +143,7 @@ def inductor_cells(workdir: Path, environ: dict[str, str]) -> dict[tuple[str, st
     return cells
 
 
-BACKGROUND = {"inductor": inductor_cells}
-
-
-@pytest.fixture(scope="module")
-def inductor(background) -> dict[tuple[str, str], DeployResult]:
-    return background("inductor", inductor_cells)
+inductor = background_fixture("inductor", inductor_cells)
 
 
 def test_compile_works_around_graph_breaks(inductor) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, asv_config, load_script
+from tests.conftest import REPO, asv_config, background_fixture, load_script
 
 SCRIPT = REPO / "scripts" / "main_job.py"
 GROUPS = ["--groups", "paired-forward,paired-train,environment"]
@@ -77,7 +77,7 @@ def _survivors(tmp_path: Path) -> list[str]:
 def interrupted_job(tmp_path: Path, environ: dict[str, str]) -> dict:
     """SIGINT after the first group, a report of what was kept, SIGTERM on the rerun after the
     second group, then a rerun to the end: what the test checks, recorded as it happens (it runs
-    in the background from collection on, ``BACKGROUND``)."""
+    in the background from collection on: ``interrupted``)."""
     env = _environment(tmp_path, environ)
     seen: dict = {"folder": tmp_path,
                   "first": _stop_after(1, env, signal.SIGINT, tmp_path / "first.log"),
@@ -99,12 +99,7 @@ def interrupted_job(tmp_path: Path, environ: dict[str, str]) -> dict:
     return seen
 
 
-BACKGROUND = {"interrupted": interrupted_job}
-
-
-@pytest.fixture
-def interrupted(background) -> dict:
-    return background("interrupted", interrupted_job)
+interrupted = background_fixture("interrupted", interrupted_job)
 
 
 def test_interrupted_main_job_keeps_finished_groups_and_resumes(interrupted: dict) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import load_script
+from tests.conftest import background_fixture, load_script
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "scripts" / "offline_bundle.py"
@@ -65,7 +65,7 @@ def _results_files(machine_dir: Path) -> list[Path]:
 
 
 def offline_scenario(tmp_path: Path, environ: dict[str, str]) -> dict:
-    """The whole scenario, all of it in subprocesses (``BACKGROUND``: it runs from collection on,
+    """The whole scenario, all of it in subprocesses (``offline``: it runs from collection on,
     beside the other tests): the bundle made here, carried elsewhere and run there, a normal run
     here, two merges and one dashboard. Each step must succeed (``_run``); what the test checks is
     returned or left under ``tmp_path``."""
@@ -111,12 +111,7 @@ def offline_scenario(tmp_path: Path, environ: dict[str, str]) -> dict:
     return seen
 
 
-BACKGROUND = {"offline": offline_scenario}
-
-
-@pytest.fixture
-def offline(background) -> dict:
-    return background("offline", offline_scenario)
+offline = background_fixture("offline", offline_scenario)
 
 
 def test_offline_run_merges_into_one_dashboard(offline: dict) -> None:

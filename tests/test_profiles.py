@@ -17,7 +17,7 @@ from asv import results as asv_results
 from birnn_bench import profiles
 from birnn_bench.profiles import TraceEvent
 from birnn_bench.strategies import STRATEGIES
-from tests.conftest import REPO, make_case
+from tests.conftest import REPO, background_fixture, make_case
 
 #: One point of the quick grid (the one the report's table shows).
 QUICK = ("cpu", "lstm", 64, 32, "skewed", 128, 2, "float32")
@@ -51,19 +51,14 @@ def _counts_line(stdout: str) -> dict:
 
 def counts_in_two_processes(_workdir: Path, environ: dict[str, str]) -> list[dict]:
     """``COUNT_SCRIPT``'s counts from two fresh processes, run in the background from
-    collection on (``BACKGROUND``)."""
+    collection on."""
     return [_counts_line(subprocess.run([sys.executable, "-c", COUNT_SCRIPT], cwd=REPO,
                                         env=environ, check=True, capture_output=True,
                                         text=True).stdout)
             for _ in range(2)]
 
 
-BACKGROUND = {"two_processes": counts_in_two_processes}
-
-
-@pytest.fixture(scope="module")
-def two_processes(background) -> list[dict]:
-    return background("two_processes", counts_in_two_processes)
+two_processes = background_fixture("two_processes", counts_in_two_processes)
 
 
 def test_counts_repeat_exactly_across_processes(two_processes) -> None:

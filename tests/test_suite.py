@@ -16,7 +16,7 @@ from asv import results as asv_results
 
 from benchmarks import common, regimes
 from birnn_bench.strategies import BASELINE, STRATEGIES
-from tests.conftest import REPO, asv_config, head_commit
+from tests.conftest import REPO, asv_config, background_fixture, head_commit
 
 KINDS = {"time_extract", "time_forward", "time_train_step", "track_peak_bytes",
          "track_max_abs_error", "track_threads", "track_ops", "track_ops_extract",
@@ -171,7 +171,7 @@ os.waitpid(pid, 0)
 
 def suite_processes(workdir: Path, environ: dict[str, str]) -> dict[str, object]:
     """What the tests below read from processes of their own, run in the background from
-    collection on (``BACKGROUND``): ``asv check``; ``benchmarks.json`` as a run of one tiny
+    collection on: ``asv check``; ``benchmarks.json`` as a run of one tiny
     benchmark of the quick CPU grid writes it afresh; ``PEAK_SCRIPT``'s output in two fresh
     processes and in a child forked from a process that imported the suite."""
     def output(*command: str, **options) -> subprocess.CompletedProcess:
@@ -195,12 +195,7 @@ def suite_processes(workdir: Path, environ: dict[str, str]) -> dict[str, object]
     return found
 
 
-BACKGROUND = {"processes": suite_processes}
-
-
-@pytest.fixture(scope="module")
-def processes(background) -> dict[str, object]:
-    return background("processes", suite_processes)
+processes = background_fixture("processes", suite_processes)
 
 
 def test_peak_bytes_repeat_exactly_across_processes(processes) -> None:
