@@ -71,15 +71,16 @@ def asv_config(workdir: Path) -> Path:
     return path
 
 
-def run_asv_smoke(workdir: Path, machine: str, bench: str | None = None,
-                  environ: dict[str, str] | None = None) -> Path:
-    """``asv run --python=same`` of the smoke grid into ``workdir/results``; returns that dir.
-    ``environ``: the environment to start from (default: this process's, read now)."""
+def run_asv(workdir: Path, machine: str, bench: str | None = None,
+            environ: dict[str, str] | None = None, grid: str = "smoke") -> Path:
+    """``asv run --python=same`` of ``grid`` (default the smoke grid) into ``workdir/results``;
+    returns that dir. ``environ``: the environment to start from (default: this process's, read
+    now)."""
     conf_path = asv_config(workdir)
     # A short paired budget: the smoke regime is tiny, and the tests read the figures' shape,
     # never their width (the suite's default, 30 s per regime and mode, is for real runs).
     env = {**(os.environ if environ is None else environ), "HOME": str(workdir),
-           "BIRNN_BENCH_GRID": "smoke", "BIRNN_BENCH_PAIRED_BUDGET": "2",
+           "BIRNN_BENCH_GRID": grid, "BIRNN_BENCH_PAIRED_BUDGET": "2",
            "ASV_PYTHONPATH": str(REPO)}
     asv = [sys.executable, "-m", "asv"]
     subprocess.run([*asv, "machine", "--yes", "--machine", machine], cwd=workdir, env=env,
@@ -96,14 +97,14 @@ def run_asv_smoke(workdir: Path, machine: str, bench: str | None = None,
 def smoke_run(workdir: Path, environ: dict[str, str]) -> Path:
     """A results tree from a real asv run of every benchmark on the smoke grid (CPU); the
     instruction counts count one point (the baseline), under valgrind, for real."""
-    return run_asv_smoke(workdir, "smoke-box", environ=environ)
+    return run_asv(workdir, "smoke-box", environ=environ)
 
 
 def recount_instructions(workdir: Path, environ: dict[str, str]) -> Path:
     """A second asv run of the instruction counts alone, in a process of its own:
     tests/test_instructions.py compares it with the smoke run's (a slow test: 70 s of valgrind
     starting Python and torch)."""
-    return run_asv_smoke(workdir, "smoke-box", bench=r"^instructions\.", environ=environ)
+    return run_asv(workdir, "smoke-box", bench=r"^instructions\.", environ=environ)
 
 
 def committed_report(workdir: Path, environ: dict[str, str]) -> tuple[Path, str] | None:

@@ -16,7 +16,7 @@ from asv import results as asv_results
 
 from benchmarks import common, regimes
 from birnn_bench.strategies import BASELINE, STRATEGIES
-from tests.conftest import REPO, asv_config, background_fixture, head_commit
+from tests.conftest import REPO, background_fixture, head_commit, run_asv
 
 KINDS = {"time_extract", "time_forward", "time_train_step", "track_peak_bytes",
          "track_max_abs_error", "track_threads", "track_ops", "track_ops_extract",
@@ -169,37 +169,36 @@ os.waitpid(pid, 0)
 """
 
 
-def suite_processes(workdir: Path, environ: dict[str, str]) -> dict[str, object]:
-    """What the tests below read from processes of their own, run in the background from
-    collection on: ``asv check``; ``benchmarks.json`` as a run of one tiny
-    benchmark of the quick CPU grid writes it afresh; ``PEAK_SCRIPT``'s output in two fresh
-    processes and in a child forked from a process that imported the suite."""
-    def output(*command: str, **options) -> subprocess.CompletedProcess:
-        return subprocess.run(command, capture_output=True, text=True, **options)
-
-    found: dict[str, object] = {"asv check": output(
-        sys.executable, "-m", "asv", "check", "--python=same", cwd=REPO,
-        env={**environ, "ASV_PYTHONPATH": str(REPO)})}
-    config = asv_config(workdir)
-    env = {**environ, "HOME": str(workdir), "ASV_PYTHONPATH": str(REPO),
-           "BIRNN_BENCH_GRID": "quick", "BIRNN_BENCH_DEVICES": "cpu"}
-    asv = (sys.executable, "-m", "asv")
-    output(*asv, "machine", "--yes", "--machine", "fresh", cwd=workdir, env=env, check=True)
-    found["asv run"] = output(*asv, "run", "--python=same", f"--set-commit-hash={head_commit()}",
-                              "--config", str(config), "--machine", "fresh",
-                              "--bench", r"^strategies\.Environment\.", cwd=workdir, env=env)
-    found["benchmarks.json"] = workdir / "results" / "benchmarks.json"
-    found["peaks"] = [output(sys.executable, "-c", code, cwd=REPO, env=environ, check=True).stdout
-                      for code in (PEAK_SCRIPT, PEAK_SCRIPT,
-                                   f"SCRIPT = {PEAK_SCRIPT!r}\n" + FORKED_PEAK_SCRIPT)]
-    return found
+def asv_check(_workdir: Path, environ: dict[str, str]) -> subprocess.CompletedProcess:
+    """``asv check`` of the suite. Each process-level check of this file runs in the background
+    from collection on, a fixture of its own."""
+    return subprocess.run([sys.executable, "-m", "asv", "check", "--python=same"], cwd=REPO,
+                          capture_output=True, text=True,
+                          env={**environ, "ASV_PYTHONPATH": str(REPO)})
 
 
-processes = background_fixture("processes", suite_processes)
+def fresh_benchmarks_json(workdir: Path, environ: dict[str, str]) -> Path:
+    """``benchmarks.json`` as a run of one tiny benchmark of the quick CPU grid writes it."""
+    return run_asv(workdir, "fresh", r"^strategies\.Environment\.",
+                   {**environ, "BIRNN_BENCH_DEVICES": "cpu"}, grid="quick") / "benchmarks.json"
 
 
-def test_peak_bytes_repeat_exactly_across_processes(processes) -> None:
-    runs = processes["peaks"][:2]
+def peak_outputs(_workdir: Path, environ: dict[str, str]) -> list[str]:
+    """``PEAK_SCRIPT``'s output in two fresh processes, then in a child forked from a process
+    that imported the suite."""
+    return [subprocess.run([sys.executable, "-c", code], cwd=REPO, env=environ, check=True,
+                           capture_output=True, text=True).stdout
+            for code in (PEAK_SCRIPT, PEAK_SCRIPT,
+                         f"SCRIPT = {PEAK_SCRIPT!r}\n" + FORKED_PEAK_SCRIPT)]
+
+
+checked = background_fixture("checked", asv_check)
+written_benchmarks = background_fixture("written_benchmarks", fresh_benchmarks_json)
+peaks = background_fixture("peaks", peak_outputs)
+
+
+def test_peak_bytes_repeat_exactly_across_processes(peaks) -> None:
+    runs = peaks[:2]
     lines = [line for line in runs[0].splitlines() if line.split()[0] in STRATEGIES]
     assert len(lines) == 4 and runs[0] == runs[1]
     peaks = {line.split()[0]: int(line.split()[1]) for line in lines}
@@ -208,26 +207,24 @@ def test_peak_bytes_repeat_exactly_across_processes(processes) -> None:
     assert peaks["hn_index"] < peaks["padded_gather"]
 
 
-def test_the_committed_benchmarks_json_is_what_the_suite_writes(processes) -> None:
+def test_the_committed_benchmarks_json_is_what_the_suite_writes(written_benchmarks) -> None:
     """asv rewrites ``results/benchmarks.json`` on every run: a stale committed copy shows up as
     a modified tracked file after the main job (and misleads the dashboard). A run of one tiny
     benchmark of the quick CPU grid writes it afresh; it must equal the committed one."""
-    done = processes["asv run"]
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    written = json.loads(processes["benchmarks.json"].read_text())
+    written = json.loads(written_benchmarks.read_text())
     committed = json.loads((REPO / "results" / "benchmarks.json").read_text())
     assert written == committed, "results/benchmarks.json is stale: commit the one asv writes " \
         "(python3 -m asv run --python=same ... rewrites it)"
 
 
-def test_asv_check_passes(processes) -> None:
-    done = processes["asv check"]
+def test_asv_check_passes(checked) -> None:
+    done = checked
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No problems found" in done.stdout
 
 
-def test_figures_in_children_of_a_warmed_forkserver_are_the_same(processes) -> None:
-    fresh, _, forked = processes["peaks"]
+def test_figures_in_children_of_a_warmed_forkserver_are_the_same(peaks) -> None:
+    fresh, _, forked = peaks
     assert fresh.count("\n") >= 4 and forked == fresh
 
 
